@@ -1,0 +1,77 @@
+package dev.tapwire.network;
+
+import dev.tapwire.network.gc.GcOrchestrator;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A backend that realizes VM NICs on the host, one VM at a time; obtained through
+ * {@link NetworkProviders#create}.
+ */
+public interface NetworkProvider {
+
+    /**
+     * Returns the provider type this instance was made for, e.g. {@code bridge}.
+     *
+     * @return the type name
+     */
+    String type();
+
+    /**
+     * Checks that the VM's network is in place (at least NIC 0 exists and is attached as configured).
+     *
+     * @param vmId the VM's ID
+     * @throws DeviceOperationException if the VM's NIC is missing or not set up as this provider made it
+     * @throws InvalidNetworkSpecException if the VM ID is malformed
+     */
+    void verify(String vmId);
+
+    /**
+     * Creates the host side of {@code nics} NICs for a VM, or re-creates them after a host reboot.
+     *
+     * <p>When {@code existing} holds configs (recovery), the same TAP names and MACs are used again.
+     * Either every NIC is made or, on failure, those made by this call are removed before it throws.
+     *
+     * @param vmId the VM's ID
+     * @param nics how many NICs, at least 1
+     * @param vm what the provider needs to know of the VM
+     * @param existing the configs the VM had before, empty for a new VM
+     * @return one config per NIC, in NIC order
+     * @throws InvalidNetworkSpecException if the VM ID, NIC count or existing configs are invalid
+     * @throws DeviceOperationException if a device cannot be created, e.g. its name is taken (EBUSY)
+     */
+    List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing);
+
+    /**
+     * Removes the host side of every NIC of the given VMs; unknown VMs are a no-op success.
+     *
+     * @param vmIds the VMs to clean
+     * @return the IDs that were cleaned (including those that had nothing left)
+     * @throws DeviceOperationException if devices exist but cannot be removed
+     */
+    Set<String> delete(Collection<String> vmIds);
+
+    /**
+     * Returns what the provider records of a VM's NICs.
+     *
+     * @param vmId the VM's ID
+     * @return the VM's NICs, or empty when the provider keeps no record of it
+     */
+    Optional<VmNetworks> inspect(String vmId);
+
+    /**
+     * Returns what the provider records of every VM.
+     *
+     * @return the records, never null
+     */
+    List<VmNetworks> list();
+
+    /**
+     * Registers this provider's garbage-collection module with {@code orchestrator}.
+     *
+     * @param orchestrator the orchestrator to register with
+     */
+    void registerGc(GcOrchestrator orchestrator);
+}

@@ -1,0 +1,176 @@
+package dev.tapwire.network.lock;
+
+import dev.tapwire.network.NetworkException;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A mutual-exclusion lock on a stable lock file that holds across threads and processes.
+ *
+ * <p>Threads of one JVM are ordered by an in-process {@link ReentrantLock} shared by every
+ * {@code LockFile} of the same path (so two registries on one directory never meet an
+ * {@link java.nio.channels.OverlappingFileLockException}); processes are ordered by a
+ * {@link FileChannel#lock() FileChannel lock} (POSIX {@code fcntl} record lock) taken by the outermost
+ * holder. The lock file is created when missing and never deleted, so every process locks the same inode.
+ * Re-entrant: a thread that holds the lease may acquire it again. A lease belongs to the thread that
+ * took it and must be closed by that thread.
+ *
+ * <pre>{@code
+ * try (Lease lease = LockFile.at(dir.resolve("index.lock")).acquire()) {
+ *     // read, change, write
+ * }
+ * }</pre>
+ */
+public final class LockFile {
+
+    private static final ConcurrentMap<Path, Holder> HOLDERS = new ConcurrentHashMap<>();
+
+    private final Path path;
+    private final Holder holder;
+
+    private LockFile(Path path) {
+        this.path = path;
+        this.holder = HOLDERS.computeIfAbsent(path, p -> new Holder());
+    }
+
+    /**
+     * Returns the lock for {@code path}; instances for the same file share their in-process lock.
+     *
+     * @param path the lock file; its parent directory is created when first locked
+     * @return the lock
+     * @throws NetworkException if the path cannot be resolved
+     */
+    public static LockFile at(Path path) {
+        return new LockFile(canonical(path));
+    }
+
+    /**
+     * Returns the lock file's path.
+     *
+     * @return the absolute path
+     */
+    public Path path() {
+        return path;
+    }
+
+    /**
+     * Waits until the lock is free and takes it.
+     *
+     * @return the lease; close it to release
+     * @throws NetworkException if the lock file cannot be opened or locked, or the thread is interrupted
+     */
+    public Lease acquire() {
+        try {
+            holder.threads.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NetworkException("interrupted while waiting for lock " + path, e);
+        }
+        return afterThreadLock(true).orElseThrow();
+    }
+
+    /**
+     * Takes the lock if no other thread or process holds it.
+     *
+     * @return the lease, or empty when the lock is busy
+     * @throws NetworkException if the lock file cannot be opened or locked
+     */
+    public Optional<Lease> tryAcquire() {
+        if (!holder.threads.tryLock()) {
+            return Optional.empty();
+        }
+        return afterThreadLock(false);
+    }
+
+    /**
+     * Tells whether the current thread holds this lock.
+     *
+     * @return true while a lease of this thread is open
+     */
+    public boolean isHeldByCurrentThread() {
+        return holder.threads.isHeldByCurrentThread();
+    }
+
+    private Optional<Lease> afterThreadLock(boolean wait) {
+        if (holder.threads.getHoldCount() > 1) {
+            return Optional.of(new ThreadLease());
+        }
+        FileChannel channel = null;
+        try {
+            Files.createDirectories(path.getParent());
+            channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock fileLock = wait ? channel.lock() : channel.tryLock();
+            if (fileLock == null) {
+                channel.close();
+                holder.threads.unlock();
+                return Optional.empty();
+            }
+            holder.channel = channel;
+            holder.fileLock = fileLock;
+            return Optional.of(new ThreadLease());
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(channel);
+            holder.threads.unlock();
+            throw new NetworkException("cannot lock " + path + ": " + e, e);
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // nothing more to release
+            }
+        }
+    }
+
+    private static Path canonical(Path path) {
+        Path absolute = path.toAbsolutePath().normalize();
+        Path parent = absolute.getParent();
+        try {
+            if (parent != null && Files.isDirectory(parent)) {
+                return parent.toRealPath().resolve(absolute.getFileName());
+            }
+        } catch (IOException e) {
+            throw new NetworkException("cannot resolve lock path " + path + ": " + e, e);
+        }
+        return absolute;
+    }
+
+    private static final class Holder {
+        final ReentrantLock threads = new ReentrantLock();
+        FileChannel channel;
+        FileLock fileLock;
+    }
+
+    private final class ThreadLease implements Lease {
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        @Override
+        public void close() {
+            if (!closed.compareAndSet(false, true)) {
+                return;
+            }
+            try {
+                if (holder.threads.getHoldCount() == 1) {
+                    FileChannel channel = holder.channel;
+                    holder.channel = null;
+                    holder.fileLock = null;
+                    closeQuietly(channel); // closing the channel releases the file lock
+                }
+            } finally {
+                holder.threads.unlock();
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.tapwire.network.lock;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LockFileTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void twoInstancesOnOneFileExcludeEachOtherWithoutOverlappingLockErrors() throws Exception {
+        LockFile first = LockFile.at(dir.resolve("x.lock"));
+        LockFile second = LockFile.at(dir.resolve("./x.lock"));
+        try (Lease lease = first.acquire()) {
+            assertThat(tryFromAnotherThread(second)).isFalse();
+        }
+        assertThat(tryFromAnotherThread(second)).isTrue();
+    }
+
+    @Test
+    void theOwningThreadMayReenter() {
+        LockFile lock = LockFile.at(dir.resolve("r.lock"));
+        try (Lease outer = lock.acquire(); Lease inner = lock.acquire()) {
+            assertThat(lock.isHeldByCurrentThread()).isTrue();
+        }
+        assertThat(lock.isHeldByCurrentThread()).isFalse();
+    }
+
+    @Test
+    void closingALeaseTwiceReleasesOnce() throws Exception {
+        LockFile lock = LockFile.at(dir.resolve("c.lock"));
+        Lease outer = lock.acquire();
+        Lease inner = lock.acquire();
+        inner.close();
+        inner.close();
+        assertThat(lock.isHeldByCurrentThread()).isTrue();
+        outer.close();
+        assertThat(lock.isHeldByCurrentThread()).isFalse();
+        assertThat(tryFromAnotherThread(lock)).isTrue();
+    }
+
+    /** Tries the lock on another thread (leases belong to the thread that took them) and releases it. */
+    private static boolean tryFromAnotherThread(LockFile lock) throws Exception {
+        return CompletableFuture.supplyAsync(() -> {
+            Optional<Lease> lease = lock.tryAcquire();
+            lease.ifPresent(Lease::close);
+            return lease.isPresent();
+        }).get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void anotherProcessHoldingTheFileLockMakesTryAcquireFail() throws Exception {
+        Path file = dir.resolve("p.lock");
+        Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), LockHolderMain.class.getName(), file.toString())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try {
+            assertThat(new String(holder.getInputStream().readNBytes(5))).isEqualTo("held\n");
+            assertThat(LockFile.at(file).tryAcquire()).isEmpty();
+        } finally {
+            holder.destroyForcibly().waitFor();
+        }
+        try (Lease lease = LockFile.at(file).tryAcquire().orElseThrow()) {
+            assertThat(lease).isNotNull();
+        }
+    }
+}
