@@ -1,0 +1,555 @@
+package dev.tapwire.network.bridge.linux;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.NativeLong;
+import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.bridge.linux.raw.LibC;
+import dev.tapwire.network.bridge.linux.raw.Linux;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A small rtnetlink ({@code AF_NETLINK}/{@code NETLINK_ROUTE}) client for what ioctls cannot do: link
+ * dumps, bridge-port learning, link groups and batched deletes. Requests can be pipelined: many messages
+ * in one {@code sendto}, one ack each. Works in the network namespace of the thread that opened it.
+ * Not thread-safe.
+ */
+public final class Rtnetlink implements AutoCloseable {
+
+    private static final int RX_SIZE = 1 << 16;
+    private static final int MAX_BATCH_BYTES = 1 << 15;
+
+    private final Fd fd;
+    private final Memory rx = new Memory(RX_SIZE);
+    private final Memory kernel = new Memory(12);
+    private int seq = (int) (System.nanoTime() & 0x3fffffff);
+
+    private Rtnetlink(Fd fd) {
+        this.fd = fd;
+        kernel.clear();
+        kernel.setShort(0, (short) Linux.AF_NETLINK);
+    }
+
+    /**
+     * Opens a netlink socket with capped and extended acks.
+     *
+     * @return the client
+     * @throws DeviceOperationException if the socket cannot be created
+     */
+    public static Rtnetlink open() {
+        Fd fd;
+        try {
+            fd = new Fd(LibC.socket(Linux.AF_NETLINK, Linux.SOCK_RAW | Linux.SOCK_CLOEXEC, Linux.NETLINK_ROUTE));
+        } catch (LastErrorException e) {
+            throw Errno.failure("socket(AF_NETLINK)", null, e);
+        }
+        Memory one = new Memory(4);
+        one.setInt(0, 1);
+        for (int option : new int[] {Linux.NETLINK_CAP_ACK, Linux.NETLINK_EXT_ACK}) {
+            try {
+                LibC.setsockopt(fd.get(), Linux.SOL_NETLINK, option, one, 4);
+            } catch (LastErrorException ignored) {
+                // older kernels: acks carry the request and no error text; both are handled
+            }
+        }
+        return new Rtnetlink(fd);
+    }
+
+    /**
+     * One request of a pipelined batch.
+     *
+     * @param operation what it does, for the error message (e.g. {@code RTM_SETLINK master})
+     * @param device the device it applies to, for the error message
+     * @param message the encoded message (sequence number is filled in when sent)
+     * @param ignoredErrno an errno that counts as success (e.g. {@code ENODEV} for a delete), or 0
+     */
+    public record Request(String operation, String device, Message message, int ignoredErrno) {
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    /**
+     * Dumps every link of the namespace.
+     *
+     * @return the links in kernel order
+     * @throws DeviceOperationException on failure
+     */
+    public List<Link> links() {
+        Message m = new Message(Linux.RTM_GETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP)
+                .ifinfo(Linux.AF_UNSPEC, 0, 0, 0);
+        int s = send(List.of(m));
+        List<Link> links = new ArrayList<>();
+        while (true) {
+            int n = receive("RTM_GETLINK dump", null);
+            ByteBuffer buf = rx.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
+            int off = 0;
+            while (off + Linux.NLMSG_HDRLEN <= n) {
+                int len = buf.getInt(off);
+                int type = buf.getShort(off + 4) & 0xffff;
+                int mseq = buf.getInt(off + 8);
+                if (len < Linux.NLMSG_HDRLEN) {
+                    break;
+                }
+                if (mseq == s) {
+                    if (type == Linux.NLMSG_DONE) {
+                        return links;
+                    }
+                    if (type == Linux.NLMSG_ERROR) {
+                        throwIfError(buf, off, len, "RTM_GETLINK dump", null, 0);
+                    } else if (type == Linux.RTM_NEWLINK) {
+                        links.add(parseLink(buf, off, len));
+                    }
+                }
+                off += align(len);
+            }
+        }
+    }
+
+    /**
+     * Looks one link up by name.
+     *
+     * @param name the interface name
+     * @return the link, or empty when there is none
+     * @throws DeviceOperationException on any failure other than {@code ENODEV}
+     */
+    public Optional<Link> link(String name) {
+        Message m = new Message(Linux.RTM_GETLINK, Linux.NLM_F_REQUEST).ifinfo(Linux.AF_UNSPEC, 0, 0, 0)
+                .string(Linux.IFLA_IFNAME, name);
+        int s = send(List.of(m));
+        while (true) {
+            int n = receive("RTM_GETLINK", name);
+            ByteBuffer buf = rx.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
+            int off = 0;
+            while (off + Linux.NLMSG_HDRLEN <= n) {
+                int len = buf.getInt(off);
+                int type = buf.getShort(off + 4) & 0xffff;
+                if (len < Linux.NLMSG_HDRLEN) {
+                    break;
+                }
+                if (buf.getInt(off + 8) == s) {
+                    if (type == Linux.NLMSG_ERROR) {
+                        int error = -buf.getInt(off + Linux.NLMSG_HDRLEN);
+                        if (error == Errno.ENODEV) {
+                            return Optional.empty();
+                        }
+                        throwIfError(buf, off, len, "RTM_GETLINK", name, 0);
+                    } else if (type == Linux.RTM_NEWLINK) {
+                        return Optional.of(parseLink(buf, off, len));
+                    }
+                }
+                off += align(len);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ requests
+
+    /**
+     * Sends requests pipelined (as few {@code sendto} calls as fit) and waits for every ack; when some
+     * fail, the first failure is thrown after all acks are read, so the socket stays in step.
+     *
+     * @param requests the requests, processed by the kernel in order
+     * @throws DeviceOperationException for the first request that failed
+     */
+    public void execute(List<Request> requests) {
+        int from = 0;
+        DeviceOperationException first = null;
+        while (from < requests.size()) {
+            int to = from;
+            int bytes = 0;
+            while (to < requests.size() && (to == from || bytes + requests.get(to).message.size() <= MAX_BATCH_BYTES)) {
+                bytes += requests.get(to).message.size();
+                to++;
+            }
+            List<Request> batch = requests.subList(from, to);
+            int firstSeq = send(batch.stream().map(Request::message).toList());
+            int pending = batch.size();
+            while (pending > 0) {
+                int n = receive(batch.get(0).operation, batch.get(0).device);
+                ByteBuffer buf = rx.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
+                int off = 0;
+                while (off + Linux.NLMSG_HDRLEN <= n) {
+                    int len = buf.getInt(off);
+                    int type = buf.getShort(off + 4) & 0xffff;
+                    if (len < Linux.NLMSG_HDRLEN) {
+                        break;
+                    }
+                    int i = buf.getInt(off + 8) - firstSeq;
+                    if (type == Linux.NLMSG_ERROR && i >= 0 && i < batch.size()) {
+                        pending--;
+                        Request r = batch.get(i);
+                        try {
+                            throwIfError(buf, off, len, r.operation, r.device, r.ignoredErrno);
+                        } catch (DeviceOperationException e) {
+                            if (first == null) {
+                                first = e;
+                            }
+                        }
+                    }
+                    off += align(len);
+                }
+            }
+            from = to;
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /**
+     * Returns a request that sets a link's group.
+     *
+     * @param index the link's ifindex
+     * @param name the link's name, for errors
+     * @param group the group
+     * @return the request ({@code ENODEV} is not ignored)
+     */
+    public static Request setGroup(int index, String name, int group) {
+        return new Request("RTM_SETLINK group", name, new Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
+                .ifinfo(Linux.AF_UNSPEC, index, 0, 0).u32(Linux.IFLA_GROUP, group), 0);
+    }
+
+    /**
+     * Returns a request that deletes every link of a group in one message.
+     *
+     * @param group the group, never 0 (the default group holds every other link)
+     * @return the request
+     * @throws IllegalArgumentException for group 0
+     */
+    public static Request deleteGroup(int group) {
+        if (group == 0) {
+            throw new IllegalArgumentException("refusing to delete link group 0, which holds every ordinary link");
+        }
+        return new Request("RTM_DELLINK group", "group " + group, new Message(Linux.RTM_DELLINK,
+                Linux.NLM_F_REQUEST | Linux.NLM_F_ACK).ifinfo(Linux.AF_UNSPEC, 0, 0, 0).u32(Linux.IFLA_GROUP, group),
+                Errno.ENODEV);
+    }
+
+    /**
+     * Returns a request that deletes one link.
+     *
+     * @param index the link's ifindex
+     * @param name the link's name, for errors
+     * @return the request ({@code ENODEV} counts as success)
+     */
+    public static Request deleteLink(int index, String name) {
+        return new Request("RTM_DELLINK", name, new Message(Linux.RTM_DELLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
+                .ifinfo(Linux.AF_UNSPEC, index, 0, 0), Errno.ENODEV);
+    }
+
+    /**
+     * Returns a request that turns MAC learning of a bridge port on or off.
+     *
+     * @param index the port's ifindex
+     * @param name the port's name, for errors
+     * @param learning whether the bridge learns source MACs on this port
+     * @return the request
+     */
+    public static Request setLearning(int index, String name, boolean learning) {
+        Message m = new Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
+                .ifinfo(Linux.AF_BRIDGE, index, 0, 0);
+        int nest = m.beginNested(Linux.IFLA_PROTINFO);
+        m.u8(Linux.IFLA_BRPORT_LEARNING, learning ? 1 : 0);
+        m.endNested(nest);
+        return new Request("RTM_SETLINK learning", name, m, 0);
+    }
+
+    /**
+     * Returns a request that makes a link a port of a bridge, sets its MTU and alias and brings it up, in
+     * one message.
+     *
+     * @param index the link's ifindex
+     * @param name the link's name, for errors
+     * @param masterIndex the bridge's ifindex
+     * @param mtu the MTU to set, or 0 to leave it
+     * @param alias the alias to set, or null to leave it
+     * @return the request
+     */
+    public static Request attachPort(int index, String name, int masterIndex, int mtu, String alias) {
+        Message m = new Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
+                .ifinfo(Linux.AF_UNSPEC, index, Linux.IFF_UP, Linux.IFF_UP)
+                .u32(Linux.IFLA_MASTER, masterIndex);
+        if (mtu > 0) {
+            m.u32(Linux.IFLA_MTU, mtu);
+        }
+        if (alias != null) {
+            m.string(Linux.IFLA_IFALIAS, alias);
+        }
+        return new Request("RTM_SETLINK master+mtu+up", name, m, 0);
+    }
+
+    // ------------------------------------------------------------------ wire
+
+    private int send(List<Message> messages) {
+        int total = 0;
+        for (Message m : messages) {
+            total += m.size();
+        }
+        Memory tx = new Memory(total);
+        int first = ++seq;
+        int off = 0;
+        for (Message m : messages) {
+            byte[] bytes = m.encode(seq++);
+            tx.write(off, bytes, 0, bytes.length);
+            off += bytes.length;
+        }
+        seq--;
+        try {
+            LibC.sendto(fd.get(), tx, new NativeLong(total), 0, kernel, 12);
+        } catch (LastErrorException e) {
+            throw Errno.failure("sendto(NETLINK_ROUTE)", null, e);
+        }
+        return first;
+    }
+
+    private int receive(String operation, String device) {
+        while (true) {
+            try {
+                return LibC.recv(fd.get(), rx, new NativeLong(RX_SIZE), 0).intValue();
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() != Errno.EINTR) {
+                    throw Errno.failure("recv(" + operation + ")", device, e);
+                }
+            }
+        }
+    }
+
+    private static void throwIfError(ByteBuffer buf, int off, int len, String operation, String device, int ignored) {
+        int error = -buf.getInt(off + Linux.NLMSG_HDRLEN);
+        if (error == 0 || error == ignored) {
+            return;
+        }
+        int flags = buf.getShort(off + 6) & 0xffff;
+        String detail = null;
+        if ((flags & Linux.NLM_F_ACK_TLVS) != 0) {
+            // error(4) + the request's header (16 bytes, capped ack) then attributes
+            int attrs = off + Linux.NLMSG_HDRLEN + 4 + Linux.NLMSG_HDRLEN;
+            int end = off + len;
+            while (attrs + 4 <= end) {
+                int alen = buf.getShort(attrs) & 0xffff;
+                int atype = buf.getShort(attrs + 2) & 0x3fff;
+                if (alen < 4) {
+                    break;
+                }
+                if (atype == Linux.NLMSGERR_ATTR_MSG) {
+                    detail = cString(buf, attrs + 4, alen - 4);
+                }
+                attrs += align(alen);
+            }
+        }
+        throw Errno.failure(operation, device, error, detail);
+    }
+
+    private static Link parseLink(ByteBuffer buf, int off, int len) {
+        int base = off + Linux.NLMSG_HDRLEN;
+        int index = buf.getInt(base + 4);
+        int flags = buf.getInt(base + 8);
+        String name = "";
+        String kind = "";
+        String alias = "";
+        int master = 0;
+        int group = 0;
+        int mtu = 0;
+        int txqlen = 0;
+        MacAddress mac = null;
+        Optional<Link.TunInfo> tun = Optional.empty();
+        int a = base + Linux.IFINFOMSG_LEN;
+        int end = off + len;
+        while (a + 4 <= end) {
+            int alen = buf.getShort(a) & 0xffff;
+            int type = buf.getShort(a + 2) & 0x3fff;
+            if (alen < 4 || a + alen > end) {
+                break;
+            }
+            int p = a + 4;
+            int plen = alen - 4;
+            switch (type) {
+                case Linux.IFLA_IFNAME -> name = cString(buf, p, plen);
+                case Linux.IFLA_IFALIAS -> alias = cString(buf, p, plen);
+                case Linux.IFLA_MASTER -> master = buf.getInt(p);
+                case Linux.IFLA_GROUP -> group = buf.getInt(p);
+                case Linux.IFLA_MTU -> mtu = buf.getInt(p);
+                case Linux.IFLA_TXQLEN -> txqlen = buf.getInt(p);
+                case Linux.IFLA_ADDRESS -> {
+                    if (plen == 6) {
+                        byte[] bytes = new byte[6];
+                        buf.get(p, bytes);
+                        mac = MacAddress.of(bytes);
+                    }
+                }
+                case Linux.IFLA_LINKINFO -> {
+                    int[] data = new int[2];
+                    kind = parseLinkInfo(buf, p, plen, data);
+                    if ("tun".equals(kind) && data[1] > 0) {
+                        tun = Optional.of(parseTun(buf, data[0], data[1]));
+                    }
+                }
+                default -> {
+                }
+            }
+            a += align(alen);
+        }
+        return new Link(index, name, kind, master, group, mtu, flags, txqlen, alias, mac, tun);
+    }
+
+    private static String parseLinkInfo(ByteBuffer buf, int p, int plen, int[] data) {
+        String kind = "";
+        int a = p;
+        while (a + 4 <= p + plen) {
+            int alen = buf.getShort(a) & 0xffff;
+            int type = buf.getShort(a + 2) & 0x3fff;
+            if (alen < 4) {
+                break;
+            }
+            if (type == Linux.IFLA_INFO_KIND) {
+                kind = cString(buf, a + 4, alen - 4);
+            } else if (type == Linux.IFLA_INFO_DATA) {
+                data[0] = a + 4;
+                data[1] = alen - 4;
+            }
+            a += align(alen);
+        }
+        return kind;
+    }
+
+    private static Link.TunInfo parseTun(ByteBuffer buf, int p, int plen) {
+        int owner = -1;
+        int group = -1;
+        int tunType = 0;
+        boolean pi = false;
+        boolean vnet = false;
+        boolean persist = false;
+        boolean mq = false;
+        int queues = 0;
+        int a = p;
+        while (a + 4 <= p + plen) {
+            int alen = buf.getShort(a) & 0xffff;
+            int type = buf.getShort(a + 2) & 0x3fff;
+            if (alen < 4) {
+                break;
+            }
+            int v = a + 4;
+            switch (type) {
+                case Linux.IFLA_TUN_OWNER -> owner = buf.getInt(v);
+                case Linux.IFLA_TUN_GROUP -> group = buf.getInt(v);
+                case Linux.IFLA_TUN_TYPE -> tunType = buf.get(v);
+                case Linux.IFLA_TUN_PI -> pi = buf.get(v) != 0;
+                case Linux.IFLA_TUN_VNET_HDR -> vnet = buf.get(v) != 0;
+                case Linux.IFLA_TUN_PERSIST -> persist = buf.get(v) != 0;
+                case Linux.IFLA_TUN_MULTI_QUEUE -> mq = buf.get(v) != 0;
+                case Linux.IFLA_TUN_NUM_QUEUES -> queues = buf.getInt(v);
+                default -> {
+                }
+            }
+            a += align(alen);
+        }
+        return new Link.TunInfo(owner, group, tunType == Linux.IFF_TAP, pi, vnet, persist, mq, queues);
+    }
+
+    private static String cString(ByteBuffer buf, int p, int max) {
+        int n = 0;
+        while (n < max && buf.get(p + n) != 0) {
+            n++;
+        }
+        byte[] bytes = new byte[n];
+        buf.get(p, bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    static int align(int len) {
+        return (len + 3) & ~3;
+    }
+
+    /** Closes the socket. Idempotent. */
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    /** A netlink message being built: header, {@code ifinfomsg}, attributes. */
+    public static final class Message {
+        private final int type;
+        private final int flags;
+        private ByteBuffer buf = ByteBuffer.allocate(128).order(ByteOrder.nativeOrder());
+
+        /**
+         * Starts a message.
+         *
+         * @param type the message type, e.g. {@code RTM_SETLINK}
+         * @param flags the {@code NLM_F_*} flags
+         */
+        public Message(int type, int flags) {
+            this.type = type;
+            this.flags = flags;
+            buf.position(Linux.NLMSG_HDRLEN);
+        }
+
+        Message ifinfo(int family, int index, int ifFlags, int change) {
+            ensure(Linux.IFINFOMSG_LEN);
+            buf.put((byte) family).put((byte) 0).putShort((short) 0).putInt(index).putInt(ifFlags).putInt(change);
+            return this;
+        }
+
+        Message u32(int attr, int value) {
+            ensure(8);
+            buf.putShort((short) 8).putShort((short) attr).putInt(value);
+            return this;
+        }
+
+        Message u8(int attr, int value) {
+            ensure(8);
+            buf.putShort((short) 5).putShort((short) attr).put((byte) value).put((byte) 0).putShort((short) 0);
+            return this;
+        }
+
+        Message string(int attr, String value) {
+            byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+            int len = 4 + bytes.length + 1;
+            ensure(align(len));
+            buf.putShort((short) len).putShort((short) attr).put(bytes).put((byte) 0);
+            for (int i = len; i < align(len); i++) {
+                buf.put((byte) 0);
+            }
+            return this;
+        }
+
+        int beginNested(int attr) {
+            ensure(4);
+            int at = buf.position();
+            buf.putShort((short) 0).putShort((short) (attr | Linux.NLA_F_NESTED));
+            return at;
+        }
+
+        void endNested(int at) {
+            buf.putShort(at, (short) (buf.position() - at));
+        }
+
+        int size() {
+            return buf.position();
+        }
+
+        byte[] encode(int sequence) {
+            buf.putInt(0, buf.position()).putShort(4, (short) type).putShort(6, (short) flags).putInt(8, sequence)
+                    .putInt(12, 0);
+            byte[] out = new byte[buf.position()];
+            buf.get(0, out);
+            return out;
+        }
+
+        private void ensure(int more) {
+            if (buf.remaining() < more) {
+                ByteBuffer bigger = ByteBuffer.allocate(Math.max(buf.capacity() * 2, buf.position() + more))
+                        .order(ByteOrder.nativeOrder());
+                buf.flip();
+                bigger.put(buf);
+                buf = bigger;
+            }
+        }
+    }
+}

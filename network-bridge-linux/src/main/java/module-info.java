@@ -1,0 +1,17 @@
+/**
+ * The Linux backend: TAP devices on a Linux bridge through JNA ioctls and rtnetlink, registered as
+ * provider type {@code bridge}.
+ */
+module dev.tapwire.network.bridge {
+    requires transitive dev.tapwire.network.api;
+    requires com.sun.jna;
+    requires org.slf4j;
+
+    exports dev.tapwire.network.bridge;
+    exports dev.tapwire.network.bridge.linux;
+
+    opens dev.tapwire.network.bridge.linux.raw to com.sun.jna;
+
+    provides dev.tapwire.network.spi.NetworkProviderFactory
+            with dev.tapwire.network.bridge.BridgeNetworkProviderFactory;
+}

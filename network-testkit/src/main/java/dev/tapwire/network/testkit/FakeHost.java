@@ -1,0 +1,79 @@
+package dev.tapwire.network.testkit;
+
+import dev.tapwire.network.DeviceOperationException;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The fake kernel an {@link InMemoryNetworkProvider} creates TAPs on: which TAPs exist, whose they are and
+ * which bridge holds them, plus failure injection for testing a manager's error paths.
+ */
+public final class FakeHost {
+
+    /**
+     * A TAP on the fake host.
+     *
+     * @param name the TAP name
+     * @param vmId the VM it was made for
+     * @param bridge the bridge it is attached to
+     * @param multiQueue whether it was created multi-queue
+     */
+    public record Tap(String name, String vmId, String bridge, boolean multiQueue) {
+    }
+
+    private final Map<String, Tap> taps = new ConcurrentHashMap<>();
+    private final Map<String, DeviceOperationException> failures = new ConcurrentHashMap<>();
+    private final ReentrantLock gcLock = new ReentrantLock();
+
+    /** Creates an empty host. */
+    public FakeHost() {
+    }
+
+    /**
+     * Returns the TAPs that exist, by name.
+     *
+     * @return a sorted snapshot
+     */
+    public Map<String, Tap> taps() {
+        return new TreeMap<>(taps);
+    }
+
+    /**
+     * Makes the next creation of {@code tap} fail with {@code failure} (once).
+     *
+     * @param tap the TAP name
+     * @param failure what to throw
+     */
+    public void failNextCreate(String tap, DeviceOperationException failure) {
+        failures.put(tap, failure);
+    }
+
+    /**
+     * Adds a TAP as if something outside tapwire had made it (a leftover).
+     *
+     * @param tap the TAP
+     */
+    public void put(Tap tap) {
+        taps.put(tap.name(), tap);
+    }
+
+    /**
+     * Removes a TAP.
+     *
+     * @param name the TAP name
+     */
+    public void remove(String name) {
+        taps.remove(name);
+    }
+
+    Optional<DeviceOperationException> failure(String tap) {
+        return Optional.ofNullable(failures.remove(tap));
+    }
+
+    ReentrantLock gcLock() {
+        return gcLock;
+    }
+}

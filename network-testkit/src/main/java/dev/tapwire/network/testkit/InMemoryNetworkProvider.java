@@ -1,0 +1,250 @@
+package dev.tapwire.network.testkit;
+
+import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.NetworkProvider;
+import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.TapNames;
+import dev.tapwire.network.VmNetworks;
+import dev.tapwire.network.VmSpec;
+import dev.tapwire.network.gc.ActiveVmSnapshot;
+import dev.tapwire.network.gc.GcModule;
+import dev.tapwire.network.gc.GcOrchestrator;
+import dev.tapwire.network.lock.Lease;
+import dev.tapwire.network.spi.ProviderSettings;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A plain-Java provider (type {@code memory}) that behaves like the {@code bridge} backend wherever a user
+ * can observe it, without root: the same TAP names ({@code bt<8 chars>-<n>}), locally administered MACs
+ * that stay the same on recovery, {@code EBUSY} on a name collision (the first VM left intact), the same
+ * validation errors, idempotent delete, and a GC module that reclaims orphans.
+ *
+ * <p>TAPs live on a {@link FakeHost}; providers made by the factory for the same root directory share one,
+ * as providers on one machine share a kernel. Unlike the bridge backend it keeps guest records, so
+ * {@link #inspect} and {@link #list} report what was configured.
+ *
+ * <pre>{@code
+ * NetworkProvider memory = NetworkProviders.create("memory", ProviderSettings.of(tempDir).with("bridge", "br0"));
+ * List<NicConfig> nics = memory.configure("vm-1", 2, VmSpec.of(2), List.of());
+ * assertThat(((InMemoryNetworkProvider) memory).host().taps()).containsKeys("btvm-1-0", "btvm-1-1");
+ * }</pre>
+ */
+public final class InMemoryNetworkProvider implements NetworkProvider {
+
+    /** The provider type. */
+    public static final String TYPE = "memory";
+
+    private static final Map<Path, FakeHost> HOSTS = new ConcurrentHashMap<>();
+
+    private final FakeHost host;
+    private final String bridge;
+    private final Map<String, VmNetworks> records = new ConcurrentHashMap<>();
+
+    /**
+     * Creates a provider on the shared fake host of {@code settings.rootDir()}.
+     *
+     * @param settings root directory and options ({@code bridge}, default {@code br0})
+     * @throws InvalidNetworkSpecException if the bridge name is not a valid interface name
+     */
+    public InMemoryNetworkProvider(ProviderSettings settings) {
+        this(settings, HOSTS.computeIfAbsent(settings.rootDir().toAbsolutePath().normalize(), p -> new FakeHost()));
+    }
+
+    /**
+     * Creates a provider on a given fake host.
+     *
+     * @param settings root directory and options ({@code bridge}, default {@code br0})
+     * @param host the fake host its TAPs live on
+     * @throws InvalidNetworkSpecException if the bridge name is not a valid interface name
+     */
+    public InMemoryNetworkProvider(ProviderSettings settings, FakeHost host) {
+        this.host = host;
+        this.bridge = TapNames.requireValidInterfaceName(settings.option("bridge").orElse("br0"));
+        LeakTracker.track(this);
+    }
+
+    @Override
+    public String type() {
+        return TYPE;
+    }
+
+    /**
+     * Returns the fake host this provider's TAPs live on, for inspection in tests.
+     *
+     * @return the host
+     */
+    public FakeHost host() {
+        return host;
+    }
+
+    /**
+     * Returns the bridge TAPs are attached to.
+     *
+     * @return the bridge name
+     */
+    public String bridge() {
+        return bridge;
+    }
+
+    @Override
+    public void verify(String vmId) {
+        TapNames.requireValidVmId(vmId);
+        String tap = TapNames.tapName(vmId, 0);
+        FakeHost.Tap found = host.taps().get(tap);
+        if (found == null) {
+            throw new DeviceOperationException("verify", tap, 19, "ENODEV", "No such device: VM " + vmId
+                    + " has no TAP " + tap);
+        }
+        if (!found.vmId().equals(vmId)) {
+            throw new DeviceOperationException("verify", tap, 16, "EBUSY", "Device or resource busy: " + tap
+                    + " is not a TAP of VM " + vmId);
+        }
+        if (!bridge.equals(found.bridge())) {
+            throw new DeviceOperationException("verify", tap, 0, null, "TAP " + tap + " of VM " + vmId
+                    + " is not attached to bridge " + bridge);
+        }
+    }
+
+    @Override
+    public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
+        TapNames.requireValidVmId(vmId);
+        TapNames.requireValidNicCount(nics);
+        if (vm == null) {
+            throw new InvalidNetworkSpecException("VM spec must not be null");
+        }
+        List<NicConfig> previous = existing == null ? List.of() : existing;
+        if (!previous.isEmpty() && previous.size() != nics) {
+            throw new InvalidNetworkSpecException("VM " + vmId + " is recovered with " + previous.size()
+                    + " existing NIC config(s) but " + nics + " NIC(s) were asked for");
+        }
+        for (int i = 0; i < previous.size(); i++) {
+            String expected = TapNames.tapName(vmId, i);
+            if (!expected.equals(previous.get(i).tap())) {
+                throw new InvalidNetworkSpecException("existing NIC " + i + " of VM " + vmId + " names TAP "
+                        + previous.get(i).tap() + ", but tapwire names it " + expected);
+            }
+        }
+        List<NicConfig> result = new ArrayList<>();
+        synchronized (host) {
+            List<String> created = new ArrayList<>();
+            try {
+                for (int i = 0; i < nics; i++) {
+                    String tap = TapNames.tapName(vmId, i);
+                    FakeHost.Tap present = host.taps().get(tap);
+                    if (present != null && !(previous.size() > 0 && present.vmId().equals(vmId))) {
+                        throw new DeviceOperationException("TUNSETIFF", tap, 16, "EBUSY", "Device or resource busy: TAP "
+                                + tap + " already exists — another VM whose ID starts with \"" + TapNames.vmPrefix(vmId)
+                                + "\", or a leftover; it is not shared (delete it first)");
+                    }
+                    host.failure(tap).ifPresent(f -> {
+                        throw f;
+                    });
+                    if (present == null) {
+                        host.put(new FakeHost.Tap(tap, vmId, bridge, vm.needsMultiQueueTap()));
+                        created.add(tap);
+                    } else {
+                        host.put(new FakeHost.Tap(tap, vmId, bridge, present.multiQueue()));
+                    }
+                    MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
+                    result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));
+                }
+            } catch (RuntimeException e) {
+                created.forEach(host::remove);
+                throw e;
+            }
+        }
+        records.put(vmId, new VmNetworks(vmId, result));
+        return List.copyOf(result);
+    }
+
+    @Override
+    public Set<String> delete(Collection<String> vmIds) {
+        vmIds.forEach(TapNames::requireValidVmId);
+        synchronized (host) {
+            for (FakeHost.Tap tap : List.copyOf(host.taps().values())) {
+                if (vmIds.contains(tap.vmId())) {
+                    host.remove(tap.name());
+                }
+            }
+        }
+        vmIds.forEach(records::remove);
+        return new LinkedHashSet<>(vmIds);
+    }
+
+    @Override
+    public Optional<VmNetworks> inspect(String vmId) {
+        TapNames.requireValidVmId(vmId);
+        return Optional.ofNullable(records.get(vmId));
+    }
+
+    @Override
+    public List<VmNetworks> list() {
+        return new TreeMap<>(records).values().stream().toList();
+    }
+
+    @Override
+    public void registerGc(GcOrchestrator orchestrator) {
+        orchestrator.register(new MemoryGcModule());
+    }
+
+    /** Reclaims TAPs of VMs that no module reports active; fail-safe when none reports any. */
+    private final class MemoryGcModule implements GcModule<Map<String, String>> {
+        private final ReentrantLock lock = host.gcLock();
+
+        @Override
+        public String name() {
+            return TYPE;
+        }
+
+        @Override
+        public Optional<Lease> tryLock() {
+            if (!lock.tryLock()) {
+                return Optional.empty();
+            }
+            return Optional.of(lock::unlock);
+        }
+
+        @Override
+        public Map<String, String> snapshot() {
+            Map<String, String> owners = new TreeMap<>();
+            host.taps().values().stream().filter(t -> t.bridge().equals(bridge))
+                    .forEach(t -> owners.put(t.name(), t.vmId()));
+            return owners;
+        }
+
+        @Override
+        public Set<String> resolve(Map<String, String> snapshot, Map<String, Object> others) {
+            if (!ActiveVmSnapshot.anyReported(others)) {
+                return Set.of();
+            }
+            Set<String> active = ActiveVmSnapshot.union(others);
+            Set<String> orphans = new TreeSet<>();
+            snapshot.forEach((tap, vm) -> {
+                if (!active.contains(vm)) {
+                    orphans.add(tap);
+                }
+            });
+            return orphans;
+        }
+
+        @Override
+        public void collect(Set<String> taps) {
+            synchronized (host) {
+                taps.forEach(host::remove);
+            }
+        }
+    }
+}

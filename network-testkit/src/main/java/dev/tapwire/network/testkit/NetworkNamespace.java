@@ -1,0 +1,284 @@
+package dev.tapwire.network.testkit;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.NativeLong;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+import dev.tapwire.network.testkit.internal.TestkitNative;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A private network namespace, kept alive by an open fd, that code can run in on fresh platform threads.
+ *
+ * <p>Network namespaces belong to threads: {@link #run} starts a platform thread, moves it into this
+ * namespace with {@code setns(2)} and runs the task there, so the host's interfaces are never touched.
+ * Devices created inside (TAPs, bridges) vanish with the namespace when it is {@linkplain #close closed}
+ * and no thread remains in it. Needs Linux and {@code CAP_NET_ADMIN}; {@link #unavailabilityCause()}
+ * says why it cannot be used.
+ *
+ * <pre>{@code
+ * try (NetworkNamespace ns = NetworkNamespace.create()) {
+ *     ns.run(() -> {
+ *         NetworkNamespace.createBridge("br0");
+ *         return provider.configure("vm-1", 1, VmSpec.of(2), List.of());
+ *     });
+ * }
+ * }</pre>
+ */
+public final class NetworkNamespace implements AutoCloseable {
+
+    private static volatile Optional<String> cause;
+
+    private final int fd;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private NetworkNamespace(int fd) {
+        this.fd = fd;
+    }
+
+    /**
+     * Tells whether private network namespaces can be created on this host by this process.
+     *
+     * @return true when {@link #create()} works
+     */
+    public static boolean isSupported() {
+        return unavailabilityCause().isEmpty();
+    }
+
+    /**
+     * Says why private network namespaces cannot be created here, probing once.
+     *
+     * @return the reason, or empty when they can
+     */
+    public static Optional<String> unavailabilityCause() {
+        Optional<String> known = cause;
+        if (known == null) {
+            known = probe();
+            cause = known;
+        }
+        return known;
+    }
+
+    private static Optional<String> probe() {
+        if (!Platform.isLinux()) {
+            return Optional.of("network namespaces need Linux; this is " + System.getProperty("os.name"));
+        }
+        try {
+            onFreshThread(() -> {
+                TestkitNative.unshare(TestkitNative.CLONE_NEWNET);
+                return null;
+            });
+        } catch (LastErrorException e) {
+            return Optional.of("unshare(CLONE_NEWNET) failed: " + errno(e)
+                    + (e.getErrorCode() == 1 ? "; run as root or grant CAP_NET_ADMIN (and CAP_SYS_ADMIN)" : ""));
+        } catch (Throwable e) {
+            return Optional.of("cannot call unshare(2) through JNA: " + e);
+        }
+        if (!Files.isReadable(Path.of("/dev/net/tun")) || !Files.isWritable(Path.of("/dev/net/tun"))) {
+            return Optional.of("/dev/net/tun is missing or not readable and writable by this user");
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Creates a fresh network namespace holding only a loopback interface (brought up).
+     *
+     * @return the namespace; close it to let it go
+     * @throws IllegalStateException if namespaces are not supported here (with the reason)
+     */
+    public static NetworkNamespace create() {
+        unavailabilityCause().ifPresent(reason -> {
+            throw new IllegalStateException("cannot create a network namespace: " + reason);
+        });
+        try {
+            int fd = onFreshThread(() -> {
+                TestkitNative.unshare(TestkitNative.CLONE_NEWNET);
+                setUp("lo");
+                return TestkitNative.open("/proc/thread-self/ns/net", TestkitNative.O_RDONLY | TestkitNative.O_CLOEXEC);
+            });
+            return new NetworkNamespace(fd);
+        } catch (LastErrorException e) {
+            throw new IllegalStateException("cannot create a network namespace: " + errno(e), e);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot create a network namespace: " + e, e);
+        }
+    }
+
+    /**
+     * Runs {@code task} on a new platform thread inside this namespace and waits for it.
+     *
+     * @param task the work
+     * @param <T> the result type
+     * @return the task's result
+     * @throws Exception whatever the task throws, unwrapped
+     */
+    public <T> T run(Callable<T> task) throws Exception {
+        if (closed.get()) {
+            throw new IllegalStateException("network namespace is closed");
+        }
+        return onFreshThread(() -> {
+            TestkitNative.setns(fd, TestkitNative.CLONE_NEWNET);
+            return task.call();
+        });
+    }
+
+    /**
+     * Runs {@code action} on a new platform thread inside this namespace and waits for it.
+     *
+     * @param action the work
+     * @throws Throwable whatever the action throws, unwrapped
+     */
+    public void execute(ThrowingRunnable action) throws Throwable {
+        try {
+            run(() -> {
+                try {
+                    action.run();
+                } catch (Exception | Error e) {
+                    throw e;
+                } catch (Throwable t) {
+                    throw new ExecutionException(t);
+                }
+                return null;
+            });
+        } catch (ExecutionException e) {
+            throw e.getCause();
+        }
+    }
+
+    /** Work that may throw anything. */
+    @FunctionalInterface
+    public interface ThrowingRunnable {
+        /**
+         * Does the work.
+         *
+         * @throws Throwable on failure
+         */
+        void run() throws Throwable;
+    }
+
+    /** Releases the namespace; it disappears with its devices once no thread is left in it. Idempotent. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            TestkitNative.close(fd);
+        }
+    }
+
+    /**
+     * Creates a Linux bridge in the calling thread's namespace and brings it up.
+     *
+     * @param name the bridge name, 1-15 bytes
+     * @throws IllegalStateException if the kernel refuses (the message carries the errno)
+     */
+    public static void createBridge(String name) {
+        try (Socket socket = new Socket()) {
+            Memory buffer = new Memory(64);
+            buffer.clear();
+            buffer.setString(0, name, StandardCharsets.US_ASCII.name());
+            TestkitNative.ioctl(socket.fd, new NativeLong(TestkitNative.SIOCBRADDBR), buffer);
+        } catch (LastErrorException e) {
+            throw new IllegalStateException("SIOCBRADDBR(" + name + ") failed: " + errno(e), e);
+        }
+        setUp(name);
+    }
+
+    /**
+     * Lists the interfaces of the calling thread's namespace, through {@code if_nameindex(3)}.
+     *
+     * @return interface names in index order
+     */
+    public static List<String> links() {
+        Pointer list = TestkitNative.if_nameindex();
+        List<String> names = new ArrayList<>();
+        try {
+            for (long offset = 0; ; offset += 16) {
+                int index = list.getInt(offset);
+                if (index == 0) {
+                    break;
+                }
+                names.add(list.getPointer(offset + 8).getString(0, StandardCharsets.US_ASCII.name()));
+            }
+        } finally {
+            TestkitNative.if_freenameindex(list);
+        }
+        return names;
+    }
+
+    /**
+     * Drops {@code CAP_NET_ADMIN} from the calling thread's effective capabilities (only this thread:
+     * Linux capabilities are per thread). Use it on a namespace thread to prove that a backend reports
+     * {@code EPERM} clearly.
+     *
+     * @throws IllegalStateException if {@code capget}/{@code capset} fail
+     */
+    public static void dropNetAdminOnThisThread() {
+        Memory header = new Memory(8);
+        header.setInt(0, TestkitNative.LINUX_CAPABILITY_VERSION_3);
+        header.setInt(4, 0);
+        Memory data = new Memory(24);
+        try {
+            TestkitNative.capget(header, data);
+            data.setInt(0, data.getInt(0) & ~(1 << TestkitNative.CAP_NET_ADMIN));
+            TestkitNative.capset(header, data);
+        } catch (LastErrorException e) {
+            throw new IllegalStateException("cannot drop CAP_NET_ADMIN: " + errno(e), e);
+        }
+    }
+
+    private static void setUp(String name) {
+        try (Socket socket = new Socket()) {
+            Memory ifr = new Memory(40);
+            ifr.clear();
+            ifr.setString(0, name, StandardCharsets.US_ASCII.name());
+            TestkitNative.ioctl(socket.fd, new NativeLong(TestkitNative.SIOCGIFFLAGS), ifr);
+            ifr.setShort(16, (short) (ifr.getShort(16) | TestkitNative.IFF_UP));
+            TestkitNative.ioctl(socket.fd, new NativeLong(TestkitNative.SIOCSIFFLAGS), ifr);
+        } catch (LastErrorException e) {
+            throw new IllegalStateException("cannot bring " + name + " up: " + errno(e), e);
+        }
+    }
+
+    static String errno(LastErrorException e) {
+        return "errno " + e.getErrorCode() + " (" + TestkitNative.strerror(e.getErrorCode()) + ")";
+    }
+
+    private static final class Socket implements AutoCloseable {
+        final int fd = TestkitNative.socket(TestkitNative.AF_INET, TestkitNative.SOCK_DGRAM | TestkitNative.SOCK_CLOEXEC, 0);
+
+        @Override
+        public void close() {
+            TestkitNative.close(fd);
+        }
+    }
+
+    private static <T> T onFreshThread(Callable<T> task) throws Exception {
+        FutureTask<T> future = new FutureTask<>(task);
+        Thread thread = new Thread(future, "tapwire-netns");
+        thread.setDaemon(true);
+        thread.start();
+        try {
+            return future.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof Exception ex) {
+                throw ex;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        } finally {
+            thread.join();
+        }
+    }
+}

@@ -1,0 +1,323 @@
+package dev.tapwire.network.testkit;
+
+import static dev.tapwire.network.testkit.NetworkAssertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.NetworkException;
+import dev.tapwire.network.NetworkProvider;
+import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.TapNames;
+import dev.tapwire.network.VmSpec;
+import dev.tapwire.network.gc.ActiveVms;
+import dev.tapwire.network.gc.GcOrchestrator;
+import dev.tapwire.network.gc.GcReport;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The contract every {@link NetworkProvider} must keep, as an abstract JUnit 5 class: extend it, implement
+ * {@link #createProvider(Path)}, and inherit {@code @Nested} groups of tests for configure, recovery,
+ * collisions, delete and verify, garbage collection, validation and records.
+ *
+ * <p>{@link #createProvider(Path)} is called lazily from inside each test, so a subclass annotated with
+ * {@link IsolatedNetns} makes its provider — and any bridge it needs, in {@code @BeforeEach} — inside the
+ * test's private network namespace.
+ *
+ * <pre>{@code
+ * class MyProviderContractTest extends NetworkProviderContractKit {
+ *     @Override
+ *     protected NetworkProvider createProvider(Path rootDir) {
+ *         return new MyProvider(ProviderSettings.of(rootDir));
+ *     }
+ * }
+ * }</pre>
+ */
+public abstract class NetworkProviderContractKit {
+
+    /** A fresh root directory for each test's provider. */
+    @TempDir
+    protected Path rootDir;
+
+    private NetworkProvider provider;
+    private final List<String> vms = new ArrayList<>();
+
+    /** For subclasses. */
+    protected NetworkProviderContractKit() {
+    }
+
+    /**
+     * Creates the provider under test. Called at most once per test, from inside the test.
+     *
+     * @param rootDir a fresh directory for its state
+     * @return the provider
+     * @throws Exception if it cannot be created
+     */
+    protected abstract NetworkProvider createProvider(Path rootDir) throws Exception;
+
+    /**
+     * Tells whether the provider keeps guest records, so that {@link NetworkProvider#inspect} returns what
+     * {@code configure} made. The bridge backend does not; override to return false for such backends.
+     *
+     * @return true by default
+     */
+    protected boolean keepsRecords() {
+        return true;
+    }
+
+    /**
+     * Returns the provider of the current test, creating it on first use.
+     *
+     * @return the provider
+     * @throws Exception if it cannot be created
+     */
+    protected final NetworkProvider provider() throws Exception {
+        if (provider == null) {
+            provider = createProvider(rootDir);
+        }
+        return provider;
+    }
+
+    /**
+     * Configures {@code nics} NICs for a VM and remembers it for clean-up.
+     *
+     * @param vmId the VM
+     * @param nics how many NICs
+     * @param spec the VM spec
+     * @return the configs
+     * @throws Exception on failure
+     */
+    protected final List<NicConfig> configure(String vmId, int nics, VmSpec spec) throws Exception {
+        vms.add(vmId);
+        return provider().configure(vmId, nics, spec, List.of());
+    }
+
+    /** Deletes every VM the test configured, so nothing leaks between tests. */
+    @AfterEach
+    void deleteConfiguredVms() throws Exception {
+        if (provider != null && !vms.isEmpty()) {
+            provider.delete(vms);
+        }
+    }
+
+    /** Configure: one config per NIC, named and addressed as the convention says. */
+    @Nested
+    @DisplayName("configure")
+    class Configure {
+
+        @Test
+        void returnsOneNicConfigPerNicWithUniqueNamesAndValidMacs() throws Exception {
+            List<NicConfig> nics = configure("c0ffee01-aaaa", 3, VmSpec.of(2));
+            assertThat(nics).hasNics(3).haveUniqueTapNames().haveLocallyAdministeredMacs()
+                    .followTheNamingOf("c0ffee01-aaaa");
+        }
+
+        @Test
+        void queuesAreTwoPerCpuWithTheRequestedQueueSize() throws Exception {
+            List<NicConfig> nics = configure("c0ffee02", 1, VmSpec.of(4).withQueueSize(1024));
+            assertThat(nics.get(0).numQueues()).isEqualTo(8);
+            assertThat(nics.get(0).queueSize()).isEqualTo(1024);
+            assertThat(nics.get(0).backend()).isEqualTo(provider().type());
+        }
+
+        @Test
+        void singleQueueVmmsAreServedToo() throws Exception {
+            List<NicConfig> nics = configure("c0ffee03", 2, VmSpec.of(4).withMultiQueue(false));
+            assertThat(nics).hasNics(2);
+            provider().verify("c0ffee03");
+        }
+
+        @Test
+        void verifyPassesAfterConfigure() throws Exception {
+            configure("c0ffee04", 1, VmSpec.of(1));
+            provider().verify("c0ffee04");
+        }
+    }
+
+    /** Recovery after a host reboot: the same names and MACs. */
+    @Nested
+    @DisplayName("recovery")
+    class Recovery {
+
+        @Test
+        void recoveryWithExistingConfigsKeepsNamesAndMacs() throws Exception {
+            List<NicConfig> first = configure("5eed0001", 2, VmSpec.of(2));
+            provider().delete(List.of("5eed0001")); // the reboot: TAPs are gone, the VM record stays
+            List<NicConfig> again = provider().configure("5eed0001", 2, VmSpec.of(2), first);
+            assertThat(again.stream().map(NicConfig::tap).toList())
+                    .containsExactlyElementsOf(first.stream().map(NicConfig::tap).toList());
+            assertThat(again.stream().map(NicConfig::mac).toList())
+                    .containsExactlyElementsOf(first.stream().map(NicConfig::mac).toList());
+            provider().verify("5eed0001");
+        }
+
+        @Test
+        void recoveryOfTapsThatStillExistAdoptsThem() throws Exception {
+            List<NicConfig> first = configure("5eed0002", 1, VmSpec.of(1));
+            List<NicConfig> again = provider().configure("5eed0002", 1, VmSpec.of(1), first);
+            assertThat(again.get(0).mac()).isEqualTo(first.get(0).mac());
+            provider().verify("5eed0002");
+        }
+
+        @Test
+        void existingConfigsThatDoNotMatchAreRejected() throws Exception {
+            NicConfig stranger = new NicConfig("btother-0", MacAddress.random(), 2, 256, null, null, null, null);
+            assertThatThrownBy(() -> provider().configure("5eed0003", 1, VmSpec.of(1), List.of(stranger)))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("btother-0");
+            assertThatThrownBy(() -> provider().configure("5eed0003", 2, VmSpec.of(1),
+                    List.of(new NicConfig(TapNames.tapName("5eed0003", 0), MacAddress.random(), 2, 256, null, null, null,
+                            null)))).isInstanceOf(InvalidNetworkSpecException.class);
+        }
+    }
+
+    /** Two VMs whose IDs share 8 characters must never share a TAP. */
+    @Nested
+    @DisplayName("collisions")
+    class Collisions {
+
+        @Test
+        void aCollidingVmFailsClosedAndLeavesTheFirstIntact() throws Exception {
+            List<NicConfig> first = configure("abcdefgh-first", 2, VmSpec.of(1));
+            assertThatThrownBy(() -> provider().configure("abcdefgh-second", 1, VmSpec.of(1), List.of()))
+                    .isInstanceOfSatisfying(DeviceOperationException.class,
+                            e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
+                    .hasMessageContaining(first.get(0).tap());
+            provider().verify("abcdefgh-first");
+        }
+
+        @Test
+        void deletingTheCollidingVmLeavesTheFirstIntact() throws Exception {
+            configure("abcdefgh-first", 1, VmSpec.of(1));
+            provider().delete(List.of("abcdefgh-second"));
+            provider().verify("abcdefgh-first");
+        }
+    }
+
+    /** Delete and verify. */
+    @Nested
+    @DisplayName("delete and verify")
+    class DeleteAndVerify {
+
+        @Test
+        void deleteReturnsTheCleanedIdsAndIsIdempotent() throws Exception {
+            configure("de1e7e01", 2, VmSpec.of(1));
+            configure("de1e7e02", 1, VmSpec.of(1));
+            assertThat(provider().delete(List.of("de1e7e01", "de1e7e02"))).containsExactlyInAnyOrder("de1e7e01", "de1e7e02");
+            assertThat(provider().delete(List.of("de1e7e01"))).containsExactly("de1e7e01");
+        }
+
+        @Test
+        void deletingAnUnknownVmIsANoOpSuccess() throws Exception {
+            assertThat(provider().delete(List.of("neverseen"))).containsExactly("neverseen");
+        }
+
+        @Test
+        void verifyFailsAfterDelete() throws Exception {
+            configure("de1e7e03", 1, VmSpec.of(1));
+            provider().delete(List.of("de1e7e03"));
+            assertThatThrownBy(() -> provider().verify("de1e7e03")).isInstanceOf(NetworkException.class)
+                    .hasMessageContaining(TapNames.tapName("de1e7e03", 0));
+        }
+
+        @Test
+        void verifyFailsForAVmNeverConfigured() throws Exception {
+            assertThatThrownBy(() -> provider().verify("neverseen")).isInstanceOf(DeviceOperationException.class);
+        }
+    }
+
+    /** Garbage collection keeps what is alive. */
+    @Nested
+    @DisplayName("garbage collection")
+    class GarbageCollection {
+
+        @Test
+        void gcKeepsActiveVmsAndReclaimsTheRest() throws Exception {
+            configure("9c000001", 2, VmSpec.of(1));
+            configure("9c000002", 1, VmSpec.of(1));
+            configure("9c000003", 1, VmSpec.of(1));
+            GcOrchestrator gc = new GcOrchestrator();
+            provider().registerGc(gc);
+            gc.register(ActiveVms.of(Set.of("9c000002")));
+
+            GcReport report = gc.runOnce();
+
+            assertThat(report.succeeded()).as("report %s", report).isTrue();
+            assertThat(report.collected().values().stream().mapToInt(Set::size).sum()).isEqualTo(3);
+            provider().verify("9c000002");
+            assertThatThrownBy(() -> provider().verify("9c000001")).isInstanceOf(NetworkException.class);
+            assertThatThrownBy(() -> provider().verify("9c000003")).isInstanceOf(NetworkException.class);
+        }
+
+        @Test
+        void gcReclaimsNothingWhenNoModuleReportsActiveVms() throws Exception {
+            configure("9c000004", 1, VmSpec.of(1));
+            GcOrchestrator gc = new GcOrchestrator();
+            provider().registerGc(gc);
+
+            GcReport report = gc.runOnce();
+
+            assertThat(report.succeeded()).isTrue();
+            assertThat(report.collected().values()).allMatch(Set::isEmpty);
+            provider().verify("9c000004");
+        }
+    }
+
+    /** Bad input is rejected up front and leaves nothing behind. */
+    @Nested
+    @DisplayName("validation")
+    class Validation {
+
+        @ParameterizedTest
+        @ValueSource(strings = {"", " ", "vm/1", "vm:1", "vm 1", "-vm", ".vm", "vm\u00e9", "vm\n1"})
+        void invalidVmIdsAreRejected(String vmId) throws Exception {
+            assertThatThrownBy(() -> provider().configure(vmId, 1, VmSpec.of(1), List.of()))
+                    .isInstanceOf(InvalidNetworkSpecException.class);
+            assertThatThrownBy(() -> provider().delete(List.of(vmId))).isInstanceOf(InvalidNetworkSpecException.class);
+        }
+
+        @Test
+        void aNullVmIdIsRejected() throws Exception {
+            assertThatThrownBy(() -> provider().configure(null, 1, VmSpec.of(1), List.of()))
+                    .isInstanceOf(InvalidNetworkSpecException.class);
+        }
+
+        @ParameterizedTest
+        @ValueSource(ints = {0, -1, TapNames.MAX_NICS + 1})
+        void nicCountsOutOfRangeAreRejected(int nics) throws Exception {
+            assertThatThrownBy(() -> provider().configure("va11d001", nics, VmSpec.of(1), List.of()))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("NIC count");
+            assertThatThrownBy(() -> provider().verify("va11d001")).isInstanceOf(DeviceOperationException.class);
+        }
+    }
+
+    /** list and inspect never return null. */
+    @Nested
+    @DisplayName("records")
+    class Records {
+
+        @Test
+        void listAndInspectNeverReturnNull() throws Exception {
+            assertThat(provider().list()).isNotNull();
+            assertThat(provider().inspect("rec00001")).isNotNull().isEmpty();
+            List<NicConfig> nics = configure("rec00001", 2, VmSpec.of(1));
+            assertThat(provider().list()).isNotNull();
+            if (keepsRecords()) {
+                assertThat(provider().inspect("rec00001")).hasValueSatisfying(r -> assertThat(r.nics()).isEqualTo(nics));
+            } else {
+                assertThat(provider().inspect("rec00001")).isEmpty();
+            }
+        }
+    }
+}
