@@ -90,7 +90,7 @@ public final class IsolatedNetnsExtension implements ExecutionCondition, Invocat
     }
 
     /** Lets JUnit close the namespace with the test's context. */
-    private record Closing(NetworkNamespace namespace) implements ExtensionContext.Store.CloseableResource {
+    private record Closing(NetworkNamespace namespace) implements AutoCloseable {
         @Override
         public void close() {
             namespace.close();

@@ -65,7 +65,7 @@ public final class TemporaryRegistryExtension implements ParameterResolver {
     }
 
     /** Deletes the directories when JUnit closes the test's context (after every afterEach), unless it failed. */
-    private static final class Tracked implements ExtensionContext.Store.CloseableResource {
+    private static final class Tracked implements AutoCloseable {
         private final ExtensionContext context;
         private final List<Created> list = new ArrayList<>();
 
