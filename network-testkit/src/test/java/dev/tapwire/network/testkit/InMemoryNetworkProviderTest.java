@@ -1,0 +1,65 @@
+package dev.tapwire.network.testkit;
+
+import static dev.tapwire.network.testkit.NetworkAssertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.VmSpec;
+import dev.tapwire.network.spi.ProviderSettings;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class InMemoryNetworkProviderTest {
+
+    @TempDir
+    Path root;
+
+    @Test
+    void tapsAreVisibleOnTheFakeHostWithTheirBridge() {
+        InMemoryNetworkProvider provider = new InMemoryNetworkProvider(ProviderSettings.of(root).with("bridge", "cni0"));
+        List<NicConfig> nics = provider.configure("vm-00001", 2, VmSpec.of(4), List.of());
+        assertThat(nics).areAllOnBridge("cni0").followTheNamingOf("vm-00001");
+        assertThat(provider.host().taps()).containsOnlyKeys("btvm-00001-0", "btvm-00001-1");
+        assertThat(provider.host().taps().get("btvm-00001-0").multiQueue()).isTrue();
+        provider.delete(List.of("vm-00001"));
+    }
+
+    @Test
+    void providersOfOneRootDirectoryShareAHostAsProcessesShareAKernel() {
+        InMemoryNetworkProvider a = new InMemoryNetworkProvider(ProviderSettings.of(root));
+        InMemoryNetworkProvider b = new InMemoryNetworkProvider(ProviderSettings.of(root));
+        a.configure("shared01", 1, VmSpec.of(1), List.of());
+        assertThatThrownBy(() -> b.configure("shared01-x", 1, VmSpec.of(1), List.of()))
+                .isInstanceOf(DeviceOperationException.class);
+        b.delete(List.of("shared01"));
+        assertThat(a.host().taps()).isEmpty();
+    }
+
+    @Test
+    void anInjectedFailureAtNicTwoRollsBackTheNicsAlreadyMade() {
+        InMemoryNetworkProvider provider = new InMemoryNetworkProvider(ProviderSettings.of(root));
+        provider.host().failNextCreate("btrollback-1",
+                new DeviceOperationException("TUNSETIFF", "btrollback-1", 12, "ENOMEM", "Cannot allocate memory"));
+        assertThatThrownBy(() -> provider.configure("rollback", 3, VmSpec.of(1), List.of()))
+                .hasMessage("TUNSETIFF(btrollback-1) failed: ENOMEM (Cannot allocate memory)");
+        assertThat(provider.host().taps()).isEmpty();
+        assertThat(provider.inspect("rollback")).isEmpty();
+        assertThat(provider.configure("rollback", 3, VmSpec.of(1), List.of())).hasNics(3);
+        provider.delete(List.of("rollback"));
+    }
+
+    @Test
+    void aLeftoverTapIsACollisionLikeOnARealHost() {
+        InMemoryNetworkProvider provider = new InMemoryNetworkProvider(ProviderSettings.of(root));
+        provider.host().put(new FakeHost.Tap("btleft0ver-0", "someone-else", "br0", false));
+        assertThatThrownBy(() -> provider.configure("left0ver", 1, VmSpec.of(1), List.of()))
+                .isInstanceOfSatisfying(DeviceOperationException.class,
+                        e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
+                .hasMessageStartingWith("TUNSETIFF(btleft0ver-0) failed: EBUSY (Device or resource busy");
+        provider.host().remove("btleft0ver-0");
+    }
+}
