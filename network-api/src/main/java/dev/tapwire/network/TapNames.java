@@ -1,5 +1,6 @@
 package dev.tapwire.network;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -64,6 +65,38 @@ public final class TapNames {
             throw new InvalidNetworkSpecException("NIC count " + nics + " is out of range: expected 1 to " + MAX_NICS);
         }
         return nics;
+    }
+
+    /**
+     * Checks the arguments of {@link NetworkProvider#configure} up front, as every provider must.
+     *
+     * @param vmId the VM ID
+     * @param nics the NIC count
+     * @param vm the VM spec
+     * @param existing the configs to recover, or null
+     * @return {@code existing}, or an empty list for null
+     * @throws InvalidNetworkSpecException if the VM ID, NIC count or spec is invalid, or the existing configs
+     *     do not match the NIC count or name other TAPs than the convention gives
+     */
+    public static List<NicConfig> requireValidConfigure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
+        requireValidVmId(vmId);
+        requireValidNicCount(nics);
+        if (vm == null) {
+            throw new InvalidNetworkSpecException("VM spec must not be null");
+        }
+        List<NicConfig> previous = existing == null ? List.of() : existing;
+        if (!previous.isEmpty() && previous.size() != nics) {
+            throw new InvalidNetworkSpecException("VM " + vmId + " is recovered with " + previous.size()
+                    + " existing NIC config(s) but " + nics + " NIC(s) were asked for");
+        }
+        for (int i = 0; i < previous.size(); i++) {
+            String expected = tapName(vmId, i);
+            if (!expected.equals(previous.get(i).tap())) {
+                throw new InvalidNetworkSpecException("existing NIC " + i + " of VM " + vmId + " names TAP "
+                        + previous.get(i).tap() + ", but tapwire names it " + expected);
+            }
+        }
+        return previous;
     }
 
     /**

@@ -120,23 +120,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
 
     @Override
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
-        TapNames.requireValidVmId(vmId);
-        TapNames.requireValidNicCount(nics);
-        if (vm == null) {
-            throw new InvalidNetworkSpecException("VM spec must not be null");
-        }
-        List<NicConfig> previous = existing == null ? List.of() : existing;
-        if (!previous.isEmpty() && previous.size() != nics) {
-            throw new InvalidNetworkSpecException("VM " + vmId + " is recovered with " + previous.size()
-                    + " existing NIC config(s) but " + nics + " NIC(s) were asked for");
-        }
-        for (int i = 0; i < previous.size(); i++) {
-            String expected = TapNames.tapName(vmId, i);
-            if (!expected.equals(previous.get(i).tap())) {
-                throw new InvalidNetworkSpecException("existing NIC " + i + " of VM " + vmId + " names TAP "
-                        + previous.get(i).tap() + ", but tapwire names it " + expected);
-            }
-        }
+        List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing);
         List<NicConfig> result = new ArrayList<>();
         synchronized (host) {
             List<String> created = new ArrayList<>();

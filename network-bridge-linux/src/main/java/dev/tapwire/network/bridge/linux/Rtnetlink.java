@@ -83,32 +83,19 @@ public final class Rtnetlink implements AutoCloseable {
     public List<Link> links() {
         Message m = new Message(Linux.RTM_GETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP)
                 .ifinfo(Linux.AF_UNSPEC, 0, 0, 0);
-        int s = send(List.of(m));
         List<Link> links = new ArrayList<>();
-        while (true) {
-            int n = receive("RTM_GETLINK dump", null);
-            ByteBuffer buf = rx.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
-            int off = 0;
-            while (off + Linux.NLMSG_HDRLEN <= n) {
-                int len = buf.getInt(off);
-                int type = buf.getShort(off + 4) & 0xffff;
-                int mseq = buf.getInt(off + 8);
-                if (len < Linux.NLMSG_HDRLEN) {
-                    break;
-                }
-                if (mseq == s) {
-                    if (type == Linux.NLMSG_DONE) {
-                        return links;
-                    }
-                    if (type == Linux.NLMSG_ERROR) {
-                        throwIfError(buf, off, len, "RTM_GETLINK dump", null, 0);
-                    } else if (type == Linux.RTM_NEWLINK) {
-                        links.add(parseLink(buf, off, len));
-                    }
-                }
-                off += align(len);
+        replies(send(List.of(m)), "RTM_GETLINK dump", null, (buf, off, len, type) -> {
+            if (type == Linux.NLMSG_DONE) {
+                return true;
             }
-        }
+            if (type == Linux.NLMSG_ERROR) {
+                throwIfError(buf, off, len, "RTM_GETLINK dump", null, 0);
+            } else if (type == Linux.RTM_NEWLINK) {
+                links.add(parseLink(buf, off, len));
+            }
+            return false;
+        });
+        return links;
     }
 
     /**
@@ -121,27 +108,42 @@ public final class Rtnetlink implements AutoCloseable {
     public Optional<Link> link(String name) {
         Message m = new Message(Linux.RTM_GETLINK, Linux.NLM_F_REQUEST).ifinfo(Linux.AF_UNSPEC, 0, 0, 0)
                 .string(Linux.IFLA_IFNAME, name);
-        int s = send(List.of(m));
+        List<Link> found = new ArrayList<>(1);
+        replies(send(List.of(m)), "RTM_GETLINK", name, (buf, off, len, type) -> {
+            if (type == Linux.NLMSG_ERROR) {
+                if (-buf.getInt(off + Linux.NLMSG_HDRLEN) != Errno.ENODEV) {
+                    throwIfError(buf, off, len, "RTM_GETLINK", name, 0);
+                }
+                return true;
+            }
+            if (type == Linux.RTM_NEWLINK) {
+                found.add(parseLink(buf, off, len));
+                return true;
+            }
+            return false;
+        });
+        return found.stream().findFirst();
+    }
+
+    /** Handles one reply message; returns true when no more replies are expected. */
+    @FunctionalInterface
+    private interface ReplyHandler {
+        boolean handle(ByteBuffer buf, int off, int len, int type);
+    }
+
+    /** Reads replies to request {@code seq} until the handler says it is done. */
+    private void replies(int seq, String operation, String device, ReplyHandler handler) {
         while (true) {
-            int n = receive("RTM_GETLINK", name);
+            int n = receive(operation, device);
             ByteBuffer buf = rx.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
             int off = 0;
             while (off + Linux.NLMSG_HDRLEN <= n) {
                 int len = buf.getInt(off);
-                int type = buf.getShort(off + 4) & 0xffff;
                 if (len < Linux.NLMSG_HDRLEN) {
                     break;
                 }
-                if (buf.getInt(off + 8) == s) {
-                    if (type == Linux.NLMSG_ERROR) {
-                        int error = -buf.getInt(off + Linux.NLMSG_HDRLEN);
-                        if (error == Errno.ENODEV) {
-                            return Optional.empty();
-                        }
-                        throwIfError(buf, off, len, "RTM_GETLINK", name, 0);
-                    } else if (type == Linux.RTM_NEWLINK) {
-                        return Optional.of(parseLink(buf, off, len));
-                    }
+                if (buf.getInt(off + 8) == seq && handler.handle(buf, off, len, buf.getShort(off + 4) & 0xffff)) {
+                    return;
                 }
                 off += align(len);
             }
