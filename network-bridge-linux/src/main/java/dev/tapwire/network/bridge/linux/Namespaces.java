@@ -1,0 +1,44 @@
+package dev.tapwire.network.bridge.linux;
+
+import com.sun.jna.LastErrorException;
+import dev.tapwire.network.bridge.linux.raw.LibC;
+import dev.tapwire.network.bridge.linux.raw.Linux;
+
+/**
+ * Network namespaces of the calling thread. Namespaces belong to threads: only the calling platform
+ * thread moves; never call this on a virtual thread (its carrier would move instead).
+ */
+public final class Namespaces {
+
+    private Namespaces() {
+    }
+
+    /**
+     * Moves the calling thread into a new, empty network namespace ({@code unshare(CLONE_NEWNET)}); it is
+     * destroyed with the devices in it once no thread or fd refers to it.
+     *
+     * @throws dev.tapwire.network.DeviceOperationException {@code EPERM} without {@code CAP_SYS_ADMIN}
+     * @throws IllegalStateException if called on a virtual thread
+     */
+    public static void enterNewNetworkNamespace() {
+        if (isVirtual(Thread.currentThread())) {
+            throw new IllegalStateException("network namespaces belong to OS threads; do not unshare on a virtual thread");
+        }
+        try {
+            LibC.unshare(Linux.CLONE_NEWNET);
+        } catch (LastErrorException e) {
+            throw Errno.failure("unshare(CLONE_NEWNET)", null, e);
+        }
+        try (Interfaces interfaces = Interfaces.open()) {
+            interfaces.setUp("lo", true);
+        }
+    }
+
+    private static boolean isVirtual(Thread thread) {
+        try {
+            return (boolean) Thread.class.getMethod("isVirtual").invoke(thread);
+        } catch (ReflectiveOperationException e) {
+            return false; // before Java 21 every thread is a platform thread
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.tapwire.network.cli;
+
+import dev.tapwire.network.bridge.BridgeNetworkProvider;
+import dev.tapwire.network.gc.ActiveVms;
+import dev.tapwire.network.gc.GcOrchestrator;
+import dev.tapwire.network.gc.GcReport;
+import dev.tapwire.network.spi.ProviderSettings;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code tapwire gc}: one garbage-collection cycle with the listed VMs as the live ones. */
+@Command(name = "gc", mixinStandardHelpOptions = true,
+        description = "Reclaim, in one batch, the TAPs on a bridge whose VMs are not listed as active.")
+final class GcCommand implements Callable<Integer> {
+
+    @ParentCommand
+    Tapwire root;
+
+    @Option(names = "--active", arity = "0..*", required = true, paramLabel = "VMID",
+            description = "The VMs that are alive (required: give it with no IDs to reclaim every tapwire TAP on the bridge).")
+    List<String> active = List.of();
+
+    @Option(names = "--bridge", required = true, paramLabel = "BR", description = "The bridge whose TAPs to collect.")
+    String bridge;
+
+    /**
+     * Runs the cycle and prints what it collected.
+     *
+     * @return 0 when it completed, 1 when it aborted or a module failed
+     */
+    @Override
+    public Integer call() {
+        GcOrchestrator gc = new GcOrchestrator();
+        new BridgeNetworkProvider(ProviderSettings.of(root.stateDir()).with("bridge", bridge)).registerGc(gc);
+        gc.register(ActiveVms.of(Set.copyOf(active)));
+        GcReport report = gc.runOnce();
+        if (root.json) {
+            root.printJson(report);
+        } else if (report.aborted()) {
+            root.out.println("aborted: " + report.abortReason());
+        } else {
+            Table table = new Table("MODULE", "COLLECTED", "ITEMS", "FAILURE");
+            for (GcReport.ModuleResult m : report.modules()) {
+                table.row(m.module(), m.collected().size(),
+                        m.collected().isEmpty() ? null : String.join(",", m.collected().stream().sorted().toList()),
+                        m.failure());
+            }
+            table.print(root.out);
+        }
+        if (!report.succeeded()) {
+            throw new IllegalStateException(report.aborted() ? "GC cycle aborted: " + report.abortReason()
+                    : "GC failed: " + report.failures());
+        }
+        return 0;
+    }
+}

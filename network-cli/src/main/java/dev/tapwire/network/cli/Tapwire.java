@@ -1,0 +1,126 @@
+package dev.tapwire.network.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tapwire.network.registry.FileNetworkRegistry;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * The {@code tapwire} command: named networks, TAPs, garbage collection and a demo, over the library.
+ *
+ * <p>Exit status: 0 on success, 1 with {@code tapwire: error: <what and why>} on stderr when the operation
+ * fails, 2 on a usage error.
+ */
+@Command(name = "tapwire", mixinStandardHelpOptions = true, versionProvider = Tapwire.Version.class,
+        description = "Named networks and Linux TAP devices for VM and workspace managers.",
+        subcommands = {NetworkCommand.class, TapCommand.class, GcCommand.class, DemoCommand.class,
+            CommandLine.HelpCommand.class})
+public final class Tapwire {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--state-dir", scope = ScopeType.INHERIT, paramLabel = "DIR",
+            description = "State directory (default: $TAPWIRE_STATE_DIR, else $XDG_STATE_HOME/tapwire, "
+                    + "else ~/.local/state/tapwire).")
+    Path stateDir;
+
+    @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print machine-readable JSON.")
+    boolean json;
+
+    private final Map<String, String> env;
+    PrintWriter out;
+
+    Tapwire(Map<String, String> env) {
+        this.env = env;
+    }
+
+    /**
+     * Runs the command and exits with its status.
+     *
+     * @param args the command line
+     */
+    public static void main(String[] args) {
+        System.setProperty("slf4j.internal.verbosity", "ERROR"); // no binding is shipped; the CLI reports itself
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        System.exit(execute(System.getenv(), out, err, args));
+    }
+
+    /**
+     * Runs the command with the given environment and streams.
+     *
+     * @param env the environment variables to read defaults from
+     * @param out where results go
+     * @param err where errors go
+     * @param args the command line
+     * @return the exit status: 0, 1 (failure) or 2 (usage)
+     */
+    static int execute(Map<String, String> env, PrintWriter out, PrintWriter err, String... args) {
+        Tapwire root = new Tapwire(env);
+        root.out = out;
+        CommandLine cli = new CommandLine(root);
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            String message = e.getMessage() == null ? e.toString() : e.getMessage();
+            commandLine.getErr().println("tapwire: error: " + message);
+            commandLine.getErr().flush();
+            return 1;
+        });
+        cli.setParameterExceptionHandler((e, args1) -> {
+            CommandLine c = e.getCommandLine();
+            c.getErr().println("tapwire: error: " + e.getMessage());
+            c.getErr().println("Usage: see '" + c.getCommandSpec().qualifiedName() + " --help'");
+            c.getErr().flush();
+            return 2;
+        });
+        int status = cli.execute(args);
+        out.flush();
+        err.flush();
+        return status;
+    }
+
+    /** Returns the state directory from the option, the environment, or the XDG default. */
+    Path stateDir() {
+        if (stateDir != null) {
+            return stateDir;
+        }
+        String explicit = env.get("TAPWIRE_STATE_DIR");
+        if (explicit != null && !explicit.isBlank()) {
+            return Path.of(explicit);
+        }
+        String xdg = env.get("XDG_STATE_HOME");
+        if (xdg != null && !xdg.isBlank()) {
+            return Path.of(xdg, "tapwire");
+        }
+        String home = env.getOrDefault("HOME", System.getProperty("user.home"));
+        return Path.of(home, ".local", "state", "tapwire");
+    }
+
+    FileNetworkRegistry registry() {
+        return FileNetworkRegistry.open(stateDir());
+    }
+
+    void printJson(Object value) {
+        try {
+            out.println(JSON.writeValueAsString(value));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /** Reports the version from the jar manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = Tapwire.class.getPackage().getImplementationVersion();
+            return new String[] {"tapwire " + (version == null ? "0.1.0-SNAPSHOT" : version)};
+        }
+    }
+}

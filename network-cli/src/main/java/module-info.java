@@ -1,0 +1,10 @@
+/** The {@code tapwire} command over the library. */
+module dev.tapwire.network.cli {
+    requires dev.tapwire.network.api;
+    requires dev.tapwire.network.registry;
+    requires dev.tapwire.network.bridge;
+    requires info.picocli;
+    requires com.fasterxml.jackson.databind;
+
+    opens dev.tapwire.network.cli to info.picocli;
+}

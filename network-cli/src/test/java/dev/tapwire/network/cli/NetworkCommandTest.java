@@ -1,0 +1,127 @@
+package dev.tapwire.network.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.registry.FileNetworkRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NetworkCommandTest {
+
+    @TempDir
+    Path state;
+
+    CliRunner cli;
+    final ObjectMapper json = new ObjectMapper();
+
+    @BeforeEach
+    void runner() {
+        cli = new CliRunner(state);
+    }
+
+    @Test
+    void createPrintsTheRecordAsATableOrAsTheLibrarysJson() throws Exception {
+        CliRunner.Result table = cli.run("network", "create", "dev");
+        assertThat(table.status()).isZero();
+        assertThat(table.out()).startsWith("NAME").contains("dev   10.44.1.0/24  10.44.1.1  0");
+
+        CliRunner.Result created = cli.run("--json", "network", "create", "ops", "--subnet", "10.50.0.7/24");
+        assertThat(created.status()).isZero();
+        List<NetworkRecord> records = json.readValue(created.out(), new TypeReference<>() { });
+        assertThat(records).singleElement().satisfies(r -> assertThat(r.subnet()).hasToString("10.50.0.0/24"));
+        assertThat(Files.exists(FileNetworkRegistry.indexPath(state))).isTrue();
+    }
+
+    @Test
+    void joinLeaveAndInspectWorkTogether() throws Exception {
+        cli.run("network", "create", "dev");
+        CliRunner.Result join = cli.run("network", "join", "dev", "w1");
+        assertThat(join.status()).isZero();
+        assertThat(join.out().strip()).isEqualTo("10.44.1.2");
+        Member member = json.readValue(cli.run("network", "join", "dev", "w2", "--json").out(), Member.class);
+        assertThat(member.ip()).hasToString("10.44.1.3");
+
+        CliRunner.Result inspect = cli.run("network", "inspect", "dev");
+        assertThat(inspect.out()).contains("WORKSPACE  IP").contains("w1         10.44.1.2").contains("w2         10.44.1.3");
+        NetworkRecord record = json.readValue(cli.run("--json", "network", "inspect", "dev").out(), NetworkRecord.class);
+        assertThat(record.workspaces()).containsExactly("w1", "w2");
+
+        assertThat(cli.run("network", "leave", "dev", "w1").status()).isZero();
+        assertThat(cli.run("network", "leave", "dev", "w1").status()).isZero();
+        cli.run("network", "create", "ops");
+        cli.run("network", "join", "ops", "w2");
+        assertThat(cli.run("network", "leave-all", "w2").status()).isZero();
+        List<NetworkRecord> all = json.readValue(cli.run("network", "ls", "--json").out(), new TypeReference<>() { });
+        assertThat(all).extracting(NetworkRecord::name).containsExactly("dev", "ops");
+        assertThat(all).allSatisfy(n -> assertThat(n.members()).isEmpty());
+    }
+
+    @Test
+    void removeRefusesWhileInUseUnlessForced() {
+        cli.run("network", "create", "dev");
+        cli.run("network", "join", "dev", "w1");
+        CliRunner.Result refused = cli.run("network", "rm", "dev");
+        assertThat(refused.status()).isEqualTo(1);
+        assertThat(refused.err()).startsWith("tapwire: error: network \"dev\" is in use by 1 workspace(s): w1");
+        assertThat(cli.run("network", "rm", "dev", "--force").status()).isZero();
+        assertThat(cli.run("network", "ls").out()).doesNotContain("dev");
+    }
+
+    @Test
+    void failuresExitOneWithAnErrorLine() {
+        CliRunner.Result badCidr = cli.run("network", "create", "dev", "--subnet", "10.0.0.0/33");
+        assertThat(badCidr.status()).isEqualTo(1);
+        assertThat(badCidr.err()).startsWith("tapwire: error: invalid IPv4 subnet \"10.0.0.0/33\"");
+        CliRunner.Result unknown = cli.run("network", "join", "ghost", "w1");
+        assertThat(unknown.status()).isEqualTo(1);
+        assertThat(unknown.err()).isEqualTo("tapwire: error: network \"ghost\" not found\n");
+        CliRunner.Result badName = cli.run("network", "create", "Bad_Name");
+        assertThat(badName.status()).isEqualTo(1);
+        assertThat(badName.err()).contains("invalid network name");
+    }
+
+    @Test
+    void usageErrorsExitTwo() {
+        for (String[] args : List.of(new String[] {"network", "create"}, new String[] {"network", "frobnicate"},
+                new String[] {"--no-such-flag"}, new String[] {"network", "join", "dev"},
+                new String[] {"tap", "create", "vm1"})) {
+            CliRunner.Result r = cli.run(args);
+            assertThat(r.status()).as(String.join(" ", args)).isEqualTo(2);
+            assertThat(r.err()).startsWith("tapwire: error: ");
+        }
+    }
+
+    @Test
+    void helpAndVersionExitZero() {
+        CliRunner.Result help = cli.run("--help");
+        assertThat(help.status()).isZero();
+        assertThat(help.out()).contains("network").contains("tap").contains("gc").contains("demo");
+        CliRunner.Result version = cli.run("--version");
+        assertThat(version.status()).isZero();
+        assertThat(version.out()).startsWith("tapwire ");
+    }
+
+    @Test
+    void theStateDirectoryComesFromTheOptionTheEnvironmentOrXdg() {
+        Path option = state.resolve("option");
+        cli.run("--state-dir", option.toString(), "network", "create", "a");
+        assertThat(FileNetworkRegistry.indexPath(option)).exists();
+
+        Path xdg = state.resolve("xdg");
+        CliRunner noExplicit = new CliRunner(state).env("TAPWIRE_STATE_DIR", null).env("XDG_STATE_HOME", xdg.toString());
+        noExplicit.run("network", "create", "b");
+        assertThat(FileNetworkRegistry.indexPath(xdg.resolve("tapwire"))).exists();
+
+        CliRunner home = new CliRunner(state).env("TAPWIRE_STATE_DIR", null).env("XDG_STATE_HOME", null);
+        home.run("network", "create", "c");
+        assertThat(FileNetworkRegistry.indexPath(state.resolve("home/.local/state/tapwire"))).exists();
+    }
+}

@@ -1,0 +1,82 @@
+package dev.tapwire.network.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.testkit.IsolatedNetns;
+import dev.tapwire.network.testkit.NetworkNamespace;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** TAP and GC commands, each test in its own network namespace. */
+@IsolatedNetns
+class TapCommandTest {
+
+    @TempDir
+    Path state;
+
+    CliRunner cli;
+    final ObjectMapper json = new ObjectMapper();
+
+    @BeforeEach
+    void bridge() {
+        NetworkNamespace.createBridge("br0");
+        cli = new CliRunner(state);
+    }
+
+    @Test
+    void createPrintsTheNicConfigsAsJsonAndLsShowsTheTaps() throws Exception {
+        CliRunner.Result created = cli.run("tap", "create", "vm-a1b2c3d4", "--bridge", "br0", "--nics", "2", "--cpu", "2");
+        assertThat(created.status()).as(created.err()).isZero();
+        List<NicConfig> nics = json.readValue(created.out(), new TypeReference<>() { });
+        assertThat(nics).extracting(NicConfig::tap).containsExactly("btvm-a1b2c-0", "btvm-a1b2c-1");
+        assertThat(nics).allSatisfy(n -> assertThat(n.bridgeDev()).isEqualTo("br0"));
+
+        cli.run("tap", "create", "fc000001", "--bridge", "br0", "--cpu", "4", "--single-queue", "--owner", "1000");
+        CliRunner.Result ls = cli.run("tap", "ls");
+        assertThat(ls.out()).startsWith("TAP").contains("btvm-a1b2c-0  vm-a1b2c   vm-a1b2c3d4  br0     up     multi")
+                .contains("btfc000001-0  fc000001   fc000001     br0     up     single");
+        JsonNode rows = json.readTree(cli.run("tap", "ls", "--json").out());
+        assertThat(rows).hasSize(3);
+
+        assertThat(cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0").out()).startsWith("ok: btvm-a1b2c-0");
+        assertThat(cli.run("tap", "rm", "vm-a1b2c3d4", "fc000001", "never-was").status()).isZero();
+        assertThat(json.readTree(cli.run("tap", "ls", "--json").out())).isEmpty();
+        CliRunner.Result verify = cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0");
+        assertThat(verify.status()).isEqualTo(1);
+        assertThat(verify.err()).startsWith("tapwire: error: verify(btvm-a1b2c-0) failed: ENODEV");
+    }
+
+    @Test
+    void aMissingBridgeAndACollisionAreErrors() {
+        CliRunner.Result missing = cli.run("tap", "create", "vm1", "--bridge", "nobr");
+        assertThat(missing.status()).isEqualTo(1);
+        assertThat(missing.err()).contains("bridge nobr does not exist");
+        cli.run("tap", "create", "abcdefgh-1", "--bridge", "br0");
+        CliRunner.Result collision = cli.run("tap", "create", "abcdefgh-2", "--bridge", "br0");
+        assertThat(collision.status()).isEqualTo(1);
+        assertThat(collision.err()).startsWith("tapwire: error: TUNSETIFF(btabcdefgh-0) failed: EBUSY");
+        CliRunner.Result badId = cli.run("tap", "create", "vm/1", "--bridge", "br0");
+        assertThat(badId.status()).isEqualTo(1);
+        assertThat(badId.err()).contains("invalid character");
+    }
+
+    @Test
+    void gcKeepsTheActiveVmsAndReportsWhatItCollected() throws Exception {
+        cli.run("tap", "create", "live0001", "--bridge", "br0");
+        cli.run("tap", "create", "dead0001", "--bridge", "br0", "--nics", "2");
+        CliRunner.Result gc = cli.run("gc", "--bridge", "br0", "--active", "live0001");
+        assertThat(gc.status()).as(gc.err()).isZero();
+        assertThat(gc.out()).contains("bridge      2          btdead0001-0,btdead0001-1").contains("active-vms  0          -");
+        assertThat(cli.run("tap", "ls").out()).contains("btlive0001-0").doesNotContain("btdead0001");
+        JsonNode report = json.readTree(cli.run("gc", "--bridge", "br0", "--active", "live0001", "--json").out());
+        assertThat(report.get("aborted").asBoolean()).isFalse();
+        assertThat(cli.run("gc", "--bridge", "br0").status()).as("--active is required").isEqualTo(2);
+    }
+}
