@@ -152,7 +152,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         List<String> created = new ArrayList<>();
         try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.open()) {
             Link bridgeLink = bridgeLink(netlink);
-            List<Rtnetlink.Request> setup = new ArrayList<>(2 * nics);
+            List<Rtnetlink.Request> setup = new ArrayList<>(3 * nics);
             List<NicConfig> result = new ArrayList<>(nics);
             try {
                 for (int i = 0; i < nics; i++) {
@@ -162,7 +162,9 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                         created.add(tap);
                     }
                     int index = interfaces.index(tap);
-                    setup.add(Rtnetlink.attachPort(index, tap, bridgeLink.index(), bridgeLink.mtu(), alias));
+                    // up before master: a multi-queue port brought up on the bridge costs ~4x more
+                    setup.add(Rtnetlink.bringUp(index, tap, bridgeLink.mtu(), alias));
+                    setup.add(Rtnetlink.setMaster(index, tap, bridgeLink.index()));
                     setup.add(Rtnetlink.setLearning(index, tap, false));
                     MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
                     result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));

@@ -263,27 +263,41 @@ public final class Rtnetlink implements AutoCloseable {
     }
 
     /**
-     * Returns a request that makes a link a port of a bridge, sets its MTU and alias and brings it up, in
-     * one message.
+     * Returns a request that sets a link's MTU and alias and brings it up, in one message.
      *
      * @param index the link's ifindex
      * @param name the link's name, for errors
-     * @param masterIndex the bridge's ifindex
      * @param mtu the MTU to set, or 0 to leave it
      * @param alias the alias to set, or null to leave it
      * @return the request
      */
-    public static Request attachPort(int index, String name, int masterIndex, int mtu, String alias) {
+    public static Request bringUp(int index, String name, int mtu, String alias) {
         Message m = new Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
-                .ifinfo(Linux.AF_UNSPEC, index, Linux.IFF_UP, Linux.IFF_UP)
-                .u32(Linux.IFLA_MASTER, masterIndex);
+                .ifinfo(Linux.AF_UNSPEC, index, Linux.IFF_UP, Linux.IFF_UP);
         if (mtu > 0) {
             m.u32(Linux.IFLA_MTU, mtu);
         }
         if (alias != null) {
             m.string(Linux.IFLA_IFALIAS, alias);
         }
-        return new Request("RTM_SETLINK master+mtu+up", name, m, 0);
+        return new Request("RTM_SETLINK mtu+alias+up", name, m, 0);
+    }
+
+    /**
+     * Returns a request that makes a link a port of a bridge ({@code IFLA_MASTER}).
+     *
+     * <p>Bring a multi-queue TAP up <em>before</em> enslaving it: bringing up a multi-queue port that is
+     * already on a bridge costs about 8 ms on these kernels, against about 2 ms the other way round.
+     *
+     * @param index the link's ifindex
+     * @param name the link's name, for errors
+     * @param masterIndex the bridge's ifindex
+     * @return the request
+     */
+    public static Request setMaster(int index, String name, int masterIndex) {
+        return new Request("RTM_SETLINK master", name, new Message(Linux.RTM_SETLINK,
+                Linux.NLM_F_REQUEST | Linux.NLM_F_ACK).ifinfo(Linux.AF_UNSPEC, index, 0, 0)
+                .u32(Linux.IFLA_MASTER, masterIndex), 0);
     }
 
     // ------------------------------------------------------------------ wire

@@ -1,0 +1,431 @@
+package dev.tapwire.network.benchmarks;
+
+import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.TapNames;
+import dev.tapwire.network.VmSpec;
+import dev.tapwire.network.bridge.BridgeNetworkProvider;
+import dev.tapwire.network.bridge.BridgeTaps;
+import dev.tapwire.network.bridge.linux.Interfaces;
+import dev.tapwire.network.bridge.linux.Link;
+import dev.tapwire.network.bridge.linux.Namespaces;
+import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.gc.ActiveVms;
+import dev.tapwire.network.gc.GcOrchestrator;
+import dev.tapwire.network.gc.GcReport;
+import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.registry.FileNetworkRegistry;
+import dev.tapwire.network.spi.ProviderSettings;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.stream.Collectors;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * Runs every benchmark figure and writes {@code results.md} and {@code results.csv}. Each figure is a
+ * ratio against a reference measured in the same run, because shared machines are noisy.
+ *
+ * <pre>{@code
+ * java -jar network-benchmarks/target/benchmarks.jar           # full run (minutes, needs root for TAPs)
+ * java -jar network-benchmarks/target/benchmarks.jar --quick   # smoke run (seconds)
+ * }</pre>
+ */
+public final class Benchmarks {
+
+    private final boolean quick;
+    private final Report report = new Report();
+
+    private Benchmarks(boolean quick) {
+        this.quick = quick;
+    }
+
+    /**
+     * Runs the benchmarks.
+     *
+     * @param args {@code --quick} for the smoke run; {@code --out DIR} for where results go
+     * @throws Exception on failure
+     */
+    public static void main(String[] args) throws Exception {
+        System.setProperty("slf4j.internal.verbosity", "ERROR");
+        List<String> list = Arrays.asList(args);
+        boolean quick = list.contains("--quick");
+        int out = list.indexOf("--out");
+        Path dir = out >= 0 ? Path.of(list.get(out + 1)) : defaultOutput();
+        run(quick, dir);
+    }
+
+    /**
+     * Runs every figure and writes the results.
+     *
+     * @param quick small sizes and short iterations
+     * @param dir where to write results.md and results.csv
+     * @return the figures measured
+     * @throws Exception on failure
+     */
+    static List<Report.Row> run(boolean quick, Path dir) throws Exception {
+        Benchmarks b = new Benchmarks(quick);
+        b.registry();
+        b.contention();
+        Optional<String> noTaps = tapUnavailability();
+        if (noTaps.isPresent()) {
+            b.report.note("TAP figures (3-6) skipped: " + noTaps.get());
+        } else {
+            inNewNamespace(() -> {
+                b.tapCreation(false);
+                b.tapCreation(true);
+                b.deletion();
+                b.memory();
+                b.gc();
+                return null;
+            });
+        }
+        String header = "# tapwire benchmarks (" + (quick ? "quick smoke run" : "full run") + ")\n\n"
+                + LocalDate.now() + " on " + machine();
+        b.report.write(dir, header);
+        System.out.println("results: " + dir.resolve("results.md") + ", " + dir.resolve("results.csv"));
+        return b.report.rows();
+    }
+
+    private static Path defaultOutput() {
+        try {
+            Path code = Path.of(Benchmarks.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return code.getParent();
+        } catch (Exception e) {
+            return Path.of("network-benchmarks", "target");
+        }
+    }
+
+    static String machine() {
+        String kernel = System.getProperty("os.version");
+        String cpu = "unknown CPU";
+        try {
+            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse(cpu);
+        } catch (IOException ignored) {
+            // keep "unknown CPU"
+        }
+        return Runtime.getRuntime().availableProcessors() + " cores (" + cpu + "), Linux " + kernel + ", Java "
+                + System.getProperty("java.version");
+    }
+
+    // ------------------------------------------------------------------ 1. registry (JMH)
+
+    private void registry() throws Exception {
+        String[] sizes = quick ? new String[] {"10", "100"} : new String[] {"10", "100", "1000", "2500", "10000"};
+        ChainedOptionsBuilder options = new OptionsBuilder().include(RegistryBenchmark.class.getName())
+                .param("members", sizes).shouldFailOnError(true);
+        if (quick) {
+            options.forks(0).warmupIterations(1).warmupTime(TimeValue.milliseconds(100)).measurementIterations(2)
+                    .measurementTime(TimeValue.milliseconds(200));
+        } else {
+            options.forks(1).warmupIterations(3).warmupTime(TimeValue.seconds(1)).measurementIterations(5)
+                    .measurementTime(TimeValue.seconds(2));
+        }
+        Map<String, Map<String, Double>> micros = new HashMap<>();
+        for (RunResult r : new Runner(options.build()).run()) {
+            String bench = r.getParams().getBenchmark();
+            String method = bench.substring(bench.lastIndexOf('.') + 1);
+            micros.computeIfAbsent(r.getParams().getParam("members"), k -> new HashMap<>())
+                    .put(method, r.getPrimaryResult().getScore());
+        }
+        for (String n : sizes) {
+            double joinLeave = micros.get(n).get("joinLeave") / 1000.0;
+            double floor = micros.get(n).get("twoDurableWrites") / 1000.0;
+            int members = Integer.parseInt(n);
+            report.add(new Report.Row(1, "registry join+leave at " + n + " members", joinLeave, "ms",
+                    "2 durable writes of the same bytes", floor, joinLeave / floor, members >= 1000 ? "<= 2" : "-"));
+        }
+        for (String n : sizes) {
+            if (n.equals("2500") || n.equals("10000")) {
+                double perOp = micros.get(n).get("joinLeave") / 2000.0;
+                double go = n.equals("2500") ? 2.1 : 9.7;
+                report.add(new Report.Row(1, "registry one op (half a join+leave) at " + n + " members", perOp, "ms",
+                        "Go reference join (quoted, no fsync/lock)", go, perOp / go, "< 1"));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ 2. contention (processes)
+
+    private void contention() throws Exception {
+        int processes = quick ? 2 : 4;
+        int threads = quick ? 2 : 4;
+        long duration = quick ? 1000 : 5000;
+        long warmup = quick ? 1500 : 4000;
+        double single = pairsPerSecond(1, 1, duration, warmup);
+        double contended = pairsPerSecond(processes, threads, duration, warmup);
+        report.add(new Report.Row(2, processes + " processes x " + threads + " threads join+leave, pairs/s", contended,
+                "ops/s", "1 thread in 1 process, pairs/s", single, contended / single,
+                "no lost updates; ~1 (serialized by the lock)"));
+    }
+
+    /** Runs child JVMs that warm up together, then count join+leave pairs for {@code duration} ms. */
+    private static double pairsPerSecond(int processes, int threads, long duration, long warmup) throws Exception {
+        Path state = Files.createTempDirectory("tapwire-bench-contention-");
+        FileNetworkRegistry.open(state).create("bench", Ipv4Subnet.parse("10.44.0.0/16"));
+        long startAt = System.currentTimeMillis() + 1000 + warmup; // JVM start, then warm-up
+        List<Process> children = new ArrayList<>();
+        for (int p = 0; p < processes; p++) {
+            children.add(new ProcessBuilder(javaBin(), "-Dslf4j.internal.verbosity=ERROR", "-cp",
+                    System.getProperty("java.class.path"), ContentionWorker.class.getName(), state.toString(), "bench",
+                    "p" + p, Integer.toString(threads), Long.toString(startAt), Long.toString(duration))
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start());
+        }
+        long total = 0;
+        for (Process child : children) {
+            String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            if (child.waitFor() != 0) {
+                throw new IllegalStateException("contention worker failed: " + out);
+            }
+            total += Long.parseLong(out);
+        }
+        int members = FileNetworkRegistry.open(state).get("bench").members().size();
+        if (members != 0) {
+            throw new IllegalStateException("contention run left " + members + " members: lost updates");
+        }
+        return total * 1000.0 / duration;
+    }
+
+    // ------------------------------------------------------------------ 3. TAP creation
+
+    private void tapCreation(boolean multiQueue) throws Exception {
+        int count = quick ? 20 : 200;
+        int rounds = quick ? 2 : 5;
+        VmSpec spec = multiQueue ? VmSpec.of(2) : VmSpec.of(1);
+        String kind = multiQueue ? "multi-queue" : "single-queue";
+        Path root = Files.createTempDirectory("tapwire-bench-taps-");
+        ensureBridge();
+        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+        int mtu;
+        try (Interfaces interfaces = Interfaces.open()) {
+            mtu = interfaces.mtu("br0");
+        }
+        double[] tapwire = new double[rounds];
+        double[] batch = new double[rounds];
+        double[] perStep = new double[rounds];
+        for (int r = -1; r < rounds; r++) { // round -1 warms up the JIT and the kernel's caches
+            List<String> ids = vmIds("c" + (r + 1), count);
+            long t0 = System.nanoTime();
+            for (String id : ids) {
+                provider.configure(id, 1, spec, List.of());
+            }
+            double tapwireMs = (System.nanoTime() - t0) / 1e6;
+            BridgeTaps.cleanup(ids);
+
+            List<String> lines = new ArrayList<>();
+            for (String id : ids) {
+                String tap = TapNames.tapName(id, 0);
+                lines.add("tuntap add dev " + tap + " mode tap vnet_hdr" + (multiQueue ? " multi_queue" : "") + " user 0");
+                lines.add("link set dev " + tap + " master br0 mtu " + mtu + " alias tapwire:" + id + " up");
+                lines.add("link set dev " + tap + " type bridge_slave learning off");
+            }
+            Path file = root.resolve("batch-" + (r + 1));
+            Files.write(file, lines);
+            t0 = System.nanoTime();
+            exec("ip", "-batch", file.toString());
+            double batchMs = (System.nanoTime() - t0) / 1e6;
+            BridgeTaps.cleanup(ids);
+
+            t0 = System.nanoTime();
+            for (String line : lines) {
+                List<String> cmd = new ArrayList<>(List.of("ip"));
+                cmd.addAll(Arrays.asList(line.split(" ")));
+                exec(cmd.toArray(String[]::new));
+            }
+            double perStepMs = (System.nanoTime() - t0) / 1e6;
+            BridgeTaps.cleanup(ids);
+            if (r >= 0) {
+                tapwire[r] = tapwireMs;
+                batch[r] = batchMs;
+                perStep[r] = perStepMs;
+            }
+        }
+        double t = median(tapwire);
+        report.add(new Report.Row(3, count + " " + kind + " TAPs create+attach+up, tapwire", t, "ms",
+                "ip -batch doing the same", median(batch), t / median(batch), "<= 1.3"));
+        report.add(new Report.Row(3, count + " " + kind + " TAPs: one ip process per step / tapwire", median(perStep),
+                "ms", "tapwire", t, median(perStep) / t, ">= 10"));
+    }
+
+    // ------------------------------------------------------------------ 4. deletion
+
+    private void deletion() throws Exception {
+        int count = quick ? 20 : 200;
+        Path root = Files.createTempDirectory("tapwire-bench-delete-");
+        ensureBridge();
+        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+        List<String> ids = vmIds("d", count);
+        ids.forEach(id -> provider.configure(id, 1, VmSpec.of(1), List.of()));
+        long t0 = System.nanoTime();
+        BridgeTaps.cleanup(ids);
+        double batched = (System.nanoTime() - t0) / 1e6;
+
+        ids.forEach(id -> provider.configure(id, 1, VmSpec.of(1), List.of()));
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            List<Link> taps = netlink.links().stream().filter(l -> l.name().startsWith("btd")).toList();
+            t0 = System.nanoTime();
+            for (Link tap : taps) {
+                netlink.execute(List.of(Rtnetlink.deleteLink(tap.index(), tap.name())));
+            }
+        }
+        double oneByOne = (System.nanoTime() - t0) / 1e6;
+        report.add(new Report.Row(4, "delete " + count + " TAPs one at a time / batched", oneByOne, "ms",
+                "batched (one link group, one RTM_DELLINK)", batched, oneByOne / batched, ">= 20"));
+        perTapOneByOne = oneByOne / count;
+    }
+
+    private double perTapOneByOne;
+
+    // ------------------------------------------------------------------ 5. memory
+
+    private void memory() throws Exception {
+        for (boolean mq : new boolean[] {false, true}) {
+            int count = quick ? (mq ? 2 : 10) : (mq ? 8 : 50);
+            Path root = Files.createTempDirectory("tapwire-bench-mem-");
+            ensureBridge();
+            BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+            List<String> ids = vmIds(mq ? "mm" : "ms", count);
+            System.gc();
+            long before = kernelMemoryKb();
+            ids.forEach(id -> provider.configure(id, 1, mq ? VmSpec.of(2) : VmSpec.of(1), List.of()));
+            Thread.sleep(200);
+            long after = kernelMemoryKb();
+            int txqlen;
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                txqlen = netlink.link(TapNames.tapName(ids.get(0), 0)).orElseThrow().txQueueLength();
+            }
+            BridgeTaps.cleanup(ids);
+            double perTap = (after - before) / (double) count / 1024.0;
+            report.add(new Report.Row(5, "kernel memory per " + (mq ? "multi" : "single") + "-queue TAP (up, txqueuelen "
+                    + txqlen + ")", perTap, "MiB", "DESIGN.md: ~6.4 MiB per multi-queue TAP at txqueuelen 1000", 6.4,
+                    perTap / 6.4, mq ? "know it" : "small"));
+        }
+        report.note("Figure 5 reads Slab + Percpu + KernelStack + PageTables + VmallocUsed from /proc/meminfo before "
+                + "and after; it is machine-wide, so other activity adds noise.");
+    }
+
+    private static long kernelMemoryKb() throws IOException {
+        Map<String, Long> info = Files.readAllLines(Path.of("/proc/meminfo")).stream()
+                .map(l -> l.split(":\\s+")).collect(Collectors.toMap(p -> p[0],
+                        p -> Long.parseLong(p[1].replace(" kB", "").trim()), (a, b) -> a));
+        return info.getOrDefault("Slab", 0L) + info.getOrDefault("Percpu", 0L) + info.getOrDefault("KernelStack", 0L)
+                + info.getOrDefault("PageTables", 0L) + info.getOrDefault("VmallocUsed", 0L);
+    }
+
+    // ------------------------------------------------------------------ 6. GC
+
+    private void gc() throws Exception {
+        int live = quick ? 5 : 100;
+        int orphans = quick ? 20 : 500;
+        Path root = Files.createTempDirectory("tapwire-bench-gc-");
+        ensureBridge();
+        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+        List<String> liveIds = vmIds("gl", live);
+        List<String> orphanIds = vmIds("go", orphans);
+        liveIds.forEach(id -> provider.configure(id, 1, VmSpec.of(1), List.of()));
+        orphanIds.forEach(id -> provider.configure(id, 1, VmSpec.of(1), List.of()));
+        GcOrchestrator gc = new GcOrchestrator();
+        provider.registerGc(gc);
+        gc.register(ActiveVms.of(Set.copyOf(liveIds)));
+        long t0 = System.nanoTime();
+        GcReport result = gc.runOnce();
+        double ms = (System.nanoTime() - t0) / 1e6;
+        if (!result.succeeded() || result.collected().get("bridge").size() != orphans) {
+            throw new IllegalStateException("GC did not reclaim the orphans: " + result);
+        }
+        double reference = perTapOneByOne * orphans;
+        report.add(new Report.Row(6, "GC of " + orphans + " orphan TAPs among " + live + " live", ms, "ms",
+                "deleting them one at a time (figure 4's per-TAP cost)", reference, reference / ms, "wall time"));
+        BridgeTaps.cleanup(liveIds);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static List<String> vmIds(String prefix, int count) {
+        List<String> ids = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            ids.add(prefix + String.format("%05d", i) + "-vm");
+        }
+        return ids;
+    }
+
+    private static void ensureBridge() {
+        try (Interfaces interfaces = Interfaces.open(); Rtnetlink netlink = Rtnetlink.open()) {
+            if (netlink.link("br0").isEmpty()) {
+                interfaces.createBridge("br0");
+                interfaces.setUp("br0", true);
+            }
+        }
+    }
+
+    private static void exec(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+        }
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    private static String javaBin() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    static Optional<String> tapUnavailability() {
+        Optional<String> cause = BridgeNetworkProvider.unavailabilityCause();
+        if (cause.isPresent()) {
+            return cause;
+        }
+        try {
+            inNewNamespace(() -> null);
+            return Optional.empty();
+        } catch (Exception e) {
+            return Optional.of("no private network namespace: " + e.getMessage());
+        }
+    }
+
+    private static <T> T inNewNamespace(Callable<T> task) throws Exception {
+        FutureTask<T> future = new FutureTask<>(() -> {
+            Namespaces.enterNewNetworkNamespace();
+            return task.call();
+        });
+        Thread thread = new Thread(future, "tapwire-bench-netns");
+        thread.start();
+        try {
+            return future.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception ex) {
+                throw ex;
+            }
+            throw e;
+        } finally {
+            thread.join();
+        }
+    }
+
+    static Collection<String> figures(List<Report.Row> rows) {
+        return rows.stream().map(r -> Integer.toString(r.figure())).collect(Collectors.toCollection(java.util.TreeSet::new));
+    }
+}
