@@ -130,7 +130,7 @@ public final class Benchmarks {
     private void registry() throws Exception {
         String[] sizes = quick ? new String[] {"10", "100"} : new String[] {"10", "100", "1000", "2500", "10000"};
         ChainedOptionsBuilder options = new OptionsBuilder().include(RegistryBenchmark.class.getName())
-                .param("members", sizes).shouldFailOnError(true);
+                .param("members", sizes).shouldFailOnError(true).jvmArgsAppend("-Dslf4j.internal.verbosity=ERROR");
         if (quick) {
             options.forks(0).warmupIterations(1).warmupTime(TimeValue.milliseconds(100)).measurementIterations(2)
                     .measurementTime(TimeValue.milliseconds(200));
@@ -361,7 +361,7 @@ public final class Benchmarks {
     private static List<String> vmIds(String prefix, int count) {
         List<String> ids = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            ids.add(prefix + String.format("%05d", i) + "-vm");
+            ids.add(prefix + String.format("%0" + (TapNames.VM_PREFIX_LENGTH - prefix.length()) + "d", i) + "-vm");
         }
         return ids;
     }

@@ -182,6 +182,22 @@ class BridgeNetworkProviderTest {
     }
 
     @Test
+    void aBatchLargerThanTheSocketBufferHoldsInAcksStillDeletesEverything() {
+        List<String> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < 600; i++) {
+            ids.add(String.format("m%07d", i));
+        }
+        ids.forEach(id -> provider.configure(id, 1, VmSpec.of(1), List.of()));
+        assertThat(links().keySet().stream().filter(n -> n.startsWith("btm"))).hasSize(600);
+        GcOrchestrator gc = new GcOrchestrator();
+        provider.registerGc(gc);
+        gc.register(ActiveVms.of(Set.of(ids.get(0))));
+        assertThat(gc.runOnce().collected().get("bridge")).hasSize(599);
+        assertThat(BridgeTaps.cleanup(ids)).hasSize(600);
+        assertThat(links().keySet()).noneMatch(n -> n.startsWith("btm"));
+    }
+
+    @Test
     void deleteNeverTakesTheTapsOfAnotherVmWithTheSamePrefix() {
         provider.configure("abcdefgh-one", 1, VmSpec.of(1), List.of());
         provider.delete(List.of("abcdefgh-two"));

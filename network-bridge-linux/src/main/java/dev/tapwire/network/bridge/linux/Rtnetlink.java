@@ -24,6 +24,12 @@ public final class Rtnetlink implements AutoCloseable {
 
     private static final int RX_SIZE = 1 << 16;
     private static final int MAX_BATCH_BYTES = 1 << 15;
+    /**
+     * Requests per {@code sendto}: each ack occupies about 768 bytes of the receive buffer (212 KiB by
+     * default), so more than ~270 unread acks overflow it ({@code ENOBUFS}) and the socket loses step.
+     */
+    private static final int MAX_BATCH_MESSAGES = 128;
+    private static final int SO_RCVBUF_WANTED = 1 << 20;
 
     private final Fd fd;
     private final Memory rx = new Memory(RX_SIZE);
@@ -50,6 +56,12 @@ public final class Rtnetlink implements AutoCloseable {
             throw Errno.failure("socket(AF_NETLINK)", null, e);
         }
         Memory one = new Memory(4);
+        one.setInt(0, SO_RCVBUF_WANTED);
+        try {
+            LibC.setsockopt(fd.get(), Linux.SOL_SOCKET, Linux.SO_RCVBUF, one, 4);
+        } catch (LastErrorException ignored) {
+            // the default buffer works too, with the batch limit
+        }
         one.setInt(0, 1);
         for (int option : new int[] {Linux.NETLINK_CAP_ACK, Linux.NETLINK_EXT_ACK}) {
             try {
@@ -165,7 +177,8 @@ public final class Rtnetlink implements AutoCloseable {
         while (from < requests.size()) {
             int to = from;
             int bytes = 0;
-            while (to < requests.size() && (to == from || bytes + requests.get(to).message.size() <= MAX_BATCH_BYTES)) {
+            while (to < requests.size() && to - from < MAX_BATCH_MESSAGES
+                    && (to == from || bytes + requests.get(to).message.size() <= MAX_BATCH_BYTES)) {
                 bytes += requests.get(to).message.size();
                 to++;
             }

@@ -33,6 +33,10 @@ public final class Linux {
     public static final int SOCK_CLOEXEC = 0x80000;
     /** {@code NETLINK_ROUTE}. */
     public static final int NETLINK_ROUTE = 0;
+    /** {@code SOL_SOCKET}. */
+    public static final int SOL_SOCKET = 1;
+    /** {@code SO_RCVBUF}. */
+    public static final int SO_RCVBUF = 8;
     /** {@code SOL_NETLINK}. */
     public static final int SOL_NETLINK = 270;
     /** {@code NETLINK_CAP_ACK}: acks carry only the request's header. */
