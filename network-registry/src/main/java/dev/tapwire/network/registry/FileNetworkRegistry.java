@@ -87,6 +87,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     /** The index as last read or written by this instance, and the identity of the file it came from. */
     private Snapshot cache;
     private boolean tempFilesSwept;
+    private final IndexCodec.MemberCache encodedMembers = new IndexCodec.MemberCache();
 
     private FileNetworkRegistry(Builder builder) {
         this.dir = builder.stateDir.resolve("networks");
@@ -508,7 +509,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
 
     /** Writes {@code index} atomically and durably and caches it. Caller holds the lock. */
     private void store(NetworkIndex index) {
-        byte[] bytes = IndexCodec.format(index);
+        byte[] bytes = IndexCodec.format(index, encodedMembers);
         Path temp = dir.resolve(TEMP_PREFIX + PID + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         boolean renamed = false;
         try {

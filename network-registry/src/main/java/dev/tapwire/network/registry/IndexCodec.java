@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
@@ -13,6 +14,7 @@ import dev.tapwire.network.RegistryCorruptedException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -70,54 +72,169 @@ final class IndexCodec {
      * @return the UTF-8 bytes, ending with one newline
      */
     static byte[] format(NetworkIndex index) {
+        return format(index, new MemberCache());
+    }
+
+    /**
+     * Remembers the encoded form of each {@link Member} by identity: an index change keeps all but one
+     * member object, so re-encoding is mostly copying. Not thread-safe; the registry uses it under its lock.
+     */
+    static final class MemberCache {
+        private java.util.IdentityHashMap<Member, byte[]> encoded = new java.util.IdentityHashMap<>();
+
+        byte[] get(Member member) {
+            byte[] bytes = encoded.get(member);
+            if (bytes == null) {
+                Sink one = new Sink(96);
+                one.ascii("        {\n          \"workspace\": ").string(member.workspace())
+                        .ascii(",\n          \"ip\": \"").address(member.ip()).ascii("\"\n        }");
+                bytes = one.toByteArray();
+                encoded.put(member, bytes);
+            }
+            return bytes;
+        }
+
+        /** Drops members that are gone once the cache holds twice as many as the index. */
+        void trim(int live, List<NetworkRecord> networks) {
+            if (encoded.size() > 2 * live + 64) {
+                java.util.IdentityHashMap<Member, byte[]> kept = new java.util.IdentityHashMap<>(live * 2);
+                for (NetworkRecord n : networks) {
+                    for (Member m : n.members()) {
+                        byte[] b = encoded.get(m);
+                        if (b != null) {
+                            kept.put(m, b);
+                        }
+                    }
+                }
+                encoded = kept;
+            }
+        }
+    }
+
+    /**
+     * Formats an index as {@link #format(NetworkIndex)} does, reusing encoded members from {@code cache}.
+     *
+     * @param index the index
+     * @param cache encoded members from earlier calls
+     * @return the UTF-8 bytes, ending with one newline
+     */
+    static byte[] format(NetworkIndex index, MemberCache cache) {
         List<NetworkRecord> networks = index.networks();
         int members = 0;
         for (NetworkRecord n : networks) {
             members += n.members().size();
         }
-        StringBuilder out = new StringBuilder(64 + networks.size() * 160 + members * 72);
-        out.append("{\n  \"networks\": ");
+        Sink out = new Sink(64 + networks.size() * 192 + members * 96);
+        out.ascii("{\n  \"networks\": ");
         if (networks.isEmpty()) {
-            out.append("[]");
+            out.ascii("[]");
         } else {
-            out.append("[\n");
+            out.ascii("[\n");
             for (int i = 0; i < networks.size(); i++) {
                 NetworkRecord n = networks.get(i);
-                out.append("    {\n");
-                field(out, 6, "name", n.name()).append(",\n");
-                field(out, 6, "subnet", n.subnet().toString()).append(",\n");
-                field(out, 6, "gateway", n.gateway().toString());
+                out.ascii("    {\n      \"name\": ").string(n.name());
+                out.ascii(",\n      \"subnet\": \"").address(n.subnet().networkAddress()).ascii("/")
+                        .number(n.subnet().prefixLength()).ascii("\"");
+                out.ascii(",\n      \"gateway\": \"").address(n.gateway()).ascii("\"");
                 if (n.createdAt() != null) {
-                    out.append(",\n");
-                    field(out, 6, "created_at", n.createdAtText());
+                    out.ascii(",\n      \"created_at\": ").string(n.createdAtText());
                 }
-                if (!n.members().isEmpty()) {
-                    out.append(",\n      \"members\": [\n");
-                    List<Member> list = n.members();
+                List<Member> list = n.members();
+                if (!list.isEmpty()) {
+                    out.ascii(",\n      \"members\": [\n");
                     for (int m = 0; m < list.size(); m++) {
-                        Member member = list.get(m);
-                        out.append("        {\n");
-                        field(out, 10, "workspace", member.workspace()).append(",\n");
-                        field(out, 10, "ip", member.ip().toString()).append('\n');
-                        out.append(m + 1 < list.size() ? "        },\n" : "        }\n");
+                        out.bytes(cache.get(list.get(m))).ascii(m + 1 < list.size() ? ",\n" : "\n");
                     }
-                    out.append("      ]");
+                    out.ascii("      ]");
                 }
-                out.append('\n');
-                out.append(i + 1 < networks.size() ? "    },\n" : "    }\n");
+                out.ascii(i + 1 < networks.size() ? "\n    },\n" : "\n    }\n");
             }
-            out.append("  ]");
+            out.ascii("  ]");
         }
-        out.append("\n}\n");
-        return out.toString().getBytes(StandardCharsets.UTF_8);
+        out.ascii("\n}\n");
+        cache.trim(members, networks);
+        return out.toByteArray();
     }
 
-    private static StringBuilder field(StringBuilder out, int indent, String key, String value) {
-        for (int i = 0; i < indent; i++) {
-            out.append(' ');
+    /** A growable UTF-8 byte buffer with the few writes the index needs, without intermediate strings. */
+    private static final class Sink {
+        private byte[] buf;
+        private int len;
+
+        Sink(int capacity) {
+            buf = new byte[capacity];
         }
-        out.append('"').append(key).append("\": ");
-        return string(out, value);
+
+        private void ensure(int more) {
+            if (len + more > buf.length) {
+                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + more));
+            }
+        }
+
+        /** Appends text known to be ASCII and free of characters that need escaping. */
+        Sink ascii(String text) {
+            int n = text.length();
+            ensure(n);
+            for (int i = 0; i < n; i++) {
+                buf[len++] = (byte) text.charAt(i);
+            }
+            return this;
+        }
+
+        Sink bytes(byte[] bytes) {
+            ensure(bytes.length);
+            System.arraycopy(bytes, 0, buf, len, bytes.length);
+            len += bytes.length;
+            return this;
+        }
+
+        Sink number(int value) {
+            ensure(3);
+            if (value >= 100) {
+                buf[len++] = (byte) ('0' + value / 100);
+            }
+            if (value >= 10) {
+                buf[len++] = (byte) ('0' + value / 10 % 10);
+            }
+            buf[len++] = (byte) ('0' + value % 10);
+            return this;
+        }
+
+        Sink address(Ipv4Address address) {
+            int bits = address.bits();
+            number(bits >>> 24).ascii(".").number(bits >>> 16 & 0xff).ascii(".").number(bits >>> 8 & 0xff).ascii(".")
+                    .number(bits & 0xff);
+            return this;
+        }
+
+        /** Appends a JSON string; plain ASCII is copied directly, anything else goes through Go's escaping. */
+        Sink string(String value) {
+            int n = value.length();
+            boolean plain = true;
+            for (int i = 0; i < n && plain; i++) {
+                char c = value.charAt(i);
+                plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+            }
+            if (plain) {
+                ensure(n + 2);
+                buf[len++] = '"';
+                for (int i = 0; i < n; i++) {
+                    buf[len++] = (byte) value.charAt(i);
+                }
+                buf[len++] = '"';
+                return this;
+            }
+            byte[] escaped = IndexCodec.string(new StringBuilder(n + 8), value).toString()
+                    .getBytes(StandardCharsets.UTF_8);
+            ensure(escaped.length);
+            System.arraycopy(escaped, 0, buf, len, escaped.length);
+            len += escaped.length;
+            return this;
+        }
+
+        byte[] toByteArray() {
+            return Arrays.copyOf(buf, len);
+        }
     }
 
     /** Appends a JSON string with Go's encoding/json escaping (HTML-safe, U+2028/2029 escaped). */
