@@ -88,6 +88,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private Snapshot cache;
     private boolean tempFilesSwept;
     private final IndexCodec.MemberCache encodedMembers = new IndexCodec.MemberCache();
+    private final java.util.Queue<Pending<?>> pending = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     private FileNetworkRegistry(Builder builder) {
         this.dir = builder.stateDir.resolve("networks");
@@ -440,16 +441,92 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private record Change<T>(T result, NetworkIndex updated) {
     }
 
-    /** Runs {@code edit} under the lock on the current index and persists its result when it changed. */
-    private <T> T mutate(Function<NetworkIndex, Change<T>> edit) {
-        try (Lease lease = lock.acquire()) {
-            Snapshot current = load();
-            Change<T> change = edit.apply(current.index);
-            if (change.updated != null) {
-                store(change.updated.sorted());
-            }
-            return change.result;
+    /** One queued change and, once a writer has run it, its outcome. Guarded by the lock. */
+    private static final class Pending<T> {
+        final Function<NetworkIndex, Change<T>> edit;
+        boolean done;
+        T result;
+        RuntimeException failure;
+
+        Pending(Function<NetworkIndex, Change<T>> edit) {
+            this.edit = edit;
         }
+
+        T outcome() {
+            if (failure != null) {
+                throw failure;
+            }
+            return result;
+        }
+    }
+
+    /**
+     * Runs {@code edit} under the lock on the current index and persists its result when it changed.
+     *
+     * <p>Group commit: changes are queued, and whichever thread holds the lock applies every queued change
+     * in order and persists them with one durable write; each caller returns only once the write holding
+     * its change is on disk. A change that fails affects only its caller.
+     */
+    private <T> T mutate(Function<NetworkIndex, Change<T>> edit) {
+        Pending<T> mine = new Pending<>(edit);
+        pending.add(mine);
+        Lease lease;
+        try {
+            lease = lock.acquire();
+        } catch (RuntimeException e) {
+            pending.remove(mine); // not run unless another writer took it already
+            throw e;
+        }
+        try (lease) {
+            if (!mine.done) {
+                runQueued();
+            }
+        }
+        return mine.outcome();
+    }
+
+    /** Applies every queued change and writes once. Caller holds the lock. */
+    private void runQueued() {
+        List<Pending<?>> batch = new ArrayList<>();
+        for (Pending<?> p = pending.poll(); p != null; p = pending.poll()) {
+            batch.add(p);
+        }
+        List<Pending<?>> writers = new ArrayList<>();
+        try {
+            NetworkIndex index = load().index;
+            for (Pending<?> p : batch) {
+                try {
+                    Change<?> change = p.edit.apply(index);
+                    setResult(p, change.result);
+                    if (change.updated != null) {
+                        index = change.updated;
+                        writers.add(p);
+                    }
+                } catch (RuntimeException e) {
+                    p.failure = e;
+                }
+            }
+            if (!writers.isEmpty()) {
+                store(index.sorted());
+            }
+            if (batch.size() > 1) {
+                LOG.debug("group commit: {} changes in one write", batch.size());
+            }
+        } catch (RuntimeException e) {
+            // the read failed (every change fails) or the write failed (the changes it held fail)
+            for (Pending<?> p : writers.isEmpty() ? batch : writers) {
+                if (p.failure == null) {
+                    p.failure = e;
+                }
+            }
+        } finally {
+            batch.forEach(p -> p.done = true);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> void setResult(Pending<T> pending, Object result) {
+        pending.result = (T) result;
     }
 
     /** The index and the identity of the file it was read from or written to (null identity: no file). */

@@ -93,6 +93,42 @@ class ConcurrencyTest {
     }
 
     @Test
+    @Timeout(60)
+    void whenManyThreadsRaceForTheLastAddressesExactlyTheFreeOnesSucceed() throws Exception {
+        FileNetworkRegistry shared = FileNetworkRegistry.open(state);
+        shared.create("tiny", Ipv4Subnet.parse("10.9.0.0/29")); // hosts .2 to .6 besides the gateway
+        int threads = 16;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        List<Future<Ipv4Address>> results = new ArrayList<>();
+        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+        for (int t = 0; t < threads; t++) {
+            String ws = "w" + t;
+            results.add(pool.submit(() -> {
+                start.await();
+                return shared.join("tiny", ws);
+            }));
+        }
+        start.countDown();
+        int ok = 0;
+        int exhausted = 0;
+        for (Future<Ipv4Address> f : results) {
+            try {
+                f.get();
+                ok++;
+            } catch (java.util.concurrent.ExecutionException e) {
+                assertThat(e.getCause()).isInstanceOf(dev.tapwire.network.AddressExhaustedException.class);
+                exhausted++;
+            }
+        }
+        pool.shutdown();
+        assertThat(ok).isEqualTo(5);
+        assertThat(exhausted).isEqualTo(threads - 5);
+        NetworkRecord tiny = FileNetworkRegistry.open(state).get("tiny");
+        assertConsistent(tiny);
+        assertThat(tiny.members()).hasSize(5);
+    }
+
+    @Test
     @Timeout(180)
     void concurrentJoinsFromManyProcessesNeverShareAnAddressNorLoseAMember() throws Exception {
         FileNetworkRegistry.open(state).create("dev", Ipv4Subnet.parse("10.44.0.0/22"));
