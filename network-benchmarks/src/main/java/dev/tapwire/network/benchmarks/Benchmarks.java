@@ -50,16 +50,23 @@ import org.openjdk.jmh.runner.options.TimeValue;
 public final class Benchmarks {
 
     private final boolean quick;
+    private final Set<Integer> only;
     private final Report report = new Report();
 
-    private Benchmarks(boolean quick) {
+    private Benchmarks(boolean quick, Set<Integer> only) {
         this.quick = quick;
+        this.only = only;
+    }
+
+    private boolean wanted(int figure) {
+        return only.isEmpty() || only.contains(figure);
     }
 
     /**
      * Runs the benchmarks.
      *
-     * @param args {@code --quick} for the smoke run; {@code --out DIR} for where results go
+     * @param args {@code --quick} for the smoke run; {@code --out DIR} for where results go; {@code --only 1,3}
+     *     for some figures
      * @throws Exception on failure
      */
     public static void main(String[] args) throws Exception {
@@ -68,7 +75,10 @@ public final class Benchmarks {
         boolean quick = list.contains("--quick");
         int out = list.indexOf("--out");
         Path dir = out >= 0 ? Path.of(list.get(out + 1)) : defaultOutput();
-        run(quick, dir);
+        int onlyAt = list.indexOf("--only");
+        Set<Integer> only = onlyAt < 0 ? Set.of() : Arrays.stream(list.get(onlyAt + 1).split(","))
+                .map(String::trim).map(Integer::valueOf).collect(Collectors.toSet());
+        run(quick, only, dir);
     }
 
     /**
@@ -80,19 +90,44 @@ public final class Benchmarks {
      * @throws Exception on failure
      */
     static List<Report.Row> run(boolean quick, Path dir) throws Exception {
-        Benchmarks b = new Benchmarks(quick);
-        b.registry();
-        b.contention();
+        return run(quick, Set.of(), dir);
+    }
+
+    /**
+     * Runs the chosen figures and writes the results.
+     *
+     * @param quick small sizes and short iterations
+     * @param only the figures to run, or empty for all
+     * @param dir where to write results.md and results.csv
+     * @return the figures measured
+     * @throws Exception on failure
+     */
+    static List<Report.Row> run(boolean quick, Set<Integer> only, Path dir) throws Exception {
+        Benchmarks b = new Benchmarks(quick, only);
+        if (b.wanted(1)) {
+            b.registry();
+        }
+        if (b.wanted(2)) {
+            b.contention();
+        }
         Optional<String> noTaps = tapUnavailability();
         if (noTaps.isPresent()) {
             b.report.note("TAP figures (3-6) skipped: " + noTaps.get());
         } else {
             inNewNamespace(() -> {
-                b.tapCreation(false);
-                b.tapCreation(true);
-                b.deletion();
-                b.memory();
-                b.gc();
+                if (b.wanted(3)) {
+                    b.tapCreation(false);
+                    b.tapCreation(true);
+                }
+                if (b.wanted(4) || b.wanted(6)) {
+                    b.deletion();
+                }
+                if (b.wanted(5)) {
+                    b.memory();
+                }
+                if (b.wanted(6)) {
+                    b.gc();
+                }
                 return null;
             });
         }

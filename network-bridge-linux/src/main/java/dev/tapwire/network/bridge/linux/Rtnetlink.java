@@ -297,6 +297,23 @@ public final class Rtnetlink implements AutoCloseable {
     }
 
     /**
+     * Returns a request that makes a link a port of a bridge, sets its MTU and alias and brings it up, in
+     * one message — the cheapest order for single-queue TAPs (see {@link #setMaster} for multi-queue ones).
+     *
+     * @param index the link's ifindex
+     * @param name the link's name, for errors
+     * @param masterIndex the bridge's ifindex
+     * @param mtu the MTU to set, or 0 to leave it
+     * @param alias the alias to set, or null to leave it
+     * @return the request
+     */
+    public static Request attachAndBringUp(int index, String name, int masterIndex, int mtu, String alias) {
+        Request up = bringUp(index, name, mtu, alias);
+        return new Request("RTM_SETLINK master+mtu+alias+up", name,
+                up.message().u32(Linux.IFLA_MASTER, masterIndex), 0);
+    }
+
+    /**
      * Returns a request that makes a link a port of a bridge ({@code IFLA_MASTER}).
      *
      * <p>Bring a multi-queue TAP up <em>before</em> enslaving it: bringing up a multi-queue port that is
