@@ -169,6 +169,10 @@ public final class Linux {
     public static final int IFLA_INFO_KIND = 1;
     /** {@code IFLA_INFO_DATA}. */
     public static final int IFLA_INFO_DATA = 2;
+    /** {@code IFLA_INFO_SLAVE_KIND}. */
+    public static final int IFLA_INFO_SLAVE_KIND = 4;
+    /** {@code IFLA_INFO_SLAVE_DATA}. */
+    public static final int IFLA_INFO_SLAVE_DATA = 5;
     /** {@code IFLA_BRPORT_LEARNING}. */
     public static final int IFLA_BRPORT_LEARNING = 8;
     /** {@code IFLA_TUN_OWNER}. */
