@@ -151,7 +151,10 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         String alias = BridgeTaps.ALIAS_PREFIX + vmId;
         List<String> created = new ArrayList<>();
         try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.open()) {
-            Link bridgeLink = bridgeLink(netlink);
+            // Two ioctls instead of an RTM_GETLINK of the bridge (a large message): the constructor checked
+            // that it is a bridge, and enslaving to anything else fails and rolls back anyway.
+            int bridgeIndex = bridgeIndex(interfaces);
+            int bridgeMtu = interfaces.mtu(bridge);
             List<Rtnetlink.Request> setup = new ArrayList<>(3 * nics);
             List<NicConfig> result = new ArrayList<>(nics);
             try {
@@ -163,15 +166,21 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                     }
                     int index = interfaces.index(tap);
                     // up before master: a port brought up while on the bridge costs more (~4x for multi-queue)
-                    setup.add(Rtnetlink.bringUp(index, tap, bridgeLink.mtu(), alias));
-                    setup.add(Rtnetlink.setMaster(index, tap, bridgeLink.index()));
+                    setup.add(Rtnetlink.bringUp(index, tap, bridgeMtu, alias));
+                    setup.add(Rtnetlink.setMaster(index, tap, bridgeIndex));
                     setup.add(Rtnetlink.setLearning(index, tap, false));
                     MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
                     result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));
                 }
                 netlink.execute(setup);
             } catch (RuntimeException e) {
-                rollback(netlink, created, e);
+                if (netlink.isUsable()) {
+                    rollback(netlink, created, e);
+                } else {
+                    try (Rtnetlink fresh = Rtnetlink.open()) { // the failed exchange left it out of step
+                        rollback(fresh, created, e);
+                    }
+                }
                 throw e;
             }
             LOG.debug("configured {} NIC(s) of VM {} on bridge {} (multi-queue: {}, created: {})", nics, vmId, bridge,
@@ -223,10 +232,25 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
     }
 
+    private int bridgeIndex(Interfaces interfaces) {
+        try {
+            return interfaces.index(bridge);
+        } catch (DeviceOperationException e) {
+            if (e.reason() == DeviceOperationException.Reason.NO_SUCH_DEVICE) {
+                throw missingBridge(e);
+            }
+            throw e;
+        }
+    }
+
+    private DeviceOperationException missingBridge(Throwable cause) {
+        return new DeviceOperationException("RTM_GETLINK", bridge, 19, "ENODEV", "No such device: bridge " + bridge
+                + " does not exist in this network namespace; create it first (ip link add " + bridge
+                + " type bridge)", cause);
+    }
+
     private Link bridgeLink(Rtnetlink netlink) {
-        Link link = netlink.link(bridge).orElseThrow(() -> new DeviceOperationException("RTM_GETLINK", bridge, 19,
-                "ENODEV", "No such device: bridge " + bridge + " does not exist in this network namespace; "
-                        + "create it first (ip link add " + bridge + " type bridge)"));
+        Link link = netlink.link(bridge).orElseThrow(() -> missingBridge(null));
         if (!link.isBridge()) {
             throw new InvalidNetworkSpecException("device " + bridge + " is not a Linux bridge (its kind is \""
                     + (link.kind().isEmpty() ? "none" : link.kind()) + "\"); the bridge provider needs a bridge");

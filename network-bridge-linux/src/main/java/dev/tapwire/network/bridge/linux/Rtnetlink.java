@@ -35,6 +35,7 @@ public final class Rtnetlink implements AutoCloseable {
     private final Memory rx = new Memory(RX_SIZE);
     private final Memory kernel = new Memory(12);
     private int seq = (int) (System.nanoTime() & 0x3fffffff);
+    private boolean broken;
 
     private Rtnetlink(Fd fd) {
         this.fd = fd;
@@ -337,6 +338,7 @@ public final class Rtnetlink implements AutoCloseable {
         try {
             LibC.sendto(fd.get(), tx, new NativeLong(total), 0, kernel, 12);
         } catch (LastErrorException e) {
+            broken = true;
             throw Errno.failure("sendto(NETLINK_ROUTE)", null, e);
         }
         return first;
@@ -348,6 +350,7 @@ public final class Rtnetlink implements AutoCloseable {
                 return LibC.recv(fd.get(), rx, new NativeLong(RX_SIZE), 0).intValue();
             } catch (LastErrorException e) {
                 if (e.getErrorCode() != Errno.EINTR) {
+                    broken = true; // replies may be lost: the socket is out of step
                     throw Errno.failure("recv(" + operation + ")", device, e);
                 }
             }
@@ -498,6 +501,15 @@ public final class Rtnetlink implements AutoCloseable {
 
     static int align(int len) {
         return (len + 3) & ~3;
+    }
+
+    /**
+     * Tells whether the socket is open and in step (no send or receive has failed on it).
+     *
+     * @return true when it can be used for further requests
+     */
+    public boolean isUsable() {
+        return fd.isOpen() && !broken;
     }
 
     /** Closes the socket. Idempotent. */
