@@ -87,7 +87,10 @@ public class DeviceOperationException extends NetworkException {
 
     private static String format(String operation, String device, int errno, String errnoName, String description) {
         StringBuilder sb = new StringBuilder(operation);
-        sb.append('(').append(device == null ? "" : device).append(") failed: ");
+        if (device != null) {
+            sb.append('(').append(device).append(')');
+        }
+        sb.append(" failed: ");
         if (errnoName != null) {
             sb.append(errnoName).append(" (").append(description).append(')');
         } else {
