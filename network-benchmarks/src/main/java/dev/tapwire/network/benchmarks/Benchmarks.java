@@ -28,9 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.stream.Collectors;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -114,7 +111,7 @@ public final class Benchmarks {
         if (noTaps.isPresent()) {
             b.report.note("TAP figures (3-6) skipped: " + noTaps.get());
         } else {
-            inNewNamespace(() -> {
+            Namespaces.callInNewNetworkNamespace(() -> {
                 if (b.wanted(3)) {
                     b.tapCreation(false);
                     b.tapCreation(true);
@@ -434,29 +431,10 @@ public final class Benchmarks {
             return cause;
         }
         try {
-            inNewNamespace(() -> null);
+            Namespaces.callInNewNetworkNamespace(() -> null);
             return Optional.empty();
         } catch (Exception e) {
             return Optional.of("no private network namespace: " + e.getMessage());
-        }
-    }
-
-    private static <T> T inNewNamespace(Callable<T> task) throws Exception {
-        FutureTask<T> future = new FutureTask<>(() -> {
-            Namespaces.enterNewNetworkNamespace();
-            return task.call();
-        });
-        Thread thread = new Thread(future, "tapwire-bench-netns");
-        thread.start();
-        try {
-            return future.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception ex) {
-                throw ex;
-            }
-            throw e;
-        } finally {
-            thread.join();
         }
     }
 

@@ -23,8 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -74,7 +72,7 @@ final class DemoCommand implements Callable<Integer> {
                 out.println("== Linux realization: skipped — " + skip.get());
                 return 0;
             }
-            onFreshThread(() -> {
+            Namespaces.callInNewNetworkNamespace(() -> {
                 realize(out, state, frontend, addresses);
                 return null;
             });
@@ -90,10 +88,7 @@ final class DemoCommand implements Callable<Integer> {
             return cause;
         }
         try {
-            onFreshThread(() -> {
-                Namespaces.enterNewNetworkNamespace();
-                return null;
-            });
+            Namespaces.callInNewNetworkNamespace(() -> null);
             return Optional.empty();
         } catch (Exception e) {
             return Optional.of("cannot create a private network namespace (" + e.getMessage()
@@ -102,7 +97,6 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private void realize(PrintWriter out, Path state, NetworkRecord network, Map<String, Ipv4Address> addresses) {
-        Namespaces.enterNewNetworkNamespace();
         out.println("== Linux realization in a private network namespace");
         try (Interfaces interfaces = Interfaces.open()) {
             interfaces.createBridge(BRIDGE);
@@ -168,22 +162,6 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         return Optional.empty();
-    }
-
-    private static <T> T onFreshThread(Callable<T> task) throws Exception {
-        FutureTask<T> future = new FutureTask<>(task);
-        Thread thread = new Thread(future, "tapwire-demo");
-        thread.start();
-        try {
-            return future.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception ex) {
-                throw ex;
-            }
-            throw e;
-        } finally {
-            thread.join();
-        }
     }
 
     private static void deleteRecursively(Path dir) throws IOException {

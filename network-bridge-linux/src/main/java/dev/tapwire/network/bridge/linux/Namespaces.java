@@ -1,6 +1,9 @@
 package dev.tapwire.network.bridge.linux;
 
 import com.sun.jna.LastErrorException;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import dev.tapwire.network.bridge.linux.raw.LibC;
 import dev.tapwire.network.bridge.linux.raw.Linux;
 
@@ -31,6 +34,37 @@ public final class Namespaces {
         }
         try (Interfaces interfaces = Interfaces.open()) {
             interfaces.setUp("lo", true);
+        }
+    }
+
+    /**
+     * Runs {@code task} on a new platform thread that first enters a new, empty network namespace, and
+     * waits for it; the namespace and every device made in it vanish when the task ends.
+     *
+     * @param task the work
+     * @param <T> the result type
+     * @return the task's result
+     * @throws Exception whatever the task throws, or the {@code unshare} failure
+     */
+    public static <T> T callInNewNetworkNamespace(Callable<T> task) throws Exception {
+        FutureTask<T> future = new FutureTask<>(() -> {
+            enterNewNetworkNamespace();
+            return task.call();
+        });
+        Thread thread = new Thread(future, "tapwire-netns");
+        thread.start();
+        try {
+            return future.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception ex) {
+                throw ex;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        } finally {
+            thread.join();
         }
     }
 
