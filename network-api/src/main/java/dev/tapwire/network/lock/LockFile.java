@@ -101,8 +101,9 @@ public final class LockFile {
     }
 
     private Optional<Lease> afterThreadLock(boolean wait) {
-        if (holder.threads.getHoldCount() > 1) {
-            return Optional.of(new ThreadLease());
+        if (holder.fileLock != null) {
+            // only the thread holding the in-process lock can hold the file lock: that is us, re-entering
+            return Optional.of(new ThreadLease(false));
         }
         FileChannel channel = null;
         try {
@@ -116,7 +117,7 @@ public final class LockFile {
             }
             holder.channel = channel;
             holder.fileLock = fileLock;
-            return Optional.of(new ThreadLease());
+            return Optional.of(new ThreadLease(true));
         } catch (IOException | RuntimeException e) {
             closeQuietly(channel);
             holder.threads.unlock();
@@ -155,6 +156,11 @@ public final class LockFile {
 
     private final class ThreadLease implements Lease {
         private final AtomicBoolean closed = new AtomicBoolean();
+        private final boolean ownsFileLock;
+
+        ThreadLease(boolean ownsFileLock) {
+            this.ownsFileLock = ownsFileLock;
+        }
 
         @Override
         public void close() {
@@ -162,7 +168,7 @@ public final class LockFile {
                 return;
             }
             try {
-                if (holder.threads.getHoldCount() == 1) {
+                if (ownsFileLock) {
                     FileChannel channel = holder.channel;
                     holder.channel = null;
                     holder.fileLock = null;

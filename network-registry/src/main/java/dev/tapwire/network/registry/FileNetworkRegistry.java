@@ -40,7 +40,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -76,6 +80,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private static final Logger LOG = LoggerFactory.getLogger(FileNetworkRegistry.class);
     private static final String TEMP_PREFIX = "index.json.tmp-";
     private static final long PID = ProcessHandle.current().pid();
+    private static final ConcurrentMap<Path, Group> GROUPS = new ConcurrentHashMap<>();
 
     private final Path dir;
     private final Path indexFile;
@@ -88,12 +93,14 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private Snapshot cache;
     private boolean tempFilesSwept;
     private final IndexCodec.MemberCache encodedMembers = new IndexCodec.MemberCache();
-    private final java.util.Queue<Pending<?>> pending = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Changes waiting to be written, shared by every instance on the same index in this JVM. */
+    private final Group group;
 
     private FileNetworkRegistry(Builder builder) {
         this.dir = builder.stateDir.resolve("networks");
         this.indexFile = dir.resolve("index.json");
         this.lock = LockFile.at(dir.resolve("index.lock"));
+        this.group = GROUPS.computeIfAbsent(lock.path(), p -> new Group());
         this.pool = builder.pool;
         this.subnetPrefix = builder.subnetPrefix;
         this.clock = builder.clock;
@@ -441,10 +448,10 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private record Change<T>(T result, NetworkIndex updated) {
     }
 
-    /** One queued change and, once a writer has run it, its outcome. Guarded by the lock. */
+    /** One queued change and, once a writer has run it, its outcome (published by {@code done}). */
     private static final class Pending<T> {
         final Function<NetworkIndex, Change<T>> edit;
-        boolean done;
+        volatile boolean done;
         T result;
         RuntimeException failure;
 
@@ -463,32 +470,57 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     /**
      * Runs {@code edit} under the lock on the current index and persists its result when it changed.
      *
-     * <p>Group commit: changes are queued, and whichever thread holds the lock applies every queued change
-     * in order and persists them with one durable write; each caller returns only once the write holding
+     * <p>Group commit: changes are queued (one queue per index in this JVM, whichever instance made them).
+     * One thread at a time is the writer: it takes the lock, applies every queued change in order, persists
+     * them with one durable write, and wakes the others; each caller returns only once the write holding
      * its change is on disk. A change that fails affects only its caller.
      */
     private <T> T mutate(Function<NetworkIndex, Change<T>> edit) {
         Pending<T> mine = new Pending<>(edit);
-        pending.add(mine);
-        Lease lease;
-        try {
-            lease = lock.acquire();
-        } catch (RuntimeException e) {
-            pending.remove(mine); // not run unless another writer took it already
-            throw e;
-        }
-        try (lease) {
-            if (!mine.done) {
-                runQueued();
+        group.queue.add(mine);
+        while (!mine.done) {
+            if (group.writer.compareAndSet(false, true)) {
+                try (Lease lease = lock.acquire()) {
+                    runQueued();
+                } catch (RuntimeException e) {
+                    if (!mine.done) { // the lock failed before our change ran: take it back
+                        group.queue.remove(mine);
+                        throw e;
+                    }
+                } finally {
+                    group.writer.set(false);
+                    synchronized (group) {
+                        group.notifyAll();
+                    }
+                }
+            } else {
+                synchronized (group) {
+                    if (!mine.done && group.writer.get()) {
+                        try {
+                            group.wait(10); // woken when the writer finishes; the timeout is a safety net
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            if (group.queue.remove(mine)) {
+                                throw new NetworkException("interrupted while waiting to change " + indexFile, e);
+                            }
+                        }
+                    }
+                }
             }
         }
         return mine.outcome();
     }
 
+    /** The changes waiting for one index in this JVM, and whether a thread is writing them. */
+    private static final class Group {
+        final Queue<Pending<?>> queue = new ConcurrentLinkedQueue<>();
+        final java.util.concurrent.atomic.AtomicBoolean writer = new java.util.concurrent.atomic.AtomicBoolean();
+    }
+
     /** Applies every queued change and writes once. Caller holds the lock. */
     private void runQueued() {
         List<Pending<?>> batch = new ArrayList<>();
-        for (Pending<?> p = pending.poll(); p != null; p = pending.poll()) {
+        for (Pending<?> p = group.queue.poll(); p != null; p = group.queue.poll()) {
             batch.add(p);
         }
         List<Pending<?>> writers = new ArrayList<>();
