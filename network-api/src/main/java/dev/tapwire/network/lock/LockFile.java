@@ -135,17 +135,25 @@ public final class LockFile {
         }
     }
 
+    /**
+     * Resolves symbolic links through the deepest ancestor that exists, so the same file gets the same key
+     * whether or not its directories exist yet (two keys for one file would mean two in-process locks and an
+     * {@link java.nio.channels.OverlappingFileLockException}).
+     */
     private static Path canonical(Path path) {
         Path absolute = path.toAbsolutePath().normalize();
-        Path parent = absolute.getParent();
+        Path existing = absolute;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return absolute;
+        }
         try {
-            if (parent != null && Files.isDirectory(parent)) {
-                return parent.toRealPath().resolve(absolute.getFileName());
-            }
+            return existing.toRealPath().resolve(existing.relativize(absolute)).normalize();
         } catch (IOException e) {
             throw new NetworkException("cannot resolve lock path " + path + ": " + e, e);
         }
-        return absolute;
     }
 
     private static final class Holder {

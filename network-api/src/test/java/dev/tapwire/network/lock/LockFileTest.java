@@ -25,6 +25,19 @@ class LockFileTest {
     }
 
     @Test
+    void aPathThroughASymlinkIsTheSameLockBeforeAndAfterItsDirectoryExists() throws Exception {
+        Path real = java.nio.file.Files.createDirectory(dir.resolve("real"));
+        Path link = java.nio.file.Files.createSymbolicLink(dir.resolve("link"), real);
+        LockFile early = LockFile.at(link.resolve("state/networks/index.lock"));
+        java.nio.file.Files.createDirectories(real.resolve("state/networks"));
+        LockFile late = LockFile.at(real.resolve("state/networks/index.lock"));
+        assertThat(early.path()).isEqualTo(late.path());
+        try (Lease lease = early.acquire()) {
+            assertThat(tryFromAnotherThread(late)).isFalse();
+        }
+    }
+
+    @Test
     void theOwningThreadMayReenter() {
         LockFile lock = LockFile.at(dir.resolve("r.lock"));
         try (Lease outer = lock.acquire(); Lease inner = lock.acquire()) {
