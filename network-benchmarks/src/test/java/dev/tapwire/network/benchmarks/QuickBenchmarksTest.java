@@ -31,5 +31,6 @@ class QuickBenchmarksTest {
         assertThat(rows).filteredOn(r -> r.figure() != 5).allSatisfy(r -> assertThat(r.value()).isPositive());
         assertThat(Files.readString(out.resolve("results.md"))).contains("| # | measured |").contains("registry join+leave");
         assertThat(Files.readAllLines(out.resolve("results.csv"))).hasSize(rows.size() + 1);
+        assertThat(Files.readString(out.resolve("registry.svg"))).startsWith("<svg").contains("join+leave").endsWith("</svg>\n");
     }
 }
