@@ -105,6 +105,18 @@ class LinuxLayerTest {
     }
 
     @Test
+    void netlinkErrorsCarryTheKernelsExtendedAckText() {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            Tun.createPersistentTap("big0", false, OptionalInt.empty(), OptionalInt.empty());
+            int index = netlink.link("big0").orElseThrow().index();
+            assertThatThrownBy(() -> netlink.execute(List.of(Rtnetlink.bringUp(index, "big0", 1_000_000, null))))
+                    .isInstanceOfSatisfying(DeviceOperationException.class, e -> assertThat(e.errno()).isEqualTo(22))
+                    .hasMessageStartingWith("RTM_SETLINK mtu+alias+up(big0) failed: EINVAL (Invalid argument: ")
+                    .hasMessageContaining("mtu");
+        }
+    }
+
+    @Test
     void aPipelinedBatchReportsTheFirstFailureAfterReadingEveryAck() {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             Tun.createPersistentTap("okay0", false, OptionalInt.empty(), OptionalInt.empty());
