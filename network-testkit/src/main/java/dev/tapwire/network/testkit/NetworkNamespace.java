@@ -6,6 +6,7 @@ import com.sun.jna.NativeLong;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import dev.tapwire.network.testkit.internal.TestkitNative;
+import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,12 +39,26 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class NetworkNamespace implements AutoCloseable {
 
     private static volatile Optional<String> cause;
+    private static final Cleaner CLEANER = Cleaner.create();
 
     private final int fd;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final Cleaner.Cleanable cleanable;
 
     private NetworkNamespace(int fd) {
         this.fd = fd;
+        this.cleanable = CLEANER.register(this, new Closer(fd)); // safety net only: close() is the plan
+    }
+
+    private record Closer(int fd) implements Runnable {
+        @Override
+        public void run() {
+            try {
+                TestkitNative.close(fd);
+            } catch (LastErrorException ignored) {
+                // the descriptor is released anyway
+            }
+        }
     }
 
     /**
@@ -170,7 +185,7 @@ public final class NetworkNamespace implements AutoCloseable {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            TestkitNative.close(fd);
+            cleanable.clean();
         }
     }
 

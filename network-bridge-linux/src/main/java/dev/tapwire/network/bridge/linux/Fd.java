@@ -2,16 +2,36 @@ package dev.tapwire.network.bridge.linux;
 
 import com.sun.jna.LastErrorException;
 import dev.tapwire.network.bridge.linux.raw.LibC;
+import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-/** An owned file descriptor that is closed exactly once. */
+/**
+ * An owned file descriptor that is closed exactly once. Callers close it explicitly (try-with-resources);
+ * a {@link Cleaner} closes it if an owner is ever dropped without closing — a safety net, not the plan.
+ */
 final class Fd implements AutoCloseable {
+
+    private static final Cleaner CLEANER = Cleaner.create();
 
     private final int fd;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final Cleaner.Cleanable cleanable;
 
     Fd(int fd) {
         this.fd = fd;
+        this.cleanable = CLEANER.register(this, new Closer(fd));
+    }
+
+    /** Closes the descriptor; must not refer to the {@link Fd}, or it would never become unreachable. */
+    private record Closer(int fd) implements Runnable {
+        @Override
+        public void run() {
+            try {
+                LibC.close(fd);
+            } catch (LastErrorException ignored) {
+                // close(2) releases the descriptor even when it reports an error
+            }
+        }
     }
 
     int get() {
@@ -28,11 +48,7 @@ final class Fd implements AutoCloseable {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            try {
-                LibC.close(fd);
-            } catch (LastErrorException ignored) {
-                // close(2) releases the descriptor even when it reports an error
-            }
+            cleanable.clean();
         }
     }
 }
