@@ -1,0 +1,4 @@
+/**
+ * The {@code tapwire} command.
+ */
+package dev.tapwire.network.cli;
