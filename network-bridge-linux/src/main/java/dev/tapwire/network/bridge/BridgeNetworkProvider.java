@@ -150,7 +150,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         boolean multiQueue = vm.needsMultiQueueTap();
         String alias = BridgeTaps.ALIAS_PREFIX + vmId;
         List<String> created = new ArrayList<>();
-        try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.open()) {
+        try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.over(netlink)) {
             // Two ioctls instead of an RTM_GETLINK of the bridge (a large message): the constructor checked
             // that it is a bridge, and enslaving to anything else fails and rolls back anyway.
             int bridgeIndex = bridgeIndex(interfaces);

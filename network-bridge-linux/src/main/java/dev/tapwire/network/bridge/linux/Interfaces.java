@@ -18,10 +18,24 @@ import java.nio.charset.StandardCharsets;
 public final class Interfaces implements AutoCloseable {
 
     private final Fd socket;
+    private final boolean owned;
     private final Memory ifr = new Memory(Linux.IFREQ_SIZE);
 
-    private Interfaces(Fd socket) {
+    private Interfaces(Fd socket, boolean owned) {
         this.socket = socket;
+        this.owned = owned;
+    }
+
+    /**
+     * Uses the socket of an open netlink client for interface ioctls instead of opening one: the kernel
+     * serves {@code SIOCGIF*}/{@code SIOCSIF*} on any socket, so one socket per operation is enough.
+     * Closing the result leaves the netlink client open.
+     *
+     * @param netlink the client whose socket to use; it must stay open while this is used
+     * @return the interface controller
+     */
+    public static Interfaces over(Rtnetlink netlink) {
+        return new Interfaces(netlink.socket(), false);
     }
 
     /**
@@ -32,7 +46,7 @@ public final class Interfaces implements AutoCloseable {
      */
     public static Interfaces open() {
         try {
-            return new Interfaces(new Fd(LibC.socket(Linux.AF_INET, Linux.SOCK_DGRAM | Linux.SOCK_CLOEXEC, 0)));
+            return new Interfaces(new Fd(LibC.socket(Linux.AF_INET, Linux.SOCK_DGRAM | Linux.SOCK_CLOEXEC, 0)), true);
         } catch (LastErrorException e) {
             throw Errno.failure("socket(AF_INET)", null, e);
         }
@@ -268,9 +282,11 @@ public final class Interfaces implements AutoCloseable {
         }
     }
 
-    /** Closes the control socket. Idempotent. */
+    /** Closes the control socket if this controller opened it. Idempotent. */
     @Override
     public void close() {
-        socket.close();
+        if (owned) {
+            socket.close();
+        }
     }
 }

@@ -503,6 +503,10 @@ public final class Rtnetlink implements AutoCloseable {
         return (len + 3) & ~3;
     }
 
+    Fd socket() {
+        return fd;
+    }
+
     /**
      * Tells whether the socket is open and in step (no send or receive has failed on it).
      *
