@@ -92,6 +92,8 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     /** The index as last read or written by this instance, and the identity of the file it came from. */
     private Snapshot cache;
     private boolean tempFilesSwept;
+    /** How many times this instance parsed the file (for tests of the identity check). Guarded by the lock. */
+    private long parses;
     private final IndexCodec.MemberCache encodedMembers = new IndexCodec.MemberCache();
     /** Changes waiting to be written, shared by every instance on the same index in this JVM. */
     private final Group group;
@@ -313,6 +315,13 @@ public final class FileNetworkRegistry implements NetworkRegistry {
                             + " is held by more than one member");
                 }
             }
+        }
+    }
+
+    /** Returns how many times this instance has parsed the index file. */
+    long parseCount() {
+        try (Lease lease = lock.acquire()) {
+            return parses;
         }
     }
 
@@ -595,6 +604,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
             throw new NetworkException("cannot read registry index " + indexFile + ": " + e, e);
         }
         NetworkIndex index = IndexCodec.parse(bytes, indexFile);
+        parses++;
         warnAboutReferenceQuirks(index);
         cache = new Snapshot(index, identity);
         LOG.debug("read registry index {} ({} bytes, {} networks)", indexFile, bytes.length, index.networks().size());

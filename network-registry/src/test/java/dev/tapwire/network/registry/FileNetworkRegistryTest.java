@@ -307,6 +307,22 @@ class FileNetworkRegistryTest {
         }
 
         @Test
+        void theFileIsParsedOnlyWhenSomethingElseChangedIt() {
+            registry.create("dev");
+            for (int i = 0; i < 20; i++) {
+                registry.join("dev", "w" + i);
+            }
+            registry.list();
+            assertThat(registry.parseCount()).as("its own writes need no re-parse").isZero();
+
+            FileNetworkRegistry other = FileNetworkRegistry.open(state);
+            other.join("dev", "from-elsewhere");
+            assertThat(registry.get("dev").member("from-elsewhere")).isPresent();
+            registry.list();
+            assertThat(registry.parseCount()).as("one parse after another writer").isEqualTo(1);
+        }
+
+        @Test
         void staleTemporaryFilesAreRemoved() throws Exception {
             registry.create("dev");
             Path stale = registry.indexFile().resolveSibling("index.json.tmp-999999-abc");
