@@ -135,6 +135,33 @@ public final class Benchmarks {
         return b.report.rows();
     }
 
+    /** Every scratch directory of the run lives under this one, removed when the run ends. */
+    private static final Path SCRATCH = createScratch();
+
+    private static Path createScratch() {
+        try {
+            Path dir = Files.createTempDirectory("tapwire-bench-");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteRecursively(dir)));
+            return dir;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Path scratch(String prefix) throws IOException {
+        return Files.createTempDirectory(SCRATCH, prefix);
+    }
+
+    static void deleteRecursively(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            System.err.println("cannot remove " + dir + ": " + e);
+        }
+    }
+
     private static Path defaultOutput() {
         try {
             Path code = Path.of(Benchmarks.class.getProtectionDomain().getCodeSource().getLocation().toURI());
@@ -210,7 +237,7 @@ public final class Benchmarks {
 
     /** Runs child JVMs that warm up together, then count join+leave pairs for {@code duration} ms. */
     private static double pairsPerSecond(int processes, int threads, long duration, long warmup) throws Exception {
-        Path state = Files.createTempDirectory("tapwire-bench-contention-");
+        Path state = scratch("tapwire-bench-contention-");
         FileNetworkRegistry.open(state).create("bench", Ipv4Subnet.parse("10.44.0.0/16"));
         long startAt = System.currentTimeMillis() + 1000 + warmup; // JVM start, then warm-up
         List<Process> children = new ArrayList<>();
@@ -242,7 +269,7 @@ public final class Benchmarks {
         int rounds = quick ? 2 : 5;
         VmSpec spec = multiQueue ? VmSpec.of(2) : VmSpec.of(1);
         String kind = multiQueue ? "multi-queue" : "single-queue";
-        Path root = Files.createTempDirectory("tapwire-bench-taps-");
+        Path root = scratch("tapwire-bench-taps-");
         ensureBridge();
         BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
         int mtu;
@@ -300,7 +327,7 @@ public final class Benchmarks {
 
     private void deletion() throws Exception {
         int count = quick ? 20 : 200;
-        Path root = Files.createTempDirectory("tapwire-bench-delete-");
+        Path root = scratch("tapwire-bench-delete-");
         ensureBridge();
         BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
         List<String> ids = vmIds("d", count);
@@ -330,7 +357,7 @@ public final class Benchmarks {
     private void memory() throws Exception {
         for (boolean mq : new boolean[] {false, true}) {
             int count = quick ? (mq ? 2 : 10) : (mq ? 8 : 50);
-            Path root = Files.createTempDirectory("tapwire-bench-mem-");
+            Path root = scratch("tapwire-bench-mem-");
             ensureBridge();
             BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
             List<String> ids = vmIds(mq ? "mm" : "ms", count);
@@ -366,7 +393,7 @@ public final class Benchmarks {
     private void gc() throws Exception {
         int live = quick ? 5 : 100;
         int orphans = quick ? 20 : 500;
-        Path root = Files.createTempDirectory("tapwire-bench-gc-");
+        Path root = scratch("tapwire-bench-gc-");
         ensureBridge();
         BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
         List<String> liveIds = vmIds("gl", live);

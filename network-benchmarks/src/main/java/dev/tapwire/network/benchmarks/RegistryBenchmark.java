@@ -68,14 +68,10 @@ public class RegistryBenchmark {
         target = dir.resolve("reference.json");
     }
 
-    /** Removes the temporary directory. @throws IOException on failure */
+    /** Removes the temporary directory. */
     @TearDown(Level.Trial)
-    public void tearDown() throws IOException {
-        try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+    public void tearDown() {
+        Benchmarks.deleteRecursively(dir);
     }
 
     /**
