@@ -560,6 +560,13 @@ public final class FileNetworkRegistry implements NetworkRegistry {
                     p.failure = e;
                 }
             }
+        } catch (Error e) {
+            for (Pending<?> p : batch) {
+                if (p.failure == null) {
+                    p.failure = new NetworkException("the change to " + indexFile + " was not applied: " + e, e);
+                }
+            }
+            throw e;
         } finally {
             batch.forEach(p -> p.done = true);
         }
