@@ -96,17 +96,18 @@ public final class Rtnetlink implements AutoCloseable {
     public List<Link> links() {
         Message m = new Message(Linux.RTM_GETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP)
                 .ifinfo(Linux.AF_UNSPEC, 0, 0, 0);
+        int s = send(List.of(m));
         List<Link> links = new ArrayList<>();
-        replies(send(List.of(m)), "RTM_GETLINK dump", null, (buf, off, len, type) -> {
-            if (type == Linux.NLMSG_DONE) {
-                return true;
+        receiveUntil("RTM_GETLINK dump", null, (buf, off, len, type, seq) -> {
+            if (seq != s) {
+                return false;
             }
             if (type == Linux.NLMSG_ERROR) {
                 throwIfError(buf, off, len, "RTM_GETLINK dump", null, 0);
             } else if (type == Linux.RTM_NEWLINK) {
                 links.add(parseLink(buf, off, len));
             }
-            return false;
+            return type == Linux.NLMSG_DONE;
         });
         return links;
     }
@@ -121,41 +122,39 @@ public final class Rtnetlink implements AutoCloseable {
     public Optional<Link> link(String name) {
         Message m = new Message(Linux.RTM_GETLINK, Linux.NLM_F_REQUEST).ifinfo(Linux.AF_UNSPEC, 0, 0, 0)
                 .string(Linux.IFLA_IFNAME, name);
+        int s = send(List.of(m));
         List<Link> found = new ArrayList<>(1);
-        replies(send(List.of(m)), "RTM_GETLINK", name, (buf, off, len, type) -> {
+        receiveUntil("RTM_GETLINK", name, (buf, off, len, type, seq) -> {
+            if (seq != s) {
+                return false;
+            }
             if (type == Linux.NLMSG_ERROR) {
-                if (-buf.getInt(off + Linux.NLMSG_HDRLEN) != Errno.ENODEV) {
-                    throwIfError(buf, off, len, "RTM_GETLINK", name, 0);
-                }
-                return true;
-            }
-            if (type == Linux.RTM_NEWLINK) {
+                throwIfError(buf, off, len, "RTM_GETLINK", name, Errno.ENODEV); // ENODEV: no such link
+            } else if (type == Linux.RTM_NEWLINK) {
                 found.add(parseLink(buf, off, len));
-                return true;
             }
-            return false;
+            return type == Linux.NLMSG_ERROR || type == Linux.RTM_NEWLINK;
         });
         return found.stream().findFirst();
     }
 
-    /** Handles one reply message; returns true when no more replies are expected. */
+    /** Handles one received message; returns true when no more are expected. */
     @FunctionalInterface
     private interface ReplyHandler {
-        boolean handle(ByteBuffer buf, int off, int len, int type);
+        boolean handle(ByteBuffer buf, int off, int len, int type, int seq);
     }
 
-    /** Reads replies to request {@code seq} until the handler says it is done. */
-    private void replies(int seq, String operation, String device, ReplyHandler handler) {
+    /** Reads messages, datagram by datagram, until the handler says it has seen the last one it expects. */
+    private void receiveUntil(String operation, String device, ReplyHandler handler) {
         while (true) {
             int n = receive(operation, device);
             ByteBuffer buf = rx.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
-            int off = 0;
-            while (off + Linux.NLMSG_HDRLEN <= n) {
+            for (int off = 0; off + Linux.NLMSG_HDRLEN <= n; ) {
                 int len = buf.getInt(off);
                 if (len < Linux.NLMSG_HDRLEN) {
                     break;
                 }
-                if (buf.getInt(off + 8) == seq && handler.handle(buf, off, len, buf.getShort(off + 4) & 0xffff)) {
+                if (handler.handle(buf, off, len, buf.getShort(off + 4) & 0xffff, buf.getInt(off + 8))) {
                     return;
                 }
                 off += align(len);
@@ -173,8 +172,8 @@ public final class Rtnetlink implements AutoCloseable {
      * @throws DeviceOperationException for the first request that failed
      */
     public void execute(List<Request> requests) {
+        DeviceOperationException[] first = new DeviceOperationException[1];
         int from = 0;
-        DeviceOperationException first = null;
         while (from < requests.size()) {
             int to = from;
             int bytes = 0;
@@ -185,36 +184,26 @@ public final class Rtnetlink implements AutoCloseable {
             }
             List<Request> batch = requests.subList(from, to);
             int firstSeq = send(batch.stream().map(Request::message).toList());
-            int pending = batch.size();
-            while (pending > 0) {
-                int n = receive(batch.get(0).operation, batch.get(0).device);
-                ByteBuffer buf = rx.getByteBuffer(0, n).order(ByteOrder.nativeOrder());
-                int off = 0;
-                while (off + Linux.NLMSG_HDRLEN <= n) {
-                    int len = buf.getInt(off);
-                    int type = buf.getShort(off + 4) & 0xffff;
-                    if (len < Linux.NLMSG_HDRLEN) {
-                        break;
-                    }
-                    int i = buf.getInt(off + 8) - firstSeq;
-                    if (type == Linux.NLMSG_ERROR && i >= 0 && i < batch.size()) {
-                        pending--;
-                        Request r = batch.get(i);
-                        try {
-                            throwIfError(buf, off, len, r.operation, r.device, r.ignoredErrno);
-                        } catch (DeviceOperationException e) {
-                            if (first == null) {
-                                first = e;
-                            }
+            int[] pending = {batch.size()};
+            receiveUntil(batch.get(0).operation, batch.get(0).device, (buf, off, len, type, seq) -> {
+                int i = seq - firstSeq;
+                if (type == Linux.NLMSG_ERROR && i >= 0 && i < batch.size()) {
+                    pending[0]--;
+                    Request r = batch.get(i);
+                    try {
+                        throwIfError(buf, off, len, r.operation, r.device, r.ignoredErrno);
+                    } catch (DeviceOperationException e) {
+                        if (first[0] == null) {
+                            first[0] = e;
                         }
                     }
-                    off += align(len);
                 }
-            }
+                return pending[0] == 0;
+            });
             from = to;
         }
-        if (first != null) {
-            throw first;
+        if (first[0] != null) {
+            throw first[0];
         }
     }
 
@@ -362,22 +351,13 @@ public final class Rtnetlink implements AutoCloseable {
         if (error == 0 || error == ignored) {
             return;
         }
-        int flags = buf.getShort(off + 6) & 0xffff;
         String detail = null;
-        if ((flags & Linux.NLM_F_ACK_TLVS) != 0) {
-            // error(4) + the request's header (16 bytes, capped ack) then attributes
-            int attrs = off + Linux.NLMSG_HDRLEN + 4 + Linux.NLMSG_HDRLEN;
-            int end = off + len;
-            while (attrs + 4 <= end) {
-                int alen = buf.getShort(attrs) & 0xffff;
-                int atype = buf.getShort(attrs + 2) & 0x3fff;
-                if (alen < 4) {
-                    break;
+        if ((buf.getShort(off + 6) & Linux.NLM_F_ACK_TLVS) != 0) {
+            // error (4 bytes) and the request's header (capped ack), then attributes
+            for (Attrs a = new Attrs(buf, off + Linux.NLMSG_HDRLEN + 4 + Linux.NLMSG_HDRLEN, off + len); a.next(); ) {
+                if (a.type == Linux.NLMSGERR_ATTR_MSG) {
+                    detail = a.string();
                 }
-                if (atype == Linux.NLMSGERR_ATTR_MSG) {
-                    detail = cString(buf, attrs + 4, alen - 4);
-                }
-                attrs += align(alen);
             }
         }
         throw Errno.failure(operation, device, error, detail);
@@ -396,66 +376,36 @@ public final class Rtnetlink implements AutoCloseable {
         int txqlen = 0;
         MacAddress mac = null;
         Optional<Link.TunInfo> tun = Optional.empty();
-        int a = base + Linux.IFINFOMSG_LEN;
-        int end = off + len;
-        while (a + 4 <= end) {
-            int alen = buf.getShort(a) & 0xffff;
-            int type = buf.getShort(a + 2) & 0x3fff;
-            if (alen < 4 || a + alen > end) {
-                break;
-            }
-            int p = a + 4;
-            int plen = alen - 4;
-            switch (type) {
-                case Linux.IFLA_IFNAME -> name = cString(buf, p, plen);
-                case Linux.IFLA_IFALIAS -> alias = cString(buf, p, plen);
-                case Linux.IFLA_MASTER -> master = buf.getInt(p);
-                case Linux.IFLA_GROUP -> group = buf.getInt(p);
-                case Linux.IFLA_MTU -> mtu = buf.getInt(p);
-                case Linux.IFLA_TXQLEN -> txqlen = buf.getInt(p);
-                case Linux.IFLA_ADDRESS -> {
-                    if (plen == 6) {
-                        byte[] bytes = new byte[6];
-                        buf.get(p, bytes);
-                        mac = MacAddress.of(bytes);
-                    }
-                }
+        for (Attrs a = new Attrs(buf, base + Linux.IFINFOMSG_LEN, off + len); a.next(); ) {
+            switch (a.type) {
+                case Linux.IFLA_IFNAME -> name = a.string();
+                case Linux.IFLA_IFALIAS -> alias = a.string();
+                case Linux.IFLA_MASTER -> master = a.u32();
+                case Linux.IFLA_GROUP -> group = a.u32();
+                case Linux.IFLA_MTU -> mtu = a.u32();
+                case Linux.IFLA_TXQLEN -> txqlen = a.u32();
+                case Linux.IFLA_ADDRESS -> mac = a.length == 6 ? MacAddress.of(a.bytes()) : null;
                 case Linux.IFLA_LINKINFO -> {
-                    int[] data = new int[2];
-                    kind = parseLinkInfo(buf, p, plen, data);
-                    if ("tun".equals(kind) && data[1] > 0) {
-                        tun = Optional.of(parseTun(buf, data[0], data[1]));
+                    Attrs data = null;
+                    for (Attrs info = a.nested(); info.next(); ) {
+                        if (info.type == Linux.IFLA_INFO_KIND) {
+                            kind = info.string();
+                        } else if (info.type == Linux.IFLA_INFO_DATA) {
+                            data = info.nested();
+                        }
+                    }
+                    if ("tun".equals(kind) && data != null) {
+                        tun = Optional.of(parseTun(data));
                     }
                 }
                 default -> {
                 }
             }
-            a += align(alen);
         }
         return new Link(index, name, kind, master, group, mtu, flags, txqlen, alias, mac, tun);
     }
 
-    private static String parseLinkInfo(ByteBuffer buf, int p, int plen, int[] data) {
-        String kind = "";
-        int a = p;
-        while (a + 4 <= p + plen) {
-            int alen = buf.getShort(a) & 0xffff;
-            int type = buf.getShort(a + 2) & 0x3fff;
-            if (alen < 4) {
-                break;
-            }
-            if (type == Linux.IFLA_INFO_KIND) {
-                kind = cString(buf, a + 4, alen - 4);
-            } else if (type == Linux.IFLA_INFO_DATA) {
-                data[0] = a + 4;
-                data[1] = alen - 4;
-            }
-            a += align(alen);
-        }
-        return kind;
-    }
-
-    private static Link.TunInfo parseTun(ByteBuffer buf, int p, int plen) {
+    private static Link.TunInfo parseTun(Attrs a) {
         int owner = -1;
         int group = -1;
         int tunType = 0;
@@ -464,29 +414,75 @@ public final class Rtnetlink implements AutoCloseable {
         boolean persist = false;
         boolean mq = false;
         int queues = 0;
-        int a = p;
-        while (a + 4 <= p + plen) {
-            int alen = buf.getShort(a) & 0xffff;
-            int type = buf.getShort(a + 2) & 0x3fff;
-            if (alen < 4) {
-                break;
-            }
-            int v = a + 4;
-            switch (type) {
-                case Linux.IFLA_TUN_OWNER -> owner = buf.getInt(v);
-                case Linux.IFLA_TUN_GROUP -> group = buf.getInt(v);
-                case Linux.IFLA_TUN_TYPE -> tunType = buf.get(v);
-                case Linux.IFLA_TUN_PI -> pi = buf.get(v) != 0;
-                case Linux.IFLA_TUN_VNET_HDR -> vnet = buf.get(v) != 0;
-                case Linux.IFLA_TUN_PERSIST -> persist = buf.get(v) != 0;
-                case Linux.IFLA_TUN_MULTI_QUEUE -> mq = buf.get(v) != 0;
-                case Linux.IFLA_TUN_NUM_QUEUES -> queues = buf.getInt(v);
+        while (a.next()) {
+            switch (a.type) {
+                case Linux.IFLA_TUN_OWNER -> owner = a.u32();
+                case Linux.IFLA_TUN_GROUP -> group = a.u32();
+                case Linux.IFLA_TUN_TYPE -> tunType = a.u8();
+                case Linux.IFLA_TUN_PI -> pi = a.u8() != 0;
+                case Linux.IFLA_TUN_VNET_HDR -> vnet = a.u8() != 0;
+                case Linux.IFLA_TUN_PERSIST -> persist = a.u8() != 0;
+                case Linux.IFLA_TUN_MULTI_QUEUE -> mq = a.u8() != 0;
+                case Linux.IFLA_TUN_NUM_QUEUES -> queues = a.u32();
                 default -> {
                 }
             }
-            a += align(alen);
         }
         return new Link.TunInfo(owner, group, tunType == Linux.IFF_TAP, pi, vnet, persist, mq, queues);
+    }
+
+    /** A cursor over the netlink attributes between two offsets: {@code next()}, then read the current one. */
+    private static final class Attrs {
+        private final ByteBuffer buf;
+        private final int end;
+        private int next;
+        int type;
+        int payload;
+        int length;
+
+        Attrs(ByteBuffer buf, int from, int end) {
+            this.buf = buf;
+            this.next = from;
+            this.end = end;
+        }
+
+        /** Moves to the next attribute; false at the end or at a malformed one. */
+        boolean next() {
+            if (next + 4 > end) {
+                return false;
+            }
+            int alen = buf.getShort(next) & 0xffff;
+            if (alen < 4 || next + alen > end) {
+                return false;
+            }
+            type = buf.getShort(next + 2) & 0x3fff; // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+            payload = next + 4;
+            length = alen - 4;
+            next += align(alen);
+            return true;
+        }
+
+        int u8() {
+            return buf.get(payload) & 0xff;
+        }
+
+        int u32() {
+            return buf.getInt(payload);
+        }
+
+        byte[] bytes() {
+            byte[] bytes = new byte[length];
+            buf.get(payload, bytes);
+            return bytes;
+        }
+
+        String string() {
+            return cString(buf, payload, length);
+        }
+
+        Attrs nested() {
+            return new Attrs(buf, payload, payload + length);
+        }
     }
 
     private static String cString(ByteBuffer buf, int p, int max) {
