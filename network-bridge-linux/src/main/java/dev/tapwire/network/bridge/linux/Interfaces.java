@@ -60,8 +60,7 @@ public final class Interfaces implements AutoCloseable {
      * @throws dev.tapwire.network.DeviceOperationException {@code ENODEV} when it does not exist
      */
     public int index(String name) {
-        call("SIOCGIFINDEX", Linux.SIOCGIFINDEX, name);
-        return ifr.getInt(Linux.IFREQ_UNION);
+        return getInt("SIOCGIFINDEX", Linux.SIOCGIFINDEX, name);
     }
 
     /**
@@ -73,7 +72,7 @@ public final class Interfaces implements AutoCloseable {
      */
     public int flags(String name) {
         call("SIOCGIFFLAGS", Linux.SIOCGIFFLAGS, name);
-        return ifr.getShort(Linux.IFREQ_UNION) & 0xffff;
+        return ifr.getShort(Linux.IFREQ_UNION) & 0xffff; // ifr_flags is a short
     }
 
     /**
@@ -99,8 +98,7 @@ public final class Interfaces implements AutoCloseable {
      * @throws dev.tapwire.network.DeviceOperationException on failure
      */
     public int mtu(String name) {
-        call("SIOCGIFMTU", Linux.SIOCGIFMTU, name);
-        return ifr.getInt(Linux.IFREQ_UNION);
+        return getInt("SIOCGIFMTU", Linux.SIOCGIFMTU, name);
     }
 
     /**
@@ -111,9 +109,7 @@ public final class Interfaces implements AutoCloseable {
      * @throws dev.tapwire.network.DeviceOperationException on failure ({@code EINVAL}: out of range)
      */
     public void setMtu(String name, int mtu) {
-        prepare(name);
-        ifr.setInt(Linux.IFREQ_UNION, mtu);
-        invoke("SIOCSIFMTU", Linux.SIOCSIFMTU, name, ifr);
+        setInt("SIOCSIFMTU", Linux.SIOCSIFMTU, name, mtu);
     }
 
     /**
@@ -124,8 +120,7 @@ public final class Interfaces implements AutoCloseable {
      * @throws dev.tapwire.network.DeviceOperationException on failure
      */
     public int txQueueLength(String name) {
-        call("SIOCGIFTXQLEN", Linux.SIOCGIFTXQLEN, name);
-        return ifr.getInt(Linux.IFREQ_UNION);
+        return getInt("SIOCGIFTXQLEN", Linux.SIOCGIFTXQLEN, name);
     }
 
     /**
@@ -136,9 +131,7 @@ public final class Interfaces implements AutoCloseable {
      * @throws dev.tapwire.network.DeviceOperationException on failure
      */
     public void setTxQueueLength(String name, int length) {
-        prepare(name);
-        ifr.setInt(Linux.IFREQ_UNION, length);
-        invoke("SIOCSIFTXQLEN", Linux.SIOCSIFTXQLEN, name, ifr);
+        setInt("SIOCSIFTXQLEN", Linux.SIOCSIFTXQLEN, name, length);
     }
 
     /**
@@ -213,9 +206,7 @@ public final class Interfaces implements AutoCloseable {
      * @throws dev.tapwire.network.DeviceOperationException on failure
      */
     public void addBridgePort(String bridge, int portIndex) {
-        prepare(bridge);
-        ifr.setInt(Linux.IFREQ_UNION, portIndex);
-        invoke("SIOCBRADDIF", Linux.SIOCBRADDIF, bridge, ifr);
+        setInt("SIOCBRADDIF", Linux.SIOCBRADDIF, bridge, portIndex);
     }
 
     /**
@@ -226,9 +217,7 @@ public final class Interfaces implements AutoCloseable {
      * @throws dev.tapwire.network.DeviceOperationException on failure
      */
     public void removeBridgePort(String bridge, int portIndex) {
-        prepare(bridge);
-        ifr.setInt(Linux.IFREQ_UNION, portIndex);
-        invoke("SIOCBRDELIF", Linux.SIOCBRDELIF, bridge, ifr);
+        setInt("SIOCBRDELIF", Linux.SIOCBRDELIF, bridge, portIndex);
     }
 
     /**
@@ -251,6 +240,19 @@ public final class Interfaces implements AutoCloseable {
         prepare(name);
         ifr.setShort(Linux.IFREQ_UNION, (short) Linux.AF_INET);
         ifr.write(Linux.IFREQ_UNION + 4, address.toBytes(), 0, 4);
+    }
+
+    /** Runs an ioctl that returns an int in the ifreq union. */
+    private int getInt(String op, long request, String name) {
+        call(op, request, name);
+        return ifr.getInt(Linux.IFREQ_UNION);
+    }
+
+    /** Runs an ioctl that takes an int in the ifreq union. */
+    private void setInt(String op, long request, String name, int value) {
+        prepare(name);
+        ifr.setInt(Linux.IFREQ_UNION, value);
+        invoke(op, request, name, ifr);
     }
 
     private void call(String op, long request, String name) {
