@@ -11,18 +11,28 @@ public class DeviceOperationException extends NetworkException {
 
     private static final long serialVersionUID = 1L;
 
-    /** The errno classes callers commonly need to tell apart. */
+    /** The errno classes callers commonly need to tell apart, each with the errno Linux gives for it. */
     public enum Reason {
         /** {@code EPERM} or {@code EACCES}: the caller lacks a capability (usually CAP_NET_ADMIN) or permission. */
-        PERMISSION_DENIED,
+        PERMISSION_DENIED(1, "EPERM", "Operation not permitted"),
         /** {@code EBUSY}: the device exists and is in use, e.g. a TAP of that name already exists. */
-        BUSY,
+        BUSY(16, "EBUSY", "Device or resource busy"),
         /** {@code ENODEV} or {@code ENXIO}: no such device. */
-        NO_SUCH_DEVICE,
+        NO_SUCH_DEVICE(19, "ENODEV", "No such device"),
         /** {@code EEXIST}: the object to create already exists. */
-        ALREADY_EXISTS,
+        ALREADY_EXISTS(17, "EEXIST", "File exists"),
         /** Any other errno, or a failure that is not an errno at all. */
-        OTHER;
+        OTHER(0, null, null);
+
+        private final int errno;
+        private final String errnoName;
+        private final String text;
+
+        Reason(int errno, String errnoName, String text) {
+            this.errno = errno;
+            this.errnoName = errnoName;
+            this.text = text;
+        }
 
         /**
          * Maps a Linux errno to its reason.
@@ -46,6 +56,38 @@ public class DeviceOperationException extends NetworkException {
                     return OTHER;
             }
         }
+    }
+
+    /**
+     * Creates the exception for a failure found without a syscall failing (a check in Java, or a backend
+     * that is not native), with the errno Linux gives for {@code reason}, so it reads and classifies like
+     * a kernel failure: {@code of("verify", "bt1-0", Reason.NO_SUCH_DEVICE, "VM 1 has no TAP bt1-0")} reads
+     * {@code verify(bt1-0) failed: ENODEV (No such device: VM 1 has no TAP bt1-0)}.
+     *
+     * @param operation what failed, e.g. {@code verify}
+     * @param device the device it concerns, or null
+     * @param reason the class of failure; {@link Reason#OTHER} gives errno 0 and the detail alone
+     * @param detail what exactly was wrong
+     * @return the exception
+     */
+    public static DeviceOperationException of(String operation, String device, Reason reason, String detail) {
+        return of(operation, device, reason, detail, null);
+    }
+
+    /**
+     * Creates the exception as {@link #of(String, String, Reason, String)} does, with an underlying cause.
+     *
+     * @param operation what failed
+     * @param device the device it concerns, or null
+     * @param reason the class of failure
+     * @param detail what exactly was wrong
+     * @param cause the underlying failure, or null
+     * @return the exception
+     */
+    public static DeviceOperationException of(String operation, String device, Reason reason, String detail,
+            Throwable cause) {
+        String description = reason.text == null ? detail : reason.text + ": " + detail;
+        return new DeviceOperationException(operation, device, reason.errno, reason.errnoName, description, cause);
     }
 
     private final String operation;

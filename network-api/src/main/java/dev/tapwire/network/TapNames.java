@@ -160,6 +160,22 @@ public final class TapNames {
     }
 
     /**
+     * Returns the error every provider gives when a VM's TAP name is already taken ({@code EBUSY}): TAPs
+     * are never shared, whether the holder is another VM with the same 8-character prefix or a leftover.
+     *
+     * @param operation the call that found the name taken, e.g. {@code TUNSETIFF}
+     * @param tap the TAP name
+     * @param vmId the VM that wanted it
+     * @param cause the kernel's failure, or null for a backend that is not native
+     * @return the exception to throw
+     */
+    public static DeviceOperationException nameTaken(String operation, String tap, String vmId, Throwable cause) {
+        return DeviceOperationException.of(operation, tap, DeviceOperationException.Reason.BUSY, "TAP " + tap
+                + " already exists — another VM whose ID starts with \"" + vmPrefix(vmId)
+                + "\", or a leftover; it is not shared (delete it first)", cause);
+    }
+
+    /**
      * Checks a Linux interface name: 1-15 bytes, no {@code /}, {@code :} or whitespace, not {@code .} or {@code ..}.
      *
      * @param name the name

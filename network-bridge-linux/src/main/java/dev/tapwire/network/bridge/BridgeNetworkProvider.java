@@ -2,6 +2,7 @@ package dev.tapwire.network.bridge;
 
 import com.sun.jna.Platform;
 import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkProvider;
@@ -193,10 +194,8 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         try {
             Tun.createPersistentTap(tap, multiQueue, OptionalInt.of(owner), group);
         } catch (DeviceOperationException e) {
-            if (e.reason() == DeviceOperationException.Reason.BUSY) {
-                throw new DeviceOperationException(e.operation(), e.device(), e.errno(), e.errnoName(),
-                        "Device or resource busy: TAP " + tap + " already exists — another VM whose ID starts with \""
-                                + TapNames.vmPrefix(vmId) + "\", or a leftover; it is not shared (delete it first)", e);
+            if (e.reason() == Reason.BUSY) {
+                throw TapNames.nameTaken(e.operation(), tap, vmId, e);
             }
             throw e;
         }
@@ -209,7 +208,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             return false;
         }
         if (!BridgeTaps.belongsTo(link.get(), vmId)) {
-            throw new DeviceOperationException("configure", tap, 16, "EBUSY", "Device or resource busy: " + tap
+            throw DeviceOperationException.of("configure", tap, Reason.BUSY, tap
                     + " exists but is not a TAP of VM " + vmId + " (kind \"" + link.get().kind() + "\", alias \""
                     + link.get().alias() + "\")");
         }
@@ -236,21 +235,21 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         try {
             return interfaces.index(bridge);
         } catch (DeviceOperationException e) {
-            if (e.reason() == DeviceOperationException.Reason.NO_SUCH_DEVICE) {
-                throw missingBridge(e);
+            if (e.reason() == Reason.NO_SUCH_DEVICE) {
+                throw missingBridge(e.operation(), e);
             }
             throw e;
         }
     }
 
-    private DeviceOperationException missingBridge(Throwable cause) {
-        return new DeviceOperationException("RTM_GETLINK", bridge, 19, "ENODEV", "No such device: bridge " + bridge
+    private DeviceOperationException missingBridge(String operation, Throwable cause) {
+        return DeviceOperationException.of(operation, bridge, Reason.NO_SUCH_DEVICE, "bridge " + bridge
                 + " does not exist in this network namespace; create it first (ip link add " + bridge
                 + " type bridge)", cause);
     }
 
     private Link bridgeLink(Rtnetlink netlink) {
-        Link link = netlink.link(bridge).orElseThrow(() -> missingBridge(null));
+        Link link = netlink.link(bridge).orElseThrow(() -> missingBridge("RTM_GETLINK", null));
         if (!link.isBridge()) {
             throw new InvalidNetworkSpecException("device " + bridge + " is not a Linux bridge (its kind is \""
                     + (link.kind().isEmpty() ? "none" : link.kind()) + "\"); the bridge provider needs a bridge");
@@ -264,14 +263,13 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         String tap = TapNames.tapName(vmId, 0);
         try (Rtnetlink netlink = Rtnetlink.open()) {
             Link bridgeLink = bridgeLink(netlink);
-            Link link = netlink.link(tap).orElseThrow(() -> new DeviceOperationException("verify", tap, 19, "ENODEV",
-                    "No such device: VM " + vmId + " has no TAP " + tap));
+            Link link = netlink.link(tap).orElseThrow(() -> DeviceOperationException.of("verify", tap,
+                    Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no TAP " + tap));
             if (!BridgeTaps.belongsTo(link, vmId)) {
-                throw new DeviceOperationException("verify", tap, 16, "EBUSY", "Device or resource busy: " + tap
-                        + " is not a TAP of VM " + vmId);
+                throw DeviceOperationException.of("verify", tap, Reason.BUSY, tap + " is not a TAP of VM " + vmId);
             }
             if (link.masterIndex() != bridgeLink.index()) {
-                throw new DeviceOperationException("verify", tap, 0, null, "TAP " + tap + " of VM " + vmId
+                throw DeviceOperationException.of("verify", tap, Reason.OTHER, "TAP " + tap + " of VM " + vmId
                         + " is not attached to bridge " + bridge);
             }
         }

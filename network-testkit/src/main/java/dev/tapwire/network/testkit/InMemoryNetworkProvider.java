@@ -1,6 +1,7 @@
 package dev.tapwire.network.testkit;
 
 import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkProvider;
@@ -105,15 +106,13 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
         String tap = TapNames.tapName(vmId, 0);
         FakeHost.Tap found = host.taps().get(tap);
         if (found == null) {
-            throw new DeviceOperationException("verify", tap, 19, "ENODEV", "No such device: VM " + vmId
-                    + " has no TAP " + tap);
+            throw DeviceOperationException.of("verify", tap, Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no TAP " + tap);
         }
         if (!found.vmId().equals(vmId)) {
-            throw new DeviceOperationException("verify", tap, 16, "EBUSY", "Device or resource busy: " + tap
-                    + " is not a TAP of VM " + vmId);
+            throw DeviceOperationException.of("verify", tap, Reason.BUSY, tap + " is not a TAP of VM " + vmId);
         }
         if (!bridge.equals(found.bridge())) {
-            throw new DeviceOperationException("verify", tap, 0, null, "TAP " + tap + " of VM " + vmId
+            throw DeviceOperationException.of("verify", tap, Reason.OTHER, "TAP " + tap + " of VM " + vmId
                     + " is not attached to bridge " + bridge);
         }
     }
@@ -129,9 +128,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                     String tap = TapNames.tapName(vmId, i);
                     FakeHost.Tap present = host.taps().get(tap);
                     if (present != null && !(previous.size() > 0 && present.vmId().equals(vmId))) {
-                        throw new DeviceOperationException("TUNSETIFF", tap, 16, "EBUSY", "Device or resource busy: TAP "
-                                + tap + " already exists — another VM whose ID starts with \"" + TapNames.vmPrefix(vmId)
-                                + "\", or a leftover; it is not shared (delete it first)");
+                        throw TapNames.nameTaken("TUNSETIFF", tap, vmId, null);
                     }
                     host.failure(tap).ifPresent(f -> {
                         throw f;
