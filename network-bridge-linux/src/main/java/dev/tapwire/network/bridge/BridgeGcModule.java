@@ -6,7 +6,6 @@ import dev.tapwire.network.gc.ActiveVmSnapshot;
 import dev.tapwire.network.gc.GcModule;
 import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.lock.LockFile;
-import dev.tapwire.network.TapNames;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -69,14 +68,9 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
             return Set.of();
         }
         Set<String> active = ActiveVmSnapshot.union(others);
-        Set<String> activePrefixes = new TreeSet<>();
-        active.forEach(id -> activePrefixes.add(TapNames.vmPrefix(id)));
         Set<String> orphans = new TreeSet<>();
         for (Link tap : snapshot.taps()) {
-            String owner = BridgeTaps.aliasVmId(tap);
-            boolean alive = owner != null ? active.contains(owner)
-                    : activePrefixes.contains(TapNames.vmPrefixOf(tap.name()).orElse(""));
-            if (!alive) {
+            if (active.stream().noneMatch(vmId -> BridgeTaps.belongsTo(tap, vmId))) {
                 orphans.add(tap.name());
             }
         }
@@ -86,10 +80,8 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
     @Override
     public void collect(Set<String> tapNames) {
         try (Rtnetlink netlink = Rtnetlink.open()) {
-            List<Link> all = netlink.links();
-            List<Link> doomed = all.stream().filter(Link::isTun).filter(l -> tapNames.contains(l.name())).toList();
-            BridgeTaps.delete(netlink, all, doomed);
-            LOG.debug("bridge GC reclaimed {} TAP(s): {}", doomed.size(), tapNames);
+            int reclaimed = BridgeTaps.deleteWhere(netlink, l -> BridgeTaps.isTapwireTap(l) && tapNames.contains(l.name()));
+            LOG.debug("bridge GC reclaimed {} TAP(s): {}", reclaimed, tapNames);
         }
     }
 }

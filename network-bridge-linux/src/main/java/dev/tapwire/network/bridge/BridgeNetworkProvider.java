@@ -221,9 +221,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             return;
         }
         try {
-            List<Link> all = netlink.links();
-            List<Link> doomed = all.stream().filter(l -> created.contains(l.name())).toList();
-            BridgeTaps.delete(netlink, all, doomed);
+            BridgeTaps.deleteWhere(netlink, l -> l.isTun() && created.contains(l.name()));
             LOG.debug("rolled back TAPs {} after: {}", created, cause.getMessage());
         } catch (RuntimeException e) {
             cause.addSuppressed(e);
@@ -304,7 +302,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             List<Link> all = netlink.links();
             int bridgeIndex = all.stream().filter(l -> l.name().equals(bridge)).mapToInt(Link::index).findFirst()
                     .orElse(-1);
-            return all.stream().filter(Link::isTun).filter(l -> TapNames.vmPrefixOf(l.name()).isPresent())
+            return all.stream().filter(BridgeTaps::isTapwireTap)
                     .filter(l -> l.masterIndex() == 0 || l.masterIndex() == bridgeIndex).toList();
         }
     }

@@ -8,8 +8,10 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,44 +49,59 @@ public final class BridgeTaps {
     public static Set<String> cleanup(Collection<String> vmIds) {
         vmIds.forEach(TapNames::requireValidVmId);
         try (Rtnetlink netlink = Rtnetlink.open()) {
-            List<Link> all = netlink.links();
-            List<Link> doomed = new ArrayList<>();
-            for (Link link : all) {
-                for (String vmId : vmIds) {
-                    if (belongsTo(link, vmId)) {
-                        doomed.add(link);
-                        break;
-                    }
-                }
-            }
-            delete(netlink, all, doomed);
-            LOG.debug("cleaned {} TAP(s) of {} VM(s)", doomed.size(), vmIds.size());
+            int cleaned = deleteWhere(netlink, link -> vmIds.stream().anyMatch(vmId -> belongsTo(link, vmId)));
+            LOG.debug("cleaned {} TAP(s) of {} VM(s)", cleaned, vmIds.size());
         }
         return new LinkedHashSet<>(vmIds);
     }
 
     /**
-     * Tells whether a link is a TAP tapwire made for {@code vmId}.
+     * Tells whether a link is a TAP named by tapwire's convention ({@code bt<prefix>-<n>}, kind {@code tun}).
+     *
+     * @param link the link
+     * @return true for a tapwire TAP, whichever VM it belongs to
+     */
+    public static boolean isTapwireTap(Link link) {
+        return link.isTun() && TapNames.vmPrefixOf(link.name()).isPresent();
+    }
+
+    /**
+     * Tells whether a link is a TAP tapwire made for {@code vmId}: named for it, and if it carries a tapwire
+     * alias, the alias names this very VM.
      *
      * @param link the link
      * @param vmId the VM ID
      * @return true when name, kind and alias (if any) match
      */
     public static boolean belongsTo(Link link, String vmId) {
-        if (!link.isTun() || !TapNames.belongsTo(link.name(), vmId)) {
-            return false;
-        }
-        return !link.alias().startsWith(ALIAS_PREFIX) || link.alias().equals(ALIAS_PREFIX + vmId);
+        return link.isTun() && TapNames.belongsTo(link.name(), vmId)
+                && vmIdOf(link).map(vmId::equals).orElse(true);
     }
 
     /**
-     * Returns the full VM ID a TAP's alias names, if it has a tapwire alias.
+     * Returns the full VM ID a TAP's alias names ({@code tapwire:<vm id>}).
      *
      * @param link the link
-     * @return the VM ID, or null
+     * @return the VM ID, or empty when the link has no tapwire alias (a TAP made before aliases, or by hand)
      */
-    static String aliasVmId(Link link) {
-        return link.alias().startsWith(ALIAS_PREFIX) ? link.alias().substring(ALIAS_PREFIX.length()) : null;
+    public static Optional<String> vmIdOf(Link link) {
+        return link.alias().startsWith(ALIAS_PREFIX) ? Optional.of(link.alias().substring(ALIAS_PREFIX.length()))
+                : Optional.empty();
+    }
+
+    /**
+     * Deletes, in one batch, every link of the namespace that {@code doomed} accepts.
+     *
+     * @param netlink the netlink client
+     * @param doomed which links to delete
+     * @return how many links were deleted
+     * @throws dev.tapwire.network.DeviceOperationException on failure
+     */
+    static int deleteWhere(Rtnetlink netlink, Predicate<Link> doomed) {
+        List<Link> all = netlink.links();
+        List<Link> selected = all.stream().filter(doomed).toList();
+        delete(netlink, all, selected);
+        return selected.size();
     }
 
     /**
@@ -95,7 +112,7 @@ public final class BridgeTaps {
      * @param doomed the links to delete
      * @throws dev.tapwire.network.DeviceOperationException on failure
      */
-    static void delete(Rtnetlink netlink, List<Link> all, List<Link> doomed) {
+    private static void delete(Rtnetlink netlink, List<Link> all, List<Link> doomed) {
         if (doomed.isEmpty()) {
             return;
         }

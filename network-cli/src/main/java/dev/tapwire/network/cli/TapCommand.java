@@ -75,12 +75,11 @@ final class TapCommand {
             Map<Integer, String> names = links.stream().collect(Collectors.toMap(Link::index, Link::name,
                     (a, b) -> a));
             for (Link link : links) {
-                if (!link.isTun() || TapNames.vmPrefixOf(link.name()).isEmpty()) {
+                if (!BridgeTaps.isTapwireTap(link)) {
                     continue;
                 }
-                String vmId = link.alias().startsWith(BridgeTaps.ALIAS_PREFIX)
-                        ? link.alias().substring(BridgeTaps.ALIAS_PREFIX.length()) : null;
-                rows.add(new TapRow(link.name(), TapNames.vmPrefixOf(link.name()).orElseThrow(), vmId,
+                rows.add(new TapRow(link.name(), TapNames.vmPrefixOf(link.name()).orElseThrow(),
+                        BridgeTaps.vmIdOf(link).orElse(null),
                         names.get(link.masterIndex()), link.isUp() ? "up" : "down",
                         link.tun().map(Link.TunInfo::multiQueue).orElse(false)));
             }
