@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
@@ -107,21 +108,29 @@ public final class LockFile {
         }
         FileChannel channel = null;
         try {
-            Files.createDirectories(path.getParent());
-            channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            channel = openCreatingParents();
             FileLock fileLock = wait ? channel.lock() : channel.tryLock();
             if (fileLock == null) {
                 channel.close();
                 holder.threads.unlock();
                 return Optional.empty();
             }
-            holder.channel = channel;
             holder.fileLock = fileLock;
             return Optional.of(new ThreadLease(true));
         } catch (IOException | RuntimeException e) {
             closeQuietly(channel);
             holder.threads.unlock();
             throw new NetworkException("cannot lock " + path + ": " + e, e);
+        }
+    }
+
+    /** Opens the lock file, creating it — and its directories only when they are missing (first use). */
+    private FileChannel openCreatingParents() throws IOException {
+        try {
+            return FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        } catch (NoSuchFileException e) {
+            Files.createDirectories(path.getParent());
+            return FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         }
     }
 
@@ -158,7 +167,7 @@ public final class LockFile {
 
     private static final class Holder {
         final ReentrantLock threads = new ReentrantLock();
-        FileChannel channel;
+        /** The file lock while a thread holds it; written only by the thread holding {@link #threads}. */
         FileLock fileLock;
     }
 
@@ -177,10 +186,9 @@ public final class LockFile {
             }
             try {
                 if (ownsFileLock) {
-                    FileChannel channel = holder.channel;
-                    holder.channel = null;
+                    FileLock fileLock = holder.fileLock;
                     holder.fileLock = null;
-                    closeQuietly(channel); // closing the channel releases the file lock
+                    closeQuietly(fileLock.channel()); // closing the channel releases the file lock
                 }
             } finally {
                 holder.threads.unlock();

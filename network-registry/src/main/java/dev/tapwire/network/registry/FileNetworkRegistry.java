@@ -26,18 +26,17 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.OpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Queue;
@@ -46,6 +45,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,6 +81,10 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private static final String TEMP_PREFIX = "index.json.tmp-";
     private static final long PID = ProcessHandle.current().pid();
     private static final ConcurrentMap<Path, Group> GROUPS = new ConcurrentHashMap<>();
+    private static final Set<OpenOption> TEMP_OPTIONS = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS);
+    private static final FileAttribute<?> INDEX_PERMISSIONS =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--"));
 
     private final Path dir;
     private final Path indexFile;
@@ -172,12 +176,10 @@ public final class FileNetworkRegistry implements NetworkRegistry {
         }
         return mutate(index -> {
             requireAbsent(index, name);
-            for (NetworkRecord other : index.networks()) {
-                if (other.subnet().overlaps(subnet)) {
-                    throw new SubnetOverlapException("subnet " + subnet + " for network " + name
-                            + " overlaps network " + other.name() + " (" + other.subnet() + ")");
-                }
-            }
+            overlapping(index.networks(), subnet).ifPresent(other -> {
+                throw new SubnetOverlapException("subnet " + subnet + " for network " + name
+                        + " overlaps network " + other.name() + " (" + other.subnet() + ")");
+            });
             NetworkRecord created = newRecord(name, subnet);
             LOG.debug("creating network {} on subnet {}", name, subnet);
             return new Change<>(created, withNetwork(index, created));
@@ -283,13 +285,10 @@ public final class FileNetworkRegistry implements NetworkRegistry {
             if (!names.add(n.name())) {
                 throw new InvalidNetworkSpecException("index names network " + n.name() + " twice");
             }
-            for (int j = 0; j < i; j++) {
-                NetworkRecord other = networks.get(j);
-                if (other.subnet().overlaps(n.subnet())) {
-                    throw new SubnetOverlapException("network " + n.name() + " (" + n.subnet()
-                            + ") overlaps network " + other.name() + " (" + other.subnet() + ")");
-                }
-            }
+            overlapping(networks.subList(0, i), n.subnet()).ifPresent(other -> {
+                throw new SubnetOverlapException("network " + n.name() + " (" + n.subnet()
+                        + ") overlaps network " + other.name() + " (" + other.subnet() + ")");
+            });
             Set<String> workspaces = new HashSet<>();
             Set<Ipv4Address> addresses = new HashSet<>();
             for (Member m : n.members()) {
@@ -327,21 +326,17 @@ public final class FileNetworkRegistry implements NetworkRegistry {
 
     // ---------------------------------------------------------------- allocation
 
+    /** Returns the first of {@code networks} whose subnet overlaps {@code subnet}. */
+    private static Optional<NetworkRecord> overlapping(List<NetworkRecord> networks, Ipv4Subnet subnet) {
+        return networks.stream().filter(n -> n.subnet().overlaps(subnet)).findFirst();
+    }
+
     private Ipv4Subnet allocateSubnet(NetworkIndex index, String name) {
         long blockSize = 1L << (32 - subnetPrefix);
         long blocks = pool.size() / blockSize;
-        List<Ipv4Subnet> taken = index.networks().stream().map(NetworkRecord::subnet)
-                .sorted(Comparator.comparing(Ipv4Subnet::networkAddress)).toList();
         for (long k = 1; k < blocks; k++) { // block 0 of the pool is never used
             Ipv4Subnet candidate = new Ipv4Subnet(pool.networkAddress().plus(k * blockSize), subnetPrefix);
-            boolean free = true;
-            for (Ipv4Subnet t : taken) {
-                if (t.overlaps(candidate)) {
-                    free = false;
-                    break;
-                }
-            }
-            if (free) {
+            if (overlapping(index.networks(), candidate).isEmpty()) {
                 return candidate;
             }
         }
@@ -352,9 +347,6 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private static Ipv4Address lowestFreeHost(NetworkRecord record) {
         Ipv4Subnet subnet = record.subnet();
         long size = subnet.size();
-        if (size < 4) {
-            throw exhausted(record);
-        }
         long base = subnet.networkAddress().toLong();
         // Only members can occupy hosts, so the lowest free one lies within the first members+3 offsets.
         int window = (int) Math.min(size, record.members().size() + 3L);
@@ -523,7 +515,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     /** The changes waiting for one index in this JVM, and whether a thread is writing them. */
     private static final class Group {
         final Queue<Pending<?>> queue = new ConcurrentLinkedQueue<>();
-        final java.util.concurrent.atomic.AtomicBoolean writer = new java.util.concurrent.atomic.AtomicBoolean();
+        final AtomicBoolean writer = new AtomicBoolean();
     }
 
     /** Applies every queued change and writes once. Caller holds the lock. */
@@ -619,15 +611,14 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     }
 
     private void warnAboutReferenceQuirks(NetworkIndex index) {
-        Map<String, NetworkRecord> seen = new HashMap<>();
-        for (NetworkRecord n : index.networks()) {
-            for (NetworkRecord other : seen.values()) {
-                if (other.subnet().overlaps(n.subnet())) {
-                    LOG.warn("registry index {}: network {} ({}) overlaps network {} ({}); kept as found",
-                            indexFile, n.name(), n.subnet(), other.name(), other.subnet());
-                }
-            }
-            if (seen.putIfAbsent(n.name(), n) != null) {
+        List<NetworkRecord> networks = index.networks();
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < networks.size(); i++) {
+            NetworkRecord n = networks.get(i);
+            overlapping(networks.subList(0, i), n.subnet()).ifPresent(other -> LOG.warn(
+                    "registry index {}: network {} ({}) overlaps network {} ({}); kept as found",
+                    indexFile, n.name(), n.subnet(), other.name(), other.subnet()));
+            if (!names.add(n.name())) {
                 LOG.warn("registry index {}: network {} is listed twice; the first entry is used", indexFile, n.name());
             }
         }
@@ -638,11 +629,8 @@ public final class FileNetworkRegistry implements NetworkRegistry {
         byte[] bytes = IndexCodec.format(index, encodedMembers);
         Path temp = dir.resolve(TEMP_PREFIX + PID + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         boolean renamed = false;
-        try {
-            Files.createDirectories(dir);
-            try (FileChannel channel = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")))) {
+        try { // the directory exists: the lock file held by the caller lives in it
+            try (FileChannel channel = FileChannel.open(temp, TEMP_OPTIONS, INDEX_PERMISSIONS)) {
                 ByteBuffer buffer = ByteBuffer.wrap(bytes);
                 while (buffer.hasRemaining()) {
                     channel.write(buffer);

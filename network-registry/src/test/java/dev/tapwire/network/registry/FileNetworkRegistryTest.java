@@ -207,6 +207,15 @@ class FileNetworkRegistryTest {
         }
 
         @Test
+        void slash31AndSlash32NetworksFromAnotherWriterHaveNoFreeHost() {
+            registry.writeIndex(new NetworkIndex(List.of(
+                    new NetworkRecord("p2p", Ipv4Subnet.parse("10.9.1.0/31"), ip("10.9.1.0"), null, List.of()),
+                    new NetworkRecord("one", Ipv4Subnet.parse("10.9.2.7/32"), ip("10.9.2.7"), null, List.of()))));
+            assertThatThrownBy(() -> registry.join("p2p", "w")).isInstanceOf(AddressExhaustedException.class);
+            assertThatThrownBy(() -> registry.join("one", "w")).isInstanceOf(AddressExhaustedException.class);
+        }
+
+        @Test
         void aSlash24HoldsExactly253Members() {
             for (int i = 0; i < 253; i++) {
                 registry.join("dev", "w" + i);
