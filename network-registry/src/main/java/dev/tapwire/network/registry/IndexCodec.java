@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
 
 /**
@@ -43,26 +44,29 @@ final class IndexCodec {
      */
     static NetworkIndex parse(byte[] bytes, Path file) {
         if (bytes.length == 0) {
-            throw new RegistryCorruptedException("registry index " + file + " is corrupt: the file is empty; "
-                    + "it was left untouched — restore it from a backup or move it aside to start afresh");
+            throw corrupt(file, "", "the file is empty", null);
         }
+        NetworkIndex index;
         try {
-            NetworkIndex index = READER.readValue(bytes);
-            if (index == null) {
-                throw new RegistryCorruptedException("registry index " + file + " is corrupt: it holds JSON null; "
-                        + "it was left untouched — restore it from a backup or move it aside to start afresh");
-            }
-            return index;
+            index = READER.readValue(bytes);
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
             String what = e.getCause() != null && e.getCause().getMessage() != null
                     ? e.getCause().getMessage() : e.getOriginalMessage();
-            throw new RegistryCorruptedException("registry index " + file + " is corrupt" + where + ": " + what
-                    + "; it was left untouched — restore it from a backup or move it aside to start afresh", e);
+            throw corrupt(file, where, what, e);
         } catch (IOException e) {
-            throw new RegistryCorruptedException("registry index " + file + " cannot be parsed: " + e, e);
+            throw corrupt(file, "", e.toString(), e);
         }
+        if (index == null) {
+            throw corrupt(file, "", "it holds JSON null", null);
+        }
+        return index;
+    }
+
+    private static RegistryCorruptedException corrupt(Path file, String where, String what, Throwable cause) {
+        return new RegistryCorruptedException("registry index " + file + " is corrupt" + where + ": " + what
+                + "; it was left untouched — restore it from a backup or move it aside to start afresh", cause);
     }
 
     /**
@@ -80,7 +84,7 @@ final class IndexCodec {
      * member object, so re-encoding is mostly copying. Not thread-safe; the registry uses it under its lock.
      */
     static final class MemberCache {
-        private java.util.IdentityHashMap<Member, byte[]> encoded = new java.util.IdentityHashMap<>();
+        private IdentityHashMap<Member, byte[]> encoded = new IdentityHashMap<>();
 
         byte[] get(Member member) {
             byte[] bytes = encoded.get(member);
@@ -97,7 +101,7 @@ final class IndexCodec {
         /** Drops members that are gone once the cache holds twice as many as the index. */
         void trim(int live, List<NetworkRecord> networks) {
             if (encoded.size() > 2 * live + 64) {
-                java.util.IdentityHashMap<Member, byte[]> kept = new java.util.IdentityHashMap<>(live * 2);
+                IdentityHashMap<Member, byte[]> kept = new IdentityHashMap<>(live * 2);
                 for (NetworkRecord n : networks) {
                     for (Member m : n.members()) {
                         byte[] b = encoded.get(m);
@@ -209,27 +213,14 @@ final class IndexCodec {
 
         /** Appends a JSON string; plain ASCII is copied directly, anything else goes through Go's escaping. */
         Sink string(String value) {
-            int n = value.length();
-            boolean plain = true;
-            for (int i = 0; i < n && plain; i++) {
+            for (int i = 0; i < value.length(); i++) {
                 char c = value.charAt(i);
-                plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
-            }
-            if (plain) {
-                ensure(n + 2);
-                buf[len++] = '"';
-                for (int i = 0; i < n; i++) {
-                    buf[len++] = (byte) value.charAt(i);
+                if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&') {
+                    return bytes(IndexCodec.string(new StringBuilder(value.length() + 8), value).toString()
+                            .getBytes(StandardCharsets.UTF_8));
                 }
-                buf[len++] = '"';
-                return this;
             }
-            byte[] escaped = IndexCodec.string(new StringBuilder(n + 8), value).toString()
-                    .getBytes(StandardCharsets.UTF_8);
-            ensure(escaped.length);
-            System.arraycopy(escaped, 0, buf, len, escaped.length);
-            len += escaped.length;
-            return this;
+            return ascii("\"").ascii(value).ascii("\"");
         }
 
         byte[] toByteArray() {
