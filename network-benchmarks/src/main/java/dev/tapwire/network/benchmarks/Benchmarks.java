@@ -453,16 +453,7 @@ public final class Benchmarks {
     }
 
     static Optional<String> tapUnavailability() {
-        Optional<String> cause = BridgeNetworkProvider.unavailabilityCause();
-        if (cause.isPresent()) {
-            return cause;
-        }
-        try {
-            Namespaces.callInNewNetworkNamespace(() -> null);
-            return Optional.empty();
-        } catch (Exception e) {
-            return Optional.of("no private network namespace: " + e.getMessage());
-        }
+        return BridgeNetworkProvider.unavailabilityCause().or(Namespaces::unavailabilityCause);
     }
 
     static Collection<String> figures(List<Report.Row> rows) {

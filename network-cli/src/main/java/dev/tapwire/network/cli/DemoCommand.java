@@ -83,17 +83,8 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static Optional<String> linuxUnavailable() {
-        Optional<String> cause = BridgeNetworkProvider.unavailabilityCause();
-        if (cause.isPresent()) {
-            return cause;
-        }
-        try {
-            Namespaces.callInNewNetworkNamespace(() -> null);
-            return Optional.empty();
-        } catch (Exception e) {
-            return Optional.of("cannot create a private network namespace (" + e.getMessage()
-                    + "); run as root to see TAPs on a bridge");
-        }
+        return BridgeNetworkProvider.unavailabilityCause().or(Namespaces::unavailabilityCause)
+                .map(cause -> cause + "; run as root to see TAPs on a bridge");
     }
 
     private void realize(PrintWriter out, Path state, NetworkRecord network, Map<String, Ipv4Address> addresses) {

@@ -1,6 +1,7 @@
 package dev.tapwire.network.bridge.linux;
 
 import com.sun.jna.LastErrorException;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
@@ -13,7 +14,28 @@ import dev.tapwire.network.bridge.linux.raw.Linux;
  */
 public final class Namespaces {
 
+    private static volatile Optional<String> unavailability;
+
     private Namespaces() {
+    }
+
+    /**
+     * Says why this process cannot create private network namespaces, probing once by making one.
+     *
+     * @return the reason (e.g. {@code EPERM} without {@code CAP_SYS_ADMIN}), or empty when it can
+     */
+    public static Optional<String> unavailabilityCause() {
+        Optional<String> cause = unavailability;
+        if (cause == null) {
+            try {
+                callInNewNetworkNamespace(() -> null);
+                cause = Optional.empty();
+            } catch (Exception | LinkageError e) {
+                cause = Optional.of("cannot create a private network namespace: " + e.getMessage());
+            }
+            unavailability = cause;
+        }
+        return cause;
     }
 
     /**
