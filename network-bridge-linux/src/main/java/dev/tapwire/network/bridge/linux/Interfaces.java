@@ -262,18 +262,24 @@ public final class Interfaces implements AutoCloseable {
 
     private void prepare(String name) {
         TapNames.requireValidInterfaceName(name);
-        ifr.clear();
-        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
-        ifr.write(0, bytes, 0, bytes.length);
+        putName(ifr, name);
     }
 
     private static Memory cString(String name) {
         TapNames.requireValidInterfaceName(name);
         Memory m = new Memory(16);
-        m.clear();
-        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
-        m.write(0, bytes, 0, bytes.length);
+        putName(m, name);
         return m;
+    }
+
+    /**
+     * Zeroes {@code target} and writes an interface name at its start, NUL-terminated: the layout of
+     * {@code ifr_name} and of the plain name the bridge ioctls take. The caller has validated the name.
+     */
+    static void putName(Memory target, String name) {
+        target.clear();
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        target.write(0, bytes, 0, bytes.length);
     }
 
     private void invoke(String op, long request, String name, Pointer arg) {

@@ -9,7 +9,8 @@ import java.util.Optional;
 
 /**
  * One attached queue of a TAP, as a VMM holds it: frames written here enter the host, frames the host
- * sends come out here. Every frame carries the 10-byte virtio-net header ({@code IFF_VNET_HDR}).
+ * sends come out here. Every frame carries the 10-byte virtio-net header ({@code IFF_VNET_HDR}). Not
+ * thread-safe: one reader at a time, as a VMM's queue thread.
  */
 public final class TapQueue implements AutoCloseable {
 
@@ -18,6 +19,8 @@ public final class TapQueue implements AutoCloseable {
 
     private final String name;
     private final Fd fd;
+    private final Memory pollfd = new Memory(8);
+    private final Memory buffer = new Memory(65_536 + VNET_HDR_LEN);
 
     TapQueue(String name, Fd fd) {
         this.name = name;
@@ -49,7 +52,6 @@ public final class TapQueue implements AutoCloseable {
      * @throws dev.tapwire.network.DeviceOperationException if poll or read fails
      */
     public Optional<byte[]> readFrame(int timeoutMillis) {
-        Memory pollfd = new Memory(8);
         pollfd.setInt(0, fd.get());
         pollfd.setShort(4, Linux.POLLIN);
         pollfd.setShort(6, (short) 0);
@@ -57,7 +59,6 @@ public final class TapQueue implements AutoCloseable {
             if (LibC.poll(pollfd, new NativeLong(1), timeoutMillis) == 0) {
                 return Optional.empty();
             }
-            Memory buffer = new Memory(65_536 + VNET_HDR_LEN);
             long n = LibC.read(fd.get(), buffer, new NativeLong(buffer.size())).longValue();
             if (n <= VNET_HDR_LEN) {
                 return Optional.of(new byte[0]);

@@ -6,7 +6,6 @@ import com.sun.jna.NativeLong;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.bridge.linux.raw.LibC;
 import dev.tapwire.network.bridge.linux.raw.Linux;
-import java.nio.charset.StandardCharsets;
 import java.util.OptionalInt;
 
 /**
@@ -82,8 +81,7 @@ public final class Tun {
 
     private static void setIff(Fd fd, String name, short flags) {
         Memory ifr = new Memory(Linux.IFREQ_SIZE);
-        ifr.clear();
-        ifr.write(0, name.getBytes(StandardCharsets.UTF_8), 0, name.getBytes(StandardCharsets.UTF_8).length);
+        Interfaces.putName(ifr, name);
         ifr.setShort(Linux.IFREQ_UNION, flags);
         try {
             LibC.ioctl(fd.get(), new NativeLong(Linux.TUNSETIFF), ifr);
