@@ -8,15 +8,9 @@ import java.util.Map;
 /** Turns an errno into the {@link DeviceOperationException} every failure of this layer is. */
 final class Errno {
 
-    static final int EPERM = 1;
-    static final int ENOENT = 2;
     static final int EINTR = 4;
-    static final int EAGAIN = 11;
     static final int EBUSY = 16;
-    static final int EEXIST = 17;
     static final int ENODEV = 19;
-    static final int EINVAL = 22;
-    static final int EOPNOTSUPP = 95;
 
     private static final Map<Integer, String> NAMES = Map.ofEntries(
             Map.entry(1, "EPERM"), Map.entry(2, "ENOENT"), Map.entry(3, "ESRCH"), Map.entry(4, "EINTR"),

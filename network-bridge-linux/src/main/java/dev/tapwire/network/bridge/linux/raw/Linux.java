@@ -11,8 +11,6 @@ public final class Linux {
     // open(2)
     /** {@code O_RDWR}. */
     public static final int O_RDWR = 2;
-    /** {@code O_NONBLOCK}. */
-    public static final int O_NONBLOCK = 0x800;
     /** {@code O_CLOEXEC}. */
     public static final int O_CLOEXEC = 0x80000;
 
@@ -21,8 +19,6 @@ public final class Linux {
     public static final int AF_UNSPEC = 0;
     /** {@code AF_INET}. */
     public static final int AF_INET = 2;
-    /** {@code AF_BRIDGE}. */
-    public static final int AF_BRIDGE = 7;
     /** {@code AF_NETLINK}. */
     public static final int AF_NETLINK = 16;
     /** {@code SOCK_DGRAM}. */
@@ -109,8 +105,6 @@ public final class Linux {
     public static final int ETHTOOL_DRVINFO_SIZE = 196;
     /** {@code IFF_UP}. */
     public static final int IFF_UP = 0x1;
-    /** {@code IFF_LOWER_UP}. */
-    public static final int IFF_LOWER_UP = 0x10000;
     /** {@code ARPHRD_ETHER}. */
     public static final short ARPHRD_ETHER = 1;
 
@@ -133,8 +127,6 @@ public final class Linux {
     public static final int RTM_SETLINK = 19;
     /** {@code NLM_F_REQUEST}. */
     public static final int NLM_F_REQUEST = 1;
-    /** {@code NLM_F_MULTI}. */
-    public static final int NLM_F_MULTI = 2;
     /** {@code NLM_F_ACK}. */
     public static final int NLM_F_ACK = 4;
     /** {@code NLM_F_DUMP}. */
@@ -153,12 +145,8 @@ public final class Linux {
     public static final int IFLA_MTU = 4;
     /** {@code IFLA_MASTER}. */
     public static final int IFLA_MASTER = 10;
-    /** {@code IFLA_PROTINFO}. */
-    public static final int IFLA_PROTINFO = 12;
     /** {@code IFLA_TXQLEN}. */
     public static final int IFLA_TXQLEN = 13;
-    /** {@code IFLA_OPERSTATE}. */
-    public static final int IFLA_OPERSTATE = 16;
     /** {@code IFLA_LINKINFO}. */
     public static final int IFLA_LINKINFO = 18;
     /** {@code IFLA_IFALIAS}. */
