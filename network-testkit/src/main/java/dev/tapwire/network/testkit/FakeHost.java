@@ -42,6 +42,16 @@ public final class FakeHost {
     }
 
     /**
+     * Looks one TAP up.
+     *
+     * @param name the TAP name
+     * @return the TAP, or empty when it does not exist
+     */
+    public Optional<Tap> tap(String name) {
+        return Optional.ofNullable(taps.get(name));
+    }
+
+    /**
      * Makes the next creation of {@code tap} fail with {@code failure} (once).
      *
      * @param tap the TAP name

@@ -104,10 +104,8 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     public void verify(String vmId) {
         TapNames.requireValidVmId(vmId);
         String tap = TapNames.tapName(vmId, 0);
-        FakeHost.Tap found = host.taps().get(tap);
-        if (found == null) {
-            throw DeviceOperationException.of("verify", tap, Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no TAP " + tap);
-        }
+        FakeHost.Tap found = host.tap(tap).orElseThrow(() ->
+                DeviceOperationException.of("verify", tap, Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no TAP " + tap));
         if (!found.vmId().equals(vmId)) {
             throw DeviceOperationException.of("verify", tap, Reason.BUSY, tap + " is not a TAP of VM " + vmId);
         }
@@ -126,8 +124,9 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
             try {
                 for (int i = 0; i < nics; i++) {
                     String tap = TapNames.tapName(vmId, i);
-                    FakeHost.Tap present = host.taps().get(tap);
-                    if (present != null && !(previous.size() > 0 && present.vmId().equals(vmId))) {
+                    FakeHost.Tap present = host.tap(tap).orElse(null);
+                    boolean recovering = !previous.isEmpty();
+                    if (present != null && !(recovering && present.vmId().equals(vmId))) {
                         throw TapNames.nameTaken("TUNSETIFF", tap, vmId, null);
                     }
                     host.failure(tap).ifPresent(f -> {

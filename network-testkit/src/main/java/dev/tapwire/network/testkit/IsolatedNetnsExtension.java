@@ -85,15 +85,8 @@ public final class IsolatedNetnsExtension implements ExecutionCondition, Invocat
      * @return the namespace, closed by JUnit when the test's context closes
      */
     static NetworkNamespace namespaceFor(ExtensionContext context) {
-        return context.getStore(STORE).getOrComputeIfAbsent("netns", key -> new Closing(NetworkNamespace.create()),
-                Closing.class).namespace;
-    }
-
-    /** Lets JUnit close the namespace with the test's context. */
-    private record Closing(NetworkNamespace namespace) implements AutoCloseable {
-        @Override
-        public void close() {
-            namespace.close();
-        }
+        // an AutoCloseable in the store is closed by JUnit when the test's context closes
+        return context.getStore(STORE).getOrComputeIfAbsent("netns", key -> NetworkNamespace.create(),
+                NetworkNamespace.class);
     }
 }

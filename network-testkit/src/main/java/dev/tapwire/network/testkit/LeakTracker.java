@@ -1,15 +1,18 @@
 package dev.tapwire.network.testkit;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
 
-/** Remembers the in-memory providers made on each thread's watch, for {@link LeakCheck}. */
+/**
+ * Remembers when each in-memory provider was made, so {@link LeakCheck} can find those made since a test
+ * began. Marks are global: tests running in parallel would see each other's providers.
+ */
 final class LeakTracker {
 
-    private static final Map<InMemoryNetworkProvider, Long> PROVIDERS = Collections.synchronizedMap(new WeakHashMap<>());
+    /** Providers by the generation they were made in; guarded by its own monitor. */
+    private static final Map<InMemoryNetworkProvider, Long> PROVIDERS = new WeakHashMap<>();
     private static long generation;
 
     private LeakTracker() {
