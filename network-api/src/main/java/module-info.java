@@ -11,7 +11,9 @@ module dev.tapwire.network.api {
     exports dev.tapwire.network.gc;
     exports dev.tapwire.network.lock;
 
-    opens dev.tapwire.network to com.fasterxml.jackson.databind;
+    // The model records are read and written by whichever JSON library the user has (jackson-databind 2,
+    // tools.jackson 3, ...), so the package is open to all rather than to one module name.
+    opens dev.tapwire.network;
 
     uses dev.tapwire.network.spi.NetworkProviderFactory;
 }
