@@ -4,7 +4,6 @@ import dev.tapwire.network.bridge.BridgeNetworkProvider;
 import dev.tapwire.network.gc.ActiveVms;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.gc.GcReport;
-import dev.tapwire.network.spi.ProviderSettings;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -35,7 +34,7 @@ final class GcCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         GcOrchestrator gc = new GcOrchestrator();
-        new BridgeNetworkProvider(ProviderSettings.of(root.stateDir()).with("bridge", bridge)).registerGc(gc);
+        new BridgeNetworkProvider(root.bridgeSettings(bridge)).registerGc(gc);
         gc.register(ActiveVms.of(Set.copyOf(active)));
         GcReport report = gc.runOnce();
         if (root.json) {

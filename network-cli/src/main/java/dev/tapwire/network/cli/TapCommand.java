@@ -34,7 +34,7 @@ final class TapCommand {
             boolean singleQueue,
             @Option(names = "--owner", paramLabel = "UID") Integer owner,
             @Option(names = "--group", paramLabel = "GID") Integer group) {
-        ProviderSettings settings = ProviderSettings.of(root.stateDir()).with("bridge", bridge);
+        ProviderSettings settings = root.bridgeSettings(bridge);
         if (owner != null) {
             settings = settings.with("owner", owner.toString());
         }
@@ -56,7 +56,7 @@ final class TapCommand {
     @Command(name = "verify", description = "Check that NIC 0 of a VM exists and is a TAP on the bridge.")
     int verify(@Parameters(paramLabel = "VMID") String vmId,
             @Option(names = "--bridge", required = true, paramLabel = "BR") String bridge) {
-        new BridgeNetworkProvider(ProviderSettings.of(root.stateDir()).with("bridge", bridge)).verify(vmId);
+        new BridgeNetworkProvider(root.bridgeSettings(bridge)).verify(vmId);
         if (!root.json) {
             root.out.println("ok: " + TapNames.tapName(vmId, 0) + " is attached to " + bridge);
         }

@@ -3,6 +3,7 @@ package dev.tapwire.network.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tapwire.network.registry.FileNetworkRegistry;
+import dev.tapwire.network.spi.ProviderSettings;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Map;
@@ -107,6 +108,11 @@ public final class Tapwire {
         return FileNetworkRegistry.open(stateDir());
     }
 
+    /** Returns settings for the bridge provider on {@code bridge}, rooted at the state directory. */
+    ProviderSettings bridgeSettings(String bridge) {
+        return ProviderSettings.of(stateDir()).with("bridge", bridge);
+    }
+
     void printJson(Object value) {
         try {
             out.println(JSON.writeValueAsString(value));
@@ -120,7 +126,7 @@ public final class Tapwire {
         @Override
         public String[] getVersion() {
             String version = Tapwire.class.getPackage().getImplementationVersion();
-            return new String[] {"tapwire " + (version == null ? "0.1.0-SNAPSHOT" : version)};
+            return new String[] {"tapwire " + (version == null ? "(development build)" : version)};
         }
     }
 }
