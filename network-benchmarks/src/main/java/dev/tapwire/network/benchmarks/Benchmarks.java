@@ -269,9 +269,7 @@ public final class Benchmarks {
         int rounds = quick ? 2 : 5;
         VmSpec spec = multiQueue ? VmSpec.of(2) : VmSpec.of(1);
         String kind = multiQueue ? "multi-queue" : "single-queue";
-        Path root = scratch("tapwire-bench-taps-");
-        ensureBridge();
-        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+        BridgeNetworkProvider provider = bridgeProvider("taps");
         int mtu;
         try (Interfaces interfaces = Interfaces.open()) {
             mtu = interfaces.mtu("br0");
@@ -295,7 +293,7 @@ public final class Benchmarks {
                 lines.add("link set dev " + tap + " master br0 mtu " + mtu + " alias tapwire:" + id + " up");
                 lines.add("link set dev " + tap + " type bridge_slave learning off");
             }
-            Path file = root.resolve("batch-" + (r + 1));
+            Path file = provider.settings().rootDir().resolve("batch-" + (r + 1));
             Files.write(file, lines);
             t0 = System.nanoTime();
             exec("ip", "-batch", file.toString());
@@ -327,9 +325,7 @@ public final class Benchmarks {
 
     private void deletion() throws Exception {
         int count = quick ? 20 : 200;
-        Path root = scratch("tapwire-bench-delete-");
-        ensureBridge();
-        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+        BridgeNetworkProvider provider = bridgeProvider("delete");
         List<String> ids = vmIds("d", count);
         ids.forEach(id -> provider.configure(id, 1, VmSpec.of(1), List.of()));
         long t0 = System.nanoTime();
@@ -357,9 +353,7 @@ public final class Benchmarks {
     private void memory() throws Exception {
         for (boolean mq : new boolean[] {false, true}) {
             int count = quick ? (mq ? 2 : 10) : (mq ? 8 : 50);
-            Path root = scratch("tapwire-bench-mem-");
-            ensureBridge();
-            BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+            BridgeNetworkProvider provider = bridgeProvider("mem");
             List<String> ids = vmIds(mq ? "mm" : "ms", count);
             System.gc();
             long before = kernelMemoryKb();
@@ -393,9 +387,7 @@ public final class Benchmarks {
     private void gc() throws Exception {
         int live = quick ? 5 : 100;
         int orphans = quick ? 20 : 500;
-        Path root = scratch("tapwire-bench-gc-");
-        ensureBridge();
-        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+        BridgeNetworkProvider provider = bridgeProvider("gc");
         List<String> liveIds = vmIds("gl", live);
         List<String> orphanIds = vmIds("go", orphans);
         liveIds.forEach(id -> provider.configure(id, 1, VmSpec.of(1), List.of()));
@@ -423,6 +415,12 @@ public final class Benchmarks {
             ids.add(prefix + String.format("%0" + (TapNames.VM_PREFIX_LENGTH - prefix.length()) + "d", i) + "-vm");
         }
         return ids;
+    }
+
+    /** A bridge provider on {@code br0} of the current namespace (made when missing), with its own scratch root. */
+    private static BridgeNetworkProvider bridgeProvider(String figure) throws IOException {
+        ensureBridge();
+        return new BridgeNetworkProvider(ProviderSettings.of(scratch("tapwire-bench-" + figure + "-")).with("bridge", "br0"));
     }
 
     private static void ensureBridge() {
