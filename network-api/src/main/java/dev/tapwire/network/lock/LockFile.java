@@ -4,11 +4,19 @@ import dev.tapwire.network.NetworkException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -21,7 +29,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code LockFile} of the same path (so two registries on one directory never meet an
  * {@link java.nio.channels.OverlappingFileLockException}); processes are ordered by a
  * {@link FileChannel#lock() FileChannel lock} (POSIX {@code fcntl} record lock) taken by the outermost
- * holder. The lock file is created when missing and never deleted, so every process locks the same inode.
+ * holder. The lock file is created when missing (mode 0644, directories 0755, whatever the umask) and never
+ * deleted, so every process locks the same inode. It is opened without following symbolic links and only
+ * when it is a regular file, so a directory that another user can write to cannot redirect or hang it.
  * Re-entrant: a thread that holds the lease may acquire it again. A lease belongs to the thread that
  * took it and must be closed by that thread.
  *
@@ -34,6 +44,12 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class LockFile {
 
     private static final ConcurrentMap<Path, Holder> HOLDERS = new ConcurrentHashMap<>();
+    private static final Set<OpenOption> CREATE_OPTIONS = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS);
+    private static final Set<PosixFilePermission> FILE_PERMISSIONS = PosixFilePermissions.fromString("rw-r--r--");
+    private static final Set<PosixFilePermission> DIRECTORY_PERMISSIONS =
+            PosixFilePermissions.fromString("rwxr-xr-x");
+    private static final FileAttribute<?> FILE_MODE = PosixFilePermissions.asFileAttribute(FILE_PERMISSIONS);
 
     private final Path path;
     private final Holder holder;
@@ -124,13 +140,94 @@ public final class LockFile {
         }
     }
 
-    /** Opens the lock file, creating it — and its directories only when they are missing (first use). */
+    /**
+     * Opens the lock file without following a symbolic link, creating it (mode 0644) — and its directories
+     * (mode 0755, each made durable in its parent) only when the open says they are missing.
+     */
     private FileChannel openCreatingParents() throws IOException {
+        requireRegularOrAbsent(path);
         try {
-            return FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            return FileChannel.open(path, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
-            Files.createDirectories(path.getParent());
-            return FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            // first use: create it below
+        }
+        try {
+            return createLockFile();
+        } catch (NoSuchFileException e) {
+            createDirectories(path.getParent());
+            return createLockFile();
+        } catch (FileAlreadyExistsException e) { // another process made it meanwhile
+            return FileChannel.open(path, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+        }
+    }
+
+    private FileChannel createLockFile() throws IOException {
+        FileChannel channel = FileChannel.open(path, CREATE_OPTIONS, FILE_MODE);
+        try {
+            Files.setPosixFilePermissions(path, FILE_PERMISSIONS); // not narrowed by the umask
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(channel);
+            throw e;
+        }
+        return channel;
+    }
+
+    /**
+     * Refuses a path that exists as anything but a regular file: a symbolic link (it could point anywhere),
+     * a FIFO (opening it would hang while holding the in-process lock) or a device.
+     *
+     * @param file the file to check
+     * @throws IOException if it exists and is not a regular file, or cannot be inspected
+     */
+    static void requireRegularOrAbsent(Path file) throws IOException {
+        BasicFileAttributes attrs;
+        try {
+            attrs = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return;
+        }
+        if (!attrs.isRegularFile()) {
+            throw new IOException(file + " is " + kind(attrs) + ", not a regular file; tapwire opens only regular"
+                    + " files there (remove it, or check who else can write to that directory)");
+        }
+    }
+
+    private static String kind(BasicFileAttributes attrs) {
+        if (attrs.isSymbolicLink()) {
+            return "a symbolic link";
+        }
+        return attrs.isDirectory() ? "a directory" : "a special file (FIFO, socket or device)";
+    }
+
+    /**
+     * Creates {@code dir} and any missing parents with mode 0755 whatever the umask, and fsyncs the parent of
+     * each directory it creates, so a crash cannot lose a directory that a durable file was then written into.
+     *
+     * @param dir the directory
+     * @throws IOException if a directory cannot be created or made durable
+     */
+    public static void createDirectories(Path dir) throws IOException {
+        Path absolute = dir.toAbsolutePath();
+        if (Files.isDirectory(absolute)) {
+            return;
+        }
+        Path parent = absolute.getParent();
+        if (parent != null) {
+            createDirectories(parent);
+        }
+        try {
+            Files.createDirectory(absolute);
+        } catch (FileAlreadyExistsException e) {
+            if (Files.isDirectory(absolute)) {
+                return; // made by someone else meanwhile
+            }
+            throw e;
+        }
+        Files.setPosixFilePermissions(absolute, DIRECTORY_PERMISSIONS);
+        if (parent != null) {
+            try (FileChannel directory = FileChannel.open(parent, StandardOpenOption.READ)) {
+                directory.force(true);
+            }
         }
     }
 

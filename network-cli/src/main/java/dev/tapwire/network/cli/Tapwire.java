@@ -47,7 +47,6 @@ public final class Tapwire {
      * @param args the command line
      */
     public static void main(String[] args) {
-        System.setProperty("slf4j.internal.verbosity", "ERROR"); // no binding is shipped; the CLI reports itself
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
         System.exit(execute(System.getenv(), out, err, args));

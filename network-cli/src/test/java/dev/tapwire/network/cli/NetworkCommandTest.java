@@ -124,4 +124,21 @@ class NetworkCommandTest {
         home.run("network", "create", "c");
         assertThat(FileNetworkRegistry.indexPath(state.resolve("home/.local/state/tapwire"))).exists();
     }
+
+    @Test
+    void theLibrarysWarningsReachTheOperatorOnStderr() throws Exception {
+        Path index = FileNetworkRegistry.indexPath(state);
+        Files.createDirectories(index.getParent());
+        Files.writeString(index, "{\"networks\": [{\"name\": \"a\", \"subnet\": \"10.44.1.0/25\", \"gateway\": "
+                + "\"10.44.1.1\"}, {\"name\": \"b\", \"subnet\": \"10.44.1.0/24\", \"gateway\": \"10.44.1.1\"}]}");
+        Process cli = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), Tapwire.class.getName(),
+                "--state-dir", state.toString(), "network", "ls").start();
+        String out = new String(cli.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String err = new String(cli.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(cli.waitFor()).isZero();
+        assertThat(out).contains("a ").contains("b ");
+        assertThat(err).startsWith("WARN registry index " + index)
+                .contains("network b (10.44.1.0/24) overlaps network a (10.44.1.0/25)");
+    }
 }

@@ -16,21 +16,9 @@ import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.SubnetOverlapException;
 import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.lock.LockFile;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
+import dev.tapwire.network.registry.IndexFile.Snapshot;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.OpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.FileTime;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -41,11 +29,17 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,11 +50,18 @@ import org.slf4j.LoggerFactory;
  * processes.
  *
  * <p>Every change runs under {@code networks/index.lock} (an in-process lock plus a {@code FileChannel}
- * lock), re-reads the index only when the file changed since this instance last saw it, and writes a
- * temporary file in the same directory ({@code CREATE_NEW}, no symlinks followed), fsyncs it, renames
- * it over {@code index.json} and fsyncs the directory: a crash at any instant leaves the old or the new
- * index. A corrupt index is never overwritten: every operation fails with
- * {@link dev.tapwire.network.RegistryCorruptedException} until an operator repairs or moves the file.
+ * lock) and writes a temporary file in the same directory ({@code CREATE_NEW}, no symlinks followed), fsyncs
+ * it, renames it over {@code index.json} and fsyncs the directory: a crash at any instant leaves the old or
+ * the new index. Reads take no lock (every write is an atomic rename), so a user who may only read the state
+ * directory can list networks, and a read of a missing directory creates nothing. The file is re-parsed only
+ * when it was replaced since it was last read or written here; the check holds the last version open, so it
+ * stays sound where timestamps are coarse and inode numbers are reused.
+ *
+ * <p>Only a regular file is read (never through a symbolic link, at most {@value IndexFile#MAX_BYTES}
+ * bytes); new files get mode 0644 and directories 0755 whatever the umask, and a rewrite keeps the mode an
+ * operator gave {@code index.json}. A corrupt index is never overwritten: every operation fails with
+ * {@link dev.tapwire.network.RegistryCorruptedException} until an operator repairs or moves the file; its
+ * message gives the position and the problem but never quotes the file's content.
  *
  * <pre>{@code
  * NetworkRegistry registry = FileNetworkRegistry.open(Path.of("/var/lib/mymanager"));
@@ -78,35 +79,19 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     public static final int MAX_WORKSPACE_LENGTH = 253;
 
     private static final Logger LOG = LoggerFactory.getLogger(FileNetworkRegistry.class);
-    private static final String TEMP_PREFIX = "index.json.tmp-";
-    private static final long PID = ProcessHandle.current().pid();
-    private static final ConcurrentMap<Path, Group> GROUPS = new ConcurrentHashMap<>();
-    private static final Set<OpenOption> TEMP_OPTIONS = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-            LinkOption.NOFOLLOW_LINKS);
-    private static final FileAttribute<?> INDEX_PERMISSIONS =
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--"));
+    /** Per index file in this JVM, whichever instances use it. */
+    private static final ConcurrentMap<Path, Shared> SHARED = new ConcurrentHashMap<>();
 
     private final Path dir;
-    private final Path indexFile;
-    private final LockFile lock;
+    private final Shared shared;
     private final Ipv4Subnet pool;
     private final int subnetPrefix;
     private final Clock clock;
 
-    /** The index as last read or written by this instance, and the identity of the file it came from. */
-    private Snapshot cache;
-    private boolean tempFilesSwept;
-    /** How many times this instance parsed the file (for tests of the identity check). Guarded by the lock. */
-    private long parses;
-    private final IndexCodec.MemberCache encodedMembers = new IndexCodec.MemberCache();
-    /** Changes waiting to be written, shared by every instance on the same index in this JVM. */
-    private final Group group;
-
     private FileNetworkRegistry(Builder builder) {
         this.dir = builder.stateDir.resolve("networks");
-        this.indexFile = dir.resolve("index.json");
-        this.lock = LockFile.at(dir.resolve("index.lock"));
-        this.group = GROUPS.computeIfAbsent(lock.path(), p -> new Group());
+        Path key = LockFile.at(dir.resolve("index.lock")).path();
+        this.shared = SHARED.computeIfAbsent(key, k -> new Shared(dir, builder.durability));
         this.pool = builder.pool;
         this.subnetPrefix = builder.subnetPrefix;
         this.clock = builder.clock;
@@ -151,7 +136,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
      * @return the path of {@code index.json}
      */
     public Path indexFile() {
-        return indexFile;
+        return shared.file.path();
     }
 
     @Override
@@ -171,8 +156,8 @@ public final class FileNetworkRegistry implements NetworkRegistry {
         NetworkNames.requireValid(name);
         Objects.requireNonNull(subnet, "subnet");
         if (subnet.prefixLength() > 30) {
-            throw new InvalidNetworkSpecException("subnet " + subnet + " for network " + name
-                    + " is too small: the prefix must be /30 or shorter (at least 2 hosts besides the gateway)");
+            throw new InvalidNetworkSpecException("subnet " + subnet + " for network " + name + " is too small:"
+                    + " the prefix must be /30 or shorter (a /30 holds the gateway and one member)");
         }
         return mutate(index -> {
             requireAbsent(index, name);
@@ -264,64 +249,19 @@ public final class FileNetworkRegistry implements NetworkRegistry {
 
     @Override
     public NetworkIndex readIndex() {
-        try (Lease lease = lock.acquire()) {
-            return load().index;
-        }
+        return shared.readUnlocked();
     }
 
     @Override
     public void writeIndex(NetworkIndex index) {
         Objects.requireNonNull(index, "index");
-        validate(index);
+        IndexRules.validate(index);
         mutate(current -> new Change<>(null, index));
     }
 
-    /** Validates a whole index as {@link #writeIndex} requires. */
-    static void validate(NetworkIndex index) {
-        Set<String> names = new HashSet<>();
-        List<NetworkRecord> networks = index.networks();
-        for (int i = 0; i < networks.size(); i++) {
-            NetworkRecord n = networks.get(i);
-            if (!names.add(n.name())) {
-                throw new InvalidNetworkSpecException("index names network " + n.name() + " twice");
-            }
-            overlapping(networks.subList(0, i), n.subnet()).ifPresent(other -> {
-                throw new SubnetOverlapException("network " + n.name() + " (" + n.subnet()
-                        + ") overlaps network " + other.name() + " (" + other.subnet() + ")");
-            });
-            Set<String> workspaces = new HashSet<>();
-            Set<Ipv4Address> addresses = new HashSet<>();
-            for (Member m : n.members()) {
-                String ws = requireWorkspace(m.workspace());
-                if (!ws.equals(m.workspace())) {
-                    throw new InvalidNetworkSpecException("network " + n.name() + ": workspace \"" + m.workspace()
-                            + "\" has leading or trailing whitespace");
-                }
-                if (!workspaces.add(ws)) {
-                    throw new InvalidNetworkSpecException("network " + n.name() + " lists workspace " + ws + " twice");
-                }
-                if (!n.subnet().contains(m.ip())) {
-                    throw new InvalidNetworkSpecException("network " + n.name() + ": member " + ws + " has address "
-                            + m.ip() + " outside the subnet " + n.subnet());
-                }
-                if (m.ip().equals(n.gateway()) || m.ip().equals(n.subnet().networkAddress())
-                        || (n.subnet().prefixLength() < 31 && m.ip().equals(n.subnet().broadcastAddress()))) {
-                    throw new InvalidNetworkSpecException("network " + n.name() + ": member " + ws + " has address "
-                            + m.ip() + ", which is the network, gateway or broadcast address");
-                }
-                if (!addresses.add(m.ip())) {
-                    throw new InvalidNetworkSpecException("network " + n.name() + ": address " + m.ip()
-                            + " is held by more than one member");
-                }
-            }
-        }
-    }
-
-    /** Returns how many times this instance has parsed the index file. */
+    /** Returns how many times the index file was parsed under the lock in this JVM. */
     long parseCount() {
-        try (Lease lease = lock.acquire()) {
-            return parses;
-        }
+        return shared.parses.get();
     }
 
     // ---------------------------------------------------------------- allocation
@@ -449,242 +389,253 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private record Change<T>(T result, NetworkIndex updated) {
     }
 
-    /** One queued change and, once a writer has run it, its outcome (published by {@code done}). */
+    /** One queued change and its outcome, completed by whichever thread ran it. */
     private static final class Pending<T> {
         final Function<NetworkIndex, Change<T>> edit;
-        volatile boolean done;
-        T result;
-        RuntimeException failure;
+        final CompletableFuture<T> outcome = new CompletableFuture<>();
 
         Pending(Function<NetworkIndex, Change<T>> edit) {
             this.edit = edit;
         }
 
-        T outcome() {
-            if (failure != null) {
-                throw failure;
+        @SuppressWarnings("unchecked")
+        void succeed(Object result) {
+            outcome.complete((T) result);
+        }
+
+        void fail(Throwable failure) {
+            outcome.completeExceptionally(failure);
+        }
+
+        /** Waits for the outcome; an interrupt is thrown as {@link InterruptedException}. */
+        T await() throws InterruptedException {
+            try {
+                return outcome.get();
+            } catch (ExecutionException e) {
+                throw rethrow(e.getCause());
             }
-            return result;
+        }
+
+        /** Waits for the outcome whatever interrupts come meanwhile. */
+        T awaitUninterruptibly() {
+            try {
+                return outcome.join();
+            } catch (CompletionException e) {
+                throw rethrow(e.getCause());
+            }
+        }
+
+        private static RuntimeException rethrow(Throwable failure) {
+            if (failure instanceof RuntimeException e) {
+                throw e;
+            }
+            if (failure instanceof Error e) {
+                throw e;
+            }
+            throw new NetworkException("the registry change failed: " + failure, failure);
         }
     }
 
     /**
-     * Runs {@code edit} under the lock on the current index and persists its result when it changed.
+     * Runs {@code edit} on the current index and persists its result when it changed.
      *
-     * <p>Group commit: changes are queued (one queue per index in this JVM, whichever instance made them).
-     * One thread at a time is the writer: it takes the lock, applies every queued change in order, persists
-     * them with one durable write, and wakes the others; each caller returns only once the write holding
-     * its change is on disk. A change that fails affects only its caller.
+     * <p>Group commit: changes are queued (one queue per index file in this JVM, whichever instance made
+     * them) and applied by one writer thread of the registry's own, which takes the lock, applies every queued
+     * change in order, persists them with one durable write and completes each. The I/O runs on that thread,
+     * so interrupting a caller affects only that caller: an interrupt before the writer took its change
+     * withdraws the change and throws; after, the caller waits for the outcome and keeps its interrupt status.
+     * A thread that already holds a lease of the index's {@link LockFile} ({@code networks/index.lock}) runs its
+     * change itself: the writer would wait for that lease.
      */
     private <T> T mutate(Function<NetworkIndex, Change<T>> edit) {
         Pending<T> mine = new Pending<>(edit);
-        group.queue.add(mine);
-        while (!mine.done) {
-            if (group.writer.compareAndSet(false, true)) {
-                try (Lease lease = lock.acquire()) {
-                    runQueued();
-                } catch (RuntimeException e) {
-                    if (!mine.done) { // the lock failed before our change ran: take it back
-                        group.queue.remove(mine);
-                        throw e;
-                    }
-                } finally {
-                    group.writer.set(false);
-                    synchronized (group) {
-                        group.notifyAll();
-                    }
-                }
-            } else {
-                synchronized (group) {
-                    if (!mine.done && group.writer.get()) {
-                        try {
-                            group.wait(10); // woken when the writer finishes; the timeout is a safety net
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                            if (group.queue.remove(mine)) {
-                                throw new NetworkException("interrupted while waiting to change " + indexFile, e);
-                            }
-                        }
-                    }
-                }
+        if (shared.lock.isHeldByCurrentThread()) {
+            shared.apply(List.of(mine));
+            return mine.awaitUninterruptibly();
+        }
+        shared.queue.add(mine);
+        shared.schedule();
+        try {
+            return mine.await();
+        } catch (InterruptedException e) {
+            if (shared.queue.remove(mine)) {
+                Thread.currentThread().interrupt();
+                throw new NetworkException("interrupted while waiting to change " + shared.file.path()
+                        + "; the change was not made", e);
+            }
+            try {
+                return mine.awaitUninterruptibly(); // the writer has it: its outcome is already being decided
+            } finally {
+                Thread.currentThread().interrupt();
             }
         }
-        return mine.outcome();
     }
 
-    /** The changes waiting for one index in this JVM, and whether a thread is writing them. */
-    private static final class Group {
+    /**
+     * What this JVM shares about one index file, whichever instances use it: the lock, the snapshot last read
+     * or written, the queue of changes and the thread that writes them.
+     */
+    private static final class Shared {
+        final LockFile lock;
+        final IndexFile file;
         final Queue<Pending<?>> queue = new ConcurrentLinkedQueue<>();
-        final AtomicBoolean writer = new AtomicBoolean();
-    }
+        private final AtomicBoolean scheduled = new AtomicBoolean();
+        private final ThreadPoolExecutor writer;
+        /** Encoded members reused across writes; used only under the lock. */
+        private final IndexCodec.MemberCache encodedMembers = new IndexCodec.MemberCache();
+        /** The file as last read or written under the lock; null before the first. */
+        private volatile Snapshot cache;
+        final AtomicLong parses = new AtomicLong();
 
-    /** Applies every queued change and writes once. Caller holds the lock. */
-    private void runQueued() {
-        List<Pending<?>> batch = new ArrayList<>();
-        for (Pending<?> p = group.queue.poll(); p != null; p = group.queue.poll()) {
-            batch.add(p);
+        Shared(Path dir, IndexFile.Durability durability) {
+            this.lock = LockFile.at(dir.resolve("index.lock"));
+            this.file = new IndexFile(dir, durability);
+            this.writer = new ThreadPoolExecutor(1, 1, 5, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), task -> {
+                Thread thread = new Thread(task, "tapwire-registry-writer " + dir);
+                thread.setDaemon(true);
+                return thread;
+            });
+            writer.allowCoreThreadTimeOut(true);
         }
-        List<Pending<?>> writers = new ArrayList<>();
-        try {
-            NetworkIndex index = load().index;
-            for (Pending<?> p : batch) {
-                try {
-                    Change<?> change = p.edit.apply(index);
-                    setResult(p, change.result);
-                    if (change.updated != null) {
-                        index = change.updated;
-                        writers.add(p);
+
+        /** Makes sure a writer will drain the queue. */
+        void schedule() {
+            if (scheduled.compareAndSet(false, true)) {
+                writer.execute(this::drain);
+            }
+        }
+
+        private void drain() {
+            try {
+                for (List<Pending<?>> batch = takeQueued(); !batch.isEmpty(); batch = takeQueued()) {
+                    try (Lease lease = lock.acquire()) {
+                        apply(batch);
+                    } catch (RuntimeException e) { // the lock could not be taken: nothing of the batch ran
+                        batch.forEach(p -> p.fail(e));
                     }
-                } catch (RuntimeException e) {
-                    p.failure = e;
+                }
+            } finally {
+                scheduled.set(false);
+                if (!queue.isEmpty()) {
+                    schedule(); // queued after our last look
                 }
             }
-            if (!writers.isEmpty()) {
-                store(index.sorted());
+        }
+
+        private List<Pending<?>> takeQueued() {
+            List<Pending<?>> batch = new ArrayList<>();
+            for (Pending<?> p = queue.poll(); p != null; p = queue.poll()) {
+                batch.add(p);
             }
-            if (batch.size() > 1) {
-                LOG.debug("group commit: {} changes in one write", batch.size());
-            }
-        } catch (RuntimeException e) {
-            // the read failed (every change fails) or the write failed (the changes it held fail)
-            for (Pending<?> p : writers.isEmpty() ? batch : writers) {
-                if (p.failure == null) {
-                    p.failure = e;
+            return batch;
+        }
+
+        /**
+         * Applies {@code batch} in order to the current index and writes once. Changes that fail on their own
+         * affect only themselves; when the read or the write fails, every other change of the batch fails with
+         * it — none of them is on disk, and each may have read what an earlier one of the batch did. Caller
+         * holds the lock.
+         */
+        void apply(List<Pending<?>> batch) {
+            Object[] results = new Object[batch.size()];
+            Throwable[] failures = new Throwable[batch.size()];
+            try {
+                NetworkIndex index = load().index();
+                boolean changed = false;
+                for (int i = 0; i < batch.size(); i++) {
+                    try {
+                        Change<?> change = batch.get(i).edit.apply(index);
+                        results[i] = change.result();
+                        if (change.updated() != null) {
+                            index = change.updated();
+                            changed = true;
+                        }
+                    } catch (RuntimeException e) {
+                        failures[i] = e;
+                    }
+                }
+                if (changed) {
+                    store(index.sorted());
+                }
+                if (batch.size() > 1) {
+                    LOG.debug("group commit: {} changes in one write", batch.size());
+                }
+            } catch (RuntimeException | Error e) {
+                Throwable failure = e instanceof Error
+                        ? new NetworkException("the change to " + file.path() + " was not made: " + e, e) : e;
+                for (int i = 0; i < failures.length; i++) {
+                    if (failures[i] == null) {
+                        failures[i] = failure;
+                    }
+                }
+                if (e instanceof Error error) {
+                    complete(batch, results, failures);
+                    throw error;
                 }
             }
-        } catch (Error e) {
-            for (Pending<?> p : batch) {
-                if (p.failure == null) {
-                    p.failure = new NetworkException("the change to " + indexFile + " was not applied: " + e, e);
+            complete(batch, results, failures);
+        }
+
+        private static void complete(List<Pending<?>> batch, Object[] results, Throwable[] failures) {
+            for (int i = 0; i < batch.size(); i++) {
+                if (failures[i] != null) {
+                    batch.get(i).fail(failures[i]);
+                } else {
+                    batch.get(i).succeed(results[i]);
                 }
             }
-            throw e;
-        } finally {
-            batch.forEach(p -> p.done = true);
         }
-    }
 
-    @SuppressWarnings("unchecked")
-    private static <T> void setResult(Pending<T> pending, Object result) {
-        pending.result = (T) result;
-    }
-
-    /** The index and the identity of the file it was read from or written to (null identity: no file). */
-    private record Snapshot(NetworkIndex index, FileIdentity identity) {
-    }
-
-    private record FileIdentity(Object fileKey, FileTime modified, long size) {
-        static FileIdentity of(BasicFileAttributes attrs) {
-            return new FileIdentity(attrs.fileKey(), attrs.lastModifiedTime(), attrs.size());
+        /** Returns the current index, re-reading the file only when it was replaced. Caller holds the lock. */
+        Snapshot load() {
+            BasicFileAttributes attrs = file.stat();
+            if (attrs == null) {
+                replaceCache(null);
+                return Snapshot.NONE;
+            }
+            Snapshot cached = cache;
+            if (cached != null && cached.describes(attrs)) {
+                return cached;
+            }
+            Snapshot fresh = file.read(attrs);
+            parses.incrementAndGet();
+            replaceCache(fresh);
+            return fresh;
         }
-    }
 
-    /** Returns the current index, re-reading the file only when its identity changed. Caller holds the lock. */
-    private Snapshot load() {
-        sweepTempFiles();
-        BasicFileAttributes attrs;
-        try {
-            attrs = Files.readAttributes(indexFile, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        } catch (NoSuchFileException e) {
-            cache = new Snapshot(NetworkIndex.EMPTY, null);
-            return cache;
-        } catch (IOException e) {
-            throw new NetworkException("cannot read registry index " + indexFile + ": " + e, e);
-        }
-        FileIdentity identity = FileIdentity.of(attrs);
-        Snapshot cached = cache;
-        if (cached != null && identity.equals(cached.identity)) {
-            return cached;
-        }
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(indexFile);
-        } catch (IOException e) {
-            throw new NetworkException("cannot read registry index " + indexFile + ": " + e, e);
-        }
-        NetworkIndex index = IndexCodec.parse(bytes, indexFile);
-        parses++;
-        warnAboutReferenceQuirks(index);
-        cache = new Snapshot(index, identity);
-        LOG.debug("read registry index {} ({} bytes, {} networks)", indexFile, bytes.length, index.networks().size());
-        return cache;
-    }
-
-    private void warnAboutReferenceQuirks(NetworkIndex index) {
-        List<NetworkRecord> networks = index.networks();
-        Set<String> names = new HashSet<>();
-        for (int i = 0; i < networks.size(); i++) {
-            NetworkRecord n = networks.get(i);
-            overlapping(networks.subList(0, i), n.subnet()).ifPresent(other -> LOG.warn(
-                    "registry index {}: network {} ({}) overlaps network {} ({}); kept as found",
-                    indexFile, n.name(), n.subnet(), other.name(), other.subnet()));
-            if (!names.add(n.name())) {
-                LOG.warn("registry index {}: network {} is listed twice; the first entry is used", indexFile, n.name());
+        /** Writes {@code index} atomically and durably and caches it. Caller holds the lock. */
+        private void store(NetworkIndex index) {
+            byte[] bytes = IndexCodec.format(index, encodedMembers);
+            try {
+                replaceCache(file.write(index, bytes));
+            } catch (RuntimeException e) {
+                replaceCache(null);
+                throw e;
             }
         }
-    }
 
-    /** Writes {@code index} atomically and durably and caches it. Caller holds the lock. */
-    private void store(NetworkIndex index) {
-        byte[] bytes = IndexCodec.format(index, encodedMembers);
-        Path temp = dir.resolve(TEMP_PREFIX + PID + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
-        boolean renamed = false;
-        try { // the directory exists: the lock file held by the caller lives in it
-            try (FileChannel channel = FileChannel.open(temp, TEMP_OPTIONS, INDEX_PERMISSIONS)) {
-                ByteBuffer buffer = ByteBuffer.wrap(bytes);
-                while (buffer.hasRemaining()) {
-                    channel.write(buffer);
-                }
-                channel.force(true);
+        private void replaceCache(Snapshot fresh) {
+            Snapshot old = cache;
+            cache = fresh;
+            if (old != null && old != fresh) {
+                old.close(); // after publishing the new one: a reader that saw the old inode saw it alive
             }
-            Files.move(temp, indexFile, StandardCopyOption.ATOMIC_MOVE);
-            renamed = true;
-            try (FileChannel directory = FileChannel.open(dir, StandardOpenOption.READ)) {
-                directory.force(true);
-            }
-            BasicFileAttributes attrs = Files.readAttributes(indexFile, BasicFileAttributes.class,
-                    LinkOption.NOFOLLOW_LINKS);
-            cache = new Snapshot(index, FileIdentity.of(attrs));
-        } catch (IOException e) {
-            cache = null;
-            if (!renamed) {
-                deleteQuietly(temp);
-            }
-            throw new NetworkException("cannot write registry index " + indexFile + ": " + describe(e)
-                    + (renamed ? "; the new index is in place but may not be durable yet"
-                            : "; the previous index is intact"), e);
         }
-    }
 
-    private static String describe(IOException e) {
-        String message = e.getMessage();
-        return e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
-    }
-
-    /** Removes temporary files a killed writer left behind; only writers holding the lock create them. */
-    private void sweepTempFiles() {
-        if (tempFilesSwept) {
-            return;
-        }
-        tempFilesSwept = true;
-        if (!Files.isDirectory(dir)) {
-            return;
-        }
-        try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, TEMP_PREFIX + "*")) {
-            for (Path p : stale) {
-                LOG.debug("removing stale temporary index file {}", p);
-                deleteQuietly(p);
+        /**
+         * Reads the index without the lock: renames are atomic, so any reader sees a whole index. Uses the
+         * cached snapshot when the path still names its (held open) file.
+         */
+        NetworkIndex readUnlocked() {
+            BasicFileAttributes attrs = file.stat();
+            if (attrs == null) {
+                return NetworkIndex.EMPTY;
             }
-        } catch (IOException e) {
-            LOG.warn("cannot list {} for stale temporary files: {}", dir, e.toString());
-        }
-    }
-
-    private static void deleteQuietly(Path p) {
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException e) {
-            LOG.warn("cannot remove temporary file {}: {}", p, e.toString());
+            Snapshot cached = cache; // read after the stat: see Snapshot for why this order is sound
+            if (cached != null && cached.describes(attrs)) {
+                return cached.index();
+            }
+            return file.readUnlocked(attrs);
         }
     }
 
@@ -694,6 +645,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
         private Ipv4Subnet pool = DEFAULT_POOL;
         private int subnetPrefix = DEFAULT_SUBNET_PREFIX;
         private Clock clock = Clock.systemUTC();
+        private IndexFile.Durability durability = IndexFile.Durability.FSYNC;
 
         private Builder(Path stateDir) {
             this.stateDir = stateDir;
@@ -731,6 +683,12 @@ public final class FileNetworkRegistry implements NetworkRegistry {
          */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Replaces fsync, for the tests that prove the fsyncs; takes effect for the first registry on a directory. */
+        Builder durability(IndexFile.Durability replacement) {
+            this.durability = Objects.requireNonNull(replacement, "durability");
             return this;
         }
 

@@ -2,7 +2,16 @@ package dev.tapwire.network.registry;
 
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -17,6 +26,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reads and writes {@code index.json} byte-for-byte as the Go reference does ({@code json.MarshalIndent}
@@ -24,18 +34,52 @@ import java.util.List;
  */
 final class IndexCodec {
 
-    private static final ObjectMapper MAPPER = JsonMapper.builder()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .build();
+    private static final ObjectMapper MAPPER = strictMapper();
     private static final ObjectReader READER = MAPPER.readerFor(NetworkIndex.class);
     private static final char[] HEX = "0123456789abcdef".toCharArray();
+    /** What each field of the format accepts, for errors that must not quote the file. */
+    private static final Map<String, String> EXPECTED = Map.of(
+            "networks", "a list of networks",
+            "members", "a list of members",
+            "name", "a network name: 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'",
+            "subnet", "an IPv4 subnet such as \"10.44.1.0/24\"",
+            "gateway", "an IPv4 address such as \"10.44.1.1\"",
+            "ip", "an IPv4 address such as \"10.44.1.2\"",
+            "created_at", "an RFC 3339 timestamp such as \"2026-11-22T18:38:30Z\"",
+            "workspace", "a non-blank string");
 
     private IndexCodec() {
     }
 
     /**
+     * A mapper as strict as Go's {@code encoding/json} where it matters: no number or boolean taken as a
+     * string, no string taken as a number; stricter where Go is silently lossy: a key twice in one object is
+     * refused (Go keeps the last one). Unknown fields are ignored, as Go does.
+     */
+    private static ObjectMapper strictMapper() {
+        JsonMapper mapper = JsonMapper.builder()
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+                .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                .build();
+        for (LogicalType type : List.of(LogicalType.Textual, LogicalType.Integer, LogicalType.Float,
+                LogicalType.Boolean)) {
+            mapper.coercionConfigFor(type)
+                    .setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.Float, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.Boolean, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.String, CoercionAction.Fail);
+        }
+        mapper.coercionConfigFor(LogicalType.Textual).setCoercion(CoercionInputShape.String, CoercionAction.TryConvert);
+        return mapper;
+    }
+
+    /**
      * Parses an index file's bytes.
+     *
+     * <p>The error says where and what was wrong and what is accepted, but never quotes the file: an index
+     * could be made to hold anything, and error messages end up in logs.
      *
      * @param bytes the file content
      * @param file the file, for the error message
@@ -44,29 +88,81 @@ final class IndexCodec {
      */
     static NetworkIndex parse(byte[] bytes, Path file) {
         if (bytes.length == 0) {
-            throw corrupt(file, "", "the file is empty", null);
+            throw corrupt(file, "", "the file is empty");
         }
         NetworkIndex index;
         try {
             index = READER.readValue(bytes);
         } catch (JsonProcessingException e) {
-            JsonLocation at = e.getLocation();
-            String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
-            String what = e.getCause() != null && e.getCause().getMessage() != null
-                    ? e.getCause().getMessage() : e.getOriginalMessage();
-            throw corrupt(file, where, what, e);
+            throw corrupt(file, where(e.getLocation()), describe(e));
         } catch (IOException e) {
-            throw corrupt(file, "", e.toString(), e);
+            throw corrupt(file, "", e.getClass().getSimpleName());
         }
         if (index == null) {
-            throw corrupt(file, "", "it holds JSON null", null);
+            throw corrupt(file, "", "it holds JSON null, not an object with a \"networks\" list");
         }
         return index;
     }
 
-    private static RegistryCorruptedException corrupt(Path file, String where, String what, Throwable cause) {
+    private static String where(JsonLocation at) {
+        return at == null || at.getLineNr() < 0 ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+    }
+
+    /** Says what was wrong in words of the format, never with the file's own text. */
+    private static String describe(JsonProcessingException e) {
+        if (e instanceof StreamReadException && !(e instanceof JsonMappingException)) {
+            String message = String.valueOf(e.getOriginalMessage());
+            if (message.startsWith("Duplicate Object property") || message.startsWith("Duplicate field")) {
+                return "a key appears twice in one object, so which value counts is ambiguous";
+            }
+            return "it is not well-formed JSON";
+        }
+        if (e instanceof JsonMappingException bind) {
+            String path = path(bind.getPath());
+            String field = lastField(bind.getPath());
+            String expected = field == null ? null : EXPECTED.get(field);
+            if (e instanceof ValueInstantiationException && field == null) {
+                return (path.isEmpty() ? "an entry" : path) + " is not a valid "
+                        + (path.contains("members") ? "member: it needs a non-blank \"workspace\" and an \"ip\""
+                        : "network: it needs a valid \"name\", a \"subnet\" and a \"gateway\" inside it, and "
+                                + "\"created_at\" (if present) as an RFC 3339 timestamp");
+            }
+            if (e instanceof MismatchedInputException && "Trailing token".regionMatches(0,
+                    String.valueOf(e.getOriginalMessage()), 0, 14)) {
+                return "there is more after the index object";
+            }
+            return (path.isEmpty() ? "the top level" : path) + " has the wrong type or an invalid value; expected "
+                    + (expected != null ? expected : path.isEmpty() ? "an object with a \"networks\" list"
+                            : "what the Go reference writes there");
+        }
+        return "it is not a valid index";
+    }
+
+    private static String path(List<JsonMappingException.Reference> references) {
+        StringBuilder out = new StringBuilder();
+        for (JsonMappingException.Reference r : references) {
+            if (r.getFieldName() != null) {
+                if (!EXPECTED.containsKey(r.getFieldName())) {
+                    return out.toString(); // an unknown key: its name is the file's content
+                }
+                out.append(out.length() == 0 ? "" : ".").append(r.getFieldName());
+            } else if (r.getIndex() >= 0) {
+                out.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return out.toString();
+    }
+
+    private static String lastField(List<JsonMappingException.Reference> references) {
+        if (references.isEmpty()) {
+            return null;
+        }
+        return references.get(references.size() - 1).getFieldName();
+    }
+
+    private static RegistryCorruptedException corrupt(Path file, String where, String what) {
         return new RegistryCorruptedException("registry index " + file + " is corrupt" + where + ": " + what
-                + "; it was left untouched — restore it from a backup or move it aside to start afresh", cause);
+                + "; it was left untouched — restore it from a backup or move it aside to start afresh");
     }
 
     /**

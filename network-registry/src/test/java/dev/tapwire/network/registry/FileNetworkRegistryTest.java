@@ -316,27 +316,31 @@ class FileNetworkRegistryTest {
         }
 
         @Test
-        void theFileIsParsedOnlyWhenSomethingElseChangedIt() {
+        void theFileIsParsedOnlyWhenSomethingElseReplacedIt() throws Exception {
             registry.create("dev");
             for (int i = 0; i < 20; i++) {
                 registry.join("dev", "w" + i);
             }
+            FileNetworkRegistry.open(state).join("dev", "same-jvm");
             registry.list();
-            assertThat(registry.parseCount()).as("its own writes need no re-parse").isZero();
+            assertThat(registry.parseCount()).as("writes in this JVM need no re-parse").isZero();
 
-            FileNetworkRegistry other = FileNetworkRegistry.open(state);
-            other.join("dev", "from-elsewhere");
-            assertThat(registry.get("dev").member("from-elsewhere")).isPresent();
-            registry.list();
-            assertThat(registry.parseCount()).as("one parse after another writer").isEqualTo(1);
+            byte[] edited = Files.readString(registry.indexFile()).replace("\"same-jvm\"", "\"elsewhere\"")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            Path temp = registry.indexFile().resolveSibling("other-process.tmp");
+            Files.write(temp, edited);
+            Files.move(temp, registry.indexFile(), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            registry.join("dev", "after");
+            assertThat(registry.get("dev").workspaces()).contains("elsewhere", "after").doesNotContain("same-jvm");
+            assertThat(registry.parseCount()).as("one parse after another process's write").isEqualTo(1);
         }
 
         @Test
-        void staleTemporaryFilesAreRemoved() throws Exception {
-            registry.create("dev");
-            Path stale = registry.indexFile().resolveSibling("index.json.tmp-999999-abc");
+        void staleTemporaryFilesOfAKilledWriterAreRemovedByTheFirstWrite() throws Exception {
+            Path dir = Files.createDirectories(FileNetworkRegistry.indexPath(state).getParent());
+            Path stale = dir.resolve("index.json.tmp-999999-abc");
             Files.writeString(stale, "{\"networks\": [");
-            FileNetworkRegistry.open(state).join("dev", "w1");
+            registry.create("dev");
             assertThat(stale).doesNotExist();
             assertThat(registry.indexFile().resolveSibling("index.lock")).exists();
         }

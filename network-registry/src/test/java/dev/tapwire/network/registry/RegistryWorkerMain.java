@@ -46,8 +46,51 @@ public final class RegistryWorkerMain {
                 }
             }
             case "diskfull" -> diskFull(registry, state, out);
+            case "create" -> out.println("joined " + registry.create(args[2]).name() + " "
+                    + registry.join(args[2], args[3]));
+            case "list" -> registry.list().forEach(n -> out.println("network " + n.name() + " " + n.workspaces()));
+            case "coarse" -> coarseTimestamps(registry, Integer.parseInt(args[2]), out);
             default -> throw new IllegalArgumentException(args[0]);
         }
+    }
+
+    /**
+     * Another process's two rename-writes of a same-sized index inside one timestamp tick, then a change here:
+     * prints how many rounds the change was made on a stale index (the other process's write lost).
+     */
+    private static void coarseTimestamps(FileNetworkRegistry registry, int rounds, PrintStream out)
+            throws IOException {
+        registry.create("dev");
+        Path index = registry.indexFile();
+        int stale = 0;
+        int sameTick = 0;
+        for (int r = 0; r < rounds; r++) {
+            registry.join("dev", "aa"); // this process reads and holds the index
+            java.nio.file.attribute.FileTime before = Files.getLastModifiedTime(index);
+            String mine = Files.readString(index);
+            otherProcessWrites(index, mine.replace("\"aa\"", "\"bb\""));
+            otherProcessWrites(index, mine.replace("\"aa\"", "\"cc\""));
+            if (Files.getLastModifiedTime(index).equals(before)) {
+                sameTick++;
+            }
+            registry.join("dev", "dd"); // must see cc, not resurrect aa
+            String after = Files.readString(index);
+            if (after.contains("\"aa\"") || !after.contains("\"cc\"")) {
+                stale++;
+            }
+            registry.leave("dev", "cc");
+            registry.leave("dev", "dd");
+        }
+        out.println("rounds=" + rounds);
+        out.println("sameTick=" + sameTick);
+        out.println("stale=" + stale);
+    }
+
+    /** What another tapwire process does under the lock: a new file renamed over the index. */
+    private static void otherProcessWrites(Path index, String content) throws IOException {
+        Path temp = index.resolveSibling("other-process.tmp");
+        Files.writeString(temp, content);
+        Files.move(temp, index, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static void diskFull(FileNetworkRegistry registry, Path state, PrintStream out) throws IOException {
