@@ -87,6 +87,8 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private final Ipv4Subnet pool;
     private final int subnetPrefix;
     private final Clock clock;
+    /** Whether this instance's first change went out: it sweeps what a killed writer left behind. */
+    private final AtomicBoolean swept = new AtomicBoolean();
 
     private FileNetworkRegistry(Builder builder) {
         this.dir = builder.stateDir.resolve("networks");
@@ -392,10 +394,13 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     /** One queued change and its outcome, completed by whichever thread ran it. */
     private static final class Pending<T> {
         final Function<NetworkIndex, Change<T>> edit;
+        /** The first change of its registry instance: the writer sweeps stale temporary files first. */
+        final boolean sweep;
         final CompletableFuture<T> outcome = new CompletableFuture<>();
 
-        Pending(Function<NetworkIndex, Change<T>> edit) {
+        Pending(Function<NetworkIndex, Change<T>> edit, boolean sweep) {
             this.edit = edit;
+            this.sweep = sweep;
         }
 
         @SuppressWarnings("unchecked")
@@ -448,7 +453,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
      * change itself: the writer would wait for that lease.
      */
     private <T> T mutate(Function<NetworkIndex, Change<T>> edit) {
-        Pending<T> mine = new Pending<>(edit);
+        Pending<T> mine = new Pending<>(edit, swept.compareAndSet(false, true));
         if (shared.lock.isHeldByCurrentThread()) {
             shared.apply(List.of(mine));
             return mine.awaitUninterruptibly();
@@ -540,6 +545,9 @@ public final class FileNetworkRegistry implements NetworkRegistry {
             Object[] results = new Object[batch.size()];
             Throwable[] failures = new Throwable[batch.size()];
             try {
+                if (batch.stream().anyMatch(p -> p.sweep)) {
+                    file.sweepTempFiles();
+                }
                 NetworkIndex index = load().index();
                 boolean changed = false;
                 for (int i = 0; i < batch.size(); i++) {

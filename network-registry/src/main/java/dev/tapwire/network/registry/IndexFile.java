@@ -96,7 +96,6 @@ final class IndexFile {
     private final Path dir;
     private final Path file;
     private final Durability durability;
-    private boolean tempFilesSwept;
 
     IndexFile(Path dir, Durability durability) {
         this.dir = dir;
@@ -216,7 +215,6 @@ final class IndexFile {
      *     every reader by then, so it is logged as a warning instead
      */
     Snapshot write(NetworkIndex index, byte[] bytes) {
-        sweepTempFiles();
         BasicFileAttributes previous = stat();
         Path temp = dir.resolve(TEMP_PREFIX + PID + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         FileChannel channel = null;
@@ -267,12 +265,11 @@ final class IndexFile {
         }
     }
 
-    /** Removes temporary files a killed writer left behind, once per instance; only lock holders make them. */
-    private void sweepTempFiles() {
-        if (tempFilesSwept) {
+    /** Removes temporary files a killed writer left behind. Caller holds the lock: only lock holders make them. */
+    void sweepTempFiles() {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        tempFilesSwept = true;
         try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, TEMP_PREFIX + "*")) {
             for (Path p : stale) {
                 LOG.debug("removing stale temporary index file {}", p);
