@@ -138,7 +138,7 @@ public class DeviceOperationException extends NetworkException {
         } else {
             sb.append(description);
         }
-        if (Reason.ofErrno(errno) == Reason.PERMISSION_DENIED) {
+        if (Reason.ofErrno(errno) == Reason.PERMISSION_DENIED && !description.contains("CAP_NET_ADMIN")) {
             sb.append("; this needs CAP_NET_ADMIN (run as root or grant the capability)");
         }
         return sb.toString();

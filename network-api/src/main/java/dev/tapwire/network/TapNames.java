@@ -79,6 +79,24 @@ public final class TapNames {
      *     do not match the NIC count or name other TAPs than the convention gives
      */
     public static List<NicConfig> requireValidConfigure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
+        return requireValidConfigure(vmId, nics, vm, existing, TapNaming.PREFIX);
+    }
+
+    /**
+     * Checks the arguments of {@link NetworkProvider#configure} up front for a provider that names TAPs by
+     * {@code naming}.
+     *
+     * @param vmId the VM ID
+     * @param nics the NIC count
+     * @param vm the VM spec
+     * @param existing the configs to recover, or null
+     * @param naming the provider's TAP naming scheme
+     * @return {@code existing}, or an empty list for null
+     * @throws InvalidNetworkSpecException if the VM ID, NIC count or spec is invalid, or the existing configs
+     *     do not match the NIC count or name other TAPs than the scheme gives
+     */
+    public static List<NicConfig> requireValidConfigure(String vmId, int nics, VmSpec vm, List<NicConfig> existing,
+            TapNaming naming) {
         requireValidVmId(vmId);
         requireValidNicCount(nics);
         if (vm == null) {
@@ -90,7 +108,7 @@ public final class TapNames {
                     + " existing NIC config(s) but " + nics + " NIC(s) were asked for");
         }
         for (int i = 0; i < previous.size(); i++) {
-            String expected = tapName(vmId, i);
+            String expected = naming.tapName(vmId, i);
             if (!expected.equals(previous.get(i).tap())) {
                 throw new InvalidNetworkSpecException("existing NIC " + i + " of VM " + vmId + " names TAP "
                         + previous.get(i).tap() + ", but tapwire names it " + expected);
@@ -118,11 +136,7 @@ public final class TapNames {
      * @throws InvalidNetworkSpecException if the VM ID is invalid or the index is out of range
      */
     public static String tapName(String vmId, int nic) {
-        requireValidVmId(vmId);
-        if (nic < 0 || nic >= MAX_NICS) {
-            throw new InvalidNetworkSpecException("NIC index " + nic + " is out of range: expected 0 to " + (MAX_NICS - 1));
-        }
-        return PREFIX + vmPrefix(vmId) + "-" + nic;
+        return TapNaming.PREFIX.tapName(vmId, nic);
     }
 
     /**
@@ -161,18 +175,26 @@ public final class TapNames {
 
     /**
      * Returns the error every provider gives when a VM's TAP name is already taken ({@code EBUSY}): TAPs
-     * are never shared, whether the holder is another VM with the same 8-character prefix or a leftover.
+     * are never shared, whether the holder is another VM whose ID gives the same name, a leftover or a device
+     * tapwire did not make.
      *
      * @param operation the call that found the name taken, e.g. {@code TUNSETIFF}
      * @param tap the TAP name
      * @param vmId the VM that wanted it
+     * @param naming the provider's naming scheme, to say how to avoid the clash
      * @param cause the kernel's failure, or null for a backend that is not native
      * @return the exception to throw
      */
-    public static DeviceOperationException nameTaken(String operation, String tap, String vmId, Throwable cause) {
+    public static DeviceOperationException nameTaken(String operation, String tap, String vmId, TapNaming naming,
+            Throwable cause) {
+        String who = naming == TapNaming.PREFIX
+                ? "another VM whose ID starts with \"" + vmPrefix(vmId) + "\" (VM IDs that share their first "
+                        + VM_PREFIX_LENGTH + " characters need the provider option " + TapNaming.OPTION + "="
+                        + TapNaming.HASHED.optionValue() + ", CLI --tap-names hashed)"
+                : "another VM whose ID hashes alike";
         return DeviceOperationException.of(operation, tap, DeviceOperationException.Reason.BUSY, "TAP " + tap
-                + " already exists — another VM whose ID starts with \"" + vmPrefix(vmId)
-                + "\", or a leftover; it is not shared (delete it first)", cause);
+                + " already exists — " + who + ", a leftover, or a device tapwire did not make; it is not shared"
+                + " (delete it first if it is a leftover)", cause);
     }
 
     /**

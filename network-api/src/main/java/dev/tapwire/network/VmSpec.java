@@ -15,15 +15,19 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
 
     /** The virtio queue size used unless another is given. */
     public static final int DEFAULT_QUEUE_SIZE = 256;
+    /** The most vCPUs accepted: two queues each, and a multi-queue TAP has at most 256 queues. */
+    public static final int MAX_CPU = 128;
 
     /**
      * Validates the spec and copies the network list.
      *
-     * @throws InvalidNetworkSpecException if cpu is below 1 or the queue size is not a power of two in 1-32768
+     * @throws InvalidNetworkSpecException if cpu is not in 1-{@value #MAX_CPU} or the queue size is not a power of
+     *     two in 1-32768
      */
     public VmSpec {
-        if (cpu < 1) {
-            throw new InvalidNetworkSpecException("cpu count " + cpu + " must be at least 1");
+        if (cpu < 1 || cpu > MAX_CPU) {
+            throw new InvalidNetworkSpecException("cpu count " + cpu + " is out of range: expected 1 to " + MAX_CPU
+                    + " (two virtio queues per vCPU, and the kernel gives a multi-queue TAP at most 256 queues)");
         }
         if (queueSize < 1 || queueSize > 32768 || Integer.bitCount(queueSize) != 1) {
             throw new InvalidNetworkSpecException("queue size " + queueSize + " must be a power of two from 1 to 32768");
@@ -36,7 +40,7 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      *
      * @param cpu the number of vCPUs
      * @return the spec
-     * @throws InvalidNetworkSpecException if cpu is below 1
+     * @throws InvalidNetworkSpecException if cpu is not in 1-{@value #MAX_CPU}
      */
     public static VmSpec of(int cpu) {
         return new VmSpec(cpu, DEFAULT_QUEUE_SIZE, true, List.of());

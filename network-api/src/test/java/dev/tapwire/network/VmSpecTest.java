@@ -29,7 +29,28 @@ class VmSpecTest {
 
     @Test
     void rejectsNonsense() {
-        assertThatThrownBy(() -> VmSpec.of(0)).hasMessageContaining("at least 1");
+        assertThatThrownBy(() -> VmSpec.of(0)).hasMessageContaining("cpu count 0 is out of range: expected 1 to 128");
+        assertThatThrownBy(() -> VmSpec.of(Integer.MAX_VALUE)).as("2 * cpu would overflow to a single queue")
+                .hasMessageContaining("expected 1 to 128");
+        assertThatThrownBy(() -> VmSpec.of(100_000)).as("200,000 queues; a TAP has at most 256")
+                .hasMessageContaining("at most 256 queues");
+        assertThat(VmSpec.of(128).numQueues()).isEqualTo(256);
         assertThatThrownBy(() -> VmSpec.of(1).withQueueSize(100)).hasMessageContaining("power of two");
+    }
+
+    @Test
+    void tapNamingSchemesFitFifteenBytesAndHashedNamesTellCommonIdsApart() {
+        assertThat(TapNaming.PREFIX.tapName("vm-0f3a2b1c", 3)).isEqualTo("btvm-0f3a2-3");
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (int i = 0; i < 10_000; i++) {
+            String name = TapNaming.HASHED.tapName("workspace-" + i, 63);
+            assertThat(name).matches("tw[a-z2-7]{10}-63").hasSizeLessThanOrEqualTo(15);
+            names.add(name);
+        }
+        assertThat(names).as("no clash among 10,000 IDs that share their first 10 characters").hasSize(10_000);
+        assertThat(TapNaming.HASHED.tapName("workspace-1", 0)).isEqualTo(TapNaming.HASHED.tapName("workspace-1", 0));
+        assertThat(TapNaming.parse("HASHED")).isEqualTo(TapNaming.HASHED);
+        assertThatThrownBy(() -> TapNaming.parse("short")).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("expected prefix").hasMessageContaining("or hashed");
     }
 }

@@ -11,7 +11,9 @@ import java.util.Set;
  * <p>A cycle: every module is {@linkplain #tryLock() try-locked}; every module takes a
  * {@linkplain #snapshot() snapshot}; each module {@linkplain #resolve resolves} what is garbage from its
  * own snapshot and the other modules' snapshots; each module {@linkplain #collect collects} that. A
- * snapshot that implements {@link ActiveVmSnapshot} tells the other modules which VMs are alive.
+ * snapshot that implements {@link ActiveVmSnapshot} tells the other modules which VMs are alive; modules
+ * that {@linkplain #reportsLiveness() report liveness} are snapshotted after all the others, so a VM that
+ * became active while resources were listed is seen as active.
  *
  * @param <S> the type of this module's snapshot
  */
@@ -23,6 +25,17 @@ public interface GcModule<S> {
      * @return the name
      */
     String name();
+
+    /**
+     * Tells whether this module's snapshot reports which VMs are alive ({@link ActiveVmSnapshot}): such
+     * snapshots are taken last, after every resource was listed. A VM marked active before its resources were
+     * made is then never reclaimed, whatever the timing.
+     *
+     * @return true for a liveness module; false by default
+     */
+    default boolean reportsLiveness() {
+        return false;
+    }
 
     /**
      * Takes the module's lock without waiting.

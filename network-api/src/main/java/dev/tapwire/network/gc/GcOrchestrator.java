@@ -3,6 +3,7 @@ package dev.tapwire.network.gc;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.lock.Lease;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +17,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A cycle try-locks every module in name order and <b>aborts the whole cycle</b> (releasing what it
  * took) when any lock is busy or any snapshot fails: deciding garbage from a partial view could reclaim a
- * live VM's resources. Then each module resolves against the other modules' snapshots and collects; a
+ * live VM's resources. Snapshots are taken resources first and liveness last
+ * ({@link GcModule#reportsLiveness()}): a VM marked active at any time before its resources were listed is
+ * seen as active. Then each module resolves against the other modules' snapshots and collects; a
  * module that fails is reported and the others still run. Thread-safe; cycles are serialized.
  *
  * <pre>{@code
@@ -80,7 +83,9 @@ public final class GcOrchestrator {
                 leases.add(lease.get());
             }
             Map<String, Object> snapshots = new LinkedHashMap<>();
-            for (GcModule<?> module : ordered) {
+            List<GcModule<?>> resourcesThenLiveness = new ArrayList<>(ordered);
+            resourcesThenLiveness.sort(Comparator.comparing(GcModule::reportsLiveness)); // stable: name order kept
+            for (GcModule<?> module : resourcesThenLiveness) {
                 try {
                     snapshots.put(module.name(), module.snapshot());
                 } catch (RuntimeException e) {

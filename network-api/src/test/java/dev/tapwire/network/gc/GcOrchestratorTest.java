@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 class GcOrchestratorTest {
 
     /** A fake module owning "devices" named after VM IDs. */
-    static final class FakeModule implements GcModule<Set<String>> {
+    static class FakeModule implements GcModule<Set<String>> {
         final String name;
         final Set<String> devices = new TreeSet<>();
         boolean lockBusy;
@@ -149,5 +149,27 @@ class GcOrchestratorTest {
         gc.register(new FakeModule("a"));
         assertThatThrownBy(() -> gc.register(new FakeModule("a"))).isInstanceOf(InvalidNetworkSpecException.class);
         assertThat(gc.moduleNames()).containsExactly("a");
+    }
+
+    @Test
+    void livenessIsSnapshottedAfterEveryResourceWhateverTheNames() {
+        List<String> order = new ArrayList<>();
+        FakeModule resources = new FakeModule("z-devices", "vm-1") {
+            @Override
+            public Set<String> snapshot() {
+                order.add("z-devices");
+                return super.snapshot();
+            }
+        };
+        GcOrchestrator gc = new GcOrchestrator();
+        gc.register(ActiveVms.from(() -> {
+            order.add("active-vms");
+            return List.of("vm-1");
+        }));
+        gc.register(resources);
+        GcReport report = gc.runOnce();
+        assertThat(order).containsExactly("z-devices", "active-vms");
+        assertThat(report.succeeded()).isTrue();
+        assertThat(resources.collected).isEmpty();
     }
 }

@@ -8,6 +8,7 @@ import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
+import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmNetworks;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.linux.Interfaces;
@@ -16,12 +17,16 @@ import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.bridge.linux.Tun;
 import dev.tapwire.network.bridge.linux.raw.LibC;
 import dev.tapwire.network.gc.GcOrchestrator;
+import dev.tapwire.network.lock.Lease;
+import dev.tapwire.network.lock.LockFile;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
@@ -33,15 +38,21 @@ import org.slf4j.LoggerFactory;
  * as {@code cni0}, where an external DHCP server hands out addresses), made through JNA ioctls on
  * {@code /dev/net/tun} and rtnetlink.
  *
- * <p>TAPs are named {@code bt<first 8 characters of the VM ID>-<nic>} and carry the alias
- * {@code tapwire:<vm id>}. Each is created with {@code IFF_TUN_EXCL} (an existing TAP of that name is an
- * {@code EBUSY} error, never silently shared), owned by the configured uid (default: this process's
- * effective uid), attached to the bridge with MAC learning off, given the bridge's MTU and brought up.
- * Everything happens in the network namespace of the calling thread.
+ * <p>TAPs are named by the {@link TapNaming} the option {@value TapNaming#OPTION} selects (default
+ * {@code bt<first 8 characters of the VM ID>-<nic>}) and carry the alias {@code tapwire:<vm id>}, which is
+ * what makes a TAP tapwire's (see {@link BridgeTaps}). Each is created with {@code IFF_TUN_EXCL} (an
+ * existing device of that name is an {@code EBUSY} error, never silently shared), owned as the options say,
+ * given the bridge's MTU, brought up and attached with MAC learning and unknown-unicast flooding off on its
+ * port and the guest's MAC as a static forwarding entry: frames for one guest reach that guest's port only.
+ * Everything happens in the network namespace of the calling thread. {@link #configure} and {@link #delete}
+ * hold the GC lock ({@code rootDir/bridge/gc.lock}), so a GC cycle never sees a VM half-configured.
  *
- * <p>Options in {@link ProviderSettings}: {@code bridge} (required, the bridge device), {@code owner}
- * (uid allowed to attach), {@code group} (gid allowed to attach). This backend keeps no guest records:
- * {@link #inspect} and {@link #list} return empty.
+ * <p>Options in {@link ProviderSettings}: {@code bridge} (required, the bridge device); {@code owner} (uid)
+ * and {@code group} (gid) that may attach — the kernel lets a user attach only when it matches
+ * <em>every</em> one that is set, so with {@code group} alone the TAP has no owner and any member of the
+ * group may attach, and with neither the owner is this process's effective uid (a TAP with no owner and no
+ * group is never made); {@value TapNaming#OPTION} ({@code prefix} or {@code hashed}). This backend keeps no
+ * guest records: {@link #inspect} and {@link #list} return empty.
  *
  * <pre>{@code
  * NetworkProvider bridge = NetworkProviders.create("bridge",
@@ -59,14 +70,17 @@ public final class BridgeNetworkProvider implements NetworkProvider {
 
     private final ProviderSettings settings;
     private final String bridge;
-    private final int owner;
+    private final OptionalInt owner;
     private final OptionalInt group;
+    private final TapNaming naming;
+    private final LockFile gcLock;
 
     /**
      * Creates the provider and checks that the bridge exists and is a bridge.
      *
      * @param settings root directory and options ({@code bridge} required)
-     * @throws InvalidNetworkSpecException if {@code bridge} is missing or invalid, or owner/group are not ids
+     * @throws InvalidNetworkSpecException if {@code bridge} is missing or invalid, owner/group are not ids or the
+     *     TAP naming is unknown
      * @throws DeviceOperationException if the bridge does not exist ({@code ENODEV}) or is not a bridge
      * @throws IllegalStateException if the backend cannot run on this host (see {@link #unavailabilityCause()})
      */
@@ -77,8 +91,12 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         this.settings = settings;
         this.bridge = TapNames.requireValidInterfaceName(settings.option("bridge").orElseThrow(() ->
                 new InvalidNetworkSpecException("the bridge provider needs the option bridge=<device>, e.g. cni0")));
-        this.owner = settings.intOption("owner").orElseGet(LibC::geteuid);
         this.group = settings.intOption("group").map(OptionalInt::of).orElse(OptionalInt.empty());
+        Optional<Integer> ownerOption = settings.intOption("owner");
+        this.owner = ownerOption.isPresent() ? OptionalInt.of(ownerOption.get())
+                : group.isPresent() ? OptionalInt.empty() : OptionalInt.of(LibC.geteuid());
+        this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
+        this.gcLock = gcLock(settings.rootDir());
         try (Rtnetlink netlink = Rtnetlink.open()) {
             bridgeLink(netlink);
         }
@@ -137,6 +155,24 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     }
 
     /**
+     * Returns how this provider names TAPs.
+     *
+     * @return the naming scheme
+     */
+    public TapNaming naming() {
+        return naming;
+    }
+
+    /** The lock that GC cycles take and that configure and delete hold, so neither sees the other half-done. */
+    LockFile gcLock() {
+        return gcLock;
+    }
+
+    static LockFile gcLock(Path rootDir) {
+        return LockFile.at(rootDir.resolve("bridge").resolve("gc.lock"));
+    }
+
+    /**
      * Returns the settings this provider was made with.
      *
      * @return the settings
@@ -147,61 +183,75 @@ public final class BridgeNetworkProvider implements NetworkProvider {
 
     @Override
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
-        List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing);
+        List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing, naming);
+        try (Lease gc = gcLock.acquire(); Rtnetlink netlink = Rtnetlink.open();
+                Interfaces interfaces = Interfaces.over(netlink)) {
+            return configureLocked(netlink, interfaces, vmId, nics, vm, previous);
+        }
+    }
+
+    private List<NicConfig> configureLocked(Rtnetlink netlink, Interfaces interfaces, String vmId, int nics, VmSpec vm,
+            List<NicConfig> previous) {
         boolean multiQueue = vm.needsMultiQueueTap();
         String alias = BridgeTaps.ALIAS_PREFIX + vmId;
-        List<String> created = new ArrayList<>();
-        try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.over(netlink)) {
-            // Two ioctls instead of an RTM_GETLINK of the bridge (a large message): the constructor checked
-            // that it is a bridge, and enslaving to anything else fails and rolls back anyway.
-            int bridgeIndex = bridgeIndex(interfaces);
-            int bridgeMtu = interfaces.mtu(bridge);
-            List<Rtnetlink.Request> setup = new ArrayList<>(3 * nics);
-            List<NicConfig> result = new ArrayList<>(nics);
-            try {
-                for (int i = 0; i < nics; i++) {
-                    String tap = TapNames.tapName(vmId, i);
-                    if (previous.isEmpty() || !adopt(netlink, tap, vmId)) {
-                        createTap(tap, vmId, multiQueue);
-                        created.add(tap);
-                    }
-                    int index = interfaces.index(tap);
-                    // up before master: a port brought up while on the bridge costs more (~4x for multi-queue)
-                    setup.add(Rtnetlink.bringUp(index, tap, bridgeMtu, alias));
-                    setup.add(Rtnetlink.setMaster(index, tap, bridgeIndex));
-                    setup.add(Rtnetlink.setLearning(index, tap, false));
-                    MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
-                    result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));
+        Map<String, Integer> created = new LinkedHashMap<>(); // TAP made here → its ifindex, null until known
+        // Two ioctls instead of an RTM_GETLINK of the bridge (a large message): the constructor checked
+        // that it is a bridge, and enslaving to anything else fails and rolls back anyway.
+        int bridgeIndex = bridgeIndex(interfaces);
+        int bridgeMtu = interfaces.mtu(bridge);
+        List<Rtnetlink.Request> setup = new ArrayList<>(4 * nics);
+        List<NicConfig> result = new ArrayList<>(nics);
+        try {
+            for (int i = 0; i < nics; i++) {
+                String tap = naming.tapName(vmId, i);
+                boolean adopted = !previous.isEmpty() && adopt(netlink, tap, vmId);
+                if (!adopted) {
+                    createTap(tap, vmId, multiQueue);
+                    created.put(tap, null);
                 }
-                netlink.execute(setup);
-            } catch (RuntimeException e) {
-                if (netlink.isUsable()) {
-                    rollback(netlink, created, e);
-                } else {
-                    try (Rtnetlink fresh = Rtnetlink.open()) { // the failed exchange left it out of step
-                        rollback(fresh, created, e);
-                    }
-                }
-                throw e;
+                int index = interfaces.index(tap);
+                created.replace(tap, index);
+                MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
+                // up before master: a port brought up while on the bridge costs more (~4x for multi-queue)
+                setup.add(Rtnetlink.bringUp(index, tap, bridgeMtu, alias));
+                setup.add(Rtnetlink.setMaster(index, tap, bridgeIndex));
+                setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
+                setup.add(Rtnetlink.addStaticFdb(index, tap, mac));
+                result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));
             }
-            LOG.debug("configured {} NIC(s) of VM {} on bridge {} (multi-queue: {}, created: {})", nics, vmId, bridge,
-                    multiQueue, created);
-            return List.copyOf(result);
+            netlink.execute(setup);
+        } catch (RuntimeException e) {
+            if (netlink.isUsable()) {
+                rollback(netlink, created, e);
+            } else {
+                try (Rtnetlink fresh = Rtnetlink.open()) { // the failed exchange left it out of step
+                    rollback(fresh, created, e);
+                }
+            }
+            throw e;
         }
+        LOG.debug("configured {} NIC(s) of VM {} on bridge {} (multi-queue: {}, created: {})", nics, vmId, bridge,
+                multiQueue, created.keySet());
+        return List.copyOf(result);
     }
 
     private void createTap(String tap, String vmId, boolean multiQueue) {
         try {
-            Tun.createPersistentTap(tap, multiQueue, OptionalInt.of(owner), group);
+            Tun.createPersistentTap(tap, multiQueue, owner, group);
         } catch (DeviceOperationException e) {
             if (e.reason() == Reason.BUSY) {
-                throw TapNames.nameTaken(e.operation(), tap, vmId, e);
+                throw TapNames.nameTaken(e.operation(), tap, vmId, naming, e);
             }
             throw e;
         }
     }
 
-    /** Adopts an existing TAP during recovery; returns false when there is none to adopt. */
+    /**
+     * Adopts an existing TAP during recovery; returns false when there is none to adopt.
+     *
+     * @throws DeviceOperationException ({@code BUSY}) when a device of that name exists but is not a TAP that
+     *     tapwire made for this VM
+     */
     private static boolean adopt(Rtnetlink netlink, String tap, String vmId) {
         Optional<Link> link = netlink.link(tap);
         if (link.isEmpty()) {
@@ -209,23 +259,25 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
         if (!BridgeTaps.belongsTo(link.get(), vmId)) {
             throw DeviceOperationException.of("configure", tap, Reason.BUSY, tap
-                    + " exists but is not a TAP of VM " + vmId + " (kind \"" + link.get().kind() + "\", alias \""
-                    + link.get().alias() + "\")");
+                    + " exists but is not a TAP tapwire made for VM " + vmId + " (kind \"" + link.get().kind()
+                    + "\", alias \"" + link.get().alias() + "\"); it is not adopted — delete it if it is a leftover");
         }
         LOG.debug("recovering VM {}: adopting existing TAP {}", vmId, tap);
         return true;
     }
 
-    private static void rollback(Rtnetlink netlink, List<String> created, RuntimeException cause) {
+    /** Removes the TAPs this configure made, by ifindex where known (a name could be someone else's by now). */
+    private static void rollback(Rtnetlink netlink, Map<String, Integer> created, RuntimeException cause) {
         if (created.isEmpty()) {
             return;
         }
         try {
-            BridgeTaps.deleteWhere(netlink, l -> l.isTun() && created.contains(l.name()));
-            LOG.debug("rolled back TAPs {} after: {}", created, cause.getMessage());
+            BridgeTaps.deleteWhere(netlink, l -> l.isTun() && created.containsKey(l.name())
+                    && (created.get(l.name()) == null || created.get(l.name()) == l.index()));
+            LOG.debug("rolled back TAPs {} after: {}", created.keySet(), cause.getMessage());
         } catch (RuntimeException e) {
             cause.addSuppressed(e);
-            LOG.warn("could not remove TAPs {} after a failed configure: {}", created, e.getMessage());
+            LOG.warn("could not remove TAPs {} after a failed configure: {}", created.keySet(), e.getMessage());
         }
     }
 
@@ -255,27 +307,69 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         return link;
     }
 
+    /**
+     * Checks that every TAP of the VM is as configure left it: a persistent TAP ({@code IFF_NO_PI},
+     * {@code IFF_VNET_HDR}) with tapwire's alias for this VM, owned as this provider's options say, up, on
+     * this provider's bridge, NIC 0 present under this provider's naming, and all NICs in one queue mode.
+     *
+     * @throws DeviceOperationException naming the first TAP that is not, and what is wrong with it
+     */
     @Override
     public void verify(String vmId) {
         TapNames.requireValidVmId(vmId);
-        String tap = TapNames.tapName(vmId, 0);
+        String first = naming.tapName(vmId, 0);
         try (Rtnetlink netlink = Rtnetlink.open()) {
             Link bridgeLink = bridgeLink(netlink);
-            Link link = netlink.link(tap).orElseThrow(() -> DeviceOperationException.of("verify", tap,
-                    Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no TAP " + tap));
-            if (!BridgeTaps.belongsTo(link, vmId)) {
-                throw DeviceOperationException.of("verify", tap, Reason.BUSY, tap + " is not a TAP of VM " + vmId);
+            List<Link> all = netlink.links();
+            List<Link> taps = all.stream().filter(l -> BridgeTaps.belongsTo(l, vmId)).toList();
+            if (taps.stream().noneMatch(l -> l.name().equals(first))) {
+                Optional<Link> impostor = all.stream().filter(l -> l.name().equals(first)).findFirst();
+                throw DeviceOperationException.of("verify", first, impostor.isPresent() ? Reason.BUSY
+                        : Reason.NO_SUCH_DEVICE, impostor.isPresent()
+                        ? first + " exists but is not a TAP tapwire made for VM " + vmId + " (alias \""
+                                + impostor.get().alias() + "\")"
+                        : "VM " + vmId + " has no TAP " + first);
             }
-            if (link.masterIndex() != bridgeLink.index()) {
-                throw DeviceOperationException.of("verify", tap, Reason.OTHER, "TAP " + tap + " of VM " + vmId
-                        + " is not attached to bridge " + bridge);
+            Boolean multiQueue = null;
+            for (Link tap : taps) {
+                Link.TunInfo info = tap.tun().orElseThrow(() -> wrong(vmId, tap, "it reports no TUN/TAP details"));
+                if (!info.tap() || info.packetInfo() || !info.vnetHdr() || !info.persist()) {
+                    throw wrong(vmId, tap, "it is not a persistent TAP with IFF_NO_PI and IFF_VNET_HDR");
+                }
+                int expectedOwner = owner.orElse(-1);
+                int expectedGroup = group.orElse(-1);
+                if (info.owner() != expectedOwner || info.group() != expectedGroup) {
+                    throw wrong(vmId, tap, "it is owned by uid " + info.owner() + ", gid " + info.group()
+                            + " (-1: none), not uid " + expectedOwner + ", gid " + expectedGroup);
+                }
+                if (multiQueue != null && multiQueue != info.multiQueue()) {
+                    throw wrong(vmId, tap, "its queue mode differs from the VM's other TAPs");
+                }
+                multiQueue = info.multiQueue();
+                if (tap.masterIndex() != bridgeLink.index()) {
+                    throw wrong(vmId, tap, "it is not attached to bridge " + bridge);
+                }
+                if (!tap.isUp()) {
+                    throw wrong(vmId, tap, "it is down");
+                }
             }
         }
     }
 
+    private static DeviceOperationException wrong(String vmId, Link tap, String what) {
+        return DeviceOperationException.of("verify", tap.name(), Reason.OTHER, "TAP " + tap.name() + " of VM " + vmId
+                + " is not as configured: " + what);
+    }
+
+    /**
+     * Removes every TAP of the given VMs, holding the GC lock; a TAP another deleter removed first counts as
+     * removed.
+     *
+     * @throws DeviceOperationException if a TAP exists but cannot be removed
+     */
     @Override
     public Set<String> delete(Collection<String> vmIds) {
-        return BridgeTaps.cleanup(vmIds);
+        return BridgeTaps.cleanup(settings.rootDir(), vmIds);
     }
 
     /** Returns empty: this backend keeps no guest records (the hypervisor manager owns them). */
@@ -292,18 +386,15 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     }
 
     /**
-     * Lists the tapwire TAPs in the calling thread's namespace that are attached to this bridge or to none.
+     * Lists every tapwire TAP in the calling thread's namespace, whichever bridge it is on, if any (a TAP is
+     * tapwire's when it carries tapwire's alias, see {@link BridgeTaps}).
      *
      * @return the TAP links
      * @throws DeviceOperationException if the links cannot be read
      */
     public List<Link> taps() {
         try (Rtnetlink netlink = Rtnetlink.open()) {
-            List<Link> all = netlink.links();
-            int bridgeIndex = all.stream().filter(l -> l.name().equals(bridge)).mapToInt(Link::index).findFirst()
-                    .orElse(-1);
-            return all.stream().filter(BridgeTaps::isTapwireTap)
-                    .filter(l -> l.masterIndex() == 0 || l.masterIndex() == bridgeIndex).toList();
+            return BridgeTaps.list(netlink);
         }
     }
 

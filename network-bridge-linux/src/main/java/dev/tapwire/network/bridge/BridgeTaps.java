@@ -1,6 +1,9 @@
 package dev.tapwire.network.bridge;
 
+import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.TapNames;
+import dev.tapwire.network.lock.Lease;
+import java.nio.file.Path;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import java.util.ArrayList;
@@ -19,10 +22,12 @@ import org.slf4j.LoggerFactory;
  * Finds and removes tapwire TAPs in the calling thread's network namespace, with no provider instance
  * needed (the counterpart of cocoon's {@code CleanupTAPs}).
  *
- * <p>A TAP belongs to a VM when its name is {@code bt<first 8 characters of the VM ID>-<n>} and, if it
- * carries a tapwire alias ({@code tapwire:<vm id>}), the alias names that very VM: two VMs that share an
- * 8-character prefix never lose each other's TAPs. Deletes are batched: the TAPs are moved into a fresh
- * link group and the whole group is deleted with one {@code RTM_DELLINK}.
+ * <p>A link is tapwire's only when it is a TAP device carrying tapwire's alias {@code tapwire:<vm id>}:
+ * the name alone proves nothing (cocoon names its own TAPs {@code bt<8>-<n>} too, and anyone can make one),
+ * so a TAP made by hand, by another manager or aliased by libvirt is never listed, adopted or deleted. Which
+ * VM a TAP belongs to is the alias's VM ID, whatever {@link dev.tapwire.network.TapNaming} named it. Deletes are
+ * batched: the TAPs are moved into a fresh link group and the whole group is deleted with one
+ * {@code RTM_DELLINK}; a TAP that another deleter removed first counts as deleted.
  *
  * <pre>{@code
  * Set<String> cleaned = BridgeTaps.cleanup(List.of("vm-0f3a2b1c", "vm-77aa01ee"));
@@ -48,45 +53,82 @@ public final class BridgeTaps {
      */
     public static Set<String> cleanup(Collection<String> vmIds) {
         vmIds.forEach(TapNames::requireValidVmId);
+        Set<String> ids = Set.copyOf(vmIds);
         try (Rtnetlink netlink = Rtnetlink.open()) {
-            int cleaned = deleteWhere(netlink, link -> vmIds.stream().anyMatch(vmId -> belongsTo(link, vmId)));
+            int cleaned = deleteWhere(netlink, link -> link.isTap() && vmIdOf(link).filter(ids::contains).isPresent());
             LOG.debug("cleaned {} TAP(s) of {} VM(s)", cleaned, vmIds.size());
         }
         return new LinkedHashSet<>(vmIds);
     }
 
     /**
-     * Tells whether a link is a TAP named by tapwire's convention ({@code bt<prefix>-<n>}, kind {@code tun}).
+     * Lists every tapwire TAP of the namespace, wherever it is attached.
+     *
+     * @param netlink the netlink client
+     * @return the TAP links, in kernel order
+     * @throws dev.tapwire.network.DeviceOperationException if the links cannot be read
+     */
+    static List<Link> list(Rtnetlink netlink) {
+        return netlink.links().stream().filter(BridgeTaps::isTapwireTap).toList();
+    }
+
+    /**
+     * Removes every TAP of the given VMs as {@link #cleanup(Collection)} does, holding the GC lock of the bridge
+     * providers under {@code rootDir} (as {@link BridgeNetworkProvider#delete} does), so a GC cycle never
+     * races the delete.
+     *
+     * @param rootDir the providers' root directory
+     * @param vmIds the VMs
+     * @return the VM IDs cleaned
+     * @throws dev.tapwire.network.InvalidNetworkSpecException if a VM ID is invalid
+     * @throws dev.tapwire.network.DeviceOperationException if a TAP exists but cannot be removed
+     */
+    public static Set<String> cleanup(Path rootDir, Collection<String> vmIds) {
+        vmIds.forEach(TapNames::requireValidVmId);
+        try (Lease gc = BridgeNetworkProvider.gcLock(rootDir).acquire()) {
+            return cleanup(vmIds);
+        }
+    }
+
+    /**
+     * Tells whether a link is a TAP tapwire made: a TAP (not a TUN) with the alias {@code tapwire:<vm id>}.
      *
      * @param link the link
      * @return true for a tapwire TAP, whichever VM it belongs to
      */
     public static boolean isTapwireTap(Link link) {
-        return link.isTun() && TapNames.vmPrefixOf(link.name()).isPresent();
+        return link.isTap() && vmIdOf(link).isPresent();
     }
 
     /**
-     * Tells whether a link is a TAP tapwire made for {@code vmId}: named for it, and if it carries a tapwire
-     * alias, the alias names this very VM.
+     * Tells whether a link is a TAP tapwire made for {@code vmId}: a TAP (not a TUN) whose alias names this
+     * very VM.
      *
      * @param link the link
      * @param vmId the VM ID
-     * @return true when name, kind and alias (if any) match
+     * @return true when kind and alias match
      */
     public static boolean belongsTo(Link link, String vmId) {
-        return link.isTun() && TapNames.belongsTo(link.name(), vmId)
-                && vmIdOf(link).map(vmId::equals).orElse(true);
+        return link.isTap() && vmIdOf(link).filter(vmId::equals).isPresent();
     }
 
     /**
-     * Returns the full VM ID a TAP's alias names ({@code tapwire:<vm id>}).
+     * Returns the VM ID a TAP's tapwire alias ({@code tapwire:<vm id>}) names.
      *
      * @param link the link
-     * @return the VM ID, or empty when the link has no tapwire alias (a TAP made before aliases, or by hand)
+     * @return the VM ID, or empty when the link has no tapwire alias or the ID in it is not a valid VM ID
      */
     public static Optional<String> vmIdOf(Link link) {
-        return link.alias().startsWith(ALIAS_PREFIX) ? Optional.of(link.alias().substring(ALIAS_PREFIX.length()))
-                : Optional.empty();
+        String alias = link.alias();
+        if (!alias.startsWith(ALIAS_PREFIX)) {
+            return Optional.empty();
+        }
+        String vmId = alias.substring(ALIAS_PREFIX.length());
+        try {
+            return Optional.of(TapNames.requireValidVmId(vmId));
+        } catch (InvalidNetworkSpecException e) {
+            return Optional.empty();
+        }
     }
 
     /**
@@ -94,7 +136,7 @@ public final class BridgeTaps {
      *
      * @param netlink the netlink client
      * @param doomed which links to delete
-     * @return how many links were deleted
+     * @return how many links were selected for deletion
      * @throws dev.tapwire.network.DeviceOperationException on failure
      */
     static int deleteWhere(Rtnetlink netlink, Predicate<Link> doomed) {
@@ -105,14 +147,15 @@ public final class BridgeTaps {
     }
 
     /**
-     * Deletes links in one batch: a fresh group for all of them, then one group delete.
+     * Deletes these very links (by ifindex) in one batch: a fresh group for all of them, then one group
+     * delete. A link that is already gone counts as deleted.
      *
      * @param netlink the netlink client
      * @param all every link of the namespace (to pick a group no link uses)
      * @param doomed the links to delete
      * @throws dev.tapwire.network.DeviceOperationException on failure
      */
-    private static void delete(Rtnetlink netlink, List<Link> all, List<Link> doomed) {
+    static void delete(Rtnetlink netlink, List<Link> all, List<Link> doomed) {
         if (doomed.isEmpty()) {
             return;
         }
@@ -129,7 +172,7 @@ public final class BridgeTaps {
         } while (used.contains(group));
         List<Rtnetlink.Request> requests = new ArrayList<>(doomed.size() + 1);
         for (Link link : doomed) {
-            requests.add(Rtnetlink.setGroup(link.index(), link.name(), group));
+            requests.add(Rtnetlink.setGroupForDelete(link.index(), link.name(), group));
         }
         requests.add(Rtnetlink.deleteGroup(group));
         netlink.execute(requests);

@@ -1,6 +1,7 @@
 package dev.tapwire.network.cli;
 
-import dev.tapwire.network.bridge.BridgeNetworkProvider;
+import dev.tapwire.network.TapNames;
+import dev.tapwire.network.bridge.BridgeGcModule;
 import dev.tapwire.network.gc.ActiveVms;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.gc.GcReport;
@@ -13,17 +14,19 @@ import picocli.CommandLine.ParentCommand;
 
 /** {@code tapwire gc}: one garbage-collection cycle with the listed VMs as the live ones. */
 @Command(name = "gc", mixinStandardHelpOptions = true,
-        description = "Reclaim, in one batch, the TAPs on a bridge whose VMs are not listed as active.")
+        description = "Reclaim, in one batch, the tapwire TAPs (on any bridge or none) whose VMs are not listed as active.")
 final class GcCommand implements Callable<Integer> {
 
     @ParentCommand
     Tapwire root;
 
-    @Option(names = "--active", arity = "0..*", required = true, paramLabel = "VMID",
-            description = "The VMs that are alive (required: give it with no IDs to reclaim every tapwire TAP on the bridge).")
+    @Option(names = "--active", arity = "0..*", required = true, paramLabel = "VMID", split = ",",
+            description = "The VMs that are alive, space- or comma-separated (required: give it with no IDs to reclaim"
+                    + " every tapwire TAP).")
     List<String> active = List.of();
 
-    @Option(names = "--bridge", required = true, paramLabel = "BR", description = "The bridge whose TAPs to collect.")
+    @Option(names = "--bridge", paramLabel = "BR", description = "Accepted for compatibility; the GC reclaims "
+            + "orphans on every bridge.")
     String bridge;
 
     /**
@@ -33,8 +36,9 @@ final class GcCommand implements Callable<Integer> {
      */
     @Override
     public Integer call() {
+        active.forEach(TapNames::requireValidVmId); // a typo must not make every TAP look dead
         GcOrchestrator gc = new GcOrchestrator();
-        new BridgeNetworkProvider(root.bridgeSettings(bridge)).registerGc(gc);
+        gc.register(BridgeGcModule.forRoot(root.stateDir()));
         gc.register(ActiveVms.of(Set.copyOf(active)));
         GcReport report = gc.runOnce();
         if (root.json) {

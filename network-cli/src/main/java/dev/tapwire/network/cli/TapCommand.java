@@ -1,7 +1,7 @@
 package dev.tapwire.network.cli;
 
 import dev.tapwire.network.NicConfig;
-import dev.tapwire.network.TapNames;
+import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
 import dev.tapwire.network.bridge.BridgeTaps;
@@ -32,9 +32,15 @@ final class TapCommand {
             @Option(names = "--cpu", defaultValue = "1", paramLabel = "N") int cpu,
             @Option(names = "--single-queue", description = "For VMMs without multi-queue TAPs (Firecracker).")
             boolean singleQueue,
-            @Option(names = "--owner", paramLabel = "UID") Integer owner,
-            @Option(names = "--group", paramLabel = "GID") Integer group) {
-        ProviderSettings settings = root.bridgeSettings(bridge);
+            @Option(names = "--owner", paramLabel = "UID", description = "The user that may attach (default: "
+                    + "this user, unless --group is given). With --group too, only that user in that group may.")
+            Integer owner,
+            @Option(names = "--group", paramLabel = "GID", description = "The group whose members may attach.")
+            Integer group,
+            @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix", description = "prefix "
+                    + "(bt<first 8 characters of the VM ID>-<nic>) or hashed (tw<hash of the whole ID>-<nic>, for IDs"
+                    + " that share their first 8 characters).") String tapNames) {
+        ProviderSettings settings = root.bridgeSettings(bridge).with(TapNaming.OPTION, tapNames);
         if (owner != null) {
             settings = settings.with("owner", owner.toString());
         }
@@ -49,22 +55,34 @@ final class TapCommand {
 
     @Command(name = "rm", description = "Remove every TAP of the given VMs (batched; unknown VMs are fine).")
     int rm(@Parameters(paramLabel = "VMID", arity = "1..*") List<String> vmIds) {
-        BridgeTaps.cleanup(vmIds);
+        BridgeTaps.cleanup(root.stateDir(), vmIds);
         return 0;
     }
 
-    @Command(name = "verify", description = "Check that NIC 0 of a VM exists and is a TAP on the bridge.")
+    @Command(name = "verify", description = "Check that every TAP of a VM is as configured and on the bridge.")
     int verify(@Parameters(paramLabel = "VMID") String vmId,
-            @Option(names = "--bridge", required = true, paramLabel = "BR") String bridge) {
-        new BridgeNetworkProvider(root.bridgeSettings(bridge)).verify(vmId);
+            @Option(names = "--bridge", required = true, paramLabel = "BR") String bridge,
+            @Option(names = "--owner", paramLabel = "UID") Integer owner,
+            @Option(names = "--group", paramLabel = "GID") Integer group,
+            @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix") String tapNames) {
+        ProviderSettings settings = root.bridgeSettings(bridge).with(TapNaming.OPTION, tapNames);
+        if (owner != null) {
+            settings = settings.with("owner", owner.toString());
+        }
+        if (group != null) {
+            settings = settings.with("group", group.toString());
+        }
+        BridgeNetworkProvider provider = new BridgeNetworkProvider(settings);
+        provider.verify(vmId);
         if (!root.json) {
-            root.out.println("ok: " + TapNames.tapName(vmId, 0) + " is attached to " + bridge);
+            root.out.println("ok: the TAPs of " + vmId + " (" + provider.naming().tapName(vmId, 0)
+                    + ", ...) are as configured, on " + bridge);
         }
         return 0;
     }
 
     /** One row of {@code tap ls}. */
-    record TapRow(String tap, String vmPrefix, String vmId, String bridge, String state, boolean multiQueue) {
+    record TapRow(String tap, String vmId, String bridge, String state, boolean multiQueue) {
     }
 
     @Command(name = "ls", description = "List the TAPs tapwire made, with VM, bridge and state.")
@@ -78,8 +96,7 @@ final class TapCommand {
                 if (!BridgeTaps.isTapwireTap(link)) {
                     continue;
                 }
-                rows.add(new TapRow(link.name(), TapNames.vmPrefixOf(link.name()).orElseThrow(),
-                        BridgeTaps.vmIdOf(link).orElse(null),
+                rows.add(new TapRow(link.name(), BridgeTaps.vmIdOf(link).orElseThrow(),
                         names.get(link.masterIndex()), link.isUp() ? "up" : "down",
                         link.tun().map(Link.TunInfo::multiQueue).orElse(false)));
             }
@@ -88,8 +105,8 @@ final class TapCommand {
             root.printJson(rows);
             return 0;
         }
-        Table table = new Table("TAP", "VM-PREFIX", "VM", "BRIDGE", "STATE", "QUEUES");
-        rows.forEach(r -> table.row(r.tap(), r.vmPrefix(), r.vmId(), r.bridge(), r.state(),
+        Table table = new Table("TAP", "VM", "BRIDGE", "STATE", "QUEUES");
+        rows.forEach(r -> table.row(r.tap(), r.vmId(), r.bridge(), r.state(),
                 r.multiQueue() ? "multi" : "single"));
         table.print(root.out);
         return 0;

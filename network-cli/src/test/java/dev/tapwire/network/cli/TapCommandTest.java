@@ -40,12 +40,13 @@ class TapCommandTest {
 
         cli.run("tap", "create", "fc000001", "--bridge", "br0", "--cpu", "4", "--single-queue", "--owner", "1000");
         CliRunner.Result ls = cli.run("tap", "ls");
-        assertThat(ls.out()).startsWith("TAP").contains("btvm-a1b2c-0  vm-a1b2c   vm-a1b2c3d4  br0     up     multi")
-                .contains("btfc000001-0  fc000001   fc000001     br0     up     single");
+        assertThat(ls.out()).startsWith("TAP").contains("btvm-a1b2c-0  vm-a1b2c3d4  br0     up     multi")
+                .contains("btfc000001-0  fc000001     br0     up     single");
         JsonNode rows = json.readTree(cli.run("tap", "ls", "--json").out());
         assertThat(rows).hasSize(3);
 
-        assertThat(cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0").out()).startsWith("ok: btvm-a1b2c-0");
+        assertThat(cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0").out())
+                .startsWith("ok: the TAPs of vm-a1b2c3d4 (btvm-a1b2c-0, ...)");
         assertThat(cli.run("tap", "rm", "vm-a1b2c3d4", "fc000001", "never-was").status()).isZero();
         assertThat(json.readTree(cli.run("tap", "ls", "--json").out())).isEmpty();
         CliRunner.Result verify = cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0");
@@ -61,7 +62,17 @@ class TapCommandTest {
         cli.run("tap", "create", "abcdefgh-1", "--bridge", "br0");
         CliRunner.Result collision = cli.run("tap", "create", "abcdefgh-2", "--bridge", "br0");
         assertThat(collision.status()).isEqualTo(1);
-        assertThat(collision.err()).startsWith("tapwire: error: TUNSETIFF(btabcdefgh-0) failed: EBUSY");
+        assertThat(collision.err()).startsWith("tapwire: error: TUNSETIFF(btabcdefgh-0) failed: EBUSY")
+                .contains("--tap-names hashed");
+        CliRunner.Result hashed = cli.run("tap", "create", "abcdefgh-2", "--bridge", "br0", "--tap-names", "hashed");
+        assertThat(hashed.status()).as(hashed.err()).isZero();
+        assertThat(hashed.out()).containsPattern("\"tap\":\"tw[a-z2-7]{10}-0\"");
+        assertThat(cli.run("tap", "verify", "abcdefgh-2", "--bridge", "br0", "--tap-names", "hashed").status()).isZero();
+        for (String cpu : new String[] {"2147483647", "100000", "129", "0"}) {
+            CliRunner.Result tooMany = cli.run("tap", "create", "cpu00001", "--bridge", "br0", "--cpu", cpu);
+            assertThat(tooMany.status()).isEqualTo(1);
+            assertThat(tooMany.err()).contains("cpu count " + cpu + " is out of range: expected 1 to 128");
+        }
         CliRunner.Result badId = cli.run("tap", "create", "vm/1", "--bridge", "br0");
         assertThat(badId.status()).isEqualTo(1);
         assertThat(badId.err()).contains("invalid character");
@@ -78,5 +89,13 @@ class TapCommandTest {
         JsonNode report = json.readTree(cli.run("gc", "--bridge", "br0", "--active", "live0001", "--json").out());
         assertThat(report.get("aborted").asBoolean()).isFalse();
         assertThat(cli.run("gc", "--bridge", "br0").status()).as("--active is required").isEqualTo(2);
+
+        cli.run("tap", "create", "live0002", "--bridge", "br0");
+        CliRunner.Result typo = cli.run("gc", "--active", "bad/id");
+        assertThat(typo.status()).isEqualTo(1);
+        assertThat(typo.err()).contains("VM ID \"bad/id\" has an invalid character");
+        assertThat(cli.run("gc", "--active", "live0001,live0002").status()).as("comma-separated, without --bridge")
+                .isZero();
+        assertThat(cli.run("tap", "ls").out()).contains("btlive0001-0").contains("btlive0002-0");
     }
 }

@@ -7,6 +7,7 @@ import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
+import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmNetworks;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.gc.ActiveVmSnapshot;
@@ -52,12 +53,13 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
 
     private final FakeHost host;
     private final String bridge;
+    private final TapNaming naming;
     private final Map<String, VmNetworks> records = new ConcurrentHashMap<>();
 
     /**
      * Creates a provider on the shared fake host of {@code settings.rootDir()}.
      *
-     * @param settings root directory and options ({@code bridge}, default {@code br0})
+     * @param settings root directory and options ({@code bridge}, default {@code br0}; {@value TapNaming#OPTION})
      * @throws InvalidNetworkSpecException if the bridge name is not a valid interface name
      */
     public InMemoryNetworkProvider(ProviderSettings settings) {
@@ -67,13 +69,14 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     /**
      * Creates a provider on a given fake host.
      *
-     * @param settings root directory and options ({@code bridge}, default {@code br0})
+     * @param settings root directory and options ({@code bridge}, default {@code br0}; {@value TapNaming#OPTION})
      * @param host the fake host its TAPs live on
      * @throws InvalidNetworkSpecException if the bridge name is not a valid interface name
      */
     public InMemoryNetworkProvider(ProviderSettings settings, FakeHost host) {
         this.host = host;
         this.bridge = TapNames.requireValidInterfaceName(settings.option("bridge").orElse("br0"));
+        this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         LeakTracker.track(this);
     }
 
@@ -103,7 +106,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     @Override
     public void verify(String vmId) {
         TapNames.requireValidVmId(vmId);
-        String tap = TapNames.tapName(vmId, 0);
+        String tap = naming.tapName(vmId, 0);
         FakeHost.Tap found = host.tap(tap).orElseThrow(() ->
                 DeviceOperationException.of("verify", tap, Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no TAP " + tap));
         if (!found.vmId().equals(vmId)) {
@@ -117,17 +120,17 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
 
     @Override
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
-        List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing);
+        List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing, naming);
         List<NicConfig> result = new ArrayList<>();
         synchronized (host) {
             List<String> created = new ArrayList<>();
             try {
                 for (int i = 0; i < nics; i++) {
-                    String tap = TapNames.tapName(vmId, i);
+                    String tap = naming.tapName(vmId, i);
                     FakeHost.Tap present = host.tap(tap).orElse(null);
                     boolean recovering = !previous.isEmpty();
                     if (present != null && !(recovering && present.vmId().equals(vmId))) {
-                        throw TapNames.nameTaken("TUNSETIFF", tap, vmId, null);
+                        throw TapNames.nameTaken("TUNSETIFF", tap, vmId, naming, null);
                     }
                     host.failure(tap).ifPresent(f -> {
                         throw f;

@@ -250,6 +250,56 @@ public final class NetworkNamespace implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code task} on a new platform thread, in the calling thread's network namespace, as another user:
+     * the thread alone takes {@code uid}, {@code gid} and the supplementary {@code groups} (raw system calls:
+     * Linux credentials are per thread, and glibc's wrappers would change every thread of the JVM) and with
+     * them loses every capability but {@code CAP_DAC_OVERRIDE} — kept so that it can open
+     * {@code /dev/net/tun} where that is mode 0600 (on most hosts it is 0666); it grants nothing on a TAP,
+     * whose owner and group the kernel checks against {@code CAP_NET_ADMIN} only. Use it to prove who may
+     * attach to a TAP, as a non-root VMM would.
+     *
+     * @param uid the user ID, not 0
+     * @param gid the group ID
+     * @param groups the supplementary groups
+     * @param task the work
+     * @param <T> the result type
+     * @return the task's result
+     * @throws Exception whatever the task throws, unwrapped
+     * @throws IllegalArgumentException if {@code uid} is 0
+     * @throws IllegalStateException if the credentials cannot be changed (needs {@code CAP_SETUID}/{@code CAP_SETGID})
+     */
+    public static <T> T runAs(int uid, int gid, int[] groups, Callable<T> task) throws Exception {
+        if (uid == 0) {
+            throw new IllegalArgumentException("runAs is for a user without privileges; uid 0 is root");
+        }
+        return onFreshThread(() -> {
+            Memory list = new Memory(4L * Math.max(1, groups.length));
+            for (int i = 0; i < groups.length; i++) {
+                list.setInt(4L * i, groups[i]);
+            }
+            try {
+                TestkitNative.Syscalls sys = TestkitNative.Syscalls.INSTANCE;
+                sys.syscall(TestkitNative.SYS_PRCTL, TestkitNative.PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L);
+                sys.syscall(TestkitNative.SYS_SETGROUPS, (long) groups.length, list);
+                sys.syscall(TestkitNative.SYS_SETRESGID, (long) gid, (long) gid, (long) gid);
+                sys.syscall(TestkitNative.SYS_SETRESUID, (long) uid, (long) uid, (long) uid);
+                Memory header = new Memory(8);
+                header.setInt(0, TestkitNative.LINUX_CAPABILITY_VERSION_3);
+                header.setInt(4, 0);
+                Memory data = new Memory(24);
+                data.clear();
+                int dac = 1 << TestkitNative.CAP_DAC_OVERRIDE;
+                data.setInt(0, dac); // effective
+                data.setInt(4, dac); // permitted
+                TestkitNative.capset(header, data);
+            } catch (LastErrorException e) {
+                throw new IllegalStateException("cannot become uid " + uid + ", gid " + gid + ": " + errno(e), e);
+            }
+            return task.call();
+        });
+    }
+
     private static void setUp(String name) {
         try (Socket socket = new Socket()) {
             Memory ifr = new Memory(40);

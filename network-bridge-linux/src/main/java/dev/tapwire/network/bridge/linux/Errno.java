@@ -8,6 +8,7 @@ import java.util.Map;
 /** Turns an errno into the {@link DeviceOperationException} every failure of this layer is. */
 final class Errno {
 
+    static final int EPERM = 1;
     static final int EINTR = 4;
     static final int EBUSY = 16;
     static final int ENODEV = 19;

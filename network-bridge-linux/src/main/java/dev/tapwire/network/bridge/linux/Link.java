@@ -41,6 +41,15 @@ public record Link(int index, String name, String kind, int masterIndex, int gro
     }
 
     /**
+     * Tells whether the link is a TAP (layer 2), as opposed to a TUN (layer 3) or any other device.
+     *
+     * @return true for kind {@code tun} whose TUN/TAP details say TAP
+     */
+    public boolean isTap() {
+        return isTun() && tun.map(TunInfo::tap).orElse(false);
+    }
+
+    /**
      * Tells whether the link is a Linux bridge.
      *
      * @return true for kind {@code bridge}

@@ -7,6 +7,7 @@ import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.bridge.linux.raw.LibC;
 import dev.tapwire.network.bridge.linux.raw.Linux;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -30,6 +31,8 @@ public final class Rtnetlink implements AutoCloseable {
      */
     private static final int MAX_BATCH_MESSAGES = 128;
     private static final int SO_RCVBUF_WANTED = 1 << 20;
+    /** How often a dump that the kernel marks inconsistent ({@code NLM_F_DUMP_INTR}) is taken again. */
+    private static final int MAX_DUMP_ATTEMPTS = 5;
 
     private final Fd fd;
     private final Memory rx = new Memory(RX_SIZE);
@@ -94,22 +97,33 @@ public final class Rtnetlink implements AutoCloseable {
      * @throws DeviceOperationException on failure
      */
     public List<Link> links() {
-        Message m = new Message(Linux.RTM_GETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP)
-                .ifinfo(Linux.AF_UNSPEC, 0, 0, 0);
-        int s = send(List.of(m));
-        List<Link> links = new ArrayList<>();
-        receiveUntil("RTM_GETLINK dump", null, (buf, off, len, type, seq) -> {
-            if (seq != s) {
-                return false;
+        for (int attempt = 1; ; attempt++) {
+            Message m = new Message(Linux.RTM_GETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP)
+                    .ifinfo(Linux.AF_UNSPEC, 0, 0, 0);
+            int s = send(List.of(m));
+            List<Link> links = new ArrayList<>();
+            boolean[] interrupted = {false};
+            receiveUntil("RTM_GETLINK dump", null, (buf, off, len, type, seq) -> {
+                if (seq != s) {
+                    return false;
+                }
+                interrupted[0] |= (buf.getShort(off + 6) & Linux.NLM_F_DUMP_INTR) != 0;
+                if (type == Linux.NLMSG_ERROR) {
+                    throwIfError(buf, off, len, "RTM_GETLINK dump", null, 0);
+                } else if (type == Linux.RTM_NEWLINK) {
+                    links.add(parseLink(buf, off, len));
+                }
+                return type == Linux.NLMSG_DONE;
+            });
+            if (!interrupted[0]) {
+                return links;
             }
-            if (type == Linux.NLMSG_ERROR) {
-                throwIfError(buf, off, len, "RTM_GETLINK dump", null, 0);
-            } else if (type == Linux.RTM_NEWLINK) {
-                links.add(parseLink(buf, off, len));
+            if (attempt == MAX_DUMP_ATTEMPTS) {
+                throw DeviceOperationException.of("RTM_GETLINK dump", null, DeviceOperationException.Reason.BUSY,
+                        "the links changed during each of " + MAX_DUMP_ATTEMPTS + " dumps (NLM_F_DUMP_INTR);"
+                                + " no consistent view could be taken", null);
             }
-            return type == Linux.NLMSG_DONE;
-        });
-        return links;
+        }
     }
 
     /**
@@ -221,6 +235,20 @@ public final class Rtnetlink implements AutoCloseable {
     }
 
     /**
+     * Returns a request that moves a link into a group about to be deleted; a link that is gone already
+     * ({@code ENODEV}: another deleter won the race) counts as success.
+     *
+     * @param index the link's ifindex
+     * @param name the link's name, for errors
+     * @param group the group that {@link #deleteGroup} will delete
+     * @return the request
+     */
+    public static Request setGroupForDelete(int index, String name, int group) {
+        return new Request("RTM_SETLINK group", name, new Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
+                .ifinfo(Linux.AF_UNSPEC, index, 0, 0).u32(Linux.IFLA_GROUP, group), Errno.ENODEV);
+    }
+
+    /**
      * Returns a request that deletes every link of a group in one message.
      *
      * @param group the group, never 0 (the default group holds every other link)
@@ -249,14 +277,16 @@ public final class Rtnetlink implements AutoCloseable {
     }
 
     /**
-     * Returns a request that turns MAC learning of a bridge port on or off.
+     * Returns a request that sets how the bridge treats a port: whether it learns source MACs there and
+     * whether frames to unknown MACs are flooded to it.
      *
      * @param index the port's ifindex
      * @param name the port's name, for errors
      * @param learning whether the bridge learns source MACs on this port
+     * @param unicastFlood whether frames to an unknown unicast MAC are sent to this port
      * @return the request
      */
-    public static Request setLearning(int index, String name, boolean learning) {
+    public static Request setPortFlags(int index, String name, boolean learning, boolean unicastFlood) {
         // RTM_NEWLINK on the existing port with bridge slave data, as `ip link set X type bridge_slave`
         // does: cheaper in the kernel than an AF_BRIDGE RTM_SETLINK with IFLA_PROTINFO.
         Message m = new Message(Linux.RTM_NEWLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
@@ -265,9 +295,26 @@ public final class Rtnetlink implements AutoCloseable {
         m.string(Linux.IFLA_INFO_SLAVE_KIND, "bridge");
         int data = m.beginNested(Linux.IFLA_INFO_SLAVE_DATA);
         m.u8(Linux.IFLA_BRPORT_LEARNING, learning ? 1 : 0);
+        m.u8(Linux.IFLA_BRPORT_UNICAST_FLOOD, unicastFlood ? 1 : 0);
         m.endNested(data);
         m.endNested(info);
-        return new Request("RTM_NEWLINK bridge_slave learning", name, m, 0);
+        return new Request("RTM_NEWLINK bridge_slave learning+flood", name, m, 0);
+    }
+
+    /**
+     * Returns a request that adds (or replaces) a static forwarding-database entry: frames for {@code mac}
+     * go to this port only, as {@code bridge fdb replace MAC dev PORT master static} does.
+     *
+     * @param index the port's ifindex
+     * @param name the port's name, for errors
+     * @param mac the MAC behind the port (the guest's)
+     * @return the request
+     */
+    public static Request addStaticFdb(int index, String name, MacAddress mac) {
+        Message m = new Message(Linux.RTM_NEWNEIGH, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK | Linux.NLM_F_CREATE
+                | Linux.NLM_F_REPLACE).ndmsg(Linux.AF_BRIDGE, index, Linux.NUD_NOARP, Linux.NTF_MASTER)
+                .bytes(Linux.NDA_LLADDR, mac.toBytes());
+        return new Request("RTM_NEWNEIGH fdb " + mac, name, m, 0);
     }
 
     /**
@@ -329,6 +376,8 @@ public final class Rtnetlink implements AutoCloseable {
         } catch (LastErrorException e) {
             broken = true;
             throw Errno.failure("sendto(NETLINK_ROUTE)", null, e);
+        } finally {
+            Reference.reachabilityFence(fd);
         }
         return first;
     }
@@ -336,12 +385,21 @@ public final class Rtnetlink implements AutoCloseable {
     private int receive(String operation, String device) {
         while (true) {
             try {
-                return LibC.recv(fd.get(), rx, new NativeLong(RX_SIZE), 0).intValue();
+                int n = LibC.recv(fd.get(), rx, new NativeLong(RX_SIZE), Linux.MSG_TRUNC).intValue();
+                if (n > RX_SIZE) { // the rest of the datagram is lost: the socket is out of step
+                    broken = true;
+                    throw DeviceOperationException.of("recv(" + operation + ")", device,
+                            DeviceOperationException.Reason.OTHER, "a netlink reply of " + n + " bytes did not fit the "
+                                    + RX_SIZE + "-byte buffer (MSG_TRUNC)", null);
+                }
+                return n;
             } catch (LastErrorException e) {
                 if (e.getErrorCode() != Errno.EINTR) {
                     broken = true; // replies may be lost: the socket is out of step
                     throw Errno.failure("recv(" + operation + ")", device, e);
                 }
+            } finally {
+                Reference.reachabilityFence(fd); // the Cleaner must not close it while the kernel uses it
             }
         }
     }
@@ -539,6 +597,23 @@ public final class Rtnetlink implements AutoCloseable {
         Message ifinfo(int family, int index, int ifFlags, int change) {
             ensure(Linux.IFINFOMSG_LEN);
             buf.put((byte) family).put((byte) 0).putShort((short) 0).putInt(index).putInt(ifFlags).putInt(change);
+            return this;
+        }
+
+        Message ndmsg(int family, int index, int state, int ndFlags) {
+            ensure(Linux.NDMSG_LEN);
+            buf.put((byte) family).put((byte) 0).putShort((short) 0).putInt(index).putShort((short) state)
+                    .put((byte) ndFlags).put((byte) 0);
+            return this;
+        }
+
+        Message bytes(int attr, byte[] value) {
+            int len = 4 + value.length;
+            ensure(align(len));
+            buf.putShort((short) len).putShort((short) attr).put(value);
+            for (int i = len; i < align(len); i++) {
+                buf.put((byte) 0);
+            }
             return this;
         }
 

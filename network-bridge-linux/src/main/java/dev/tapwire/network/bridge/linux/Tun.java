@@ -38,7 +38,7 @@ public final class Tun {
         short flags = (short) (Linux.IFF_TAP | Linux.IFF_NO_PI | Linux.IFF_VNET_HDR | Linux.IFF_TUN_EXCL
                 | (multiQueue ? Linux.IFF_MULTI_QUEUE : 0));
         try (Fd fd = openTun(name)) {
-            setIff(fd, name, flags);
+            setIff(fd, name, flags, null);
             if (owner.isPresent()) {
                 valueIoctl(fd, name, "TUNSETOWNER", Linux.TUNSETOWNER, owner.getAsInt());
             }
@@ -63,7 +63,8 @@ public final class Tun {
                 | (multiQueue ? Linux.IFF_MULTI_QUEUE : 0));
         Fd fd = openTun(name);
         try {
-            setIff(fd, name, flags);
+            setIff(fd, name, flags, "this user may attach only as the TAP's owner and a member of its group"
+                    + " (whichever are set), or with CAP_NET_ADMIN");
             return new TapQueue(name, fd);
         } catch (RuntimeException e) {
             fd.close();
@@ -79,14 +80,15 @@ public final class Tun {
         }
     }
 
-    private static void setIff(Fd fd, String name, short flags) {
+    private static void setIff(Fd fd, String name, short flags, String permissionHint) {
         Memory ifr = new Memory(Linux.IFREQ_SIZE);
         Interfaces.putName(ifr, name);
         ifr.setShort(Linux.IFREQ_UNION, flags);
         try {
             LibC.ioctl(fd.get(), new NativeLong(Linux.TUNSETIFF), ifr);
         } catch (LastErrorException e) {
-            String hint = e.getErrorCode() == Errno.EBUSY ? "a device of that name exists already" : null;
+            String hint = e.getErrorCode() == Errno.EBUSY ? "a device of that name exists already"
+                    : e.getErrorCode() == Errno.EPERM ? permissionHint : null;
             throw Errno.failure("TUNSETIFF", name, e.getErrorCode(), hint);
         }
     }

@@ -74,6 +74,35 @@ public final class TestkitNative {
     /** {@code void if_freenameindex(struct if_nameindex *ptr);} */
     public static native void if_freenameindex(Pointer ptr);
 
+    /** Raw system calls whose glibc wrappers would change every thread of the process. */
+    public interface Syscalls extends com.sun.jna.Library {
+        /** The C library's {@code syscall(2)}. */
+        Syscalls INSTANCE = com.sun.jna.Native.load("c", Syscalls.class);
+
+        /**
+         * {@code long syscall(long number, ...);}
+         *
+         * @param number the system call number
+         * @param args its arguments
+         * @return its result
+         * @throws LastErrorException on failure
+         */
+        long syscall(long number, Object... args) throws LastErrorException;
+    }
+
+    /** {@code SYS_setgroups} for this architecture. */
+    public static final long SYS_SETGROUPS = com.sun.jna.Platform.isARM() ? 159 : 116;
+    /** {@code SYS_setresuid} for this architecture. */
+    public static final long SYS_SETRESUID = com.sun.jna.Platform.isARM() ? 147 : 117;
+    /** {@code SYS_prctl} for this architecture. */
+    public static final long SYS_PRCTL = com.sun.jna.Platform.isARM() ? 167 : 157;
+    /** {@code PR_SET_KEEPCAPS}: keep permitted capabilities across a change of user ID. */
+    public static final long PR_SET_KEEPCAPS = 8;
+    /** {@code CAP_DAC_OVERRIDE}. */
+    public static final int CAP_DAC_OVERRIDE = 1;
+    /** {@code SYS_setresgid} for this architecture. */
+    public static final long SYS_SETRESGID = com.sun.jna.Platform.isARM() ? 149 : 119;
+
     /** {@code char *strerror(int errnum);} */
     public static native String strerror(int errnum);
 }

@@ -163,6 +163,28 @@ public final class Linux {
     public static final int IFLA_INFO_SLAVE_DATA = 5;
     /** {@code IFLA_BRPORT_LEARNING}. */
     public static final int IFLA_BRPORT_LEARNING = 8;
+    /** {@code IFLA_BRPORT_UNICAST_FLOOD}: whether frames to unknown MACs are flooded to this port. */
+    public static final int IFLA_BRPORT_UNICAST_FLOOD = 9;
+    /** {@code RTM_NEWNEIGH}: add a neighbour or, with {@code AF_BRIDGE}, a forwarding-database entry. */
+    public static final int RTM_NEWNEIGH = 28;
+    /** {@code NLM_F_REPLACE}. */
+    public static final int NLM_F_REPLACE = 0x100;
+    /** {@code NLM_F_CREATE}. */
+    public static final int NLM_F_CREATE = 0x400;
+    /** {@code NLM_F_DUMP_INTR}: the dump changed while it was taken; take it again. */
+    public static final int NLM_F_DUMP_INTR = 0x10;
+    /** {@code AF_BRIDGE}. */
+    public static final int AF_BRIDGE = 7;
+    /** {@code sizeof(struct ndmsg)}. */
+    public static final int NDMSG_LEN = 12;
+    /** {@code NUD_NOARP}: with {@code AF_BRIDGE}, a static FDB entry ({@code bridge fdb add … static}). */
+    public static final int NUD_NOARP = 0x40;
+    /** {@code NTF_MASTER}: the entry goes to the bridge the port belongs to. */
+    public static final int NTF_MASTER = 0x04;
+    /** {@code NDA_LLADDR}. */
+    public static final int NDA_LLADDR = 2;
+    /** {@code MSG_TRUNC}: {@code recv} returns the datagram's real length even when it did not fit. */
+    public static final int MSG_TRUNC = 0x20;
     /** {@code IFLA_TUN_OWNER}. */
     public static final int IFLA_TUN_OWNER = 1;
     /** {@code IFLA_TUN_GROUP}. */
