@@ -55,6 +55,18 @@ class ExtensionBehaviourTest {
         run(FailsWithARegistry.class).assertStatistics(s -> s.failed(1));
         assertThat(STATE.get()).exists();
         assertThat(Files.readString(STATE.get())).contains("evidence");
+        deleteStateDirOf(STATE.get()); // the evidence was for this check: a passing run leaves nothing behind
+    }
+
+    /** Deletes the temporary state directory that holds {@code indexFile} ({@code <dir>/networks/index.json}). */
+    private static void deleteStateDirOf(Path indexFile) throws java.io.IOException {
+        Path dir = indexFile.getParent().getParent();
+        assertThat(dir.getFileName().toString()).startsWith("tapwire-registry-");
+        try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
     }
 
     static class WrongParameterType {
@@ -83,6 +95,7 @@ class ExtensionBehaviourTest {
     static class LeaksAMember {
         @Test
         void leaks(@TemporaryRegistry NetworkRegistry registry) {
+            STATE.set(((FileNetworkRegistry) registry).indexFile());
             registry.create("dev");
             registry.join("dev", "forgotten");
         }
@@ -102,13 +115,14 @@ class ExtensionBehaviourTest {
     }
 
     @Test
-    void theLeakCheckFailsATestThatLeavesTapsOrMembersBehind() {
+    void theLeakCheckFailsATestThatLeavesTapsOrMembersBehind() throws Exception {
         Events tap = run(LeaksATap.class);
         tap.assertStatistics(s -> s.failed(1));
         assertThat(failure(tap)).contains("TAP btleaky001-0 of VM leaky001");
         Events member = run(LeaksAMember.class);
         member.assertStatistics(s -> s.failed(1));
         assertThat(failure(member)).contains("member forgotten (10.44.1.2) of network dev");
+        deleteStateDirOf(STATE.get()); // kept as evidence of the failing test; not needed after the check
         run(CleansUp.class).assertStatistics(s -> s.succeeded(1));
         new InMemoryNetworkProvider(ProviderSettings.of(Path.of("/tmp/tapwire-leak-test"))).delete(List.of("leaky001"));
     }

@@ -9,6 +9,7 @@ import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.bridge.linux.raw.LibC;
 import dev.tapwire.network.bridge.linux.raw.Linux;
+import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -287,6 +288,8 @@ public final class Interfaces implements AutoCloseable {
             LibC.ioctl(socket.get(), new NativeLong(request), arg);
         } catch (LastErrorException e) {
             throw Errno.failure(op, name, e);
+        } finally {
+            Reference.reachabilityFence(socket); // the Cleaner must not close it while the kernel uses it
         }
     }
 

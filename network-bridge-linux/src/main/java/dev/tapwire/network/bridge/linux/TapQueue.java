@@ -5,6 +5,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.NativeLong;
 import dev.tapwire.network.bridge.linux.raw.LibC;
 import dev.tapwire.network.bridge.linux.raw.Linux;
+import java.lang.ref.Reference;
 import java.util.Optional;
 
 /**
@@ -41,6 +42,8 @@ public final class TapQueue implements AutoCloseable {
             LibC.write(fd.get(), buffer, new NativeLong(buffer.size()));
         } catch (LastErrorException e) {
             throw Errno.failure("write", name, e);
+        } finally {
+            Reference.reachabilityFence(fd); // the Cleaner must not close it while the kernel uses it
         }
     }
 
@@ -66,6 +69,8 @@ public final class TapQueue implements AutoCloseable {
             return Optional.of(buffer.getByteArray(VNET_HDR_LEN, (int) n - VNET_HDR_LEN));
         } catch (LastErrorException e) {
             throw Errno.failure("read", name, e);
+        } finally {
+            Reference.reachabilityFence(fd);
         }
     }
 
