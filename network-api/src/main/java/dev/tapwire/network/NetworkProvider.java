@@ -45,6 +45,38 @@ public interface NetworkProvider {
     List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing);
 
     /**
+     * Configures many VMs at once — typically every VM of a host after a reboot, from their saved configs.
+     * A backend may do it faster than one {@link #configure} per VM (the bridge backend creates every TAP
+     * first and sets all of them up in one netlink batch, and on failure removes exactly the TAPs it made).
+     * This default configures one VM after another; on failure it deletes the new VMs (those without existing
+     * configs) it configured, while recovered VMs keep what they have, which a retry adopts.
+     *
+     * @param requests the VMs, each at most once
+     * @return each VM's configs, in request order
+     * @throws InvalidNetworkSpecException if a request is invalid or names a VM twice; nothing is made then
+     * @throws DeviceOperationException if a device cannot be created, e.g. its name is taken (EBUSY)
+     */
+    default List<List<NicConfig>> configureAll(List<ConfigureRequest> requests) {
+        ConfigureRequest.requireDistinct(requests);
+        List<List<NicConfig>> done = new java.util.ArrayList<>(requests.size());
+        try {
+            for (ConfigureRequest r : requests) {
+                done.add(configure(r.vmId(), r.nics(), r.vm(), r.existing()));
+            }
+        } catch (RuntimeException e) {
+            List<String> made = requests.subList(0, done.size()).stream().filter(r -> r.existing().isEmpty())
+                    .map(ConfigureRequest::vmId).toList();
+            try {
+                delete(made);
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+        return List.copyOf(done);
+    }
+
+    /**
      * Removes the host side of every NIC of the given VMs; unknown VMs are a no-op success.
      *
      * @param vmIds the VMs to clean

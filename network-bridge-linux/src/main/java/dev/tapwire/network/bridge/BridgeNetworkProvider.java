@@ -1,6 +1,7 @@
 package dev.tapwire.network.bridge;
 
 import com.sun.jna.Platform;
+import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.InvalidNetworkSpecException;
@@ -66,6 +67,8 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     public static final String TYPE = "bridge";
 
     private static final Logger LOG = LoggerFactory.getLogger(BridgeNetworkProvider.class);
+    /** The MTU the kernel gives a new TAP. */
+    private static final int DEFAULT_MTU = 1500;
     private static volatile Optional<String> unavailability;
 
     private final ProviderSettings settings;
@@ -183,41 +186,46 @@ public final class BridgeNetworkProvider implements NetworkProvider {
 
     @Override
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
-        List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing, naming);
+        return configureAll(List.of(new ConfigureRequest(vmId, nics, vm, existing))).get(0);
+    }
+
+    /**
+     * Configures many VMs in one go, as a host restart needs: every TAP is created first, then all of them are
+     * set up (alias, MTU, up, bridge, port flags, static FDB entry) in one pipelined netlink batch, under one
+     * hold of the GC lock. All or nothing: on failure, exactly the TAPs this call created are removed.
+     *
+     * @param requests the VMs, each at most once
+     * @return each VM's configs, in request order
+     * @throws InvalidNetworkSpecException if a request is invalid or names a VM twice; nothing is made then
+     * @throws DeviceOperationException if a TAP cannot be created (e.g. {@code EBUSY}) or set up
+     */
+    @Override
+    public List<List<NicConfig>> configureAll(List<ConfigureRequest> requests) {
+        ConfigureRequest.requireDistinct(requests);
+        List<List<NicConfig>> previous = new ArrayList<>(requests.size());
+        for (ConfigureRequest r : requests) {
+            previous.add(TapNames.requireValidConfigure(r.vmId(), r.nics(), r.vm(), r.existing(), naming));
+        }
         try (Lease gc = gcLock.acquire(); Rtnetlink netlink = Rtnetlink.open();
                 Interfaces interfaces = Interfaces.over(netlink)) {
-            return configureLocked(netlink, interfaces, vmId, nics, vm, previous);
+            return configureLocked(netlink, interfaces, requests, previous);
         }
     }
 
-    private List<NicConfig> configureLocked(Rtnetlink netlink, Interfaces interfaces, String vmId, int nics, VmSpec vm,
-            List<NicConfig> previous) {
-        boolean multiQueue = vm.needsMultiQueueTap();
-        String alias = BridgeTaps.ALIAS_PREFIX + vmId;
+    private List<List<NicConfig>> configureLocked(Rtnetlink netlink, Interfaces interfaces,
+            List<ConfigureRequest> requests, List<List<NicConfig>> previous) {
         Map<String, Integer> created = new LinkedHashMap<>(); // TAP made here → its ifindex, null until known
         // Two ioctls instead of an RTM_GETLINK of the bridge (a large message): the constructor checked
         // that it is a bridge, and enslaving to anything else fails and rolls back anyway.
         int bridgeIndex = bridgeIndex(interfaces);
         int bridgeMtu = interfaces.mtu(bridge);
-        List<Rtnetlink.Request> setup = new ArrayList<>(4 * nics);
-        List<NicConfig> result = new ArrayList<>(nics);
+        List<Rtnetlink.Request> setup = new ArrayList<>();
+        List<List<NicConfig>> results = new ArrayList<>(requests.size());
         try {
-            for (int i = 0; i < nics; i++) {
-                String tap = naming.tapName(vmId, i);
-                boolean adopted = !previous.isEmpty() && adopt(netlink, tap, vmId);
-                if (!adopted) {
-                    createTap(tap, vmId, multiQueue);
-                    created.put(tap, null);
-                }
-                int index = interfaces.index(tap);
-                created.replace(tap, index);
-                MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
-                // up before master: a port brought up while on the bridge costs more (~4x for multi-queue)
-                setup.add(Rtnetlink.bringUp(index, tap, bridgeMtu, alias));
-                setup.add(Rtnetlink.setMaster(index, tap, bridgeIndex));
-                setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
-                setup.add(Rtnetlink.addStaticFdb(index, tap, mac));
-                result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));
+            for (int v = 0; v < requests.size(); v++) {
+                ConfigureRequest request = requests.get(v);
+                results.add(prepare(netlink, interfaces, request, previous.get(v), bridgeIndex, bridgeMtu, created,
+                        setup));
             }
             netlink.execute(setup);
         } catch (RuntimeException e) {
@@ -230,9 +238,39 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             }
             throw e;
         }
-        LOG.debug("configured {} NIC(s) of VM {} on bridge {} (multi-queue: {}, created: {})", nics, vmId, bridge,
-                multiQueue, created.keySet());
-        return List.copyOf(result);
+        LOG.debug("configured {} VM(s) on bridge {} (created: {})", requests.size(), bridge, created.keySet());
+        return List.copyOf(results);
+    }
+
+    /** Creates (or adopts) one VM's TAPs and adds their setup to {@code setup}; returns the VM's configs. */
+    private List<NicConfig> prepare(Rtnetlink netlink, Interfaces interfaces, ConfigureRequest request,
+            List<NicConfig> previous, int bridgeIndex, int bridgeMtu, Map<String, Integer> created,
+            List<Rtnetlink.Request> setup) {
+        String vmId = request.vmId();
+        VmSpec vm = request.vm();
+        boolean multiQueue = vm.needsMultiQueueTap();
+        String alias = BridgeTaps.ALIAS_PREFIX + vmId;
+        List<NicConfig> result = new ArrayList<>(request.nics());
+        for (int i = 0; i < request.nics(); i++) {
+            String tap = naming.tapName(vmId, i);
+            boolean adopted = !previous.isEmpty() && adopt(netlink, tap, vmId);
+            if (!adopted) {
+                createTap(tap, vmId, multiQueue);
+                created.put(tap, null);
+            }
+            int index = interfaces.index(tap);
+            created.replace(tap, index);
+            MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
+            // no IPv6 address on a bridge port; up before master: a port brought up while on the bridge costs
+            // more (~4x for multi-queue); a new TAP already has the default MTU
+            setup.add(Rtnetlink.noIpv6LinkLocal(index, tap));
+            setup.add(Rtnetlink.bringUp(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0, alias));
+            setup.add(Rtnetlink.setMaster(index, tap, bridgeIndex));
+            setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
+            setup.add(Rtnetlink.addStaticFdb(index, tap, mac));
+            result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));
+        }
+        return result;
     }
 
     private void createTap(String tap, String vmId, boolean multiQueue) {

@@ -258,6 +258,63 @@ class BridgeEdgeTest {
     }
 
     @Nested
+    class Restart {
+
+        @Test
+        void configureAllRecreatesEveryVmFromItsSavedConfigsInOneGo() {
+            List<dev.tapwire.network.ConfigureRequest> fresh = new ArrayList<>();
+            for (int v = 0; v < 20; v++) {
+                fresh.add(new dev.tapwire.network.ConfigureRequest(String.format("boot%04d", v), 2, VmSpec.of(2), null));
+            }
+            List<List<NicConfig>> saved = provider.configureAll(fresh);
+            assertThat(saved).hasSize(20).allSatisfy(nics -> assertThat(nics).hasSize(2));
+            provider.delete(fresh.stream().map(dev.tapwire.network.ConfigureRequest::vmId).toList()); // "reboot"
+
+            List<dev.tapwire.network.ConfigureRequest> recover = new ArrayList<>();
+            for (int v = 0; v < 20; v++) {
+                recover.add(dev.tapwire.network.ConfigureRequest.recover(fresh.get(v).vmId(), VmSpec.of(2), saved.get(v)));
+            }
+            assertThat(provider.configureAll(recover)).isEqualTo(saved);
+            recover.forEach(r -> provider.verify(r.vmId()));
+            Map<String, Link> links = links();
+            assertThat(links.get("btboot0007-1").tun().orElseThrow().multiQueue()).isTrue();
+        }
+
+        @Test
+        void aFailedConfigureAllRemovesExactlyTheTapsItMade() {
+            Tun.createPersistentTap("btboot0002-1", false, OptionalInt.empty(), OptionalInt.empty()); // a leftover
+            provider.configure("running1", 1, VmSpec.of(1), List.of());
+            List<dev.tapwire.network.ConfigureRequest> requests = new ArrayList<>();
+            for (int v = 0; v < 4; v++) {
+                requests.add(new dev.tapwire.network.ConfigureRequest(String.format("boot%04d", v), 2, VmSpec.of(1), null));
+            }
+            assertThatThrownBy(() -> provider.configureAll(requests)).isInstanceOf(DeviceOperationException.class)
+                    .hasMessageContaining("btboot0002-1");
+            assertThat(links().keySet()).filteredOn(n -> n.startsWith("btboot")).containsExactly("btboot0002-1");
+            provider.verify("running1");
+
+            List<dev.tapwire.network.ConfigureRequest> twice = List.of(requests.get(0), requests.get(0));
+            assertThatThrownBy(() -> provider.configureAll(twice))
+                    .isInstanceOf(dev.tapwire.network.InvalidNetworkSpecException.class).hasMessageContaining("twice");
+            assertThat(links()).doesNotContainKey("btboot0000-0");
+        }
+
+        @Test
+        void oneProviderServesEachThreadInThatThreadsOwnNamespace() throws Throwable {
+            try (NetworkNamespace other = NetworkNamespace.create()) {
+                other.execute(() -> {
+                    NetworkNamespace.createBridge("br0");
+                    provider.configure("elsewhr1", 1, VmSpec.of(1), List.of());
+                    assertThat(links()).containsKey("btelsewhr1-0");
+                });
+                provider.configure("here0001", 1, VmSpec.of(1), List.of());
+                assertThat(links()).containsKey("bthere0001-0").doesNotContainKey("btelsewhr1-0");
+                other.execute(() -> assertThat(links()).doesNotContainKey("bthere0001-0"));
+            }
+        }
+    }
+
+    @Nested
     class Frames {
 
         @Test
