@@ -29,7 +29,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code LockFile} of the same path (so two registries on one directory never meet an
  * {@link java.nio.channels.OverlappingFileLockException}); processes are ordered by a
  * {@link FileChannel#lock() FileChannel lock} (POSIX {@code fcntl} record lock) taken by the outermost
- * holder. The lock file is created when missing (mode 0644, directories 0755, whatever the umask) and never
+ * holder; the lock file stays open between leases (one {@code stat} per lease checks that the path still
+ * names it). The lock file is created when missing (mode 0644, directories 0755, whatever the umask) and never
  * deleted, so every process locks the same inode. It is opened without following symbolic links and only
  * when it is a regular file, so a directory that another user can write to cannot redirect or hang it.
  * Re-entrant: a thread that holds the lease may acquire it again. A lease belongs to the thread that
@@ -122,21 +123,46 @@ public final class LockFile {
             // only the thread holding the in-process lock can hold the file lock: that is us, re-entering
             return Optional.of(new ThreadLease(false));
         }
-        FileChannel channel = null;
         try {
-            channel = openCreatingParents();
+            FileChannel channel = channel();
             FileLock fileLock = wait ? channel.lock() : channel.tryLock();
             if (fileLock == null) {
-                channel.close();
                 holder.threads.unlock();
                 return Optional.empty();
             }
             holder.fileLock = fileLock;
             return Optional.of(new ThreadLease(true));
         } catch (IOException | RuntimeException e) {
-            closeQuietly(channel);
+            holder.dropChannel();
             holder.threads.unlock();
             throw new NetworkException("cannot lock " + path + ": " + e, e);
+        }
+    }
+
+    /**
+     * Returns the open lock file, kept open between leases (the thread holding the in-process lock calls this).
+     * It is reopened when the path no longer names the file it holds — removed or replaced — so every process
+     * always locks the file the path names.
+     */
+    private FileChannel channel() throws IOException {
+        BasicFileAttributes attrs = statOrNull(path);
+        if (holder.channel != null && holder.channel.isOpen() && attrs != null && attrs.isRegularFile()
+                && attrs.fileKey() != null && attrs.fileKey().equals(holder.channelKey)) {
+            return holder.channel;
+        }
+        holder.dropChannel();
+        FileChannel channel = openCreatingParents();
+        BasicFileAttributes opened = statOrNull(path);
+        holder.channel = channel;
+        holder.channelKey = opened == null ? null : opened.fileKey();
+        return channel;
+    }
+
+    private static BasicFileAttributes statOrNull(Path file) throws IOException {
+        try {
+            return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return null;
         }
     }
 
@@ -266,6 +292,15 @@ public final class LockFile {
         final ReentrantLock threads = new ReentrantLock();
         /** The file lock while a thread holds it; written only by the thread holding {@link #threads}. */
         FileLock fileLock;
+        /** The lock file, kept open between leases, and its (device, inode); guarded by {@link #threads}. */
+        FileChannel channel;
+        Object channelKey;
+
+        void dropChannel() {
+            closeQuietly(channel);
+            channel = null;
+            channelKey = null;
+        }
     }
 
     private final class ThreadLease implements Lease {
@@ -285,7 +320,11 @@ public final class LockFile {
                 if (ownsFileLock) {
                     FileLock fileLock = holder.fileLock;
                     holder.fileLock = null;
-                    closeQuietly(fileLock.channel()); // closing the channel releases the file lock
+                    try {
+                        fileLock.release();
+                    } catch (IOException | RuntimeException e) {
+                        holder.dropChannel(); // closing the channel releases the lock in any case
+                    }
                 }
             } finally {
                 holder.threads.unlock();

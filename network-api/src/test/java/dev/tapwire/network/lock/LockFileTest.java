@@ -84,4 +84,21 @@ class LockFileTest {
             assertThat(lease).isNotNull();
         }
     }
+
+    @Test
+    void aLockFileRemovedOrReplacedBetweenLeasesIsOpenedAgainByPath() throws Exception {
+        java.nio.file.Path file = dir.resolve("k.lock");
+        LockFile lock = LockFile.at(file);
+        lock.acquire().close();
+        java.nio.file.Files.delete(file);
+        try (Lease lease = lock.acquire()) {
+            assertThat(file).as("re-created: other processes lock what the path names").exists();
+        }
+        java.nio.file.Files.delete(file);
+        java.nio.file.Files.createSymbolicLink(file, dir.resolve("elsewhere"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(lock::acquire)
+                .isInstanceOf(dev.tapwire.network.NetworkException.class).hasMessageContaining("symbolic link");
+        assertThat(dir.resolve("elsewhere")).doesNotExist();
+        assertThat(lock.isHeldByCurrentThread()).isFalse();
+    }
 }

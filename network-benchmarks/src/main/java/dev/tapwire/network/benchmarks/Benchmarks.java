@@ -1,7 +1,9 @@
 package dev.tapwire.network.benchmarks;
 
-import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.ConfigureRequest;
+import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
@@ -13,7 +15,6 @@ import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.gc.ActiveVms;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.gc.GcReport;
-import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.io.IOException;
@@ -110,7 +111,7 @@ public final class Benchmarks {
         }
         Optional<String> noTaps = tapUnavailability();
         if (noTaps.isPresent()) {
-            b.report.note("TAP figures (3-6) skipped: " + noTaps.get());
+            b.report.note("TAP figures (3-7) skipped: " + noTaps.get());
         } else {
             Namespaces.callInNewNetworkNamespace(() -> {
                 if (b.wanted(3)) {
@@ -125,6 +126,9 @@ public final class Benchmarks {
                 }
                 if (b.wanted(6)) {
                     b.gc();
+                }
+                if (b.wanted(7)) {
+                    b.restart();
                 }
                 return null;
             });
@@ -331,6 +335,62 @@ public final class Benchmarks {
                 "ip -batch + bridge -batch doing the same", median(batch), t / median(batch), "<= 1.0"));
         report.add(new Report.Row(3, count + " " + kind + " TAPs: one ip process per step / tapwire", median(perStep),
                 "ms", "tapwire", t, median(perStep) / t, ">= 10"));
+    }
+
+    // ------------------------------------------------------------------ 7. restart after a host reboot
+
+    /** Re-creates VMs × 2 NICs from saved configs: one configureAll against ip -batch + bridge -batch. */
+    private void restart() throws Exception {
+        int vms = quick ? 10 : 200;
+        int rounds = quick ? 2 : 5;
+        BridgeNetworkProvider provider = bridgeProvider("restart");
+        int mtu;
+        try (Interfaces interfaces = Interfaces.open()) {
+            mtu = interfaces.mtu("br0");
+        }
+        List<String> ids = vmIds("r", vms);
+        VmSpec spec = VmSpec.of(1);
+        List<ConfigureRequest> fresh = ids.stream().map(id -> new ConfigureRequest(id, 2, spec, null)).toList();
+        List<List<NicConfig>> saved = provider.configureAll(fresh);
+        provider.delete(ids);
+        List<ConfigureRequest> recover = new ArrayList<>();
+        List<String> lines = new ArrayList<>();
+        List<String> fdb = new ArrayList<>();
+        for (int v = 0; v < vms; v++) {
+            recover.add(ConfigureRequest.recover(ids.get(v), spec, saved.get(v)));
+            for (NicConfig nic : saved.get(v)) {
+                String tap = nic.tap();
+                lines.add("tuntap add dev " + tap + " mode tap vnet_hdr user 0");
+                lines.add("link set dev " + tap + " mtu " + mtu + " alias tapwire:" + ids.get(v) + " up");
+                lines.add("link set dev " + tap + " master br0");
+                lines.add("link set dev " + tap + " type bridge_slave learning off flood off");
+                fdb.add("fdb replace " + nic.mac() + " dev " + tap + " master static");
+            }
+        }
+        Path file = provider.settings().rootDir().resolve("restart-batch");
+        Path fdbFile = provider.settings().rootDir().resolve("restart-fdb");
+        Files.write(file, lines);
+        Files.write(fdbFile, fdb);
+        double[] tapwire = new double[rounds];
+        double[] batch = new double[rounds];
+        for (int r = -1; r < rounds; r++) { // round -1 warms up
+            long t0 = System.nanoTime();
+            provider.configureAll(recover);
+            double tapwireMs = (System.nanoTime() - t0) / 1e6;
+            BridgeTaps.cleanup(ids);
+            t0 = System.nanoTime();
+            exec("ip", "-batch", file.toString());
+            exec("bridge", "-batch", fdbFile.toString());
+            double batchMs = (System.nanoTime() - t0) / 1e6;
+            BridgeTaps.cleanup(ids);
+            if (r >= 0) {
+                tapwire[r] = tapwireMs;
+                batch[r] = batchMs;
+            }
+        }
+        double t = median(tapwire);
+        report.add(new Report.Row(7, vms + " VMs x 2 NICs re-created from saved configs (configureAll)", t, "ms",
+                "ip -batch + bridge -batch doing the same", median(batch), t / median(batch), "<= 1.0"));
     }
 
     // ------------------------------------------------------------------ 4. deletion

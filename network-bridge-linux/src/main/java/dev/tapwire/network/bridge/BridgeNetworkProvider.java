@@ -206,9 +206,9 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         for (ConfigureRequest r : requests) {
             previous.add(TapNames.requireValidConfigure(r.vmId(), r.nics(), r.vm(), r.existing(), naming));
         }
-        try (Lease gc = gcLock.acquire(); Rtnetlink netlink = Rtnetlink.open();
-                Interfaces interfaces = Interfaces.over(netlink)) {
-            return configureLocked(netlink, interfaces, requests, previous);
+        try (Lease gc = gcLock.acquire()) {
+            ThreadSockets sockets = ThreadSockets.current();
+            return configureLocked(sockets.netlink, sockets.interfaces, requests, previous);
         }
     }
 
@@ -261,11 +261,10 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             int index = interfaces.index(tap);
             created.replace(tap, index);
             MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
-            // no IPv6 address on a bridge port; up before master: a port brought up while on the bridge costs
-            // more (~4x for multi-queue); a new TAP already has the default MTU
-            setup.add(Rtnetlink.noIpv6LinkLocal(index, tap));
-            setup.add(Rtnetlink.bringUp(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0, alias));
-            setup.add(Rtnetlink.setMaster(index, tap, bridgeIndex));
+            // up before master, in one message (a port brought up while on the bridge costs more, ~4x for
+            // multi-queue); a new TAP already has the default MTU
+            setup.add(Rtnetlink.bringUpOnBridge(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0, alias,
+                    bridgeIndex));
             setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
             setup.add(Rtnetlink.addStaticFdb(index, tap, mac));
             result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));

@@ -12,7 +12,6 @@ final class Errno {
     static final int EINTR = 4;
     static final int EBUSY = 16;
     static final int ENODEV = 19;
-    static final int EAFNOSUPPORT = 97;
 
     private static final Map<Integer, String> NAMES = Map.ofEntries(
             Map.entry(1, "EPERM"), Map.entry(2, "ENOENT"), Map.entry(3, "ESRCH"), Map.entry(4, "EINTR"),

@@ -339,23 +339,21 @@ public final class Rtnetlink implements AutoCloseable {
     }
 
     /**
-     * Returns a request that stops the kernel from giving a link an IPv6 link-local address when it comes up
-     * ({@code addr_gen_mode none}): a bridge port needs no address of its own, and generating one costs a
-     * duplicate-address-detection cycle and multicast reports per port. Send it before the link goes up.
+     * Returns one request that sets a link's MTU and alias, brings it up and makes it a port of a bridge. The
+     * kernel applies the flags before the master, so the port comes up before it joins (cheaper, see
+     * {@link #setMaster}); and one message means one change notification instead of two.
      *
      * @param index the link's ifindex
      * @param name the link's name, for errors
-     * @return the request; a kernel without IPv6 answers {@code EAFNOSUPPORT}, which counts as success
+     * @param mtu the MTU to set, or 0 to leave it
+     * @param alias the alias to set, or null to leave it
+     * @param masterIndex the bridge's ifindex
+     * @return the request
      */
-    public static Request noIpv6LinkLocal(int index, String name) {
-        Message m = new Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
-                .ifinfo(Linux.AF_UNSPEC, index, 0, 0);
-        int spec = m.beginNested(Linux.IFLA_AF_SPEC);
-        int inet6 = m.beginNested(Linux.AF_INET6);
-        m.u8(Linux.IFLA_INET6_ADDR_GEN_MODE, Linux.IN6_ADDR_GEN_MODE_NONE);
-        m.endNested(inet6);
-        m.endNested(spec);
-        return new Request("RTM_SETLINK addr_gen_mode none", name, m, Errno.EAFNOSUPPORT);
+    public static Request bringUpOnBridge(int index, String name, int mtu, String alias, int masterIndex) {
+        Request up = bringUp(index, name, mtu, alias);
+        return new Request("RTM_SETLINK mtu+alias+up+master", name, up.message().u32(Linux.IFLA_MASTER, masterIndex),
+                0);
     }
 
     /**

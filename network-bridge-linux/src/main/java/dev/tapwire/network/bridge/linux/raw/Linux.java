@@ -147,14 +147,6 @@ public final class Linux {
     public static final int IFLA_MASTER = 10;
     /** {@code IFLA_TXQLEN}. */
     public static final int IFLA_TXQLEN = 13;
-    /** {@code IFLA_AF_SPEC}: per-address-family settings of a link. */
-    public static final int IFLA_AF_SPEC = 26;
-    /** {@code AF_INET6}. */
-    public static final int AF_INET6 = 10;
-    /** {@code IFLA_INET6_ADDR_GEN_MODE}. */
-    public static final int IFLA_INET6_ADDR_GEN_MODE = 8;
-    /** {@code IN6_ADDR_GEN_MODE_NONE}: the link gets no IPv6 link-local address (and so no DAD). */
-    public static final int IN6_ADDR_GEN_MODE_NONE = 1;
     /** {@code IFLA_LINKINFO}. */
     public static final int IFLA_LINKINFO = 18;
     /** {@code IFLA_IFALIAS}. */
