@@ -206,9 +206,9 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         for (ConfigureRequest r : requests) {
             previous.add(TapNames.requireValidConfigure(r.vmId(), r.nics(), r.vm(), r.existing(), naming));
         }
-        try (Lease gc = gcLock.acquire()) {
-            ThreadSockets sockets = ThreadSockets.current();
-            return configureLocked(sockets.netlink, sockets.interfaces, requests, previous);
+        try (Lease gc = gcLock.acquire(); Rtnetlink netlink = Rtnetlink.open();
+                Interfaces interfaces = Interfaces.over(netlink)) {
+            return configureLocked(netlink, interfaces, requests, previous);
         }
     }
 
@@ -253,9 +253,9 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         List<NicConfig> result = new ArrayList<>(request.nics());
         for (int i = 0; i < request.nics(); i++) {
             String tap = naming.tapName(vmId, i);
-            boolean adopted = !previous.isEmpty() && adopt(netlink, tap, vmId);
+            // create first, look only when the name is taken: after a reboot nothing exists to adopt
+            boolean adopted = !createTap(tap, vmId, multiQueue, !previous.isEmpty()) && adopt(netlink, tap, vmId);
             if (!adopted) {
-                createTap(tap, vmId, multiQueue);
                 created.put(tap, null);
             }
             int index = interfaces.index(tap);
@@ -272,11 +272,21 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         return result;
     }
 
-    private void createTap(String tap, String vmId, boolean multiQueue) {
+    /**
+     * Creates a TAP; returns false when the name is taken and {@code mayExist} (recovery: the caller adopts it
+     * if it is this VM's).
+     *
+     * @throws DeviceOperationException ({@code BUSY}) when the name is taken and may not be
+     */
+    private boolean createTap(String tap, String vmId, boolean multiQueue, boolean mayExist) {
         try {
             Tun.createPersistentTap(tap, multiQueue, owner, group);
+            return true;
         } catch (DeviceOperationException e) {
             if (e.reason() == Reason.BUSY) {
+                if (mayExist) {
+                    return false;
+                }
                 throw TapNames.nameTaken(e.operation(), tap, vmId, naming, e);
             }
             throw e;
@@ -284,20 +294,19 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     }
 
     /**
-     * Adopts an existing TAP during recovery; returns false when there is none to adopt.
+     * Adopts an existing TAP during recovery.
      *
-     * @throws DeviceOperationException ({@code BUSY}) when a device of that name exists but is not a TAP that
-     *     tapwire made for this VM
+     * @return true (for use in a condition)
+     * @throws DeviceOperationException ({@code BUSY}) when the device of that name is not a TAP that tapwire made
+     *     for this VM (or vanished meanwhile: run the recovery again)
      */
-    private static boolean adopt(Rtnetlink netlink, String tap, String vmId) {
+    private boolean adopt(Rtnetlink netlink, String tap, String vmId) {
         Optional<Link> link = netlink.link(tap);
-        if (link.isEmpty()) {
-            return false;
-        }
-        if (!BridgeTaps.belongsTo(link.get(), vmId)) {
-            throw DeviceOperationException.of("configure", tap, Reason.BUSY, tap
-                    + " exists but is not a TAP tapwire made for VM " + vmId + " (kind \"" + link.get().kind()
-                    + "\", alias \"" + link.get().alias() + "\"); it is not adopted — delete it if it is a leftover");
+        if (link.isEmpty() || !BridgeTaps.belongsTo(link.get(), vmId)) {
+            throw DeviceOperationException.of("configure", tap, Reason.BUSY, link.isEmpty()
+                    ? tap + " was taken and is gone again; configure once more"
+                    : tap + " exists but is not a TAP tapwire made for VM " + vmId + " (kind \"" + link.get().kind()
+                            + "\", alias \"" + link.get().alias() + "\"); it is not adopted — delete it if it is a leftover");
         }
         LOG.debug("recovering VM {}: adopting existing TAP {}", vmId, tap);
         return true;

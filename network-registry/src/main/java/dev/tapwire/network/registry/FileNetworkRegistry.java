@@ -23,12 +23,10 @@ import java.time.Clock;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Queue;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -82,7 +80,6 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     /** Per index file in this JVM, whichever instances use it. */
     private static final ConcurrentMap<Path, Shared> SHARED = new ConcurrentHashMap<>();
 
-    private final Path dir;
     private final Shared shared;
     private final Ipv4Subnet pool;
     private final int subnetPrefix;
@@ -91,7 +88,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private final AtomicBoolean swept = new AtomicBoolean();
 
     private FileNetworkRegistry(Builder builder) {
-        this.dir = builder.stateDir.resolve("networks");
+        Path dir = builder.stateDir.resolve("networks");
         Path key = LockFile.at(dir.resolve("index.lock")).path();
         this.shared = SHARED.computeIfAbsent(key, k -> new Shared(dir, builder.durability));
         this.pool = builder.pool;
