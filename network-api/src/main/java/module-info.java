@@ -16,4 +16,5 @@ module dev.tapwire.network.api {
     opens dev.tapwire.network;
 
     uses dev.tapwire.network.spi.NetworkProviderFactory;
+    uses dev.tapwire.network.spi.NetworkRegistryFactory;
 }

@@ -7,4 +7,7 @@ module dev.tapwire.network.registry {
     requires org.slf4j;
 
     exports dev.tapwire.network.registry;
+
+    provides dev.tapwire.network.spi.NetworkRegistryFactory
+            with dev.tapwire.network.registry.FileNetworkRegistryFactory;
 }

@@ -3,7 +3,13 @@ package dev.tapwire.network.cli;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.registry.FileNetworkRegistry;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -80,6 +86,24 @@ final class NetworkCommand {
     @Command(name = "leave-all", description = "Remove a workspace from every network.")
     int leaveAll(@Parameters(paramLabel = "WORKSPACE") String workspace) {
         root.registry().leaveAll(workspace);
+        return 0;
+    }
+
+    @Command(name = "export", description = "Print the whole index in the format of index.json (the Go reference's"
+            + " bytes), from whichever registry is in use.")
+    int export() {
+        root.out.print(new String(FileNetworkRegistry.formatIndex(root.registry().readIndex()), StandardCharsets.UTF_8));
+        return 0;
+    }
+
+    @Command(name = "import", description = "Replace the whole index of the registry in use with FILE (as export"
+            + " prints it, or an index.json); the index is validated before anything is written.")
+    int importIndex(@Parameters(paramLabel = "FILE") Path file) throws IOException {
+        NetworkIndex index = FileNetworkRegistry.parseIndex(Files.readAllBytes(file), file);
+        root.registry().writeIndex(index);
+        if (!root.json) {
+            root.out.println("imported " + index.networks().size() + " network(s) from " + file);
+        }
         return 0;
     }
 

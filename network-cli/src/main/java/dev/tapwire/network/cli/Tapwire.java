@@ -2,9 +2,12 @@ package dev.tapwire.network.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tapwire.network.NetworkRegistries;
+import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.Map;
 import picocli.CommandLine;
@@ -30,6 +33,11 @@ public final class Tapwire {
             description = "State directory (default: $TAPWIRE_STATE_DIR, else $XDG_STATE_HOME/tapwire, "
                     + "else ~/.local/state/tapwire).")
     Path stateDir;
+
+    @Option(names = "--registry", scope = ScopeType.INHERIT, paramLabel = "URI",
+            description = "The registry of named networks (default: $TAPWIRE_REGISTRY, else the file registry under "
+                    + "the state directory), e.g. file:///var/lib/mgr or etcd://h1:2379,h2:2379/prefix.")
+    URI registryUri;
 
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print machine-readable JSON.")
     boolean json;
@@ -103,7 +111,15 @@ public final class Tapwire {
         return Path.of(home, ".local", "state", "tapwire");
     }
 
-    FileNetworkRegistry registry() {
+    /** Returns the registry from --registry, else $TAPWIRE_REGISTRY, else the file registry under the state dir. */
+    NetworkRegistry registry() {
+        if (registryUri != null) {
+            return NetworkRegistries.open(registryUri);
+        }
+        String fromEnv = env.get("TAPWIRE_REGISTRY");
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return NetworkRegistries.open(URI.create(fromEnv.strip()));
+        }
         return FileNetworkRegistry.open(stateDir());
     }
 

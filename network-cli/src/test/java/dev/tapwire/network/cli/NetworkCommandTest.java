@@ -141,4 +141,30 @@ class NetworkCommandTest {
         assertThat(err).startsWith("WARN registry index " + index)
                 .contains("network b (10.44.1.0/24) overlaps network a (10.44.1.0/25)");
     }
+
+    @Test
+    void exportPrintsIndexJsonAndImportMovesItIntoAnotherRegistry() throws Exception {
+        cli.run("network", "create", "dev");
+        cli.run("network", "join", "dev", "w1");
+        CliRunner.Result exported = cli.run("network", "export");
+        assertThat(exported.status()).isZero();
+        assertThat(exported.out()).isEqualTo(Files.readString(FileNetworkRegistry.indexPath(state)));
+
+        Path file = Files.writeString(state.resolve("exported.json"), exported.out());
+        Path other = state.resolve("other");
+        CliRunner.Result imported = cli.run("--registry", other.toUri().toString(), "network", "import", file.toString());
+        assertThat(imported.status()).as(imported.err()).isZero();
+        assertThat(imported.out()).contains("imported 1 network(s)");
+        assertThat(Files.readString(FileNetworkRegistry.indexPath(other))).isEqualTo(exported.out());
+
+        CliRunner.Result viaEnv = cli.env("TAPWIRE_REGISTRY", other.toUri().toString()).run("network", "inspect", "dev");
+        assertThat(viaEnv.out()).contains("w1").contains("10.44.1.2");
+        Files.writeString(file, "{\"networks\": 7}");
+        CliRunner.Result bad = cli.run("network", "import", file.toString());
+        assertThat(bad.status()).isEqualTo(1);
+        assertThat(bad.err()).contains("exported.json").contains("networks has the wrong type");
+        CliRunner.Result unknown = cli.run("--registry", "etcd://127.0.0.1:2379/x", "network", "ls");
+        assertThat(unknown.status()).isEqualTo(1);
+        assertThat(unknown.err()).contains("dev.tapwire:network-registry-etcd");
+    }
 }

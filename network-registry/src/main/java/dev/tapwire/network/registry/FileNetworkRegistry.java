@@ -130,6 +130,32 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     }
 
     /**
+     * Formats an index exactly as {@code index.json} holds it (the Go reference's bytes): networks sorted by
+     * name, two-space indent, one trailing newline. Use it to export a registry, whatever its store.
+     *
+     * @param index the index
+     * @return the UTF-8 bytes
+     * @throws NullPointerException if {@code index} is null
+     */
+    public static byte[] formatIndex(NetworkIndex index) {
+        return IndexCodec.format(index.sorted());
+    }
+
+    /**
+     * Parses an index in the format of {@code index.json} (as {@link #formatIndex} or the Go reference write it),
+     * with the checks an index read from disk gets; the result is sorted by name.
+     *
+     * @param bytes the content
+     * @param source what it was read from, for errors (e.g. a file name)
+     * @return the index
+     * @throws dev.tapwire.network.RegistryCorruptedException if it is not a valid index (the message gives the
+     *     position or field, never the content)
+     */
+    public static NetworkIndex parseIndex(byte[] bytes, Path source) {
+        return IndexRules.checkLoaded(IndexCodec.parse(bytes, source), source);
+    }
+
+    /**
      * Returns this registry's index file.
      *
      * @return the path of {@code index.json}
@@ -509,11 +535,16 @@ public final class FileNetworkRegistry implements NetworkRegistry {
 
         private void drain() {
             try {
-                for (List<Pending<?>> batch = takeQueued(); !batch.isEmpty(); batch = takeQueued()) {
+                while (!queue.isEmpty()) {
+                    // the lock first, then the queue: whatever arrived while another process held the lock joins
+                    // this batch (group commit)
+                    List<Pending<?>> batch = List.of();
                     try (Lease lease = lock.acquire()) {
+                        batch = takeQueued();
                         apply(batch);
                     } catch (RuntimeException e) { // the lock could not be taken: nothing of the batch ran
-                        batch.forEach(p -> p.fail(e));
+                        List<Pending<?>> failed = batch.isEmpty() ? takeQueued() : batch;
+                        failed.forEach(p -> p.fail(e));
                     }
                 }
             } finally {
