@@ -55,44 +55,6 @@ class ConcurrencyTest {
     }
 
     @Test
-    @Timeout(120)
-    void concurrentJoinsFromManyThreadsNeverShareAnAddressNorLoseAMember() throws Exception {
-        FileNetworkRegistry.open(state).create("dev", Ipv4Subnet.parse("10.44.0.0/22"));
-        int threads = 8;
-        int joins = 40;
-        Map<String, Ipv4Address> handedOut = new ConcurrentHashMap<>();
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        List<Future<?>> futures = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-            int thread = t;
-            // half the threads share one instance, half open their own
-            FileNetworkRegistry shared = FileNetworkRegistry.open(state);
-            futures.add(pool.submit(() -> {
-                FileNetworkRegistry registry = thread % 2 == 0 ? shared : FileNetworkRegistry.open(state);
-                for (int i = 0; i < joins; i++) {
-                    String ws = "t" + thread + "-" + i;
-                    handedOut.put(ws, registry.join("dev", ws));
-                    if (i % 5 == 4) {
-                        registry.leave("dev", ws);
-                        handedOut.remove(ws);
-                    }
-                }
-                return null;
-            }));
-        }
-        for (Future<?> f : futures) {
-            f.get();
-        }
-        pool.shutdown();
-
-        NetworkRecord dev = FileNetworkRegistry.open(state).get("dev");
-        assertConsistent(dev);
-        assertThat(dev.members()).hasSize(threads * joins * 4 / 5);
-        assertThat(dev.members().stream().collect(Collectors.toMap(Member::workspace, Member::ip)))
-                .isEqualTo(handedOut);
-    }
-
-    @Test
     @Timeout(60)
     void whenManyThreadsRaceForTheLastAddressesExactlyTheFreeOnesSucceed() throws Exception {
         FileNetworkRegistry shared = FileNetworkRegistry.open(state);
@@ -208,19 +170,11 @@ class ConcurrencyTest {
     @Test
     @Timeout(120)
     void aFullDiskGivesAClearErrorAndKeepsTheOldIndex() throws Exception {
-        CiAssumptions.assumeOrFailInCi(Files.isExecutable(Path.of("/usr/bin/unshare")),
-                "needs util-linux unshare to mount a small tmpfs in a private mount namespace");
-        Process probe = new ProcessBuilder("/usr/bin/unshare", "--mount", "--propagation", "private", "--", "true")
-                .redirectErrorStream(true).start();
-        String why = new String(probe.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        CiAssumptions.assumeOrFailInCi(probe.waitFor() == 0,
-                "cannot make a private mount namespace for a small tmpfs (needs CAP_SYS_ADMIN): " + why);
+        CiAssumptions.assumePrivateMountNamespace("mount a small tmpfs");
         Path mountPoint = Files.createDirectory(state.resolve("small-disk"));
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = new ProcessBuilder("/usr/bin/unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                "mount -t tmpfs -o size=256k tapwire-test \"$1\" && exec \"$2\" -XX:TieredStopAtLevel=1 -cp \"$3\" "
-                        + RegistryWorkerMain.class.getName() + " diskfull \"$1\"",
-                "sh", mountPoint.toString(), java, System.getProperty("java.class.path"))
+        Process child = CiAssumptions.inPrivateMountNamespace("mount -t tmpfs -o size=256k tapwire-test \"$1\" && exec "
+                + CiAssumptions.javaCommand() + RegistryWorkerMain.class.getName() + " diskfull \"$1\"",
+                mountPoint.toString())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         List<String> out = lines(child);
         assertThat(child.waitFor()).as("worker output %s", out).isZero();

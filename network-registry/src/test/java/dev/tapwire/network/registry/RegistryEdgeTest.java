@@ -224,23 +224,15 @@ class RegistryEdgeTest {
 
         @Test
         void theCheckForAnotherWriterHoldsWhereTimestampsAreCoarseAndInodesReused() throws Exception {
-            CiAssumptions.assumeOrFailInCi(Files.isExecutable(Path.of("/usr/bin/unshare"))
-                    && Files.isExecutable(Path.of("/sbin/mkfs.ext4")),
-                    "needs util-linux unshare and e2fsprogs mkfs.ext4 to make an ext4 with 1 s timestamps");
-            Process probe = new ProcessBuilder("/usr/bin/unshare", "--mount", "--propagation", "private", "--", "true")
-                    .redirectErrorStream(true).start();
-            String why = new String(probe.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            CiAssumptions.assumeOrFailInCi(probe.waitFor() == 0,
-                    "cannot make a private mount namespace (needs CAP_SYS_ADMIN): " + why);
+            CiAssumptions.assumeOrFailInCi(Files.isExecutable(Path.of("/sbin/mkfs.ext4")),
+                    "needs e2fsprogs mkfs.ext4 to make an ext4 with 1 s timestamps");
+            CiAssumptions.assumePrivateMountNamespace("mount an ext4 with 1 s timestamps");
             Path image = state.resolve("coarse.img");
             Path mountPoint = Files.createDirectory(state.resolve("coarse"));
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             // 128-byte inodes have no room for nanoseconds: timestamps are whole seconds, as on older ext4
-            Process child = new ProcessBuilder("/usr/bin/unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                    "truncate -s 32M \"$4\" && /sbin/mkfs.ext4 -q -F -I 128 \"$4\" 2>/dev/null"
-                            + " && mount -o loop \"$4\" \"$1\" && exec \"$2\" -XX:TieredStopAtLevel=1 -cp \"$3\" "
-                            + RegistryWorkerMain.class.getName() + " coarse \"$1\" 300",
-                    "sh", mountPoint.toString(), java, System.getProperty("java.class.path"), image.toString())
+            Process child = CiAssumptions.inPrivateMountNamespace("truncate -s 32M \"$2\" && /sbin/mkfs.ext4 -q -F -I 128"
+                    + " \"$2\" 2>/dev/null && mount -o loop \"$2\" \"$1\" && exec " + CiAssumptions.javaCommand()
+                    + RegistryWorkerMain.class.getName() + " coarse \"$1\" 300", mountPoint.toString(), image.toString())
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start();
             List<String> out = ConcurrencyTest.lines(child);
             assertThat(child.waitFor()).as("worker output %s", out).isZero();
@@ -267,20 +259,12 @@ class RegistryEdgeTest {
 
         @Test
         void aReaderOnAReadOnlyMountCanListNetworks() throws Exception {
-            CiAssumptions.assumeOrFailInCi(Files.isExecutable(Path.of("/usr/bin/unshare")),
-                    "needs util-linux unshare to mount the state directory read-only in a private mount namespace");
-            Process probe = new ProcessBuilder("/usr/bin/unshare", "--mount", "--propagation", "private", "--", "true")
-                    .redirectErrorStream(true).start();
-            String why = new String(probe.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            CiAssumptions.assumeOrFailInCi(probe.waitFor() == 0,
-                    "cannot make a private mount namespace (needs CAP_SYS_ADMIN): " + why);
+            CiAssumptions.assumePrivateMountNamespace("mount the state directory read-only");
             FileNetworkRegistry.open(state).create("dev");
             FileNetworkRegistry.open(state).join("dev", "w1");
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process child = new ProcessBuilder("/usr/bin/unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                    "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && exec \"$2\" -XX:TieredStopAtLevel=1"
-                            + " -cp \"$3\" " + RegistryWorkerMain.class.getName() + " list \"$1\"",
-                    "sh", state.toString(), java, System.getProperty("java.class.path"))
+            Process child = CiAssumptions.inPrivateMountNamespace("mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro"
+                    + " \"$1\" && exec " + CiAssumptions.javaCommand() + RegistryWorkerMain.class.getName()
+                    + " list \"$1\"", state.toString())
                     .redirectErrorStream(true).start();
             List<String> out = ConcurrencyTest.lines(child);
             assertThat(child.waitFor()).as("output %s", out).isZero();
