@@ -1,0 +1,890 @@
+package dev.tapwire.network.registry.etcd;
+
+import dev.tapwire.network.AddressExhaustedException;
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkAlreadyExistsException;
+import dev.tapwire.network.NetworkException;
+import dev.tapwire.network.NetworkInUseException;
+import dev.tapwire.network.NetworkIndex;
+import dev.tapwire.network.NetworkNames;
+import dev.tapwire.network.NetworkNotFoundException;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.SubnetOverlapException;
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.ClientBuilder;
+import io.etcd.jetcd.KV;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.kv.GetResponse;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.DeleteOption;
+import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.PutOption;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link NetworkRegistry} on etcd (v3 API, through jetcd): one registry that every host of a fleet
+ * shares, so a member's address is unique across the fleet and stable across stop/start wherever the
+ * workspace runs.
+ *
+ * <p>Keys, under the prefix (default {@code /tapwire/}):
+ * <ul>
+ *   <li>{@code n/<network>} → {@code <subnet> <gateway> <created_at or ->}: one per network;</li>
+ *   <li>{@code m/<network>/<workspace>} → {@code <ip>}: one per member (join order = creation revision;
+ *   {@code <ip> <ordinal>} when {@link #writeIndex} wrote many in one transaction);</li>
+ *   <li>{@code a/<network>/<ip>} → {@code <workspace>}: one per address held, so no address is held twice;</li>
+ *   <li>{@code v} → a counter bumped by every create and remove, so no two subnets overlap.</li>
+ * </ul>
+ * A join writes two keys, not the whole index. Every change is one etcd transaction guarded by revision
+ * compares (optimistic concurrency): two hosts can never take one address or overlapping subnets; a lost
+ * race is retried with jitter, at most {@link Builder#maxAttempts(int)} times, then fails with a clear error.
+ *
+ * <p>A transaction whose reply is lost (a timeout or {@code UNAVAILABLE} after the commit) may or may not
+ * have been applied; jetcd does not retry writes. The operation is then run again from a fresh read: a join
+ * finds its own member key and returns that address, a create finds its own network (same subnet and
+ * creation time), a leave or remove finds nothing left to do. Nothing leaks and nothing is handed out twice.
+ *
+ * <p>Removing a network first marks it ({@code removing}) so that no join can commit meanwhile, then deletes
+ * it with its members — or, while it has members and {@code force} is false, unmarks it and fails.
+ */
+public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable {
+
+    /** The default key prefix. */
+    public static final String DEFAULT_PREFIX = "/tapwire/";
+    /** The default pool auto-allocated subnets come from. */
+    public static final Ipv4Subnet DEFAULT_POOL = Ipv4Subnet.parse("10.44.0.0/16");
+
+    private static final Logger LOG = LoggerFactory.getLogger(EtcdNetworkRegistry.class);
+    private static final String REMOVING = "removing ";
+
+    private final Client client;
+    private final KV kv;
+    private final String prefix;
+    private final Ipv4Subnet pool;
+    private final int subnetPrefix;
+    private final Duration timeout;
+    private final int maxAttempts;
+    private final int maxTxnOps;
+    private final Clock clock;
+    private final String endpoints;
+
+    private EtcdNetworkRegistry(Builder b, Client client) {
+        this.client = client;
+        this.kv = client.getKVClient();
+        this.prefix = b.prefix;
+        this.pool = b.pool;
+        this.subnetPrefix = b.subnetPrefix;
+        this.timeout = b.timeout;
+        this.maxAttempts = b.maxAttempts;
+        this.maxTxnOps = b.maxTxnOps;
+        this.clock = b.clock;
+        this.endpoints = String.join(",", b.endpoints);
+    }
+
+    /**
+     * Starts a builder for a registry on the etcd cluster at {@code endpoints}.
+     *
+     * @param endpoints client URLs, e.g. {@code http://10.0.0.1:2379}
+     * @return the builder
+     * @throws InvalidNetworkSpecException if there is no endpoint
+     */
+    public static Builder builder(String... endpoints) {
+        if (endpoints.length == 0) {
+            throw new InvalidNetworkSpecException("an etcd registry needs at least one endpoint, e.g. http://127.0.0.1:2379");
+        }
+        return new Builder(List.of(endpoints));
+    }
+
+    /**
+     * Opens the registry an {@code etcd:} URI names: {@code etcd://h1:2379,h2:2379/prefix} (plain HTTP), or
+     * {@code etcd+https://...} for TLS with the JVM's trust store. The path is the key prefix (default
+     * {@value #DEFAULT_PREFIX}); query parameters: {@code user}, {@code password}, {@code timeout} (e.g.
+     * {@code 5s}), {@code pool} and {@code prefix} (subnet size).
+     *
+     * @param uri the URI
+     * @return the registry
+     * @throws InvalidNetworkSpecException if the URI is malformed, saying what is accepted
+     */
+    public static EtcdNetworkRegistry fromUri(URI uri) {
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        boolean tls = scheme.equals("etcd+https");
+        String authority = uri.getRawAuthority();
+        if (!(scheme.equals("etcd") || tls) || authority == null || authority.isEmpty()) {
+            throw new InvalidNetworkSpecException("registry URI \"" + uri + "\" is not an etcd URI; expected"
+                    + " etcd://host:2379[,host:2379...][/prefix/][?user=..&password=..&timeout=5s]");
+        }
+        List<String> endpoints = new ArrayList<>();
+        for (String hostPort : authority.split(",")) {
+            endpoints.add((tls ? "https://" : "http://") + hostPort);
+        }
+        Builder b = builder(endpoints.toArray(String[]::new));
+        String path = uri.getPath();
+        if (path != null && !path.isEmpty() && !path.equals("/")) {
+            b.prefix(path.endsWith("/") ? path : path + "/");
+        }
+        String query = uri.getQuery();
+        if (query != null && !query.isEmpty()) {
+            for (String pair : query.split("&")) {
+                int eq = pair.indexOf('=');
+                String key = eq < 0 ? pair : pair.substring(0, eq);
+                String value = eq < 0 ? "" : pair.substring(eq + 1);
+                switch (key) {
+                    case "user" -> b.user = value;
+                    case "password" -> b.password = value;
+                    case "timeout" -> b.timeout(parseDuration(value, uri));
+                    case "pool" -> b.subnetPool(Ipv4Subnet.parse(value));
+                    case "prefix" -> b.subnetPrefix(Integer.parseInt(value));
+                    default -> throw new InvalidNetworkSpecException("registry URI \"" + uri + "\" has the unknown"
+                            + " parameter \"" + key + "\"; accepted: user, password, timeout, pool, prefix");
+                }
+            }
+        }
+        b.tls = tls;
+        return b.build();
+    }
+
+    private static Duration parseDuration(String value, URI uri) {
+        try {
+            if (value.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(value.substring(0, value.length() - 2)));
+            }
+            if (value.endsWith("s")) {
+                return Duration.ofSeconds(Long.parseLong(value.substring(0, value.length() - 1)));
+            }
+            return Duration.ofSeconds(Long.parseLong(value));
+        } catch (NumberFormatException e) {
+            throw new InvalidNetworkSpecException("registry URI \"" + uri + "\": timeout \"" + value
+                    + "\" is not a duration; expected e.g. 5s or 500ms", e);
+        }
+    }
+
+    // ---------------------------------------------------------------- the contract
+
+    @Override
+    public NetworkRecord create(String name) {
+        NetworkNames.requireValid(name);
+        return createWith(name, null);
+    }
+
+    @Override
+    public NetworkRecord create(String name, Ipv4Subnet subnet) {
+        NetworkNames.requireValid(name);
+        Objects.requireNonNull(subnet, "subnet");
+        if (subnet.prefixLength() > 30) {
+            throw new InvalidNetworkSpecException("subnet " + subnet + " for network " + name + " is too small:"
+                    + " the prefix must be /30 or shorter (a /30 holds the gateway and one member)");
+        }
+        return createWith(name, subnet);
+    }
+
+    private NetworkRecord createWith(String name, Ipv4Subnet explicit) {
+        Instant createdAt = clock.instant().truncatedTo(ChronoUnit.SECONDS);
+        return retrying("create network " + name, uncertain -> {
+            // the version first: a create or remove after this read changes it, and the guarded commit then fails
+            long version = modRevision(get(key("v"), false));
+            GetResponse networks = get(key("n/"), true);
+            List<NetworkRecord> existing = new ArrayList<>();
+            for (KeyValue kv : networks.getKvs()) {
+                existing.add(decodeNetwork(kv));
+            }
+            Optional<NetworkRecord> same = existing.stream().filter(n -> n.name().equals(name)).findFirst();
+            if (same.isPresent()) {
+                if (uncertain && Objects.equals(same.get().createdAt(), createdAt)
+                        && (explicit == null || same.get().subnet().equals(explicit))) {
+                    return same.get(); // our own create, whose reply was lost
+                }
+                throw new NetworkAlreadyExistsException("network \"" + name + "\" already exists");
+            }
+            Ipv4Subnet subnet = explicit != null ? explicit : allocateSubnet(existing, name);
+            if (explicit != null) {
+                existing.stream().filter(n -> n.subnet().overlaps(explicit)).findFirst().ifPresent(other -> {
+                    throw new SubnetOverlapException("subnet " + explicit + " for network " + name
+                            + " overlaps network " + other.name() + " (" + other.subnet() + ")");
+                });
+            }
+            NetworkRecord created = new NetworkRecord(name, subnet, subnet.firstHost(), createdAt, List.of());
+            boolean done = commit(txn(List.of(
+                            new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version)),
+                            new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
+                    List.of(put("n/" + name, encodeNetwork(created)), put("v", Long.toString(version + 1)))));
+            return done ? created : null;
+        });
+    }
+
+    private Ipv4Subnet allocateSubnet(List<NetworkRecord> networks, String name) {
+        long blockSize = 1L << (32 - subnetPrefix);
+        long blocks = pool.size() / blockSize;
+        for (long k = 1; k < blocks; k++) {
+            Ipv4Subnet candidate = new Ipv4Subnet(pool.networkAddress().plus(k * blockSize), subnetPrefix);
+            if (networks.stream().noneMatch(n -> n.subnet().overlaps(candidate))) {
+                return candidate;
+            }
+        }
+        throw new AddressExhaustedException("no free /" + subnetPrefix + " subnet left in pool " + pool
+                + " for network " + name + "; remove a network or create it with an explicit subnet");
+    }
+
+    @Override
+    public List<NetworkRecord> list() {
+        return readIndex().networks();
+    }
+
+    @Override
+    public Optional<NetworkRecord> find(String name) {
+        return readIndex().find(name);
+    }
+
+    @Override
+    public void remove(String name, boolean force) {
+        retrying("remove network " + name, uncertain -> {
+            KeyValue network = first(get(key("n/" + name), false));
+            if (network == null) {
+                if (uncertain) {
+                    return Boolean.TRUE; // our own remove, whose reply was lost
+                }
+                throw notFound(name);
+            }
+            String value = text(network.getValue());
+            String marked = value.startsWith(REMOVING) ? value : REMOVING + value;
+            long markedRevision = network.getModRevision();
+            if (!value.startsWith(REMOVING)) { // no join can commit once the network key has changed
+                TxnResponse mark = commitResponse(txn(List.of(new Cmp(key("n/" + name), Cmp.Op.EQUAL,
+                        CmpTarget.modRevision(network.getModRevision()))), List.of(put("n/" + name, marked))));
+                if (!mark.isSucceeded()) {
+                    return null;
+                }
+                markedRevision = mark.getPutResponses().get(0).getHeader().getRevision();
+            }
+            GetResponse members = get(key("m/" + name + "/"), true);
+            if (!members.getKvs().isEmpty() && !force) {
+                List<String> workspaces = members.getKvs().stream()
+                        .sorted(Comparator.comparingLong(KeyValue::getCreateRevision))
+                        .map(kv -> text(kv.getKey()).substring(key("m/" + name + "/").size())).toList();
+                commit(txn(List.of(new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.modRevision(markedRevision))),
+                        List.of(put("n/" + name, value.startsWith(REMOVING) ? value.substring(REMOVING.length())
+                                : value))));
+                throw new NetworkInUseException(name, workspaces);
+            }
+            long version = modRevision(get(key("v"), false));
+            return commit(txn(List.of(
+                            new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.modRevision(markedRevision)),
+                            new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version))),
+                    List.of(Op.delete(key("n/" + name), DeleteOption.DEFAULT),
+                            Op.delete(key("m/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
+                            Op.delete(key("a/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
+                            put("v", Long.toString(version + 1))))) ? Boolean.TRUE : null;
+        });
+    }
+
+    @Override
+    public Ipv4Address join(String network, String workspace) {
+        String ws = requireWorkspace(workspace);
+        return retrying("join " + ws + " to network " + network, uncertain -> {
+            KeyValue networkKv = first(get(key("n/" + network), false));
+            if (networkKv == null) {
+                throw notFound(network);
+            }
+            if (text(networkKv.getValue()).startsWith(REMOVING)) {
+                throw new NetworkNotFoundException("network \"" + network + "\" is being removed");
+            }
+            KeyValue mine = first(get(memberKey(network, ws), false));
+            if (mine != null) {
+                return memberIp(mine); // a re-join, or our own join whose reply was lost
+            }
+            NetworkRecord record = decodeNetwork(networkKv);
+            GetResponse held = get(key("a/" + network + "/"), true);
+            Ipv4Address ip = lowestFreeHost(record, held);
+            boolean done = commit(txn(List.of(
+                            new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
+                            new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                            new Cmp(key("a/" + network + "/" + ip), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
+                    List.of(Op.put(memberKey(network, ws), bytes(ip.toString()), PutOption.DEFAULT),
+                            Op.put(key("a/" + network + "/" + ip), bytes(ws), PutOption.DEFAULT))));
+            if (done) {
+                LOG.debug("workspace {} joins network {} as {}", ws, network, ip);
+                return ip;
+            }
+            return null;
+        });
+    }
+
+    private Ipv4Address lowestFreeHost(NetworkRecord record, GetResponse held) {
+        Ipv4Subnet subnet = record.subnet();
+        long size = subnet.size();
+        long base = subnet.networkAddress().toLong();
+        int window = (int) Math.min(size, held.getKvs().size() + 3L);
+        BitSet used = new BitSet(window);
+        used.set(0);
+        mark(used, record.gateway().toLong() - base, window);
+        mark(used, size - 1, window);
+        String addressPrefix = key("a/" + record.name() + "/").toString(StandardCharsets.UTF_8);
+        for (KeyValue kv : held.getKvs()) {
+            String ip = text(kv.getKey()).substring(addressPrefix.length());
+            mark(used, Ipv4Address.parse(ip).toLong() - base, window);
+        }
+        int offset = used.nextClearBit(1);
+        if (offset >= window || offset >= size - 1) {
+            throw new AddressExhaustedException("network " + record.name() + " (" + subnet + ") has no free address"
+                    + " left: all " + (subnet.hostCount() - 1) + " hosts besides the gateway are taken");
+        }
+        return subnet.networkAddress().plus(offset);
+    }
+
+    private static void mark(BitSet used, long offset, int window) {
+        if (offset >= 0 && offset < window) {
+            used.set((int) offset);
+        }
+    }
+
+    @Override
+    public void leave(String network, String workspace) {
+        String ws = requireWorkspace(workspace);
+        retrying("leave " + ws + " from network " + network, uncertain -> {
+            KeyValue member = first(get(memberKey(network, ws), false));
+            if (member == null) {
+                return Boolean.TRUE;
+            }
+            Ipv4Address ip = memberIp(member);
+            return commit(txn(List.of(new Cmp(memberKey(network, ws), Cmp.Op.EQUAL,
+                            CmpTarget.modRevision(member.getModRevision()))),
+                    List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
+                            Op.delete(key("a/" + network + "/" + ip), DeleteOption.DEFAULT)))) ? Boolean.TRUE : null;
+        });
+    }
+
+    @Override
+    public void leaveAll(String workspace) {
+        String ws = requireWorkspace(workspace);
+        for (NetworkRecord n : readIndex().networks()) {
+            if (n.member(ws).isPresent()) {
+                leave(n.name(), ws);
+            }
+        }
+    }
+
+    /**
+     * Returns the whole index as one consistent view (one read at one revision), sorted as the file registry
+     * sorts it, members in join order: the same {@link NetworkIndex}, and so the same JSON, as the file
+     * registry gives for the same networks.
+     */
+    @Override
+    public NetworkIndex readIndex() {
+        GetResponse all = get(key(""), true);
+        List<KeyValue> networks = new ArrayList<>();
+        List<KeyValue> members = new ArrayList<>();
+        String n = prefix + "n/";
+        String m = prefix + "m/";
+        for (KeyValue kv : all.getKvs()) {
+            String k = text(kv.getKey());
+            if (k.startsWith(n)) {
+                networks.add(kv);
+            } else if (k.startsWith(m)) {
+                members.add(kv);
+            }
+        }
+        // join order: creation revision, then the ordinal writeIndex gives the members one transaction made
+        members.sort(Comparator.comparingLong(KeyValue::getCreateRevision).thenComparingInt(EtcdNetworkRegistry::ordinal));
+        List<NetworkRecord> records = new ArrayList<>();
+        for (KeyValue kv : networks) {
+            NetworkRecord network = decodeNetwork(kv);
+            String memberPrefix = m + network.name() + "/";
+            List<Member> list = new ArrayList<>();
+            for (KeyValue mk : members) {
+                String k = text(mk.getKey());
+                if (k.startsWith(memberPrefix)) {
+                    list.add(new Member(k.substring(memberPrefix.length()), memberIp(mk)));
+                }
+            }
+            records.add(network.withMembers(list));
+        }
+        return new NetworkIndex(records).sorted();
+    }
+
+    /**
+     * Replaces the whole index in one transaction, after validating it as the file registry does. The
+     * transaction is guarded by the revision of every key it read: a change made meanwhile to an existing key, a
+     * create or a remove makes it start over; a member joined meanwhile to a network the new index also holds is
+     * kept as it is only if the new index agrees. Meant for moving a registry between stores, not for routine use.
+     *
+     * @throws InvalidNetworkSpecException if the index is invalid, or needs more operations than one transaction
+     *     may hold ({@link Builder#maxTxnOps(int)}, the servers' {@code --max-txn-ops})
+     * @throws SubnetOverlapException if two subnets overlap
+     */
+    @Override
+    public void writeIndex(NetworkIndex index) {
+        Objects.requireNonNull(index, "index");
+        validate(index);
+        retrying("write the whole index", uncertain -> {
+            long version = modRevision(get(key("v"), false));
+            GetResponse existing = get(key(""), true);
+            java.util.Map<String, String> wanted = new java.util.LinkedHashMap<>();
+            for (NetworkRecord network : index.networks()) {
+                wanted.put(prefix + "n/" + network.name(), encodeNetwork(network));
+                List<Member> members = network.members();
+                for (int i = 0; i < members.size(); i++) {
+                    Member member = members.get(i);
+                    // one transaction gives every key one revision: the ordinal keeps the members' order
+                    wanted.put(prefix + "m/" + network.name() + "/" + member.workspace(), member.ip() + " " + i);
+                    wanted.put(prefix + "a/" + network.name() + "/" + member.ip(), member.workspace());
+                }
+            }
+            List<Cmp> compares = new ArrayList<>();
+            List<Op> ops = new ArrayList<>();
+            compares.add(new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version)));
+            for (KeyValue kv : existing.getKvs()) {
+                String k = text(kv.getKey());
+                if (k.equals(prefix + "v")) {
+                    continue;
+                }
+                compares.add(new Cmp(kv.getKey(), Cmp.Op.EQUAL, CmpTarget.modRevision(kv.getModRevision())));
+                if (!wanted.containsKey(k)) {
+                    ops.add(Op.delete(kv.getKey(), DeleteOption.DEFAULT)); // one key each: etcd refuses a range
+                }                                                         // that overlaps a put of the same txn
+            }
+            wanted.forEach((k, v) -> ops.add(Op.put(bytes(k), bytes(v), PutOption.DEFAULT)));
+            ops.add(put("v", Long.toString(version + 1)));
+            if (ops.size() > maxTxnOps || compares.size() > maxTxnOps) {
+                throw new InvalidNetworkSpecException("replacing the index needs " + Math.max(ops.size(),
+                        compares.size()) + " etcd operations in one transaction, but one may hold at most " + maxTxnOps
+                        + "; raise --max-txn-ops on the etcd servers and EtcdNetworkRegistry.Builder.maxTxnOps to match");
+            }
+            return commit(txn(compares, ops)) ? Boolean.TRUE : null;
+        });
+    }
+
+    /** Validates a whole index as {@link #writeIndex} requires: the file registry's rules. */
+    static void validate(NetworkIndex index) {
+        Set<String> names = new HashSet<>();
+        List<NetworkRecord> networks = index.networks();
+        for (int i = 0; i < networks.size(); i++) {
+            NetworkRecord n = networks.get(i);
+            if (!names.add(n.name())) {
+                throw new InvalidNetworkSpecException("the index lists network " + n.name() + " twice");
+            }
+            for (NetworkRecord other : networks.subList(0, i)) {
+                if (other.subnet().overlaps(n.subnet())) {
+                    throw new SubnetOverlapException("network " + n.name() + " (" + n.subnet() + ") overlaps network "
+                            + other.name() + " (" + other.subnet() + ")");
+                }
+            }
+            Set<String> workspaces = new HashSet<>();
+            Set<Ipv4Address> addresses = new HashSet<>();
+            for (Member m : n.members()) {
+                String ws = requireWorkspace(m.workspace());
+                if (!workspaces.add(ws)) {
+                    throw new InvalidNetworkSpecException("network " + n.name() + " lists workspace " + ws + " twice");
+                }
+                if (!n.subnet().contains(m.ip()) || m.ip().equals(n.gateway())
+                        || m.ip().equals(n.subnet().networkAddress())
+                        || (n.subnet().prefixLength() < 31 && m.ip().equals(n.subnet().broadcastAddress()))) {
+                    throw new InvalidNetworkSpecException("network " + n.name() + ": member " + ws + " has address "
+                            + m.ip() + ", which is not a free host of " + n.subnet());
+                }
+                if (!addresses.add(m.ip())) {
+                    throw new InvalidNetworkSpecException("network " + n.name() + ": address " + m.ip()
+                            + " is held by more than one member");
+                }
+            }
+        }
+    }
+
+    /** Closes the etcd client. */
+    @Override
+    public void close() {
+        client.close();
+    }
+
+    // ---------------------------------------------------------------- etcd plumbing
+
+    /** One attempt of an operation: returns the result, or null when a guarded transaction lost a race. */
+    @FunctionalInterface
+    private interface Attempt<T> {
+        T run(boolean uncertain) throws OutcomeUnknownException;
+    }
+
+    /** A transaction whose reply was lost: it may or may not have been applied. */
+    private static final class OutcomeUnknownException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        OutcomeUnknownException(Throwable cause) {
+            super(cause);
+        }
+    }
+
+    /**
+     * Runs {@code attempt} until it returns a result: again after a lost race (with jitter) and after a
+     * transaction whose outcome is unknown (telling the next attempt so), at most {@code maxAttempts} times.
+     */
+    private <T> T retrying(String what, Attempt<T> attempt) {
+        boolean uncertain = false;
+        Throwable last = null;
+        for (int i = 1; i <= maxAttempts; i++) {
+            try {
+                T result = attempt.run(uncertain);
+                if (result != null) {
+                    return result;
+                }
+                last = null;
+            } catch (OutcomeUnknownException e) {
+                uncertain = true;
+                last = e.getCause();
+                LOG.debug("{}: the outcome of a transaction is unknown ({}); reading again", what, last.toString());
+            }
+            try {
+                Thread.sleep(ThreadLocalRandom.current().nextLong(1, 1L + Math.min(200, 5L << Math.min(i, 5))));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new NetworkException("interrupted while trying to " + what + " on etcd " + endpoints, e);
+            }
+        }
+        throw new NetworkException("could not " + what + " on etcd " + endpoints + " after " + maxAttempts
+                + " attempts: " + (last == null ? "other clients kept changing the same keys" : describe(last)), last);
+    }
+
+    private GetResponse get(ByteSequence key, boolean isPrefix) {
+        GetOption option = isPrefix ? GetOption.builder().isPrefix(true).build() : GetOption.DEFAULT;
+        return await(kv.get(key, option), "read " + text(key), false);
+    }
+
+    private boolean commit(io.etcd.jetcd.Txn txn) throws OutcomeUnknownException {
+        return commitResponse(txn).isSucceeded();
+    }
+
+    private TxnResponse commitResponse(io.etcd.jetcd.Txn txn) throws OutcomeUnknownException {
+        try {
+            return await(txn.commit(), "commit a transaction", true);
+        } catch (UncertainCommit e) {
+            throw new OutcomeUnknownException(e.getCause());
+        }
+    }
+
+    private io.etcd.jetcd.Txn txn(List<Cmp> compares, List<Op> ops) {
+        return kv.txn().If(compares.toArray(Cmp[]::new)).Then(ops.toArray(Op[]::new));
+    }
+
+    /** A commit that failed in a way that leaves its outcome unknown. */
+    private static final class UncertainCommit extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        UncertainCommit(Throwable cause) {
+            super(cause);
+        }
+    }
+
+    private <T> T await(CompletableFuture<T> future, String what, boolean isCommit) {
+        try {
+            return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            future.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new NetworkException("interrupted while waiting to " + what + " on etcd " + endpoints, e);
+        } catch (TimeoutException e) {
+            future.cancel(true);
+            if (isCommit) {
+                throw new UncertainCommit(e);
+            }
+            throw new NetworkException("etcd " + endpoints + " did not answer within " + timeout.toMillis()
+                    + " ms when asked to " + what + " (no quorum, or unreachable)", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            String text = describe(cause);
+            if (isCommit && (text.contains("UNAVAILABLE") || text.contains("DEADLINE_EXCEEDED")
+                    || text.contains("Connection") || text.contains("closed"))) {
+                throw new UncertainCommit(cause);
+            }
+            if (text.contains("UNAUTHENTICATED") || text.contains("PERMISSION_DENIED")
+                    || text.contains("authentication failed")) {
+                throw new NetworkException("etcd " + endpoints + " refused to " + what
+                        + ": wrong or missing credentials (" + text + ")", cause);
+            }
+            throw new NetworkException("etcd " + endpoints + " failed to " + what + ": " + text, cause);
+        }
+    }
+
+    private static String describe(Throwable t) {
+        StringBuilder out = new StringBuilder();
+        for (Throwable c = t; c != null && out.length() < 400; c = c.getCause()) {
+            if (out.length() > 0) {
+                out.append(": ");
+            }
+            out.append(c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage());
+        }
+        return out.toString();
+    }
+
+    /** A member key's value: {@code <ip>}, or {@code <ip> <ordinal>} when written by {@link #writeIndex}. */
+    private static Ipv4Address memberIp(KeyValue member) {
+        String value = text(member.getValue());
+        int space = value.indexOf(' ');
+        return Ipv4Address.parse(space < 0 ? value : value.substring(0, space));
+    }
+
+    private static int ordinal(KeyValue member) {
+        String value = text(member.getValue());
+        int space = value.indexOf(' ');
+        return space < 0 ? 0 : Integer.parseInt(value.substring(space + 1));
+    }
+
+    private static KeyValue first(GetResponse response) {
+        return response.getKvs().isEmpty() ? null : response.getKvs().get(0);
+    }
+
+    private static long modRevision(GetResponse response) {
+        KeyValue kv = first(response);
+        return kv == null ? 0 : kv.getModRevision();
+    }
+
+    private ByteSequence key(String suffix) {
+        return bytes(prefix + suffix);
+    }
+
+    private ByteSequence memberKey(String network, String workspace) {
+        return key("m/" + network + "/" + workspace);
+    }
+
+    private Op put(String suffix, String value) {
+        return Op.put(key(suffix), bytes(value), PutOption.DEFAULT);
+    }
+
+    private static ByteSequence bytes(String text) {
+        return ByteSequence.from(text, StandardCharsets.UTF_8);
+    }
+
+    private static String text(ByteSequence bytes) {
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+
+    private static String encodeNetwork(NetworkRecord n) {
+        return n.subnet() + " " + n.gateway() + " " + (n.createdAtText() == null ? "-" : n.createdAtText());
+    }
+
+    private NetworkRecord decodeNetwork(KeyValue kv) {
+        String name = text(kv.getKey()).substring(prefix.length() + 2);
+        String value = text(kv.getValue());
+        if (value.startsWith(REMOVING)) {
+            value = value.substring(REMOVING.length());
+        }
+        String[] parts = value.split(" ");
+        if (parts.length != 3) {
+            throw new NetworkException("etcd key " + text(kv.getKey()) + " is not a tapwire network record; expected"
+                    + " \"<subnet> <gateway> <created_at or ->\"");
+        }
+        return NetworkRecord.fromJson(name, Ipv4Subnet.parse(parts[0]), Ipv4Address.parse(parts[1]),
+                parts[2].equals("-") ? null : parts[2], List.of());
+    }
+
+    private static NetworkNotFoundException notFound(String name) {
+        return new NetworkNotFoundException("network \"" + name + "\" not found");
+    }
+
+    private static String requireWorkspace(String workspace) {
+        if (workspace == null || workspace.isBlank()) {
+            throw new InvalidNetworkSpecException("workspace name must not be blank");
+        }
+        String ws = workspace.strip();
+        if (ws.length() > 253) {
+            throw new InvalidNetworkSpecException("workspace name is " + ws.length() + " characters long; at most 253"
+                    + " are accepted");
+        }
+        for (int i = 0; i < ws.length(); i++) {
+            if (Character.isISOControl(ws.charAt(i))) {
+                throw new InvalidNetworkSpecException("workspace name contains a control character at position " + i
+                        + "; printable characters only");
+            }
+        }
+        return ws;
+    }
+
+    /** Sets up an {@link EtcdNetworkRegistry}: prefix, allocation, timeouts, retries, credentials, TLS. */
+    public static final class Builder {
+        private final List<String> endpoints;
+        private String prefix = DEFAULT_PREFIX;
+        private Ipv4Subnet pool = DEFAULT_POOL;
+        private int subnetPrefix = 24;
+        private Duration timeout = Duration.ofSeconds(5);
+        private int maxAttempts = 50;
+        private int maxTxnOps = 128;
+        private Clock clock = Clock.systemUTC();
+        private String user;
+        private String password;
+        private boolean tls;
+        private java.util.function.Consumer<ClientBuilder> customizer = b -> { };
+
+        private Builder(List<String> endpoints) {
+            this.endpoints = endpoints;
+        }
+
+        /**
+         * Sets the key prefix every key lives under.
+         *
+         * @param keyPrefix e.g. {@code /tapwire/}; must start and end with {@code /}
+         * @return this builder
+         * @throws InvalidNetworkSpecException if it does not start and end with {@code /}
+         */
+        public Builder prefix(String keyPrefix) {
+            if (keyPrefix == null || !keyPrefix.startsWith("/") || !keyPrefix.endsWith("/")) {
+                throw new InvalidNetworkSpecException("etcd key prefix \"" + keyPrefix + "\" must start and end with"
+                        + " '/', e.g. /tapwire/");
+            }
+            this.prefix = keyPrefix;
+            return this;
+        }
+
+        /**
+         * Sets the pool auto-allocated subnets come from; its first block is never used.
+         *
+         * @param subnetPool e.g. {@code 10.44.0.0/16}
+         * @return this builder
+         */
+        public Builder subnetPool(Ipv4Subnet subnetPool) {
+            this.pool = Objects.requireNonNull(subnetPool, "subnetPool");
+            return this;
+        }
+
+        /**
+         * Sets the prefix length of auto-allocated subnets.
+         *
+         * @param length e.g. 24
+         * @return this builder
+         */
+        public Builder subnetPrefix(int length) {
+            this.subnetPrefix = length;
+            return this;
+        }
+
+        /**
+         * Sets how long one request may take before it counts as failed (a commit then has an unknown outcome).
+         *
+         * @param requestTimeout e.g. 5 seconds
+         * @return this builder
+         */
+        public Builder timeout(Duration requestTimeout) {
+            this.timeout = Objects.requireNonNull(requestTimeout, "requestTimeout");
+            return this;
+        }
+
+        /**
+         * Sets how often an operation is tried when other clients keep winning the race, or a commit's outcome is
+         * unknown, before it fails.
+         *
+         * @param attempts at least 1
+         * @return this builder
+         */
+        public Builder maxAttempts(int attempts) {
+            this.maxAttempts = Math.max(1, attempts);
+            return this;
+        }
+
+        /**
+         * Sets how many operations one transaction may hold: the servers' {@code --max-txn-ops} (default 128).
+         *
+         * @param ops the limit
+         * @return this builder
+         */
+        public Builder maxTxnOps(int ops) {
+            this.maxTxnOps = ops;
+            return this;
+        }
+
+        /**
+         * Sets user name and password for etcd's authentication.
+         *
+         * @param userName the user
+         * @param secret the password
+         * @return this builder
+         */
+        public Builder credentials(String userName, String secret) {
+            this.user = Objects.requireNonNull(userName, "userName");
+            this.password = Objects.requireNonNull(secret, "secret");
+            return this;
+        }
+
+        /**
+         * Lets the caller set anything else jetcd's {@link ClientBuilder} offers — a TLS context with client
+         * certificates ({@code sslContext}), keep-alive, authority.
+         *
+         * @param customize changes the client builder
+         * @return this builder
+         */
+        public Builder client(java.util.function.Consumer<ClientBuilder> customize) {
+            this.customizer = Objects.requireNonNull(customize, "customize");
+            return this;
+        }
+
+        /**
+         * Sets the clock {@code created_at} is read from.
+         *
+         * @param source the clock
+         * @return this builder
+         */
+        public Builder clock(Clock source) {
+            this.clock = Objects.requireNonNull(source, "source");
+            return this;
+        }
+
+        /**
+         * Connects the client (lazily: the first operation reaches the cluster) and builds the registry.
+         *
+         * @return the registry; close it to release the client
+         * @throws InvalidNetworkSpecException if the subnet prefix does not fit the pool, or an endpoint is bad
+         */
+        public EtcdNetworkRegistry build() {
+            if (subnetPrefix <= pool.prefixLength() || subnetPrefix > 30) {
+                throw new InvalidNetworkSpecException("subnet prefix /" + subnetPrefix + " does not fit pool " + pool
+                        + ": it must be longer than /" + pool.prefixLength() + " and at most /30");
+            }
+            for (String endpoint : endpoints) {
+                boolean https = endpoint.startsWith("https://");
+                if (!(https || endpoint.startsWith("http://"))) {
+                    throw new InvalidNetworkSpecException("etcd endpoint \"" + endpoint + "\" must be an http:// or"
+                            + " https:// URL, e.g. http://127.0.0.1:2379");
+                }
+                if (https) {
+                    tls = true;
+                }
+            }
+            ClientBuilder builder = Client.builder().endpoints(endpoints.toArray(String[]::new))
+                    .connectTimeout(timeout);
+            if (user != null) {
+                builder.user(bytes(user)).password(bytes(password == null ? "" : password));
+            }
+            if (tls) {
+                try {
+                    builder.sslContext(b -> { });
+                } catch (javax.net.ssl.SSLException e) {
+                    throw new NetworkException("cannot set up TLS for etcd " + endpoints + ": " + e.getMessage(), e);
+                }
+            }
+            customizer.accept(builder);
+            return new EtcdNetworkRegistry(this, builder.build());
+        }
+    }
+}

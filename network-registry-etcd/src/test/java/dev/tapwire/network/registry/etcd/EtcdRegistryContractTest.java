@@ -1,0 +1,54 @@
+package dev.tapwire.network.registry.etcd;
+
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.testkit.NetworkRegistryContractKit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+
+/** The registry contract against one real etcd; each test gets a fresh key prefix, and so an empty registry. */
+class EtcdRegistryContractTest extends NetworkRegistryContractKit {
+
+    static EtcdServers etcd;
+    private static final AtomicInteger TESTS = new AtomicInteger();
+    private final List<EtcdNetworkRegistry> opened = new ArrayList<>();
+    private String prefix;
+
+    @BeforeAll
+    static void startEtcd() throws Exception {
+        etcd = EtcdServers.start(1);
+    }
+
+    @AfterAll
+    static void stopEtcd() {
+        if (etcd != null) {
+            etcd.close();
+        }
+    }
+
+    @Override
+    protected NetworkRegistry createRegistry() {
+        prefix = "/contract-" + TESTS.incrementAndGet() + "/";
+        return open();
+    }
+
+    @Override
+    protected NetworkRegistry openAgain(NetworkRegistry registry) {
+        return open();
+    }
+
+    private EtcdNetworkRegistry open() {
+        EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).build();
+        opened.add(registry);
+        return registry;
+    }
+
+    @AfterEach
+    void closeClients() {
+        opened.forEach(EtcdNetworkRegistry::close);
+        opened.clear();
+    }
+}

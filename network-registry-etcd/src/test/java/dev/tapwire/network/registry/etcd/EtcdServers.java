@@ -1,0 +1,191 @@
+package dev.tapwire.network.registry.etcd;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.HttpURLConnection;
+import java.net.ServerSocket;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Real etcd servers (Debian's {@code etcd-server}) on loopback ports with temporary data directories: one, or
+ * a cluster. Started by the tests, stopped by {@link #close()} — jetcd's own launcher needs Docker, which these
+ * machines do not have.
+ */
+final class EtcdServers implements AutoCloseable {
+
+    private static final Path ETCD = Path.of("/usr/bin/etcd");
+
+    /** One member: its name, ports and process. */
+    final class Member {
+        final String name;
+        final int clientPort;
+        final int peerPort;
+        final Path dataDir;
+        Process process;
+
+        Member(String name, int clientPort, int peerPort, Path dataDir) {
+            this.name = name;
+            this.clientPort = clientPort;
+            this.peerPort = peerPort;
+            this.dataDir = dataDir;
+        }
+
+        String clientUrl() {
+            return "http://127.0.0.1:" + clientPort;
+        }
+
+        String peerUrl() {
+            return "http://127.0.0.1:" + peerPort;
+        }
+
+        /** Kills the member with SIGKILL, as a crash would. */
+        void kill() throws InterruptedException {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+
+        /** Starts the member again on its data directory. */
+        void restart() throws IOException {
+            start(this, "existing");
+        }
+    }
+
+    final List<Member> members = new ArrayList<>();
+    private final Path root;
+    private final List<String> extraFlags;
+
+    private EtcdServers(Path root, List<String> extraFlags) {
+        this.root = root;
+        this.extraFlags = extraFlags;
+    }
+
+    /**
+     * Skips the test where etcd is not installed — except under {@code CI=true}, where that is a failure.
+     */
+    static void assumeInstalled() {
+        if (Files.isExecutable(ETCD)) {
+            return;
+        }
+        String reason = "etcd is not installed: install Debian's etcd-server to run the etcd registry tests";
+        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+            Assertions.fail("this test must run in CI but cannot: " + reason);
+        }
+        Assumptions.abort(reason);
+    }
+
+    /**
+     * Starts {@code size} members as one cluster and waits until each answers its health check.
+     *
+     * @param size 1 or 3 (or any odd number)
+     * @param extraFlags more etcd flags for every member
+     * @return the running cluster
+     */
+    static EtcdServers start(int size, String... extraFlags) throws IOException, InterruptedException {
+        assumeInstalled();
+        EtcdServers servers = new EtcdServers(Files.createTempDirectory("tapwire-etcd-"), List.of(extraFlags));
+        try {
+            for (int i = 0; i < size; i++) {
+                servers.members.add(servers.new Member("e" + i, freePort(), freePort(),
+                        servers.root.resolve("e" + i)));
+            }
+            for (Member m : servers.members) {
+                servers.start(m, "new");
+            }
+            for (Member m : servers.members) {
+                servers.awaitHealthy(m);
+            }
+            return servers;
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
+            servers.close();
+            throw e;
+        }
+    }
+
+    private void start(Member m, String state) throws IOException {
+        String cluster = members.stream().map(x -> x.name + "=" + x.peerUrl()).collect(Collectors.joining(","));
+        List<String> command = new ArrayList<>(List.of(ETCD.toString(), "--name", m.name,
+                "--data-dir", m.dataDir.toString(),
+                "--listen-client-urls", m.clientUrl(), "--advertise-client-urls", m.clientUrl(),
+                "--listen-peer-urls", m.peerUrl(), "--initial-advertise-peer-urls", m.peerUrl(),
+                "--initial-cluster", cluster, "--initial-cluster-state", state,
+                "--initial-cluster-token", "tapwire-test-" + root.getFileName(),
+                "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level", "error"));
+        command.addAll(extraFlags);
+        m.process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(root.resolve(m.name + ".log").toFile()).start();
+    }
+
+    /** Waits until the member's /health says true. */
+    void awaitHealthy(Member m) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (!m.process.isAlive()) {
+                throw new IllegalStateException("etcd " + m.name + " exited: " + log(m));
+            }
+            try {
+                HttpURLConnection c = (HttpURLConnection) new URL(m.clientUrl() + "/health").openConnection();
+                c.setConnectTimeout(500);
+                c.setReadTimeout(1000);
+                if (c.getResponseCode() == 200 && new String(c.getInputStream().readAllBytes()).contains("true")) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // starting
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("etcd " + m.name + " did not become healthy in 30 s: " + log(m));
+    }
+
+    private String log(Member m) {
+        try {
+            return Files.readString(root.resolve(m.name + ".log"));
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    /** Returns every member's client URL. */
+    String[] endpoints() {
+        return members.stream().map(Member::clientUrl).toArray(String[]::new);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    /** Stops every member and deletes the data directories. */
+    @Override
+    public void close() {
+        for (Member m : members) {
+            if (m.process != null) {
+                m.process.destroy();
+                try {
+                    if (!m.process.waitFor(5, TimeUnit.SECONDS)) {
+                        m.process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
