@@ -2,6 +2,7 @@
 module dev.tapwire.network.cli {
     requires dev.tapwire.network.api;
     requires dev.tapwire.network.registry;
+    requires dev.tapwire.network.registry.etcd; // found through NetworkRegistries for etcd:// URIs
     requires dev.tapwire.network.bridge;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;

@@ -163,8 +163,8 @@ class NetworkCommandTest {
         CliRunner.Result bad = cli.run("network", "import", file.toString());
         assertThat(bad.status()).isEqualTo(1);
         assertThat(bad.err()).contains("exported.json").contains("networks has the wrong type");
-        CliRunner.Result unknown = cli.run("--registry", "etcd://127.0.0.1:2379/x", "network", "ls");
+        CliRunner.Result unknown = cli.run("--registry", "consul://127.0.0.1:8500/x", "network", "ls");
         assertThat(unknown.status()).isEqualTo(1);
-        assertThat(unknown.err()).contains("dev.tapwire:network-registry-etcd");
+        assertThat(unknown.err()).contains("\"consul\"").contains("schemes found: etcd, file");
     }
 }

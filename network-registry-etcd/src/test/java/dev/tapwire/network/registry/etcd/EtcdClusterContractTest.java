@@ -1,5 +1,6 @@
 package dev.tapwire.network.registry.etcd;
 
+import dev.tapwire.network.testkit.EtcdServers;
 import org.junit.jupiter.api.BeforeAll;
 
 /** The registry contract against a real 3-member etcd cluster, clients spread over the members. */

@@ -1,6 +1,7 @@
 package dev.tapwire.network.registry.etcd;
 
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.testkit.EtcdServers;
 import dev.tapwire.network.testkit.NetworkRegistryContractKit;
 import java.util.ArrayList;
 import java.util.List;

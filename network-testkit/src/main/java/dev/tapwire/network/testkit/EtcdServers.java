@@ -1,4 +1,4 @@
-package dev.tapwire.network.registry.etcd;
+package dev.tapwire.network.testkit;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,21 +17,29 @@ import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * Real etcd servers (Debian's {@code etcd-server}) on loopback ports with temporary data directories: one, or
- * a cluster. Started by the tests, stopped by {@link #close()} — jetcd's own launcher needs Docker, which these
- * machines do not have.
+ * Real etcd servers (Debian's {@code etcd-server}, {@code /usr/bin/etcd}) on loopback ports with temporary data
+ * directories: one, or a cluster. Started by a test, stopped by {@link #close()}, which also deletes the data —
+ * jetcd's own launcher needs Docker. Where etcd is not installed the test is skipped with the package to
+ * install, except under {@code CI=true} (or {@code -Dtapwire.requirePrivilegedTests=true}), where that fails.
+ *
+ * <pre>{@code
+ * try (EtcdServers etcd = EtcdServers.start(3)) {
+ *     EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).build();
+ *     etcd.members().get(0).kill();   // the other two keep quorum
+ * }
+ * }</pre>
  */
-final class EtcdServers implements AutoCloseable {
+public final class EtcdServers implements AutoCloseable {
 
     private static final Path ETCD = Path.of("/usr/bin/etcd");
 
-    /** One member: its name, ports and process. */
-    final class Member {
-        final String name;
-        final int clientPort;
-        final int peerPort;
-        final Path dataDir;
-        Process process;
+    /** One member of the cluster: its name, ports, data directory and process. */
+    public final class Member {
+        private final String name;
+        private final int clientPort;
+        private final int peerPort;
+        private final Path dataDir;
+        private Process process;
 
         Member(String name, int clientPort, int peerPort, Path dataDir) {
             this.name = name;
@@ -40,7 +48,21 @@ final class EtcdServers implements AutoCloseable {
             this.dataDir = dataDir;
         }
 
-        String clientUrl() {
+        /**
+         * Returns the member's name, e.g. {@code e0}.
+         *
+         * @return the name
+         */
+        public String name() {
+            return name;
+        }
+
+        /**
+         * Returns the URL clients connect to.
+         *
+         * @return e.g. {@code http://127.0.0.1:43121}
+         */
+        public String clientUrl() {
             return "http://127.0.0.1:" + clientPort;
         }
 
@@ -48,18 +70,29 @@ final class EtcdServers implements AutoCloseable {
             return "http://127.0.0.1:" + peerPort;
         }
 
-        /** Kills the member with SIGKILL, as a crash would. */
-        void kill() throws InterruptedException {
+        /**
+         * Kills the member with SIGKILL, as a crash would.
+         *
+         * @throws InterruptedException if interrupted while waiting for it to die
+         */
+        public void kill() throws InterruptedException {
             process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
 
-        /** Starts the member again on its data directory. */
-        void restart() throws IOException {
+        /**
+         * Starts the member again on its data directory, and waits until it is healthy.
+         *
+         * @throws IOException if it cannot be started
+         * @throws InterruptedException if interrupted while waiting
+         * @throws IllegalStateException if it does not become healthy within 30 s
+         */
+        public void restart() throws IOException, InterruptedException {
             start(this, "existing");
+            awaitHealthy(this);
         }
     }
 
-    final List<Member> members = new ArrayList<>();
+    private final List<Member> members = new ArrayList<>();
     private final Path root;
     private final List<String> extraFlags;
 
@@ -69,27 +102,40 @@ final class EtcdServers implements AutoCloseable {
     }
 
     /**
-     * Skips the test where etcd is not installed — except under {@code CI=true}, where that is a failure.
+     * Skips the calling test where etcd is not installed — except where privileged tests are required
+     * ({@link IsolatedNetnsExtension#privilegedTestsRequired()}), where that is a failure.
      */
-    static void assumeInstalled() {
+    public static void assumeInstalled() {
         if (Files.isExecutable(ETCD)) {
             return;
         }
-        String reason = "etcd is not installed: install Debian's etcd-server to run the etcd registry tests";
-        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-            Assertions.fail("this test must run in CI but cannot: " + reason);
+        String reason = "etcd is not installed: install Debian's etcd-server (apt-get install etcd-server)";
+        if (IsolatedNetnsExtension.privilegedTestsRequired()) {
+            Assertions.fail("this test must run here but cannot: " + reason);
         }
         Assumptions.abort(reason);
+    }
+
+    /**
+     * Returns the members, in start order.
+     *
+     * @return the members
+     */
+    public List<Member> members() {
+        return List.copyOf(members);
     }
 
     /**
      * Starts {@code size} members as one cluster and waits until each answers its health check.
      *
      * @param size 1 or 3 (or any odd number)
-     * @param extraFlags more etcd flags for every member
-     * @return the running cluster
+     * @param extraFlags more etcd flags for every member, e.g. {@code --max-txn-ops=1024}
+     * @return the running cluster; close it to stop it
+     * @throws IOException if a member cannot be started
+     * @throws InterruptedException if interrupted while waiting
+     * @throws IllegalStateException if a member does not become healthy within 30 s (its log is in the message)
      */
-    static EtcdServers start(int size, String... extraFlags) throws IOException, InterruptedException {
+    public static EtcdServers start(int size, String... extraFlags) throws IOException, InterruptedException {
         assumeInstalled();
         EtcdServers servers = new EtcdServers(Files.createTempDirectory("tapwire-etcd-"), List.of(extraFlags));
         try {
@@ -124,8 +170,14 @@ final class EtcdServers implements AutoCloseable {
                 .redirectOutput(root.resolve(m.name + ".log").toFile()).start();
     }
 
-    /** Waits until the member's /health says true. */
-    void awaitHealthy(Member m) throws InterruptedException {
+    /**
+     * Waits until the member's {@code /health} says true.
+     *
+     * @param m the member
+     * @throws InterruptedException if interrupted while waiting
+     * @throws IllegalStateException if it exits or is not healthy within 30 s
+     */
+    public void awaitHealthy(Member m) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < deadline) {
             if (!m.process.isAlive()) {
@@ -154,8 +206,12 @@ final class EtcdServers implements AutoCloseable {
         }
     }
 
-    /** Returns every member's client URL. */
-    String[] endpoints() {
+    /**
+     * Returns every member's client URL.
+     *
+     * @return the endpoints, in member order
+     */
+    public String[] endpoints() {
         return members.stream().map(Member::clientUrl).toArray(String[]::new);
     }
 

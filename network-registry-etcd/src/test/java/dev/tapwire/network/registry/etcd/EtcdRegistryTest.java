@@ -1,0 +1,153 @@
+package dev.tapwire.network.registry.etcd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkException;
+import dev.tapwire.network.NetworkIndex;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.NetworkRegistries;
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.testkit.EtcdServers;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The etcd registry with real servers: URIs, limits, and a cluster that loses members or its quorum. */
+class EtcdRegistryTest {
+
+    @Test
+    void anEtcdUriOpensTheRegistryThroughDiscovery() throws Exception {
+        try (EtcdServers etcd = EtcdServers.start(1)) {
+            String hostPort = etcd.endpoints()[0].substring("http://".length());
+            NetworkRegistry registry = NetworkRegistries.open(URI.create("etcd://" + hostPort + "/fleet-a/?timeout=3s"));
+            try {
+                registry.create("dev");
+                assertThat(registry.join("dev", "w1")).isEqualTo(Ipv4Address.parse("10.44.1.2"));
+                NetworkRegistry other = NetworkRegistries.open(URI.create("etcd://" + hostPort + "/fleet-b/"));
+                assertThat(other.list()).as("another prefix is another registry").isEmpty();
+                ((AutoCloseable) other).close();
+            } finally {
+                ((AutoCloseable) registry).close();
+            }
+            assertThatThrownBy(() -> NetworkRegistries.open(URI.create("etcd://" + hostPort + "/x/?colour=blue")))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("accepted: user, password");
+            assertThatThrownBy(() -> NetworkRegistries.open(URI.create("etcd:///nohost")))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("etcd://host:2379");
+        }
+    }
+
+    @Test
+    void anIndexTooLargeForOneTransactionIsRefusedSayingWhatToRaise() throws Exception {
+        List<Member> members = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            members.add(new Member("w" + i, Ipv4Address.parse("10.44.1.2").plus(i)));
+        }
+        NetworkIndex big = new NetworkIndex(List.of(new NetworkRecord("dev", Ipv4Subnet.parse("10.44.1.0/24"),
+                Ipv4Address.parse("10.44.1.1"), null, members)));
+        try (EtcdServers etcd = EtcdServers.start(1);
+                EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).build()) {
+            assertThatThrownBy(() -> registry.writeIndex(big)).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("--max-txn-ops").hasMessageContaining("at most 128");
+            assertThat(registry.list()).isEmpty();
+        }
+    }
+
+    @Test
+    @Timeout(180)
+    void aClusterThatLosesAMemberMidRunLosesNoJoinAndHandsOutNoAddressTwice() throws Exception {
+        try (EtcdServers etcd = EtcdServers.start(3)) {
+            Map<String, Ipv4Address> acknowledged = new ConcurrentHashMap<>();
+            List<Throwable> failures = new CopyOnWriteArrayList<>();
+            AtomicBoolean stop = new AtomicBoolean();
+            List<EtcdNetworkRegistry> clients = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                clients.add(EtcdNetworkRegistry.builder(etcd.endpoints()).timeout(Duration.ofSeconds(3)).build());
+            }
+            clients.get(0).create("dev", Ipv4Subnet.parse("10.44.0.0/20"));
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < clients.size(); t++) {
+                EtcdNetworkRegistry client = clients.get(t);
+                int thread = t;
+                threads.add(new Thread(() -> {
+                    for (int i = 0; !stop.get(); i++) {
+                        String ws = "t" + thread + "-" + i;
+                        try {
+                            acknowledged.put(ws, client.join("dev", ws));
+                            if (i % 3 == 2) {
+                                client.leave("dev", ws);
+                                acknowledged.remove(ws);
+                            }
+                        } catch (NetworkException e) {
+                            failures.add(e);
+                        }
+                    }
+                }));
+            }
+            threads.forEach(Thread::start);
+            Thread.sleep(1500);
+            etcd.members().get(0).kill(); // SIGKILL one member: the other two keep quorum
+            Thread.sleep(2500);
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            NetworkRecord dev;
+            try (EtcdNetworkRegistry check = EtcdNetworkRegistry.builder(etcd.endpoints()[1]).build()) {
+                dev = check.get("dev");
+            }
+            clients.forEach(EtcdNetworkRegistry::close);
+            assertThat(failures).as("clients fail over to the members left").isEmpty();
+            assertThat(acknowledged).hasSizeGreaterThan(10);
+            assertThat(dev.members()).extracting(Member::ip).doesNotHaveDuplicates();
+            assertThat(dev.members().stream().collect(Collectors.toMap(Member::workspace, Member::ip)))
+                    .isEqualTo(acknowledged);
+        }
+    }
+
+    @Test
+    @Timeout(180)
+    void withoutQuorumOperationsFailNamingTheEndpointsAndSucceedWhenItReturns() throws Exception {
+        try (EtcdServers etcd = EtcdServers.start(3);
+                EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints())
+                        .timeout(Duration.ofSeconds(2)).maxAttempts(3).build()) {
+            registry.create("dev");
+            registry.join("dev", "before");
+            etcd.members().get(1).kill();
+            etcd.members().get(2).kill();
+            assertThatThrownBy(() -> registry.join("dev", "during")).isInstanceOf(NetworkException.class)
+                    .hasMessageContaining(etcd.endpoints()[0]);
+            etcd.members().get(1).restart();
+            etcd.members().get(2).restart();
+            etcd.awaitHealthy(etcd.members().get(1));
+            etcd.awaitHealthy(etcd.members().get(2));
+            Ipv4Address after = null;
+            for (int i = 0; i < 30 && after == null; i++) { // the client reconnects on its own
+                try {
+                    after = registry.join("dev", "after");
+                } catch (NetworkException e) {
+                    Thread.sleep(500);
+                }
+            }
+            assertThat(after).isNotNull();
+            NetworkRecord dev = registry.get("dev");
+            assertThat(dev.members()).extracting(Member::ip).doesNotHaveDuplicates();
+            assertThat(dev.workspaces()).contains("before", "after");
+            if (dev.member("during").isPresent()) { // committed without its reply: never a second address
+                assertThat(dev.members()).hasSize(3);
+            }
+        }
+    }
+}
