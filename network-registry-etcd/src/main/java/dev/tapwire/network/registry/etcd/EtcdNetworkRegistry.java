@@ -47,6 +47,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -95,6 +96,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private final int maxTxnOps;
     private final Clock clock;
     private final String endpoints;
+    /** What the caller sees of each commit's reply; a seam for the tests that lose replies. */
+    private final UnaryOperator<CompletableFuture<TxnResponse>> replies;
 
     private EtcdNetworkRegistry(Builder b, Client client) {
         this.client = client;
@@ -107,6 +110,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         this.maxTxnOps = b.maxTxnOps;
         this.clock = b.clock;
         this.endpoints = String.join(",", b.endpoints);
+        this.replies = b.replies;
     }
 
     /**
@@ -580,7 +584,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     private TxnResponse commitResponse(io.etcd.jetcd.Txn txn) throws OutcomeUnknownException {
         try {
-            return await(txn.commit(), "commit a transaction", true);
+            return await(replies.apply(txn.commit()), "commit a transaction", true);
         } catch (UncertainCommit e) {
             throw new OutcomeUnknownException(e.getCause());
         }
@@ -737,6 +741,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         private String password;
         private boolean tls;
         private java.util.function.Consumer<ClientBuilder> customizer = b -> { };
+        private UnaryOperator<CompletableFuture<TxnResponse>> replies = UnaryOperator.identity();
 
         private Builder(List<String> endpoints) {
             this.endpoints = endpoints;
@@ -836,6 +841,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
          */
         public Builder client(java.util.function.Consumer<ClientBuilder> customize) {
             this.customizer = Objects.requireNonNull(customize, "customize");
+            return this;
+        }
+
+        /** Replaces what callers see of commit replies, for the tests that lose a reply after the commit. */
+        Builder interceptReplies(UnaryOperator<CompletableFuture<TxnResponse>> interceptor) {
+            this.replies = Objects.requireNonNull(interceptor, "interceptor");
             return this;
         }
 

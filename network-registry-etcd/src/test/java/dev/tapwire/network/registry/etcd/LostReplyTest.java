@@ -1,0 +1,102 @@
+package dev.tapwire.network.registry.etcd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.testkit.EtcdServers;
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.options.GetOption;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A transaction that commits but whose reply is lost (jetcd does not retry writes): the operation must neither
+ * leak an address nor hand out a second one, nor fail an operation that took effect.
+ */
+class LostReplyTest {
+
+    static EtcdServers etcd;
+    private static final AtomicInteger PREFIXES = new AtomicInteger();
+
+    @BeforeAll
+    static void startEtcd() throws Exception {
+        etcd = EtcdServers.start(1);
+    }
+
+    @AfterAll
+    static void stopEtcd() {
+        if (etcd != null) {
+            etcd.close();
+        }
+    }
+
+    /** Lets the next {@code count} commits reach etcd, then answers them as a dropped connection would. */
+    private static final class ReplyLoss {
+        final AtomicInteger toLose = new AtomicInteger();
+
+        CompletableFuture<TxnResponse> apply(CompletableFuture<TxnResponse> reply) {
+            if (toLose.getAndUpdate(n -> Math.max(0, n - 1)) == 0) {
+                return reply;
+            }
+            CompletableFuture<TxnResponse> lost = new CompletableFuture<>();
+            reply.whenComplete((r, e) -> lost.completeExceptionally(
+                    new RuntimeException("UNAVAILABLE: io exception (the reply was lost after the commit)")));
+            return lost;
+        }
+    }
+
+    private final ReplyLoss loss = new ReplyLoss();
+    private final String prefix = "/lost-" + PREFIXES.incrementAndGet() + "/";
+
+    private EtcdNetworkRegistry registry() {
+        return EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).interceptReplies(loss::apply).build();
+    }
+
+    private long keys(String under) throws Exception {
+        try (Client client = Client.builder().endpoints(etcd.endpoints()).build()) {
+            return client.getKVClient().get(ByteSequence.from(prefix + under, StandardCharsets.UTF_8),
+                    GetOption.builder().isPrefix(true).withCountOnly(true).build()).get(5, TimeUnit.SECONDS).getCount();
+        }
+    }
+
+    @Test
+    void aJoinWhoseReplyIsLostReturnsTheAddressItTookAndLeaksNone() throws Exception {
+        try (EtcdNetworkRegistry registry = registry()) {
+            registry.create("dev");
+            loss.toLose.set(1);
+            Ipv4Address ip = registry.join("dev", "w1");
+            assertThat(ip).isEqualTo(Ipv4Address.parse("10.44.1.2"));
+            assertThat(registry.get("dev").members()).hasSize(1);
+            assertThat(keys("a/dev/")).as("address keys").isEqualTo(1);
+            assertThat(registry.join("dev", "w2")).isEqualTo(Ipv4Address.parse("10.44.1.3"));
+        }
+    }
+
+    @Test
+    void aCreateRemoveAndLeaveWhoseRepliesAreLostSucceed() throws Exception {
+        try (EtcdNetworkRegistry registry = registry()) {
+            loss.toLose.set(1);
+            NetworkRecord dev = registry.create("dev");
+            assertThat(registry.get("dev")).isEqualTo(dev);
+
+            registry.join("dev", "w1");
+            loss.toLose.set(1);
+            registry.leave("dev", "w1");
+            assertThat(registry.get("dev").members()).isEmpty();
+            assertThat(keys("a/dev/")).isZero();
+
+            loss.toLose.set(5); // the mark and the delete of a remove, and more
+            registry.remove("dev", false);
+            assertThat(registry.find("dev")).isEmpty();
+            assertThat(keys("")).as("only the version counter is left").isEqualTo(1);
+        }
+    }
+}
