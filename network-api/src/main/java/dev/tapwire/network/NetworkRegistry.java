@@ -2,6 +2,7 @@ package dev.tapwire.network;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * A registry of named networks that workspaces join; each member holds a stable IPv4 address.
@@ -27,6 +28,8 @@ import java.util.Optional;
  *   <tr><td>{@link #leaveAll(String)}</td><td>leaves every network</td></tr>
  *   <tr><td>{@link #readIndex()} / {@link #writeIndex(NetworkIndex)}</td><td>the whole index (missing
  *       file = empty); {@code writeIndex} validates before it persists</td></tr>
+ *   <tr><td>{@link #watch(Consumer)}</td><td>reports networks created and removed and members joined and
+ *       left, whichever process or host made the change</td></tr>
  * </table>
  *
  * <p>Implementations are safe for concurrent use by many threads; the file implementation is also
@@ -139,4 +142,16 @@ public interface NetworkRegistry {
      * @throws SubnetOverlapException if two of its networks overlap (nothing is written then)
      */
     void writeIndex(NetworkIndex index);
+
+    /**
+     * Reports every change made to this registry from now on — by this client, another process or another
+     * host — until the returned handle is closed. Changes are delivered in order, on a thread of the
+     * registry's own; a listener that throws is logged and keeps receiving. Several quick changes may be
+     * reported together, as the difference between two states ({@link RegistryChange#between}).
+     *
+     * @param listener receives each change
+     * @return the watch; close it to stop
+     * @throws NetworkException if the watch cannot be set up
+     */
+    RegistryWatch watch(Consumer<RegistryChange> listener);
 }

@@ -13,6 +13,8 @@ import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.RegistryChange;
+import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.SubnetOverlapException;
 import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.lock.LockFile;
@@ -38,6 +40,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -282,6 +285,18 @@ public final class FileNetworkRegistry implements NetworkRegistry {
         Objects.requireNonNull(index, "index");
         IndexRules.validate(index);
         mutate(current -> new Change<>(null, index));
+    }
+
+    /**
+     * Watches {@code networks/index.json} (inotify): every new index renamed into place, by any process, is read
+     * and its difference to the last one reported. Creates the {@code networks/} directory if it is missing.
+     *
+     * @throws NetworkException if the directory cannot be made or watched
+     */
+    @Override
+    public RegistryWatch watch(Consumer<RegistryChange> listener) {
+        Objects.requireNonNull(listener, "listener");
+        return FileWatch.start(shared.file.path().getParent(), shared::readUnlocked, listener);
     }
 
     /** Returns how many times the index file was parsed under the lock in this JVM. */

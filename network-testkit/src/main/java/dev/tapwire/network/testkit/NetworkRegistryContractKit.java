@@ -15,16 +15,20 @@ import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.RegistryChange;
+import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.SubnetOverlapException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
@@ -36,7 +40,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The contract every {@link NetworkRegistry} must keep, as an abstract JUnit 5 class: extend it, implement
  * {@link #createRegistry()}, and inherit {@code @Nested} groups of sentence-named tests for create and
- * auto-allocation, get/find/list, remove, join and leave, the whole index, and concurrency.
+ * auto-allocation, get/find/list, remove, join and leave, the whole index, concurrency and watching.
  *
  * <p>{@link #createRegistry()} must return an empty registry with the defaults of the contract (pool
  * {@code 10.44.0.0/16}, /24 subnets). {@link #openAgain(NetworkRegistry)} opens a second client on the same
@@ -416,6 +420,44 @@ public abstract class NetworkRegistryContractKit {
                 }
             }
             assertThat(registry().list()).hasSize(threads);
+        }
+    }
+
+    @Nested
+    @DisplayName("watching")
+    class Watching {
+
+        private RegistryChange next(BlockingQueue<RegistryChange> seen) throws InterruptedException {
+            RegistryChange change = seen.poll(15, TimeUnit.SECONDS);
+            assertThat(change).as("a change reported within 15 s").isNotNull();
+            return change;
+        }
+
+        @Test
+        @Timeout(120)
+        void changesMadeByAnotherClientAreReportedInOrder() throws Exception {
+            BlockingQueue<RegistryChange> seen = new LinkedBlockingQueue<>();
+            NetworkRegistry other = openAgain(registry());
+            try (RegistryWatch watch = registry().watch(seen::add)) {
+                other.create("dev");
+                assertThat(next(seen)).isEqualTo(new RegistryChange(RegistryChange.Type.NETWORK_CREATED, "dev", null));
+                Ipv4Address ip = other.join("dev", "w1");
+                assertThat(next(seen)).isEqualTo(new RegistryChange(RegistryChange.Type.MEMBER_JOINED, "dev",
+                        new Member("w1", ip)));
+                Ipv4Address second = other.join("dev", "w2");
+                other.leave("dev", "w1");
+                // two quick changes may be reported as one difference, in either order
+                assertThat(List.of(next(seen), next(seen))).containsExactlyInAnyOrder(
+                        new RegistryChange(RegistryChange.Type.MEMBER_JOINED, "dev", new Member("w2", second)),
+                        new RegistryChange(RegistryChange.Type.MEMBER_LEFT, "dev", new Member("w1", ip)));
+                other.remove("dev", true);
+                RegistryChange left = next(seen);
+                assertThat(left.type()).isEqualTo(RegistryChange.Type.MEMBER_LEFT);
+                assertThat(left.member().workspace()).isEqualTo("w2");
+                assertThat(next(seen)).isEqualTo(new RegistryChange(RegistryChange.Type.NETWORK_REMOVED, "dev", null));
+            }
+            other.create("after-close");
+            assertThat(seen.poll(1, TimeUnit.SECONDS)).as("nothing is delivered after close").isNull();
         }
     }
 }

@@ -13,12 +13,15 @@ import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.RegistryChange;
+import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.SubnetOverlapException;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.ClientBuilder;
 import io.etcd.jetcd.KV;
 import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.kv.TxnResponse;
 import io.etcd.jetcd.op.Cmp;
@@ -27,6 +30,9 @@ import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
+import io.etcd.jetcd.options.WatchOption;
+import io.etcd.jetcd.watch.WatchEvent;
+import io.etcd.jetcd.watch.WatchResponse;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -44,9 +50,13 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -301,9 +311,10 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             return commit(txn(List.of(
                             new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.modRevision(markedRevision)),
                             new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version))),
-                    List.of(Op.delete(key("n/" + name), DeleteOption.DEFAULT),
-                            Op.delete(key("m/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
+                    // members first, then the network: a watch sees them leave before it goes
+                    List.of(Op.delete(key("m/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
                             Op.delete(key("a/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
+                            Op.delete(key("n/" + name), DeleteOption.DEFAULT),
                             put("v", Long.toString(version + 1))))) ? Boolean.TRUE : null;
         });
     }
@@ -518,6 +529,96 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 }
             }
         }
+    }
+
+    /**
+     * Watches every key of the registry (etcd watch, from the revision of a read made now): networks created
+     * and removed and members joined and left, by any client on any host, delivered in order on a thread of
+     * the watch's own.
+     *
+     * @throws NetworkException if etcd cannot be reached
+     */
+    @Override
+    public RegistryWatch watch(Consumer<RegistryChange> listener) {
+        Objects.requireNonNull(listener, "listener");
+        long revision = get(key("v"), false).getHeader().getRevision();
+        AtomicBoolean closed = new AtomicBoolean();
+        ExecutorService delivery = Executors.newSingleThreadExecutor(task -> {
+            Thread thread = new Thread(task, "tapwire-etcd-watch " + prefix);
+            thread.setDaemon(true);
+            return thread;
+        });
+        Watch.Watcher watcher = client.getWatchClient().watch(key(""),
+                WatchOption.builder().isPrefix(true).withPrevKV(true).withRevision(revision + 1).build(),
+                Watch.listener(response -> {
+                    List<RegistryChange> changes = changesOf(response);
+                    if (!changes.isEmpty() && !closed.get()) {
+                        delivery.execute(() -> deliver(changes, listener, closed));
+                    }
+                }, error -> {
+                    if (!closed.get()) {
+                        LOG.warn("etcd registry watch on {} {} failed: {}", endpoints, prefix, error.toString());
+                    }
+                }));
+        return () -> {
+            if (closed.compareAndSet(false, true)) {
+                watcher.close();
+                delivery.shutdown();
+                try {
+                    delivery.awaitTermination(5, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+    }
+
+    private static void deliver(List<RegistryChange> changes, Consumer<RegistryChange> listener, AtomicBoolean closed) {
+        for (RegistryChange change : changes) {
+            if (closed.get()) {
+                return;
+            }
+            try {
+                listener.accept(change);
+            } catch (RuntimeException e) {
+                LOG.warn("registry watch: a listener failed on {}: {}", change, e.toString(), e);
+            }
+        }
+    }
+
+    /** Turns one watch response into registry changes; the removing mark and the version counter are not changes. */
+    private List<RegistryChange> changesOf(WatchResponse response) {
+        List<RegistryChange> changes = new ArrayList<>();
+        for (WatchEvent event : response.getEvents()) {
+            KeyValue kv = event.getKeyValue();
+            String rest = text(kv.getKey()).substring(prefix.length());
+            boolean put = event.getEventType() == WatchEvent.EventType.PUT;
+            if (rest.startsWith("n/")) {
+                String name = rest.substring(2);
+                if (put && kv.getVersion() == 1) {
+                    changes.add(new RegistryChange(RegistryChange.Type.NETWORK_CREATED, name, null));
+                } else if (!put) {
+                    changes.add(new RegistryChange(RegistryChange.Type.NETWORK_REMOVED, name, null));
+                }
+            } else if (rest.startsWith("m/")) {
+                int slash = rest.indexOf('/', 2);
+                String network = rest.substring(2, slash);
+                String workspace = rest.substring(slash + 1);
+                KeyValue previous = event.getPrevKV();
+                boolean hadPrevious = previous != null && previous.getVersion() > 0;
+                if (!put || (hadPrevious && !memberIp(previous).equals(memberIp(kv)))) {
+                    if (hadPrevious) {
+                        changes.add(new RegistryChange(RegistryChange.Type.MEMBER_LEFT, network,
+                                new Member(workspace, memberIp(previous))));
+                    }
+                }
+                if (put && (kv.getVersion() == 1 || (hadPrevious && !memberIp(previous).equals(memberIp(kv))))) {
+                    changes.add(new RegistryChange(RegistryChange.Type.MEMBER_JOINED, network,
+                            new Member(workspace, memberIp(kv))));
+                }
+            }
+        }
+        return changes;
     }
 
     /** Closes the etcd client. */
