@@ -14,12 +14,18 @@ import dev.tapwire.network.NetworkRegistries;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.testkit.EtcdServers;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -149,5 +155,67 @@ class EtcdRegistryTest {
                 assertThat(dev.members()).hasSize(3);
             }
         }
+    }
+
+    @Test
+    @Timeout(240)
+    void fourProcessesOfFourThreadsWhileTheLeaderIsKilledNeverShareAnAddressNorLoseAJoin() throws Exception {
+        try (EtcdServers etcd = EtcdServers.start(3)) {
+            try (EtcdNetworkRegistry setup = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix("/contention/").build()) {
+                setup.create("dev", Ipv4Subnet.parse("10.44.0.0/18"));
+            }
+            String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            List<Process> workers = new ArrayList<>();
+            for (int p = 0; p < 4; p++) {
+                workers.add(new ProcessBuilder(javaBin, "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+                        EtcdWorkerMain.class.getName(), String.join(",", etcd.endpoints()), "/contention/", "p" + p, "6000")
+                        .redirectError(ProcessBuilder.Redirect.INHERIT).start());
+            }
+            List<Future<List<String>>> outputs = new ArrayList<>();
+            ExecutorService readers = Executors.newFixedThreadPool(4);
+            for (Process w : workers) {
+                outputs.add(readers.submit(() -> new String(w.getInputStream().readAllBytes()).lines().toList()));
+            }
+            Thread.sleep(2500);
+            EtcdServers.Member leader = leaderOf(etcd);
+            leader.kill(); // SIGKILL the leader mid-run: the other two elect a new one
+            Map<String, String> acknowledged = new HashMap<>();
+            for (int p = 0; p < workers.size(); p++) {
+                for (String line : outputs.get(p).get()) {
+                    String[] parts = line.split(" ");
+                    if (parts[0].equals("joined")) {
+                        acknowledged.put(parts[1], parts[2]);
+                    } else {
+                        acknowledged.remove(parts[1]);
+                    }
+                }
+                assertThat(workers.get(p).waitFor()).as("worker %d", p).isZero();
+            }
+            readers.shutdown();
+            NetworkRecord dev;
+            List<String> live = new ArrayList<>(List.of(etcd.endpoints()));
+            live.remove(leader.clientUrl());
+            try (EtcdNetworkRegistry check = EtcdNetworkRegistry.builder(live.toArray(String[]::new))
+                    .prefix("/contention/").build()) {
+                dev = check.get("dev");
+            }
+            assertThat(acknowledged).hasSizeGreaterThan(20);
+            assertThat(dev.members()).extracting(Member::ip).doesNotHaveDuplicates();
+            assertThat(dev.members().stream().collect(Collectors.toMap(Member::workspace, m -> m.ip().toString())))
+                    .isEqualTo(acknowledged);
+        }
+    }
+
+    private static EtcdServers.Member leaderOf(EtcdServers etcd) throws Exception {
+        try (io.etcd.jetcd.Client client = io.etcd.jetcd.Client.builder().endpoints(etcd.endpoints()).build()) {
+            for (EtcdServers.Member m : etcd.members()) {
+                var status = client.getMaintenanceClient().statusMember(m.clientUrl())
+                        .get(5, TimeUnit.SECONDS);
+                if (status.getLeader() == status.getHeader().getMemberId()) {
+                    return m;
+                }
+            }
+        }
+        throw new AssertionError("no member says it is the leader");
     }
 }
