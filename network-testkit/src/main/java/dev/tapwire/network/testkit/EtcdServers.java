@@ -38,13 +38,15 @@ public final class EtcdServers implements AutoCloseable {
         private final String name;
         private final int clientPort;
         private final int peerPort;
+        private final int metricsPort;
         private final Path dataDir;
         private Process process;
 
-        Member(String name, int clientPort, int peerPort, Path dataDir) {
+        Member(String name, int clientPort, int peerPort, int metricsPort, Path dataDir) {
             this.name = name;
             this.clientPort = clientPort;
             this.peerPort = peerPort;
+            this.metricsPort = metricsPort;
             this.dataDir = dataDir;
         }
 
@@ -63,7 +65,7 @@ public final class EtcdServers implements AutoCloseable {
          * @return e.g. {@code http://127.0.0.1:43121}
          */
         public String clientUrl() {
-            return "http://127.0.0.1:" + clientPort;
+            return (tls == null ? "http" : "https") + "://127.0.0.1:" + clientPort;
         }
 
         String peerUrl() {
@@ -95,10 +97,13 @@ public final class EtcdServers implements AutoCloseable {
     private final List<Member> members = new ArrayList<>();
     private final Path root;
     private final List<String> extraFlags;
+    /** Server certificate, key and the CA that signs the clients' certificates; null for plain HTTP. */
+    private final Path[] tls;
 
-    private EtcdServers(Path root, List<String> extraFlags) {
+    private EtcdServers(Path root, List<String> extraFlags, Path[] tls) {
         this.root = root;
         this.extraFlags = extraFlags;
+        this.tls = tls;
     }
 
     /**
@@ -136,11 +141,32 @@ public final class EtcdServers implements AutoCloseable {
      * @throws IllegalStateException if a member does not become healthy within 30 s (its log is in the message)
      */
     public static EtcdServers start(int size, String... extraFlags) throws IOException, InterruptedException {
+        return start(size, null, extraFlags);
+    }
+
+    /**
+     * Starts one member that speaks only TLS on its client URL and requires a client certificate signed by
+     * {@code clientCa} ({@code --client-cert-auth}); its health is checked on a plain-HTTP metrics URL.
+     *
+     * @param serverCert the server's certificate (PEM), valid for IP 127.0.0.1
+     * @param serverKey the server's private key (PEM)
+     * @param clientCa the CA certificate (PEM) that client certificates must chain to
+     * @return the running server; close it to stop it
+     * @throws IOException if it cannot be started
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public static EtcdServers startWithTls(Path serverCert, Path serverKey, Path clientCa)
+            throws IOException, InterruptedException {
+        return start(1, new Path[] {serverCert, serverKey, clientCa});
+    }
+
+    private static EtcdServers start(int size, Path[] tls, String... extraFlags) throws IOException,
+            InterruptedException {
         assumeInstalled();
-        EtcdServers servers = new EtcdServers(Files.createTempDirectory("tapwire-etcd-"), List.of(extraFlags));
+        EtcdServers servers = new EtcdServers(Files.createTempDirectory("tapwire-etcd-"), List.of(extraFlags), tls);
         try {
             for (int i = 0; i < size; i++) {
-                servers.members.add(servers.new Member("e" + i, freePort(), freePort(),
+                servers.members.add(servers.new Member("e" + i, freePort(), freePort(), freePort(),
                         servers.root.resolve("e" + i)));
             }
             for (Member m : servers.members) {
@@ -164,7 +190,12 @@ public final class EtcdServers implements AutoCloseable {
                 "--listen-peer-urls", m.peerUrl(), "--initial-advertise-peer-urls", m.peerUrl(),
                 "--initial-cluster", cluster, "--initial-cluster-state", state,
                 "--initial-cluster-token", "tapwire-test-" + root.getFileName(),
-                "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level", "error"));
+                "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level", "error",
+                "--listen-metrics-urls", "http://127.0.0.1:" + m.metricsPort));
+        if (tls != null) {
+            command.addAll(List.of("--cert-file", tls[0].toString(), "--key-file", tls[1].toString(),
+                    "--client-cert-auth", "--trusted-ca-file", tls[2].toString()));
+        }
         command.addAll(extraFlags);
         m.process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(root.resolve(m.name + ".log").toFile()).start();
@@ -184,7 +215,8 @@ public final class EtcdServers implements AutoCloseable {
                 throw new IllegalStateException("etcd " + m.name + " exited: " + log(m));
             }
             try {
-                HttpURLConnection c = (HttpURLConnection) new URL(m.clientUrl() + "/health").openConnection();
+                HttpURLConnection c = (HttpURLConnection) new URL("http://127.0.0.1:" + m.metricsPort + "/health")
+                        .openConnection();
                 c.setConnectTimeout(500);
                 c.setReadTimeout(1000);
                 if (c.getResponseCode() == 200 && new String(c.getInputStream().readAllBytes()).contains("true")) {

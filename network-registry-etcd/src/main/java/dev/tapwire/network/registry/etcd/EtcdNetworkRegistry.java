@@ -726,7 +726,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 throw new UncertainCommit(cause);
             }
             if (text.contains("UNAUTHENTICATED") || text.contains("PERMISSION_DENIED")
-                    || text.contains("authentication failed")) {
+                    || text.contains("authentication failed") || text.contains("user name is empty")
+                    || text.contains("invalid auth token")) {
                 throw new NetworkException("etcd " + endpoints + " refused to " + what
                         + ": wrong or missing credentials (" + text + ")", cause);
             }
