@@ -163,22 +163,30 @@ public final class EtcdServers implements AutoCloseable {
     private static EtcdServers start(int size, Path[] tls, String... extraFlags) throws IOException,
             InterruptedException {
         assumeInstalled();
-        EtcdServers servers = new EtcdServers(Files.createTempDirectory("tapwire-etcd-"), List.of(extraFlags), tls);
-        try {
-            for (int i = 0; i < size; i++) {
-                servers.members.add(servers.new Member("e" + i, freePort(), freePort(), freePort(),
-                        servers.root.resolve("e" + i)));
+        for (int attempt = 1; ; attempt++) {
+            EtcdServers servers = new EtcdServers(Files.createTempDirectory("tapwire-etcd-"), List.of(extraFlags), tls);
+            try {
+                for (int i = 0; i < size; i++) {
+                    servers.members.add(servers.new Member("e" + i, freePort(), freePort(), freePort(),
+                            servers.root.resolve("e" + i)));
+                }
+                for (Member m : servers.members) {
+                    servers.start(m, "new");
+                }
+                for (Member m : servers.members) {
+                    servers.awaitHealthy(m);
+                }
+                return servers;
+            } catch (IllegalStateException e) {
+                servers.close();
+                if (attempt == 3 || !String.valueOf(e.getMessage()).contains("address already in use")) {
+                    throw e;
+                }
+                // a port found free was taken meanwhile: try other ports
+            } catch (IOException | InterruptedException | RuntimeException | Error e) {
+                servers.close();
+                throw e;
             }
-            for (Member m : servers.members) {
-                servers.start(m, "new");
-            }
-            for (Member m : servers.members) {
-                servers.awaitHealthy(m);
-            }
-            return servers;
-        } catch (IOException | InterruptedException | RuntimeException | Error e) {
-            servers.close();
-            throw e;
         }
     }
 
@@ -247,10 +255,17 @@ public final class EtcdServers implements AutoCloseable {
         return members.stream().map(Member::clientUrl).toArray(String[]::new);
     }
 
+    /** A port that is free now, below the kernel's ephemeral range (32768+), so client sockets do not take it. */
     private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
+        for (int i = 0; i < 100; i++) {
+            int port = 20000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(12000);
+            try (ServerSocket socket = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+                return socket.getLocalPort();
+            } catch (IOException taken) {
+                // try another
+            }
         }
+        throw new IOException("no free loopback port found between 20000 and 32000");
     }
 
     /** Stops every member and deletes the data directories. */

@@ -40,7 +40,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
@@ -71,7 +70,11 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code n/<network>} → {@code <subnet> <gateway> <created_at or ->}: one per network;</li>
  *   <li>{@code m/<network>/<workspace>} → {@code <ip>}: one per member (join order = creation revision;
  *   {@code <ip> <ordinal>} when {@link #writeIndex} wrote many in one transaction);</li>
- *   <li>{@code a/<network>/<ip>} → {@code <workspace>}: one per address held, so no address is held twice;</li>
+ *   <li>{@code a/<network>/<offset>} → {@code <workspace>}: one per address held (the host offset in eight hex
+ *   digits, so keys sort as addresses do), so no address is held twice;</li>
+ *   <li>{@code h/<network>} → an offset below which every host is taken (raised by a join that had to read
+ *   more than a page of taken hosts, written by every leave, both guarded): a join reads a page of
+ *   address keys from there, not all of them, so it costs about the same at 100 or 100,000 members;</li>
  *   <li>{@code v} → a counter bumped by every create and remove, so no two subnets overlap.</li>
  * </ul>
  * A join writes two keys, not the whole index. Every change is one etcd transaction guarded by revision
@@ -95,6 +98,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     private static final Logger LOG = LoggerFactory.getLogger(EtcdNetworkRegistry.class);
     private static final String REMOVING = "removing ";
+    /** Address keys read per request when looking for a free host. */
+    private static final int PAGE = 64;
 
     private final Client client;
     private final KV kv;
@@ -314,6 +319,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                     // members first, then the network: a watch sees them leave before it goes
                     List.of(Op.delete(key("m/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
                             Op.delete(key("a/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
+                            Op.delete(key("h/" + name), DeleteOption.DEFAULT),
                             Op.delete(key("n/" + name), DeleteOption.DEFAULT),
                             put("v", Long.toString(version + 1))))) ? Boolean.TRUE : null;
         });
@@ -323,26 +329,38 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public Ipv4Address join(String network, String workspace) {
         String ws = requireWorkspace(workspace);
         return retrying("join " + ws + " to network " + network, uncertain -> {
-            KeyValue networkKv = first(get(key("n/" + network), false));
+            List<GetResponse> seen = readTogether(key("n/" + network), memberKey(network, ws), key("h/" + network));
+            KeyValue networkKv = first(seen.get(0));
             if (networkKv == null) {
                 throw notFound(network);
             }
             if (text(networkKv.getValue()).startsWith(REMOVING)) {
                 throw new NetworkNotFoundException("network \"" + network + "\" is being removed");
             }
-            KeyValue mine = first(get(memberKey(network, ws), false));
+            KeyValue mine = first(seen.get(1));
             if (mine != null) {
                 return memberIp(mine); // a re-join, or our own join whose reply was lost
             }
+            KeyValue hintKv = first(seen.get(2));
             NetworkRecord record = decodeNetwork(networkKv);
-            GetResponse held = get(key("a/" + network + "/"), true);
-            Ipv4Address ip = lowestFreeHost(record, held);
-            boolean done = commit(txn(List.of(
-                            new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
-                            new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-                            new Cmp(key("a/" + network + "/" + ip), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
-                    List.of(Op.put(memberKey(network, ws), bytes(ip.toString()), PutOption.DEFAULT),
-                            Op.put(key("a/" + network + "/" + ip), bytes(ws), PutOption.DEFAULT))));
+            long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
+            long offset = lowestFreeOffset(record, hint);
+            Ipv4Address ip = record.subnet().networkAddress().plus(offset);
+            List<Cmp> compares = new ArrayList<>(List.of(
+                    new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
+                    new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                    new Cmp(addressKey(network, record, offset), Cmp.Op.EQUAL, CmpTarget.createRevision(0))));
+            List<Op> ops = new ArrayList<>(List.of(
+                    Op.put(memberKey(network, ws), bytes(ip.toString()), PutOption.DEFAULT),
+                    Op.put(addressKey(network, record, offset), bytes(ws), PutOption.DEFAULT)));
+            if (offset - hint >= PAGE) {
+                // the search read more than a page of taken hosts: every one below this offset is taken, so the
+                // next search may start here — guarded, so that a leave that lowered the hint meanwhile wins
+                compares.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
+                        CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
+                ops.add(put("h/" + network, Long.toString(offset)));
+            }
+            boolean done = commit(txn(compares, ops));
             if (done) {
                 LOG.debug("workspace {} joins network {} as {}", ws, network, ip);
                 return ip;
@@ -351,31 +369,71 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         });
     }
 
-    private Ipv4Address lowestFreeHost(NetworkRecord record, GetResponse held) {
+    /**
+     * Finds the lowest free host offset at or above {@code hint} (below it every host is taken): address keys
+     * sort by offset, so this reads them in pages from the hint until the first gap — a few keys, whatever the
+     * size of the network.
+     */
+    private long lowestFreeOffset(NetworkRecord record, long hint) {
         Ipv4Subnet subnet = record.subnet();
         long size = subnet.size();
-        long base = subnet.networkAddress().toLong();
-        int window = (int) Math.min(size, held.getKvs().size() + 3L);
-        BitSet used = new BitSet(window);
-        used.set(0);
-        mark(used, record.gateway().toLong() - base, window);
-        mark(used, size - 1, window);
-        String addressPrefix = key("a/" + record.name() + "/").toString(StandardCharsets.UTF_8);
-        for (KeyValue kv : held.getKvs()) {
-            String ip = text(kv.getKey()).substring(addressPrefix.length());
-            mark(used, Ipv4Address.parse(ip).toLong() - base, window);
+        long gateway = record.gateway().toLong() - subnet.networkAddress().toLong();
+        long end = subnet.prefixLength() < 31 ? size - 1 : size; // the broadcast address is no host
+        long o = Math.max(1, hint);
+        String network = record.name();
+        while (o < end) {
+            GetResponse page = await(kv.get(addressKey(network, record, o), GetOption.builder().withKeysOnly(true)
+                    .withRange(addressKey(network, record, end)).withLimit(PAGE).build()), "read addresses of "
+                    + network, false);
+            for (KeyValue taken : page.getKvs()) {
+                long k = offsetOf(taken, network);
+                for (; o < k; o++) {
+                    if (o != gateway) {
+                        return o;
+                    }
+                }
+                o = k + 1;
+            }
+            if (!page.isMore()) {
+                break;
+            }
         }
-        int offset = used.nextClearBit(1);
-        if (offset >= window || offset >= size - 1) {
-            throw new AddressExhaustedException("network " + record.name() + " (" + subnet + ") has no free address"
-                    + " left: all " + (subnet.hostCount() - 1) + " hosts besides the gateway are taken");
+        for (; o < end; o++) {
+            if (o != gateway) {
+                return o;
+            }
         }
-        return subnet.networkAddress().plus(offset);
+        throw new AddressExhaustedException("network " + network + " (" + subnet + ") has no free address left: all "
+                + (subnet.hostCount() - 1) + " hosts besides the gateway are taken");
     }
 
-    private static void mark(BitSet used, long offset, int window) {
-        if (offset >= 0 && offset < window) {
-            used.set((int) offset);
+    /** An address key: the host offset in eight hex digits, so that keys sort as addresses do. */
+    private ByteSequence addressKey(String network, NetworkRecord record, long offset) {
+        return key("a/" + network + "/" + String.format("%08x", offset));
+    }
+
+    private ByteSequence addressKey(String network, Ipv4Subnet subnet, Ipv4Address ip) {
+        return key("a/" + network + "/" + String.format("%08x", ip.toLong() - subnet.networkAddress().toLong()));
+    }
+
+    private long offsetOf(KeyValue addressKv, String network) {
+        String k = text(addressKv.getKey());
+        return Long.parseLong(k.substring(k.length() - 8), 16);
+    }
+
+    /** Reads several keys in one round trip, at one revision (a transaction of reads only). */
+    private List<GetResponse> readTogether(ByteSequence... keys) throws OutcomeUnknownException {
+        List<Op> reads = new ArrayList<>();
+        for (ByteSequence k : keys) {
+            reads.add(Op.get(k, GetOption.DEFAULT));
+        }
+        try {
+            // a transaction is not retried by jetcd as a get is: a lost leader or connection makes the
+            // operation start over (reading has no effect, so "uncertain" costs nothing)
+            return await(kv.txn().Then(reads.toArray(Op[]::new)).commit(), "read " + text(keys[0]), true)
+                    .getGetResponses();
+        } catch (UncertainCommit e) {
+            throw new OutcomeUnknownException(e.getCause());
         }
     }
 
@@ -383,15 +441,27 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public void leave(String network, String workspace) {
         String ws = requireWorkspace(workspace);
         retrying("leave " + ws + " from network " + network, uncertain -> {
-            KeyValue member = first(get(memberKey(network, ws), false));
-            if (member == null) {
+            List<GetResponse> seen = readTogether(memberKey(network, ws), key("n/" + network), key("h/" + network));
+            KeyValue member = first(seen.get(0));
+            KeyValue networkKv = first(seen.get(1));
+            if (member == null || networkKv == null) {
                 return Boolean.TRUE;
             }
+            KeyValue hintKv = first(seen.get(2));
+            NetworkRecord record = decodeNetwork(networkKv);
             Ipv4Address ip = memberIp(member);
-            return commit(txn(List.of(new Cmp(memberKey(network, ws), Cmp.Op.EQUAL,
-                            CmpTarget.modRevision(member.getModRevision()))),
-                    List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
-                            Op.delete(key("a/" + network + "/" + ip), DeleteOption.DEFAULT)))) ? Boolean.TRUE : null;
+            long offset = ip.toLong() - record.subnet().networkAddress().toLong();
+            long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
+            List<Op> ops = new ArrayList<>(List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
+                    Op.delete(addressKey(network, record, offset), DeleteOption.DEFAULT)));
+            // every leave writes the hint (lowered to this host if it was above): a join that read the hint before
+            // this leave cannot then raise it past the host freed here
+            ops.add(put("h/" + network, Long.toString(Math.min(offset, hint))));
+            return commit(txn(List.of(
+                            new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.modRevision(member.getModRevision())),
+                            new Cmp(key("h/" + network), Cmp.Op.EQUAL,
+                                    CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision()))),
+                    ops)) ? Boolean.TRUE : null;
         });
     }
 
@@ -468,7 +538,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                     Member member = members.get(i);
                     // one transaction gives every key one revision: the ordinal keeps the members' order
                     wanted.put(prefix + "m/" + network.name() + "/" + member.workspace(), member.ip() + " " + i);
-                    wanted.put(prefix + "a/" + network.name() + "/" + member.ip(), member.workspace());
+                    wanted.put(text(addressKey(network.name(), network.subnet(), member.ip())), member.workspace());
                 }
             }
             List<Cmp> compares = new ArrayList<>();
@@ -664,7 +734,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 LOG.debug("{}: the outcome of a transaction is unknown ({}); reading again", what, last.toString());
             }
             try {
-                Thread.sleep(ThreadLocalRandom.current().nextLong(1, 1L + Math.min(200, 5L << Math.min(i, 5))));
+                // a lost race: a little jitter; an unknown outcome: give the cluster time to settle
+                long bound = uncertain ? Math.min(500, 20L << Math.min(i, 5)) : Math.min(20, 1L << Math.min(i, 5));
+                Thread.sleep(ThreadLocalRandom.current().nextLong(bound + 1));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new NetworkException("interrupted while trying to " + what + " on etcd " + endpoints, e);
@@ -722,7 +794,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             Throwable cause = e.getCause() == null ? e : e.getCause();
             String text = describe(cause);
             if (isCommit && (text.contains("UNAVAILABLE") || text.contains("DEADLINE_EXCEEDED")
-                    || text.contains("Connection") || text.contains("closed"))) {
+                    || text.contains("leader changed") || text.contains("Connection") || text.contains("closed"))) {
                 throw new UncertainCommit(cause);
             }
             if (text.contains("UNAUTHENTICATED") || text.contains("PERMISSION_DENIED")

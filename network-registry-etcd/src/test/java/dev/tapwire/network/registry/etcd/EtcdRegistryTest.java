@@ -72,6 +72,23 @@ class EtcdRegistryTest {
     }
 
     @Test
+    @Timeout(120)
+    void pastTheSearchHintAFreedLowAddressIsStillHandedOutFirst() throws Exception {
+        try (EtcdServers etcd = EtcdServers.start(1);
+                EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).build()) {
+            registry.create("dev", Ipv4Subnet.parse("10.44.0.0/22"));
+            for (int i = 0; i < 300; i++) {
+                assertThat(registry.join("dev", "w" + i)).isEqualTo(Ipv4Address.parse("10.44.0.2").plus(i));
+            }
+            registry.leave("dev", "w5");
+            registry.leave("dev", "w250");
+            assertThat(registry.join("dev", "again-1")).isEqualTo(Ipv4Address.parse("10.44.0.7"));
+            assertThat(registry.join("dev", "again-2")).isEqualTo(Ipv4Address.parse("10.44.0.252"));
+            assertThat(registry.join("dev", "next")).isEqualTo(Ipv4Address.parse("10.44.1.46"));
+        }
+    }
+
+    @Test
     @Timeout(180)
     void aClusterThatLosesAMemberMidRunLosesNoJoinAndHandsOutNoAddressTwice() throws Exception {
         try (EtcdServers etcd = EtcdServers.start(3)) {
