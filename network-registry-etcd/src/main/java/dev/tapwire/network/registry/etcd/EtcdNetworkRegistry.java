@@ -29,6 +29,7 @@ import io.etcd.jetcd.op.CmpTarget;
 import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.OptionsUtil;
 import io.etcd.jetcd.options.PutOption;
 import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
@@ -111,6 +112,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private final int maxTxnOps;
     private final Clock clock;
     private final String endpoints;
+    /** Where this client's last search for a free host ended, per network: prefetched with the next join's reads. */
+    private final java.util.concurrent.ConcurrentMap<String, Long> searchFrom = new java.util.concurrent.ConcurrentHashMap<>();
     /** What the caller sees of each commit's reply; a seam for the tests that lose replies. */
     private final UnaryOperator<CompletableFuture<TxnResponse>> replies;
 
@@ -329,7 +332,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public Ipv4Address join(String network, String workspace) {
         String ws = requireWorkspace(workspace);
         return retrying("join " + ws + " to network " + network, uncertain -> {
-            List<GetResponse> seen = readTogether(key("n/" + network), memberKey(network, ws), key("h/" + network));
+            // one round trip: the network, this member, the hint, and a page of address keys from where the last
+            // search of this client ended (checked against the hint below)
+            long guess = searchFrom.getOrDefault(network, 1L);
+            List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
+                    Op.get(memberKey(network, ws), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
+                    Op.get(addressKey(network, guess), pageFrom(network)));
             KeyValue networkKv = first(seen.get(0));
             if (networkKv == null) {
                 throw notFound(network);
@@ -344,15 +352,16 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             KeyValue hintKv = first(seen.get(2));
             NetworkRecord record = decodeNetwork(networkKv);
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
-            long offset = lowestFreeOffset(record, hint);
+            long offset = lowestFreeOffset(record, hint, guess <= hint ? seen.get(3) : null);
+            searchFrom.put(network, offset);
             Ipv4Address ip = record.subnet().networkAddress().plus(offset);
             List<Cmp> compares = new ArrayList<>(List.of(
                     new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
                     new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-                    new Cmp(addressKey(network, record, offset), Cmp.Op.EQUAL, CmpTarget.createRevision(0))));
+                    new Cmp(addressKey(network, offset), Cmp.Op.EQUAL, CmpTarget.createRevision(0))));
             List<Op> ops = new ArrayList<>(List.of(
                     Op.put(memberKey(network, ws), bytes(ip.toString()), PutOption.DEFAULT),
-                    Op.put(addressKey(network, record, offset), bytes(ws), PutOption.DEFAULT)));
+                    Op.put(addressKey(network, offset), bytes(ws), PutOption.DEFAULT)));
             if (offset - hint >= PAGE) {
                 // the search read more than a page of taken hosts: every one below this offset is taken, so the
                 // next search may start here — guarded, so that a leave that lowered the hint meanwhile wins
@@ -374,21 +383,25 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * sort by offset, so this reads them in pages from the hint until the first gap — a few keys, whatever the
      * size of the network.
      */
-    private long lowestFreeOffset(NetworkRecord record, long hint) {
+    private long lowestFreeOffset(NetworkRecord record, long hint, GetResponse prefetched) {
         Ipv4Subnet subnet = record.subnet();
         long size = subnet.size();
         long gateway = record.gateway().toLong() - subnet.networkAddress().toLong();
         long end = subnet.prefixLength() < 31 ? size - 1 : size; // the broadcast address is no host
         long o = Math.max(1, hint);
         String network = record.name();
+        GetResponse page = prefetched;
         while (o < end) {
-            GetResponse page = await(kv.get(addressKey(network, record, o), GetOption.builder().withKeysOnly(true)
-                    .withRange(addressKey(network, record, end)).withLimit(PAGE).build()), "read addresses of "
-                    + network, false);
+            if (page == null) {
+                page = await(kv.get(addressKey(network, o), pageFrom(network)), "read addresses of " + network, false);
+            }
             for (KeyValue taken : page.getKvs()) {
-                long k = offsetOf(taken, network);
+                long k = offsetOf(taken);
+                if (k < o) {
+                    continue; // below the hint: the page started lower
+                }
                 for (; o < k; o++) {
-                    if (o != gateway) {
+                    if (o != gateway && o < end) {
                         return o;
                     }
                 }
@@ -397,6 +410,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             if (!page.isMore()) {
                 break;
             }
+            page = null;
         }
         for (; o < end; o++) {
             if (o != gateway) {
@@ -407,8 +421,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 + (subnet.hostCount() - 1) + " hosts besides the gateway are taken");
     }
 
+    /** Reads a page of address keys (keys only) from a start key to the end of the network's address keys. */
+    private GetOption pageFrom(String network) {
+        return GetOption.builder().withKeysOnly(true).withRange(OptionsUtil.prefixEndOf(key("a/" + network + "/")))
+                .withLimit(PAGE).build();
+    }
+
     /** An address key: the host offset in eight hex digits, so that keys sort as addresses do. */
-    private ByteSequence addressKey(String network, NetworkRecord record, long offset) {
+    private ByteSequence addressKey(String network, long offset) {
         return key("a/" + network + "/" + String.format("%08x", offset));
     }
 
@@ -416,22 +436,17 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return key("a/" + network + "/" + String.format("%08x", ip.toLong() - subnet.networkAddress().toLong()));
     }
 
-    private long offsetOf(KeyValue addressKv, String network) {
+    private static long offsetOf(KeyValue addressKv) {
         String k = text(addressKv.getKey());
         return Long.parseLong(k.substring(k.length() - 8), 16);
     }
 
-    /** Reads several keys in one round trip, at one revision (a transaction of reads only). */
-    private List<GetResponse> readTogether(ByteSequence... keys) throws OutcomeUnknownException {
-        List<Op> reads = new ArrayList<>();
-        for (ByteSequence k : keys) {
-            reads.add(Op.get(k, GetOption.DEFAULT));
-        }
+    /** Reads several keys or ranges in one round trip, at one revision (a transaction of reads only). */
+    private List<GetResponse> readTogether(Op... reads) throws OutcomeUnknownException {
         try {
             // a transaction is not retried by jetcd as a get is: a lost leader or connection makes the
             // operation start over (reading has no effect, so "uncertain" costs nothing)
-            return await(kv.txn().Then(reads.toArray(Op[]::new)).commit(), "read " + text(keys[0]), true)
-                    .getGetResponses();
+            return await(kv.txn().Then(reads).commit(), "read the registry", true).getGetResponses();
         } catch (UncertainCommit e) {
             throw new OutcomeUnknownException(e.getCause());
         }
@@ -441,7 +456,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public void leave(String network, String workspace) {
         String ws = requireWorkspace(workspace);
         retrying("leave " + ws + " from network " + network, uncertain -> {
-            List<GetResponse> seen = readTogether(memberKey(network, ws), key("n/" + network), key("h/" + network));
+            List<GetResponse> seen = readTogether(Op.get(memberKey(network, ws), GetOption.DEFAULT),
+                    Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT));
             KeyValue member = first(seen.get(0));
             KeyValue networkKv = first(seen.get(1));
             if (member == null || networkKv == null) {
@@ -453,7 +469,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             long offset = ip.toLong() - record.subnet().networkAddress().toLong();
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
             List<Op> ops = new ArrayList<>(List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
-                    Op.delete(addressKey(network, record, offset), DeleteOption.DEFAULT)));
+                    Op.delete(addressKey(network, offset), DeleteOption.DEFAULT)));
             // every leave writes the hint (lowered to this host if it was above): a join that read the hint before
             // this leave cannot then raise it past the host freed here
             ops.add(put("h/" + network, Long.toString(Math.min(offset, hint))));
