@@ -2,6 +2,9 @@
 module dev.tapwire.network.benchmarks {
     requires dev.tapwire.network.registry;
     requires dev.tapwire.network.bridge;
+    requires dev.tapwire.network.registry.etcd;
+    requires dev.tapwire.network.testkit;
+    requires jetcd.core;
     requires jmh.core;
 
     opens dev.tapwire.network.benchmarks to jmh.core;

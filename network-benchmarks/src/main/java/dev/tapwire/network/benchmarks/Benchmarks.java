@@ -1,8 +1,12 @@
 package dev.tapwire.network.benchmarks;
 
 import dev.tapwire.network.ConfigureRequest;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.NetworkRegistries;
+import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.VmSpec;
@@ -16,8 +20,19 @@ import dev.tapwire.network.gc.ActiveVms;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.gc.GcReport;
 import dev.tapwire.network.registry.FileNetworkRegistry;
+import dev.tapwire.network.registry.etcd.EtcdNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
+import dev.tapwire.network.testkit.EtcdServers;
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KV;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.DeleteOption;
+import io.etcd.jetcd.options.PutOption;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +45,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -108,6 +124,9 @@ public final class Benchmarks {
         }
         if (b.wanted(2)) {
             b.contention();
+        }
+        if (b.wanted(8)) {
+            b.etcd();
         }
         Optional<String> noTaps = tapUnavailability();
         if (noTaps.isPresent()) {
@@ -233,22 +252,31 @@ public final class Benchmarks {
         int threads = quick ? 2 : 4;
         long duration = quick ? 1000 : 5000;
         long warmup = quick ? 1500 : 4000;
-        double single = pairsPerSecond(1, 1, duration, warmup);
-        double contended = pairsPerSecond(processes, threads, duration, warmup);
+        Path singleState = scratch("tapwire-bench-contention-");
+        Path contendedState = scratch("tapwire-bench-contention-");
+        FileNetworkRegistry.open(singleState).create("bench", Ipv4Subnet.parse("10.44.0.0/16"));
+        FileNetworkRegistry.open(contendedState).create("bench", Ipv4Subnet.parse("10.44.0.0/16"));
+        double single = pairsPerSecond(singleState.toUri(), 1, 1, duration, warmup);
+        double contended = pairsPerSecond(contendedState.toUri(), processes, threads, duration, warmup);
+        for (Path state : List.of(singleState, contendedState)) {
+            int members = FileNetworkRegistry.open(state).get("bench").members().size();
+            if (members != 0) {
+                throw new IllegalStateException("contention run left " + members + " members: lost updates");
+            }
+        }
         report.add(new Report.Row(2, processes + " processes x " + threads + " threads join+leave, pairs/s", contended,
                 "ops/s", "1 thread in 1 process, pairs/s", single, contended / single,
                 "no lost updates; > 1 (group commit)"));
     }
 
     /** Runs child JVMs that warm up together, then count join+leave pairs for {@code duration} ms. */
-    private static double pairsPerSecond(int processes, int threads, long duration, long warmup) throws Exception {
-        Path state = scratch("tapwire-bench-contention-");
-        FileNetworkRegistry.open(state).create("bench", Ipv4Subnet.parse("10.44.0.0/16"));
+    private static double pairsPerSecond(URI registry, int processes, int threads, long duration, long warmup)
+            throws Exception {
         long startAt = System.currentTimeMillis() + 1000 + warmup; // JVM start, then warm-up
         List<Process> children = new ArrayList<>();
         for (int p = 0; p < processes; p++) {
             children.add(new ProcessBuilder(javaBin(), "-Dslf4j.internal.verbosity=ERROR", "-cp",
-                    System.getProperty("java.class.path"), ContentionWorker.class.getName(), state.toString(), "bench",
+                    System.getProperty("java.class.path"), ContentionWorker.class.getName(), registry.toString(), "bench",
                     "p" + p, Integer.toString(threads), Long.toString(startAt), Long.toString(duration))
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start());
         }
@@ -260,11 +288,124 @@ public final class Benchmarks {
             }
             total += Long.parseLong(out);
         }
-        int members = FileNetworkRegistry.open(state).get("bench").members().size();
-        if (members != 0) {
-            throw new IllegalStateException("contention run left " + members + " members: lost updates");
-        }
         return total * 1000.0 / duration;
+    }
+
+    // ------------------------------------------------------------------ 8. the registry on etcd
+
+    /**
+     * The etcd registry against a real etcd on loopback: join+leave against two bare transactions (the floor),
+     * join+leave in a large network against a small one (it must stay flat), and 4 processes x 4 threads
+     * against one thread.
+     */
+    private void etcd() throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/etcd"))) {
+            report.note("etcd figures (8) skipped: etcd is not installed (Debian package etcd-server)");
+            return;
+        }
+        int pairs = quick ? 30 : 300;
+        try (EtcdServers etcd = EtcdServers.start(1);
+                EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix("/bench/").build();
+                Client client = Client.builder().endpoints(etcd.endpoints()).build()) {
+            registry.create("small", Ipv4Subnet.parse("10.44.0.0/16"));
+            populate(registry, "small", 100);
+            double joinLeave = joinLeaveMs(registry, "small", pairs);
+            double floor = bareTransactionPairMs(client, pairs);
+            report.add(new Report.Row(8, "etcd join+leave, one client", joinLeave, "ms",
+                    "2 bare etcd transactions (put, delete) of similar size", floor, joinLeave / floor, "<= 2"));
+            for (int members : quick ? new int[] {1_000} : new int[] {10_000, 100_000}) {
+                String name = "n" + members;
+                registry.create(name, Ipv4Subnet.parse(members > 60_000 ? "10.100.0.0/14" : "10.50.0.0/16"));
+                populate(client, name, members);
+                double large = joinLeaveMs(registry, name, pairs);
+                report.add(new Report.Row(8, "etcd join+leave at " + members + " members", large, "ms",
+                        "etcd join+leave at 100 members", joinLeave, large / joinLeave, "flat (~1)"));
+            }
+            String uri = "etcd://" + etcd.endpoints()[0].substring("http://".length()) + "/bench/";
+            long duration = quick ? 1000 : 5000;
+            long warmup = quick ? 1500 : 3000;
+            List<NetworkRegistry> contentionRegistries = new ArrayList<>();
+            for (String prefix : List.of("/single/", "/contended/")) {
+                NetworkRegistry r = NetworkRegistries.open(URI.create(uri.replace("/bench/", prefix)));
+                r.create("bench", Ipv4Subnet.parse("10.60.0.0/16"));
+                contentionRegistries.add(r);
+            }
+            double single = pairsPerSecond(URI.create(uri.replace("/bench/", "/single/")), 1, 1, duration, warmup);
+            double contended = pairsPerSecond(URI.create(uri.replace("/bench/", "/contended/")), quick ? 2 : 4,
+                    quick ? 2 : 4, duration, warmup);
+            report.add(new Report.Row(8, (quick ? "2 processes x 2" : "4 processes x 4")
+                    + " threads etcd join+leave, pairs/s", contended, "ops/s", "1 thread in 1 process, pairs/s", single,
+                    contended / single, "> 1; no address twice"));
+            for (NetworkRegistry r : contentionRegistries) {
+                NetworkRecord bench = r.get("bench");
+                if (!bench.members().isEmpty()) {
+                    throw new IllegalStateException("the etcd contention run left members behind: lost updates");
+                }
+                ((AutoCloseable) r).close();
+            }
+        }
+    }
+
+    private static void populate(EtcdNetworkRegistry registry, String network, int members) {
+        for (int i = 0; i < members; i++) {
+            registry.join(network, "m" + i);
+        }
+    }
+
+    /** Writes the keys of {@code members} joins directly, 50 members (100 keys) per transaction, and the hint. */
+    private static void populate(Client client, String network, int members) throws Exception {
+        KV kv = client.getKVClient();
+        for (int from = 0; from < members; from += 50) {
+            List<Op> ops = new ArrayList<>();
+            for (int i = from; i < Math.min(members, from + 50); i++) {
+                long offset = i + 2; // .1 is the gateway
+                ops.add(Op.put(bytes("/bench/m/" + network + "/m" + i), bytes(Ipv4Address.parse("0.0.0.0")
+                        .plus(offset).toString()), PutOption.DEFAULT));
+                ops.add(Op.put(bytes("/bench/a/" + network + "/" + String.format("%08x", offset)), bytes("m" + i),
+                        PutOption.DEFAULT));
+            }
+            kv.txn().Then(ops.toArray(Op[]::new)).commit().get(30, TimeUnit.SECONDS);
+        }
+        kv.put(bytes("/bench/h/" + network), bytes(Long.toString(members + 2L))).get(30, TimeUnit.SECONDS);
+    }
+
+    private static double joinLeaveMs(EtcdNetworkRegistry registry, String network, int pairs) {
+        for (int i = 0; i < pairs / 3; i++) { // warm up
+            registry.join(network, "warm");
+            registry.leave(network, "warm");
+        }
+        long t0 = System.nanoTime();
+        for (int i = 0; i < pairs; i++) {
+            registry.join(network, "bench");
+            registry.leave(network, "bench");
+        }
+        return (System.nanoTime() - t0) / 1e6 / pairs;
+    }
+
+    /** The floor: a guarded put and a guarded delete of two keys of the size a join writes, per pair. */
+    private static double bareTransactionPairMs(Client client, int pairs) throws Exception {
+        KV kv = client.getKVClient();
+        ByteSequence member = bytes("/floor/m/small/bench");
+        ByteSequence address = bytes("/floor/a/small/00000066");
+        for (int round = 0; round < 2; round++) { // round 0 warms up
+            long t0 = System.nanoTime();
+            for (int i = 0; i < pairs; i++) {
+                kv.txn().If(new Cmp(member, Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                        .Then(Op.put(member, bytes("10.44.0.102"), PutOption.DEFAULT),
+                                Op.put(address, bytes("bench"), PutOption.DEFAULT))
+                        .commit().get(10, TimeUnit.SECONDS);
+                kv.txn().Then(Op.delete(member, DeleteOption.DEFAULT), Op.delete(address, DeleteOption.DEFAULT))
+                        .commit().get(10, TimeUnit.SECONDS);
+            }
+            if (round == 1) {
+                return (System.nanoTime() - t0) / 1e6 / pairs;
+            }
+        }
+        throw new IllegalStateException("unreachable");
+    }
+
+    private static ByteSequence bytes(String text) {
+        return ByteSequence.from(text, StandardCharsets.UTF_8);
     }
 
     // ------------------------------------------------------------------ 3. TAP creation

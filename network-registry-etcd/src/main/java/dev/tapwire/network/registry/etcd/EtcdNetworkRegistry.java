@@ -73,8 +73,8 @@ import org.slf4j.LoggerFactory;
  *   {@code <ip> <ordinal>} when {@link #writeIndex} wrote many in one transaction);</li>
  *   <li>{@code a/<network>/<offset>} → {@code <workspace>}: one per address held (the host offset in eight hex
  *   digits, so keys sort as addresses do), so no address is held twice;</li>
- *   <li>{@code h/<network>} → an offset below which every host is taken (raised by a join that had to read
- *   more than a page of taken hosts, written by every leave, both guarded): a join reads a page of
+ *   <li>{@code h/<network>} → an offset below which every host is taken (raised by a join that found a page of
+ *   taken hosts from it, guarded by each of their keys; lowered by a leave below it): a join reads a page of
  *   address keys from there, not all of them, so it costs about the same at 100 or 100,000 members;</li>
  *   <li>{@code v} → a counter bumped by every create and remove, so no two subnets overlap.</li>
  * </ul>
@@ -112,7 +112,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private final int maxTxnOps;
     private final Clock clock;
     private final String endpoints;
-    /** Where this client's last search for a free host ended, per network: prefetched with the next join's reads. */
+    /** The hint this client saw last, per network: where the next join's prefetched page of address keys starts. */
     private final java.util.concurrent.ConcurrentMap<String, Long> searchFrom = new java.util.concurrent.ConcurrentHashMap<>();
     /** What the caller sees of each commit's reply; a seam for the tests that lose replies. */
     private final UnaryOperator<CompletableFuture<TxnResponse>> replies;
@@ -229,7 +229,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     private NetworkRecord createWith(String name, Ipv4Subnet explicit) {
         Instant createdAt = clock.instant().truncatedTo(ChronoUnit.SECONDS);
-        return retrying("create network " + name, uncertain -> {
+        return retrying("create network " + name, (uncertain, races) -> {
             // the version first: a create or remove after this read changes it, and the guarded commit then fails
             long version = modRevision(get(key("v"), false));
             GetResponse networks = get(key("n/"), true);
@@ -286,7 +286,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     @Override
     public void remove(String name, boolean force) {
-        retrying("remove network " + name, uncertain -> {
+        retrying("remove network " + name, (uncertain, races) -> {
             KeyValue network = first(get(key("n/" + name), false));
             if (network == null) {
                 if (uncertain) {
@@ -331,9 +331,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     @Override
     public Ipv4Address join(String network, String workspace) {
         String ws = requireWorkspace(workspace);
-        return retrying("join " + ws + " to network " + network, uncertain -> {
-            // one round trip: the network, this member, the hint, and a page of address keys from where the last
-            // search of this client ended (checked against the hint below)
+        return retrying("join " + ws + " to network " + network, (uncertain, races) -> {
+            // one round trip: the network, this member, the hint, and a page of address keys from the hint this
+            // client saw last (used only if it is not above the hint read now)
             long guess = searchFrom.getOrDefault(network, 1L);
             List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
                     Op.get(memberKey(network, ws), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
@@ -352,8 +352,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             KeyValue hintKv = first(seen.get(2));
             NetworkRecord record = decodeNetwork(networkKv);
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
-            long offset = lowestFreeOffset(record, hint, guess <= hint ? seen.get(3) : null);
-            searchFrom.put(network, offset);
+            // after a lost race, the other losers want the same lowest host: skip a few, at random, to spread out
+            int skip = races == 0 ? 0 : ThreadLocalRandom.current().nextInt(Math.min(races, 8) + 1);
+            List<Long> run = new ArrayList<>();
+            long offset = lowestFreeOffset(record, hint, guess <= hint ? seen.get(3) : null, skip, run);
+            searchFrom.put(network, hint); // the hint moves only when a leave lowers it or a long search raises it
             Ipv4Address ip = record.subnet().networkAddress().plus(offset);
             List<Cmp> compares = new ArrayList<>(List.of(
                     new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
@@ -362,12 +365,16 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Op> ops = new ArrayList<>(List.of(
                     Op.put(memberKey(network, ws), bytes(ip.toString()), PutOption.DEFAULT),
                     Op.put(addressKey(network, offset), bytes(ws), PutOption.DEFAULT)));
-            if (offset - hint >= PAGE) {
-                // the search read more than a page of taken hosts: every one below this offset is taken, so the
-                // next search may start here — guarded, so that a leave that lowered the hint meanwhile wins
+            if (run.size() >= PAGE) {
+                // a page or more of hosts from the hint on is taken: raise the hint past them, guarded by the hint and
+                // by each of those keys (a leave of one of them meanwhile makes this start over)
+                List<Long> checked = run.subList(0, PAGE);
                 compares.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
                         CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
-                ops.add(put("h/" + network, Long.toString(offset)));
+                for (long taken : checked) {
+                    compares.add(new Cmp(addressKey(network, taken), Cmp.Op.GREATER, CmpTarget.version(0)));
+                }
+                ops.add(put("h/" + network, Long.toString(checked.get(checked.size() - 1) + 1)));
             }
             boolean done = commit(txn(compares, ops));
             if (done) {
@@ -379,11 +386,13 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     }
 
     /**
-     * Finds the lowest free host offset at or above {@code hint} (below it every host is taken): address keys
-     * sort by offset, so this reads them in pages from the hint until the first gap — a few keys, whatever the
-     * size of the network.
+     * Finds the lowest free host offset at or above {@code hint} (below it every host is taken), or after a lost
+     * race the one {@code skip} free hosts further: address keys sort by offset, so this reads them in pages
+     * from the hint until the gap — a few keys, whatever the size of the network.
      */
-    private long lowestFreeOffset(NetworkRecord record, long hint, GetResponse prefetched) {
+    private long lowestFreeOffset(NetworkRecord record, long hint, GetResponse prefetched, int skip, List<Long> run) {
+        int toSkip = skip;
+        boolean broken = false;
         Ipv4Subnet subnet = record.subnet();
         long size = subnet.size();
         long gateway = record.gateway().toLong() - subnet.networkAddress().toLong();
@@ -402,8 +411,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 }
                 for (; o < k; o++) {
                     if (o != gateway && o < end) {
-                        return o;
+                        broken = true; // a free host: the run of taken ones from the hint ends here
+                        if (toSkip-- == 0) {
+                            return o;
+                        }
                     }
+                }
+                if (!broken) {
+                    run.add(k);
                 }
                 o = k + 1;
             }
@@ -412,10 +427,17 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             page = null;
         }
+        long fallback = -1;
         for (; o < end; o++) {
             if (o != gateway) {
-                return o;
+                if (toSkip-- == 0) {
+                    return o;
+                }
+                fallback = fallback < 0 ? o : fallback;
             }
+        }
+        if (fallback >= 0) {
+            return fallback; // fewer free hosts than skipped: the lowest one
         }
         throw new AddressExhaustedException("network " + network + " (" + subnet + ") has no free address left: all "
                 + (subnet.hostCount() - 1) + " hosts besides the gateway are taken");
@@ -455,7 +477,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     @Override
     public void leave(String network, String workspace) {
         String ws = requireWorkspace(workspace);
-        retrying("leave " + ws + " from network " + network, uncertain -> {
+        retrying("leave " + ws + " from network " + network, (uncertain, races) -> {
             List<GetResponse> seen = readTogether(Op.get(memberKey(network, ws), GetOption.DEFAULT),
                     Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT));
             KeyValue member = first(seen.get(0));
@@ -470,14 +492,15 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
             List<Op> ops = new ArrayList<>(List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
                     Op.delete(addressKey(network, offset), DeleteOption.DEFAULT)));
-            // every leave writes the hint (lowered to this host if it was above): a join that read the hint before
-            // this leave cannot then raise it past the host freed here
-            ops.add(put("h/" + network, Long.toString(Math.min(offset, hint))));
-            return commit(txn(List.of(
-                            new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.modRevision(member.getModRevision())),
-                            new Cmp(key("h/" + network), Cmp.Op.EQUAL,
-                                    CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision()))),
-                    ops)) ? Boolean.TRUE : null;
+            List<Cmp> compares = new ArrayList<>(List.of(new Cmp(memberKey(network, ws), Cmp.Op.EQUAL,
+                    CmpTarget.modRevision(member.getModRevision()))));
+            if (offset < hint) { // a free host below the hint now: lower it (a join raising it meanwhile checked
+                                 // this very key, so one of the two starts over)
+                compares.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
+                        CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
+                ops.add(put("h/" + network, Long.toString(offset)));
+            }
+            return commit(txn(compares, ops)) ? Boolean.TRUE : null;
         });
     }
 
@@ -543,7 +566,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public void writeIndex(NetworkIndex index) {
         Objects.requireNonNull(index, "index");
         validate(index);
-        retrying("write the whole index", uncertain -> {
+        retrying("write the whole index", (uncertain, races) -> {
             long version = modRevision(get(key("v"), false));
             GetResponse existing = get(key(""), true);
             java.util.Map<String, String> wanted = new java.util.LinkedHashMap<>();
@@ -718,7 +741,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     /** One attempt of an operation: returns the result, or null when a guarded transaction lost a race. */
     @FunctionalInterface
     private interface Attempt<T> {
-        T run(boolean uncertain) throws OutcomeUnknownException;
+        T run(boolean uncertain, int races) throws OutcomeUnknownException;
     }
 
     /** A transaction whose reply was lost: it may or may not have been applied. */
@@ -736,13 +759,15 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      */
     private <T> T retrying(String what, Attempt<T> attempt) {
         boolean uncertain = false;
+        int races = 0;
         Throwable last = null;
         for (int i = 1; i <= maxAttempts; i++) {
             try {
-                T result = attempt.run(uncertain);
+                T result = attempt.run(uncertain, races);
                 if (result != null) {
                     return result;
                 }
+                races++;
                 last = null;
             } catch (OutcomeUnknownException e) {
                 uncertain = true;
