@@ -353,7 +353,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             NetworkRecord record = decodeNetwork(networkKv);
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
             // after a lost race, the other losers want the same lowest host: skip a few, at random, to spread out
-            int skip = races == 0 ? 0 : ThreadLocalRandom.current().nextInt(Math.min(races, 8) + 1);
+            int skip = races == 0 ? 0 : ThreadLocalRandom.current().nextInt(Math.min(4 * races, PAGE) + 1);
             List<Long> run = new ArrayList<>();
             long offset = lowestFreeOffset(record, hint, guess <= hint ? seen.get(3) : null, skip, run);
             searchFrom.put(network, hint); // the hint moves only when a leave lowers it or a long search raises it
