@@ -100,10 +100,14 @@ public final class EtcdServers implements AutoCloseable {
     /** Server certificate, key and the CA that signs the clients' certificates; null for plain HTTP. */
     private final Path[] tls;
 
+    /** Stops the servers if the JVM exits before {@link #close()} (a test calling System.exit, say). */
+    private final Thread shutdownHook = new Thread(this::stopAll, "tapwire-etcd-shutdown");
+
     private EtcdServers(Path root, List<String> extraFlags, Path[] tls) {
         this.root = root;
         this.extraFlags = extraFlags;
         this.tls = tls;
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
     }
 
     /**
@@ -271,6 +275,15 @@ public final class EtcdServers implements AutoCloseable {
     /** Stops every member and deletes the data directories. */
     @Override
     public void close() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException exiting) {
+            // the JVM is shutting down: the hook runs anyway
+        }
+        stopAll();
+    }
+
+    private void stopAll() {
         for (Member m : members) {
             if (m.process != null) {
                 m.process.destroy();
@@ -282,6 +295,9 @@ public final class EtcdServers implements AutoCloseable {
                     Thread.currentThread().interrupt();
                 }
             }
+        }
+        if (!Files.exists(root)) {
+            return; // stopped already
         }
         try (Stream<Path> walk = Files.walk(root)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
