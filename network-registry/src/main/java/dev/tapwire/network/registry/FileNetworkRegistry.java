@@ -17,6 +17,7 @@ import dev.tapwire.network.RegistryChange;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.SubnetOverlapException;
 import dev.tapwire.network.lock.Lease;
+import dev.tapwire.network.spi.RegistryRules;
 import dev.tapwire.network.lock.LockFile;
 import dev.tapwire.network.registry.IndexFile.Snapshot;
 import java.nio.file.Path;
@@ -77,7 +78,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     /** The default prefix length of auto-allocated subnets. */
     public static final int DEFAULT_SUBNET_PREFIX = 24;
     /** The longest workspace name accepted. */
-    public static final int MAX_WORKSPACE_LENGTH = 253;
+    public static final int MAX_WORKSPACE_LENGTH = RegistryRules.MAX_WORKSPACE_LENGTH;
 
     private static final Logger LOG = LoggerFactory.getLogger(FileNetworkRegistry.class);
     /** Per index file in this JVM, whichever instances use it. */
@@ -183,13 +184,10 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     public NetworkRecord create(String name, Ipv4Subnet subnet) {
         NetworkNames.requireValid(name);
         Objects.requireNonNull(subnet, "subnet");
-        if (subnet.prefixLength() > 30) {
-            throw new InvalidNetworkSpecException("subnet " + subnet + " for network " + name + " is too small:"
-                    + " the prefix must be /30 or shorter (a /30 holds the gateway and one member)");
-        }
+        RegistryRules.requireNetworkSubnet(name, subnet);
         return mutate(index -> {
             requireAbsent(index, name);
-            overlapping(index.networks(), subnet).ifPresent(other -> {
+            RegistryRules.overlapping(index.networks(), subnet).ifPresent(other -> {
                 throw new SubnetOverlapException("subnet " + subnet + " for network " + name
                         + " overlaps network " + other.name() + " (" + other.subnet() + ")");
             });
@@ -225,7 +223,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
 
     @Override
     public Ipv4Address join(String network, String workspace) {
-        String ws = requireWorkspace(workspace);
+        String ws = RegistryRules.requireWorkspace(workspace);
         return mutate(index -> {
             NetworkRecord record = index.find(network).orElseThrow(() -> notFound(network));
             Optional<Member> existing = record.member(ws);
@@ -243,7 +241,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
 
     @Override
     public void leave(String network, String workspace) {
-        String ws = requireWorkspace(workspace);
+        String ws = RegistryRules.requireWorkspace(workspace);
         mutate(index -> {
             Optional<NetworkRecord> record = index.find(network);
             if (record.isEmpty() || record.get().member(ws).isEmpty()) {
@@ -256,7 +254,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
 
     @Override
     public void leaveAll(String workspace) {
-        String ws = requireWorkspace(workspace);
+        String ws = RegistryRules.requireWorkspace(workspace);
         mutate(index -> {
             boolean changed = false;
             List<NetworkRecord> networks = new ArrayList<>(index.networks().size());
@@ -306,22 +304,8 @@ public final class FileNetworkRegistry implements NetworkRegistry {
 
     // ---------------------------------------------------------------- allocation
 
-    /** Returns the first of {@code networks} whose subnet overlaps {@code subnet}. */
-    private static Optional<NetworkRecord> overlapping(List<NetworkRecord> networks, Ipv4Subnet subnet) {
-        return networks.stream().filter(n -> n.subnet().overlaps(subnet)).findFirst();
-    }
-
     private Ipv4Subnet allocateSubnet(NetworkIndex index, String name) {
-        long blockSize = 1L << (32 - subnetPrefix);
-        long blocks = pool.size() / blockSize;
-        for (long k = 1; k < blocks; k++) { // block 0 of the pool is never used
-            Ipv4Subnet candidate = new Ipv4Subnet(pool.networkAddress().plus(k * blockSize), subnetPrefix);
-            if (overlapping(index.networks(), candidate).isEmpty()) {
-                return candidate;
-            }
-        }
-        throw new AddressExhaustedException("no free /" + subnetPrefix + " subnet left in pool " + pool
-                + " for network " + name + "; remove a network or create it with an explicit subnet");
+        return RegistryRules.allocateSubnet(index.networks(), pool, subnetPrefix, name);
     }
 
     private static Ipv4Address lowestFreeHost(NetworkRecord record) {
@@ -399,29 +383,6 @@ public final class FileNetworkRegistry implements NetworkRegistry {
             }
         }
         return record.withMembers(members);
-    }
-
-    /**
-     * Trims and checks a workspace name.
-     *
-     * @throws InvalidNetworkSpecException if it is null, blank, longer than 253 characters or holds a control character
-     */
-    static String requireWorkspace(String workspace) {
-        if (workspace == null || workspace.isBlank()) {
-            throw new InvalidNetworkSpecException("workspace name must not be blank");
-        }
-        String ws = workspace.strip();
-        if (ws.length() > MAX_WORKSPACE_LENGTH) {
-            throw new InvalidNetworkSpecException("workspace name is " + ws.length() + " characters long; at most "
-                    + MAX_WORKSPACE_LENGTH + " are accepted");
-        }
-        for (int i = 0; i < ws.length(); i++) {
-            if (Character.isISOControl(ws.charAt(i))) {
-                throw new InvalidNetworkSpecException("workspace name \"" + ws.replaceAll("\\p{Cntrl}", "?")
-                        + "\" contains a control character at position " + i + "; printable characters only");
-            }
-        }
-        return ws;
     }
 
     // ---------------------------------------------------------------- persistence
@@ -750,10 +711,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
          * @throws InvalidNetworkSpecException if the subnet prefix is not longer than the pool's or longer than /30
          */
         public FileNetworkRegistry build() {
-            if (subnetPrefix <= pool.prefixLength() || subnetPrefix > 30) {
-                throw new InvalidNetworkSpecException("subnet prefix /" + subnetPrefix + " does not fit pool " + pool
-                        + ": it must be longer than /" + pool.prefixLength() + " and at most /30");
-            }
+            RegistryRules.requirePrefixFitsPool(pool, subnetPrefix);
             return new FileNetworkRegistry(this);
         }
     }

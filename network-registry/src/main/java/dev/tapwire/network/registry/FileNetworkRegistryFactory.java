@@ -4,8 +4,10 @@ import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.spi.NetworkRegistryFactory;
+import dev.tapwire.network.spi.RegistryRules;
 import java.net.URI;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * Opens {@link FileNetworkRegistry file registries} for {@code file:} URIs: {@code file:///var/lib/mymanager} is
@@ -38,18 +40,11 @@ public final class FileNetworkRegistryFactory implements NetworkRegistryFactory 
                     + " expected file:///absolute/path[?pool=10.44.0.0/16&prefix=24]");
         }
         FileNetworkRegistry.Builder builder = FileNetworkRegistry.builder(Path.of(uri.getPath()));
-        String query = uri.getQuery();
-        if (query != null && !query.isEmpty()) {
-            for (String pair : query.split("&")) {
-                int eq = pair.indexOf('=');
-                String key = eq < 0 ? pair : pair.substring(0, eq);
-                String value = eq < 0 ? "" : pair.substring(eq + 1);
-                switch (key) {
-                    case "pool" -> builder.subnetPool(Ipv4Subnet.parse(value));
-                    case "prefix" -> builder.subnetPrefix(prefix(value, uri));
-                    default -> throw new InvalidNetworkSpecException("registry URI \"" + uri + "\" has the unknown"
-                            + " parameter \"" + key + "\"; accepted: pool (e.g. 10.44.0.0/16), prefix (e.g. 24)");
-                }
+        for (Map.Entry<String, String> p : RegistryRules.parameters(uri, "pool", "prefix").entrySet()) {
+            if (p.getKey().equals("pool")) {
+                builder.subnetPool(Ipv4Subnet.parse(p.getValue()));
+            } else {
+                builder.subnetPrefix(prefix(p.getValue(), uri));
             }
         }
         return builder.build();

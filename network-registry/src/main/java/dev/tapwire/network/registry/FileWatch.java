@@ -5,6 +5,7 @@ import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.RegistryChange;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.lock.LockFile;
+import dev.tapwire.network.spi.RegistryRules;
 import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Path;
@@ -85,16 +86,7 @@ final class FileWatch implements RegistryWatch {
                 LOG.warn("registry watch: cannot read the index after a change: {}", e.getMessage());
                 continue;
             }
-            for (RegistryChange change : RegistryChange.between(last, now)) {
-                if (closed.get()) {
-                    return;
-                }
-                try {
-                    listener.accept(change);
-                } catch (RuntimeException e) {
-                    LOG.warn("registry watch: a listener failed on {}: {}", change, e.toString(), e);
-                }
-            }
+            RegistryRules.deliver(RegistryChange.between(last, now), listener, () -> !closed.get());
             last = now;
         }
     }

@@ -16,6 +16,7 @@ import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.RegistryChange;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.SubnetOverlapException;
+import dev.tapwire.network.spi.RegistryRules;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.ClientBuilder;
@@ -42,12 +43,10 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -172,21 +171,15 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         if (path != null && !path.isEmpty() && !path.equals("/")) {
             b.prefix(path.endsWith("/") ? path : path + "/");
         }
-        String query = uri.getQuery();
-        if (query != null && !query.isEmpty()) {
-            for (String pair : query.split("&")) {
-                int eq = pair.indexOf('=');
-                String key = eq < 0 ? pair : pair.substring(0, eq);
-                String value = eq < 0 ? "" : pair.substring(eq + 1);
-                switch (key) {
-                    case "user" -> b.user = value;
-                    case "password" -> b.password = value;
-                    case "timeout" -> b.timeout(parseDuration(value, uri));
-                    case "pool" -> b.subnetPool(Ipv4Subnet.parse(value));
-                    case "prefix" -> b.subnetPrefix(Integer.parseInt(value));
-                    default -> throw new InvalidNetworkSpecException("registry URI \"" + uri + "\" has the unknown"
-                            + " parameter \"" + key + "\"; accepted: user, password, timeout, pool, prefix");
-                }
+        for (java.util.Map.Entry<String, String> p : RegistryRules.parameters(uri, "user", "password", "timeout", "pool",
+                "prefix").entrySet()) {
+            String value = p.getValue();
+            switch (p.getKey()) {
+                case "user" -> b.user = value;
+                case "password" -> b.password = value;
+                case "timeout" -> b.timeout(parseDuration(value, uri));
+                case "pool" -> b.subnetPool(Ipv4Subnet.parse(value));
+                default -> b.subnetPrefix(Integer.parseInt(value));
             }
         }
         b.tls = tls;
@@ -220,10 +213,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public NetworkRecord create(String name, Ipv4Subnet subnet) {
         NetworkNames.requireValid(name);
         Objects.requireNonNull(subnet, "subnet");
-        if (subnet.prefixLength() > 30) {
-            throw new InvalidNetworkSpecException("subnet " + subnet + " for network " + name + " is too small:"
-                    + " the prefix must be /30 or shorter (a /30 holds the gateway and one member)");
-        }
+        RegistryRules.requireNetworkSubnet(name, subnet);
         return createWith(name, subnet);
     }
 
@@ -245,9 +235,10 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 }
                 throw new NetworkAlreadyExistsException("network \"" + name + "\" already exists");
             }
-            Ipv4Subnet subnet = explicit != null ? explicit : allocateSubnet(existing, name);
+            Ipv4Subnet subnet = explicit != null ? explicit
+                    : RegistryRules.allocateSubnet(existing, pool, subnetPrefix, name);
             if (explicit != null) {
-                existing.stream().filter(n -> n.subnet().overlaps(explicit)).findFirst().ifPresent(other -> {
+                RegistryRules.overlapping(existing, explicit).ifPresent(other -> {
                     throw new SubnetOverlapException("subnet " + explicit + " for network " + name
                             + " overlaps network " + other.name() + " (" + other.subnet() + ")");
                 });
@@ -259,19 +250,6 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                     List.of(put("n/" + name, encodeNetwork(created)), put("v", Long.toString(version + 1)))));
             return done ? created : null;
         });
-    }
-
-    private Ipv4Subnet allocateSubnet(List<NetworkRecord> networks, String name) {
-        long blockSize = 1L << (32 - subnetPrefix);
-        long blocks = pool.size() / blockSize;
-        for (long k = 1; k < blocks; k++) {
-            Ipv4Subnet candidate = new Ipv4Subnet(pool.networkAddress().plus(k * blockSize), subnetPrefix);
-            if (networks.stream().noneMatch(n -> n.subnet().overlaps(candidate))) {
-                return candidate;
-            }
-        }
-        throw new AddressExhaustedException("no free /" + subnetPrefix + " subnet left in pool " + pool
-                + " for network " + name + "; remove a network or create it with an explicit subnet");
     }
 
     @Override
@@ -330,7 +308,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     @Override
     public Ipv4Address join(String network, String workspace) {
-        String ws = requireWorkspace(workspace);
+        String ws = RegistryRules.requireWorkspace(workspace);
         return retrying("join " + ws + " to network " + network, (uncertain, races) -> {
             // one round trip: the network, this member, the hint, and a page of address keys from the hint this
             // client saw last (used only if it is not above the hint read now)
@@ -476,7 +454,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     @Override
     public void leave(String network, String workspace) {
-        String ws = requireWorkspace(workspace);
+        String ws = RegistryRules.requireWorkspace(workspace);
         retrying("leave " + ws + " from network " + network, (uncertain, races) -> {
             List<GetResponse> seen = readTogether(Op.get(memberKey(network, ws), GetOption.DEFAULT),
                     Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT));
@@ -506,7 +484,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     @Override
     public void leaveAll(String workspace) {
-        String ws = requireWorkspace(workspace);
+        String ws = RegistryRules.requireWorkspace(workspace);
         for (NetworkRecord n : readIndex().networks()) {
             if (n.member(ws).isPresent()) {
                 leave(n.name(), ws);
@@ -565,7 +543,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     @Override
     public void writeIndex(NetworkIndex index) {
         Objects.requireNonNull(index, "index");
-        validate(index);
+        RegistryRules.validate(index);
         retrying("write the whole index", (uncertain, races) -> {
             long version = modRevision(get(key("v"), false));
             GetResponse existing = get(key(""), true);
@@ -604,42 +582,6 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         });
     }
 
-    /** Validates a whole index as {@link #writeIndex} requires: the file registry's rules. */
-    static void validate(NetworkIndex index) {
-        Set<String> names = new HashSet<>();
-        List<NetworkRecord> networks = index.networks();
-        for (int i = 0; i < networks.size(); i++) {
-            NetworkRecord n = networks.get(i);
-            if (!names.add(n.name())) {
-                throw new InvalidNetworkSpecException("the index lists network " + n.name() + " twice");
-            }
-            for (NetworkRecord other : networks.subList(0, i)) {
-                if (other.subnet().overlaps(n.subnet())) {
-                    throw new SubnetOverlapException("network " + n.name() + " (" + n.subnet() + ") overlaps network "
-                            + other.name() + " (" + other.subnet() + ")");
-                }
-            }
-            Set<String> workspaces = new HashSet<>();
-            Set<Ipv4Address> addresses = new HashSet<>();
-            for (Member m : n.members()) {
-                String ws = requireWorkspace(m.workspace());
-                if (!workspaces.add(ws)) {
-                    throw new InvalidNetworkSpecException("network " + n.name() + " lists workspace " + ws + " twice");
-                }
-                if (!n.subnet().contains(m.ip()) || m.ip().equals(n.gateway())
-                        || m.ip().equals(n.subnet().networkAddress())
-                        || (n.subnet().prefixLength() < 31 && m.ip().equals(n.subnet().broadcastAddress()))) {
-                    throw new InvalidNetworkSpecException("network " + n.name() + ": member " + ws + " has address "
-                            + m.ip() + ", which is not a free host of " + n.subnet());
-                }
-                if (!addresses.add(m.ip())) {
-                    throw new InvalidNetworkSpecException("network " + n.name() + ": address " + m.ip()
-                            + " is held by more than one member");
-                }
-            }
-        }
-    }
-
     /**
      * Watches every key of the registry (etcd watch, from the revision of a read made now): networks created
      * and removed and members joined and left, by any client on any host, delivered in order on a thread of
@@ -662,7 +604,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 Watch.listener(response -> {
                     List<RegistryChange> changes = changesOf(response);
                     if (!changes.isEmpty() && !closed.get()) {
-                        delivery.execute(() -> deliver(changes, listener, closed));
+                        delivery.execute(() -> RegistryRules.deliver(changes, listener, () -> !closed.get()));
                     }
                 }, error -> {
                     if (!closed.get()) {
@@ -680,19 +622,6 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 }
             }
         };
-    }
-
-    private static void deliver(List<RegistryChange> changes, Consumer<RegistryChange> listener, AtomicBoolean closed) {
-        for (RegistryChange change : changes) {
-            if (closed.get()) {
-                return;
-            }
-            try {
-                listener.accept(change);
-            } catch (RuntimeException e) {
-                LOG.warn("registry watch: a listener failed on {}: {}", change, e.toString(), e);
-            }
-        }
     }
 
     /** Turns one watch response into registry changes; the removing mark and the version counter are not changes. */
@@ -924,24 +853,6 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return new NetworkNotFoundException("network \"" + name + "\" not found");
     }
 
-    private static String requireWorkspace(String workspace) {
-        if (workspace == null || workspace.isBlank()) {
-            throw new InvalidNetworkSpecException("workspace name must not be blank");
-        }
-        String ws = workspace.strip();
-        if (ws.length() > 253) {
-            throw new InvalidNetworkSpecException("workspace name is " + ws.length() + " characters long; at most 253"
-                    + " are accepted");
-        }
-        for (int i = 0; i < ws.length(); i++) {
-            if (Character.isISOControl(ws.charAt(i))) {
-                throw new InvalidNetworkSpecException("workspace name contains a control character at position " + i
-                        + "; printable characters only");
-            }
-        }
-        return ws;
-    }
-
     /** Sets up an {@link EtcdNetworkRegistry}: prefix, allocation, timeouts, retries, credentials, TLS. */
     public static final class Builder {
         private final List<String> endpoints;
@@ -1083,10 +994,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
          * @throws InvalidNetworkSpecException if the subnet prefix does not fit the pool, or an endpoint is bad
          */
         public EtcdNetworkRegistry build() {
-            if (subnetPrefix <= pool.prefixLength() || subnetPrefix > 30) {
-                throw new InvalidNetworkSpecException("subnet prefix /" + subnetPrefix + " does not fit pool " + pool
-                        + ": it must be longer than /" + pool.prefixLength() + " and at most /30");
-            }
+            RegistryRules.requirePrefixFitsPool(pool, subnetPrefix);
             for (String endpoint : endpoints) {
                 boolean https = endpoint.startsWith("https://");
                 if (!(https || endpoint.startsWith("http://"))) {
