@@ -95,9 +95,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         this.bridge = TapNames.requireValidInterfaceName(settings.option("bridge").orElseThrow(() ->
                 new InvalidNetworkSpecException("the bridge provider needs the option bridge=<device>, e.g. cni0")));
         this.group = settings.intOption("group").map(OptionalInt::of).orElse(OptionalInt.empty());
-        Optional<Integer> ownerOption = settings.intOption("owner");
-        this.owner = ownerOption.isPresent() ? OptionalInt.of(ownerOption.get())
-                : group.isPresent() ? OptionalInt.empty() : OptionalInt.of(LibC.geteuid());
+        this.owner = ownerOf(settings, group);
         this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         this.gcLock = gcLock(settings.rootDir());
         try (Rtnetlink netlink = Rtnetlink.open()) {
@@ -363,43 +361,84 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     @Override
     public void verify(String vmId) {
         TapNames.requireValidVmId(vmId);
-        String first = naming.tapName(vmId, 0);
         try (Rtnetlink netlink = Rtnetlink.open()) {
-            Link bridgeLink = bridgeLink(netlink);
-            List<Link> all = netlink.links();
-            List<Link> taps = all.stream().filter(l -> BridgeTaps.belongsTo(l, vmId)).toList();
-            if (taps.stream().noneMatch(l -> l.name().equals(first))) {
-                Optional<Link> impostor = all.stream().filter(l -> l.name().equals(first)).findFirst();
-                throw DeviceOperationException.of("verify", first, impostor.isPresent() ? Reason.BUSY
-                        : Reason.NO_SUCH_DEVICE, impostor.isPresent()
-                        ? first + " exists but is not a TAP tapwire made for VM " + vmId + " (alias \""
-                                + impostor.get().alias() + "\")"
-                        : "VM " + vmId + " has no TAP " + first);
+            verifyTaps(netlink, vmId, naming, owner, group, Optional.of(bridgeLink(netlink)));
+        }
+    }
+
+    /**
+     * Checks a VM's TAPs as {@link #verify} does, without a provider and so without a bridge of its own: each must
+     * be attached to some bridge. Owner, group and naming come from {@code settings} as a provider reads them.
+     *
+     * @param settings the options the TAPs were made with ({@code owner}, {@code group}, {@value TapNaming#OPTION})
+     * @param vmId the VM
+     * @return the name of the bridge the VM's TAPs are attached to
+     * @throws DeviceOperationException naming the first TAP that is not as configured
+     * @throws InvalidNetworkSpecException if the VM ID or an option is invalid
+     */
+    public static String verifyOnAnyBridge(ProviderSettings settings, String vmId) {
+        TapNames.requireValidVmId(vmId);
+        OptionalInt group = settings.intOption("group").map(OptionalInt::of).orElse(OptionalInt.empty());
+        TapNaming naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            return verifyTaps(netlink, vmId, naming, ownerOf(settings, group), group, Optional.empty());
+        }
+    }
+
+    /** The owner a TAP gets: the option; else none when a group is given; else this process's effective uid. */
+    private static OptionalInt ownerOf(ProviderSettings settings, OptionalInt group) {
+        Optional<Integer> option = settings.intOption("owner");
+        return option.isPresent() ? OptionalInt.of(option.get())
+                : group.isPresent() ? OptionalInt.empty() : OptionalInt.of(LibC.geteuid());
+    }
+
+    /** Checks every TAP of the VM; returns the bridge they are on. */
+    private static String verifyTaps(Rtnetlink netlink, String vmId, TapNaming naming, OptionalInt owner,
+            OptionalInt group, Optional<Link> bridge) {
+        String first = naming.tapName(vmId, 0);
+        List<Link> all = netlink.links();
+        List<Link> taps = all.stream().filter(l -> BridgeTaps.belongsTo(l, vmId)).toList();
+        if (taps.stream().noneMatch(l -> l.name().equals(first))) {
+            Optional<Link> impostor = all.stream().filter(l -> l.name().equals(first)).findFirst();
+            throw DeviceOperationException.of("verify", first, impostor.isPresent() ? Reason.BUSY
+                    : Reason.NO_SUCH_DEVICE, impostor.isPresent()
+                    ? first + " exists but is not a TAP tapwire made for VM " + vmId + " (alias \""
+                            + impostor.get().alias() + "\")"
+                    : "VM " + vmId + " has no TAP " + first);
+        }
+        Boolean multiQueue = null;
+        Link on = null;
+        for (Link tap : taps) {
+            Link.TunInfo info = tap.tun().orElseThrow(() -> wrong(vmId, tap, "it reports no TUN/TAP details"));
+            if (!info.tap() || info.packetInfo() || !info.vnetHdr() || !info.persist()) {
+                throw wrong(vmId, tap, "it is not a persistent TAP with IFF_NO_PI and IFF_VNET_HDR");
             }
-            Boolean multiQueue = null;
-            for (Link tap : taps) {
-                Link.TunInfo info = tap.tun().orElseThrow(() -> wrong(vmId, tap, "it reports no TUN/TAP details"));
-                if (!info.tap() || info.packetInfo() || !info.vnetHdr() || !info.persist()) {
-                    throw wrong(vmId, tap, "it is not a persistent TAP with IFF_NO_PI and IFF_VNET_HDR");
-                }
-                int expectedOwner = owner.orElse(-1);
-                int expectedGroup = group.orElse(-1);
-                if (info.owner() != expectedOwner || info.group() != expectedGroup) {
-                    throw wrong(vmId, tap, "it is owned by uid " + info.owner() + ", gid " + info.group()
-                            + " (-1: none), not uid " + expectedOwner + ", gid " + expectedGroup);
-                }
-                if (multiQueue != null && multiQueue != info.multiQueue()) {
-                    throw wrong(vmId, tap, "its queue mode differs from the VM's other TAPs");
-                }
-                multiQueue = info.multiQueue();
-                if (tap.masterIndex() != bridgeLink.index()) {
-                    throw wrong(vmId, tap, "it is not attached to bridge " + bridge);
-                }
-                if (!tap.isUp()) {
-                    throw wrong(vmId, tap, "it is down");
-                }
+            int expectedOwner = owner.orElse(-1);
+            int expectedGroup = group.orElse(-1);
+            if (info.owner() != expectedOwner || info.group() != expectedGroup) {
+                throw wrong(vmId, tap, "it is owned by uid " + info.owner() + ", gid " + info.group()
+                        + " (-1: none), not uid " + expectedOwner + ", gid " + expectedGroup);
+            }
+            if (multiQueue != null && multiQueue != info.multiQueue()) {
+                throw wrong(vmId, tap, "its queue mode differs from the VM's other TAPs");
+            }
+            multiQueue = info.multiQueue();
+            Link master = all.stream().filter(l -> l.index() == tap.masterIndex() && l.isBridge()).findFirst()
+                    .orElseThrow(() -> wrong(vmId, tap, bridge.map(b -> "it is not attached to bridge " + b.name()
+                            + " (it is on none)").orElse("it is not attached to a bridge")));
+            if (bridge.isPresent() && master.index() != bridge.get().index()) {
+                throw wrong(vmId, tap, "it is not attached to bridge " + bridge.get().name() + " but to "
+                        + master.name());
+            }
+            if (on != null && on.index() != master.index()) {
+                throw wrong(vmId, tap, "it is on bridge " + master.name() + ", the VM's other TAPs on " + on.name());
+            }
+            on = master;
+            if (!tap.isUp()) {
+                throw wrong(vmId, tap, "it is down");
             }
         }
+        return on.name();
     }
 
     private static DeviceOperationException wrong(String vmId, Link tap, String what) {

@@ -59,24 +59,30 @@ final class TapCommand {
         return 0;
     }
 
-    @Command(name = "verify", description = "Check that every TAP of a VM is as configured and on the bridge.")
+    @Command(name = "verify", description = "Check that every TAP of a VM is as configured: a persistent TAP with"
+            + " tapwire's alias, owned as given, up, on the bridge (any bridge unless --bridge is given).")
     int verify(@Parameters(paramLabel = "VMID") String vmId,
-            @Option(names = "--bridge", required = true, paramLabel = "BR") String bridge,
+            @Option(names = "--bridge", paramLabel = "BR") String bridge,
             @Option(names = "--owner", paramLabel = "UID") Integer owner,
             @Option(names = "--group", paramLabel = "GID") Integer group,
             @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix") String tapNames) {
-        ProviderSettings settings = root.bridgeSettings(bridge).with(TapNaming.OPTION, tapNames);
+        ProviderSettings settings = ProviderSettings.of(root.stateDir()).with(TapNaming.OPTION, tapNames);
         if (owner != null) {
             settings = settings.with("owner", owner.toString());
         }
         if (group != null) {
             settings = settings.with("group", group.toString());
         }
-        BridgeNetworkProvider provider = new BridgeNetworkProvider(settings);
-        provider.verify(vmId);
+        String on;
+        if (bridge != null) {
+            new BridgeNetworkProvider(settings.with("bridge", bridge)).verify(vmId);
+            on = bridge;
+        } else {
+            on = BridgeNetworkProvider.verifyOnAnyBridge(settings, vmId);
+        }
         if (!root.json) {
-            root.out.println("ok: the TAPs of " + vmId + " (" + provider.naming().tapName(vmId, 0)
-                    + ", ...) are as configured, on " + bridge);
+            root.out.println("ok: the TAPs of " + vmId + " (" + TapNaming.parse(tapNames).tapName(vmId, 0)
+                    + ", ...) are as configured, on " + on);
         }
         return 0;
     }

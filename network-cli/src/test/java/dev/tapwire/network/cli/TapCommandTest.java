@@ -47,6 +47,12 @@ class TapCommandTest {
 
         assertThat(cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0").out())
                 .startsWith("ok: the TAPs of vm-a1b2c3d4 (btvm-a1b2c-0, ...)");
+        assertThat(cli.run("tap", "verify", "vm-a1b2c3d4").out()).as("without --bridge: any bridge")
+                .isEqualTo("ok: the TAPs of vm-a1b2c3d4 (btvm-a1b2c-0, ...) are as configured, on br0\n");
+        CliRunner.Result wrongOwner = cli.run("tap", "verify", "fc000001");
+        assertThat(wrongOwner.status()).isEqualTo(1);
+        assertThat(wrongOwner.err()).contains("owned by uid 1000");
+        assertThat(cli.run("tap", "verify", "fc000001", "--owner", "1000").status()).isZero();
         assertThat(cli.run("tap", "rm", "vm-a1b2c3d4", "fc000001", "never-was").status()).isZero();
         assertThat(json.readTree(cli.run("tap", "ls", "--json").out())).isEmpty();
         CliRunner.Result verify = cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0");
