@@ -309,6 +309,8 @@ public final class Benchmarks {
                 Client client = Client.builder().endpoints(etcd.endpoints()).build()) {
             registry.create("small", Ipv4Subnet.parse("10.44.0.0/16"));
             populate(registry, "small", 100);
+            joinLeaveMs(registry, "small", pairs); // a whole untimed pass first: the JIT and etcd warm up
+            bareTransactionPairMs(client, pairs);
             double joinLeave = joinLeaveMs(registry, "small", pairs);
             double floor = bareTransactionPairMs(client, pairs);
             report.add(new Report.Row(8, "etcd join+leave, one client", joinLeave, "ms",

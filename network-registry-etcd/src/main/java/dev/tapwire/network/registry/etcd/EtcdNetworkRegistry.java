@@ -113,6 +113,17 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private final String endpoints;
     /** The hint this client saw last, per network: where the next join's prefetched page of address keys starts. */
     private final java.util.concurrent.ConcurrentMap<String, Long> searchFrom = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The hint and its revision as this client last read it, per network: lets a leave take one round trip. */
+    private final java.util.concurrent.ConcurrentMap<String, HintSeen> hints = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The members this client joined, by "network/workspace": a leave of one needs no read first. */
+    private final java.util.concurrent.ConcurrentMap<String, MemberSeen> members =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record HintSeen(long value, long modRevision) {
+    }
+
+    private record MemberSeen(Ipv4Address ip, long offset) {
+    }
     /** What the caller sees of each commit's reply; a seam for the tests that lose replies. */
     private final UnaryOperator<CompletableFuture<TxnResponse>> replies;
 
@@ -335,6 +346,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Long> run = new ArrayList<>();
             long offset = lowestFreeOffset(record, hint, guess <= hint ? seen.get(3) : null, skip, run);
             searchFrom.put(network, hint); // the hint moves only when a leave lowers it or a long search raises it
+            hints.put(network, new HintSeen(hint, hintKv == null ? 0 : hintKv.getModRevision()));
             Ipv4Address ip = record.subnet().networkAddress().plus(offset);
             List<Cmp> compares = new ArrayList<>(List.of(
                     new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
@@ -356,6 +368,10 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             boolean done = commit(txn(compares, ops));
             if (done) {
+                members.put(network + "/" + ws, new MemberSeen(ip, offset));
+                if (run.size() >= PAGE) {
+                    hints.remove(network); // we raised it
+                }
                 LOG.debug("workspace {} joins network {} as {}", ws, network, ip);
                 return ip;
             }
@@ -455,31 +471,74 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     @Override
     public void leave(String network, String workspace) {
         String ws = RegistryRules.requireWorkspace(workspace);
+        String member = network + "/" + ws;
         retrying("leave " + ws + " from network " + network, (uncertain, races) -> {
-            List<GetResponse> seen = readTogether(Op.get(memberKey(network, ws), GetOption.DEFAULT),
-                    Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT));
-            KeyValue member = first(seen.get(0));
+            List<GetResponse> seen = null;
+            MemberSeen known = members.get(member);
+            HintSeen hintSeen = hints.get(network);
+            if (known != null && hintSeen != null && races == 0 && !uncertain) {
+                // one round trip when this client knows the member's address and the hint: guarded by both, with the
+                // reads the slow path needs as the else branch
+                List<Op> ops = leaveOps(network, ws, known.offset(), hintSeen.value());
+                TxnResponse fast = commitResponse(kv.txn().If(
+                                new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.value(bytes(known.ip().toString()))),
+                                // the address key at that offset is this member's (not another subnet's after a
+                                // remove and re-create)
+                                new Cmp(addressKey(network, known.offset()), Cmp.Op.EQUAL, CmpTarget.value(bytes(ws))),
+                                new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintSeen.modRevision())))
+                        .Then(ops.toArray(Op[]::new))
+                        .Else(Op.get(memberKey(network, ws), GetOption.DEFAULT),
+                                Op.get(key("n/" + network), GetOption.DEFAULT),
+                                Op.get(key("h/" + network), GetOption.DEFAULT)));
+                if (fast.isSucceeded()) {
+                    members.remove(member);
+                    if (known.offset() < hintSeen.value()) {
+                        hints.remove(network); // we moved it
+                    }
+                    return Boolean.TRUE;
+                }
+                seen = fast.getGetResponses();
+            }
+            if (seen == null) {
+                seen = readTogether(Op.get(memberKey(network, ws), GetOption.DEFAULT),
+                        Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT));
+            }
+            KeyValue memberKv = first(seen.get(0));
             KeyValue networkKv = first(seen.get(1));
-            if (member == null || networkKv == null) {
+            if (memberKv == null || networkKv == null) {
+                members.remove(member);
                 return Boolean.TRUE;
             }
             KeyValue hintKv = first(seen.get(2));
             NetworkRecord record = decodeNetwork(networkKv);
-            Ipv4Address ip = memberIp(member);
-            long offset = ip.toLong() - record.subnet().networkAddress().toLong();
+            long offset = memberIp(memberKv).toLong() - record.subnet().networkAddress().toLong();
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
-            List<Op> ops = new ArrayList<>(List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
-                    Op.delete(addressKey(network, offset), DeleteOption.DEFAULT)));
-            List<Cmp> compares = new ArrayList<>(List.of(new Cmp(memberKey(network, ws), Cmp.Op.EQUAL,
-                    CmpTarget.modRevision(member.getModRevision()))));
-            if (offset < hint) { // a free host below the hint now: lower it (a join raising it meanwhile checked
-                                 // this very key, so one of the two starts over)
-                compares.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
-                        CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
-                ops.add(put("h/" + network, Long.toString(offset)));
+            hints.put(network, new HintSeen(hint, hintKv == null ? 0 : hintKv.getModRevision()));
+            // the hint is compared even when it is not written: a join that raised it past this host after it was
+            // read must make this leave start over (and lower it)
+            boolean done = commit(txn(List.of(
+                            new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.modRevision(memberKv.getModRevision())),
+                            new Cmp(key("h/" + network), Cmp.Op.EQUAL,
+                                    CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision()))),
+                    leaveOps(network, ws, offset, hint)));
+            if (done) {
+                members.remove(member);
+                if (offset < hint) {
+                    hints.remove(network);
+                }
             }
-            return commit(txn(compares, ops)) ? Boolean.TRUE : null;
+            return done ? Boolean.TRUE : null;
         });
+    }
+
+    /** Deletes a member and its address, and lowers the hint when the address freed lies below it. */
+    private List<Op> leaveOps(String network, String ws, long offset, long hint) {
+        List<Op> ops = new ArrayList<>(List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
+                Op.delete(addressKey(network, offset), DeleteOption.DEFAULT)));
+        if (offset < hint) {
+            ops.add(put("h/" + network, Long.toString(offset)));
+        }
+        return ops;
     }
 
     @Override
