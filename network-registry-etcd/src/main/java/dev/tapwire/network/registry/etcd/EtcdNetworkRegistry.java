@@ -126,6 +126,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     }
     /** What the caller sees of each commit's reply; a seam for the tests that lose replies. */
     private final UnaryOperator<CompletableFuture<TxnResponse>> replies;
+    /** Runs just before each commit is sent; a seam for the test that cuts the connection after a commit. */
+    private final Runnable beforeCommit;
 
     private EtcdNetworkRegistry(Builder b, Client client) {
         this.client = client;
@@ -139,6 +141,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         this.clock = b.clock;
         this.endpoints = String.join(",", b.endpoints);
         this.replies = b.replies;
+        this.beforeCommit = b.beforeCommit;
     }
 
     /**
@@ -786,6 +789,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     private TxnResponse commitResponse(io.etcd.jetcd.Txn txn) throws OutcomeUnknownException {
         try {
+            beforeCommit.run();
             return await(replies.apply(txn.commit()), "commit a transaction", true);
         } catch (UncertainCommit e) {
             throw new OutcomeUnknownException(e.getCause());
@@ -927,6 +931,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         private boolean tls;
         private java.util.function.Consumer<ClientBuilder> customizer = b -> { };
         private UnaryOperator<CompletableFuture<TxnResponse>> replies = UnaryOperator.identity();
+        private Runnable beforeCommit = () -> { };
 
         private Builder(List<String> endpoints) {
             this.endpoints = endpoints;
@@ -1026,6 +1031,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
          */
         public Builder client(java.util.function.Consumer<ClientBuilder> customize) {
             this.customizer = Objects.requireNonNull(customize, "customize");
+            return this;
+        }
+
+        /** Runs {@code hook} just before each commit is sent, for the test that cuts the connection after a commit. */
+        Builder beforeCommit(Runnable hook) {
+            this.beforeCommit = Objects.requireNonNull(hook, "hook");
             return this;
         }
 

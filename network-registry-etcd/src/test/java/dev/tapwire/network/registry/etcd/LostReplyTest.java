@@ -18,7 +18,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * A transaction that commits but whose reply is lost (jetcd does not retry writes): the operation must neither
+ * A transaction that commits but whose reply is lost (jetcd does not retry writes) — through a seam that drops the
+ * reply, and through a TCP proxy that cuts the connection after the commit: the operation must neither
  * leak an address nor hand out a second one, nor fail an operation that took effect.
  */
 class LostReplyTest {
@@ -97,6 +98,28 @@ class LostReplyTest {
             registry.remove("dev", false);
             assertThat(registry.find("dev")).isEmpty();
             assertThat(keys("")).as("only the version counter is left").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aJoinWhoseConnectionIsCutAfterTheCommitReturnsTheAddressItTook() throws Exception {
+        int port = Integer.parseInt(etcd.endpoints()[0].substring(etcd.endpoints()[0].lastIndexOf(':') + 1));
+        try (CuttingProxy proxy = new CuttingProxy(port)) {
+            AtomicInteger commits = new AtomicInteger();
+            try (EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(proxy.endpoint()).prefix(prefix)
+                    .timeout(java.time.Duration.ofSeconds(3)).beforeCommit(() -> {
+                        if (commits.incrementAndGet() == 2) { // the create's commit passes, the join's is cut
+                            proxy.arm();
+                        }
+                    }).build()) {
+                registry.create("dev");
+                Ipv4Address ip = registry.join("dev", "w1");
+                assertThat(proxy.cuts).as("the connection was cut after the commit").hasValue(1);
+                assertThat(ip).isEqualTo(Ipv4Address.parse("10.44.1.2"));
+                assertThat(keys("m/dev/")).isEqualTo(1);
+                assertThat(keys("a/dev/")).as("no address leaked").isEqualTo(1);
+                assertThat(registry.join("dev", "w2")).isEqualTo(Ipv4Address.parse("10.44.1.3"));
+            }
         }
     }
 }
