@@ -111,9 +111,10 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private final int maxTxnOps;
     private final Clock clock;
     private final String endpoints;
-    /** The hint this client saw last, per network: where the next join's prefetched page of address keys starts. */
-    private final java.util.concurrent.ConcurrentMap<String, Long> searchFrom = new java.util.concurrent.ConcurrentHashMap<>();
-    /** The hint and its revision as this client last read it, per network: lets a leave take one round trip. */
+    /**
+     * The hint and its revision as this client last read it, per network: where the next join's prefetched page of
+     * address keys starts, and what a one-round-trip leave is guarded by.
+     */
     private final java.util.concurrent.ConcurrentMap<String, HintSeen> hints = new java.util.concurrent.ConcurrentHashMap<>();
     /** The members this client joined, by "network/workspace": a leave of one needs no read first. */
     private final java.util.concurrent.ConcurrentMap<String, MemberSeen> members =
@@ -326,7 +327,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return retrying("join " + ws + " to network " + network, (uncertain, races) -> {
             // one round trip: the network, this member, the hint, and a page of address keys from the hint this
             // client saw last (used only if it is not above the hint read now)
-            long guess = searchFrom.getOrDefault(network, 1L);
+            HintSeen last = hints.get(network);
+            long guess = last == null ? 1 : last.value();
             List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
                     Op.get(memberKey(network, ws), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
                     Op.get(addressKey(network, guess), pageFrom(network)));
@@ -348,7 +350,6 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             int skip = races == 0 ? 0 : ThreadLocalRandom.current().nextInt(Math.min(4 * races, PAGE) + 1);
             List<Long> run = new ArrayList<>();
             long offset = lowestFreeOffset(record, hint, guess <= hint ? seen.get(3) : null, skip, run);
-            searchFrom.put(network, hint); // the hint moves only when a leave lowers it or a long search raises it
             hints.put(network, new HintSeen(hint, hintKv == null ? 0 : hintKv.getModRevision()));
             Ipv4Address ip = record.subnet().networkAddress().plus(offset);
             List<Cmp> compares = new ArrayList<>(List.of(
@@ -358,6 +359,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Op> ops = new ArrayList<>(List.of(
                     Op.put(memberKey(network, ws), bytes(ip.toString()), PutOption.DEFAULT),
                     Op.put(addressKey(network, offset), bytes(ws), PutOption.DEFAULT)));
+            long raisedTo = -1;
             if (run.size() >= PAGE) {
                 // a page or more of hosts from the hint on is taken: raise the hint past them, guarded by the hint and
                 // by each of those keys (a leave of one of them meanwhile makes this start over)
@@ -367,13 +369,15 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 for (long taken : checked) {
                     compares.add(new Cmp(addressKey(network, taken), Cmp.Op.GREATER, CmpTarget.version(0)));
                 }
-                ops.add(put("h/" + network, Long.toString(checked.get(checked.size() - 1) + 1)));
+                raisedTo = checked.get(checked.size() - 1) + 1;
+                ops.add(put("h/" + network, Long.toString(raisedTo)));
             }
-            boolean done = commit(txn(compares, ops));
+            TxnResponse committed = commitResponse(txn(compares, ops));
+            boolean done = committed.isSucceeded();
             if (done) {
                 members.put(network + "/" + ws, new MemberSeen(ip, offset));
-                if (run.size() >= PAGE) {
-                    hints.remove(network); // we raised it
+                if (raisedTo >= 0) { // the keys a transaction writes get its revision
+                    hints.put(network, new HintSeen(raisedTo, committed.getHeader().getRevision()));
                 }
                 LOG.debug("workspace {} joins network {} as {}", ws, network, ip);
                 return ip;
@@ -495,8 +499,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                                 Op.get(key("h/" + network), GetOption.DEFAULT)));
                 if (fast.isSucceeded()) {
                     members.remove(member);
-                    if (known.offset() < hintSeen.value()) {
-                        hints.remove(network); // we moved it
+                    if (known.offset() < hintSeen.value()) { // we lowered it
+                        hints.put(network, new HintSeen(known.offset(), fast.getHeader().getRevision()));
                     }
                     return Boolean.TRUE;
                 }
@@ -519,15 +523,16 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             hints.put(network, new HintSeen(hint, hintKv == null ? 0 : hintKv.getModRevision()));
             // the hint is compared even when it is not written: a join that raised it past this host after it was
             // read must make this leave start over (and lower it)
-            boolean done = commit(txn(List.of(
+            TxnResponse committed = commitResponse(txn(List.of(
                             new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.modRevision(memberKv.getModRevision())),
                             new Cmp(key("h/" + network), Cmp.Op.EQUAL,
                                     CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision()))),
                     leaveOps(network, ws, offset, hint)));
+            boolean done = committed.isSucceeded();
             if (done) {
                 members.remove(member);
-                if (offset < hint) {
-                    hints.remove(network);
+                if (offset < hint) { // we lowered it
+                    hints.put(network, new HintSeen(offset, committed.getHeader().getRevision()));
                 }
             }
             return done ? Boolean.TRUE : null;
