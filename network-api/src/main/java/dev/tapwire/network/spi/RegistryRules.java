@@ -211,6 +211,23 @@ public final class RegistryRules {
     }
 
     /**
+     * Reads the {@code subnet-prefix} parameter of a registry URI.
+     *
+     * @param uri the URI, for the message
+     * @param value the parameter's value
+     * @return the prefix length
+     * @throws InvalidNetworkSpecException if it is not a number
+     */
+    public static int subnetPrefix(URI uri, String value) {
+        try {
+            return Integer.parseInt(value);
+        } catch (NumberFormatException e) {
+            throw new InvalidNetworkSpecException("registry URI \"" + uri + "\": subnet-prefix \"" + value
+                    + "\" is not a number; expected e.g. subnet-prefix=24", e);
+        }
+    }
+
+    /**
      * Delivers changes to a watch's listener in order while the watch is open; a listener that throws is logged
      * and keeps receiving.
      *

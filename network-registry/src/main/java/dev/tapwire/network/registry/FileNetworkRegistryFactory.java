@@ -12,7 +12,7 @@ import java.util.Map;
 /**
  * Opens {@link FileNetworkRegistry file registries} for {@code file:} URIs: {@code file:///var/lib/mymanager} is
  * the registry whose index is {@code /var/lib/mymanager/networks/index.json}. Optional query parameters set the
- * auto-allocation: {@code ?pool=10.44.0.0/16&prefix=24}.
+ * auto-allocation: {@code ?pool=10.44.0.0/16&subnet-prefix=24}.
  */
 public final class FileNetworkRegistryFactory implements NetworkRegistryFactory {
 
@@ -37,25 +37,16 @@ public final class FileNetworkRegistryFactory implements NetworkRegistryFactory 
         if (!"file".equalsIgnoreCase(uri.getScheme()) || uri.getPath() == null || uri.getPath().isEmpty()
                 || (uri.getAuthority() != null && !uri.getAuthority().isEmpty() && !"localhost".equals(uri.getAuthority()))) {
             throw new InvalidNetworkSpecException("registry URI \"" + uri + "\" is not a local state directory;"
-                    + " expected file:///absolute/path[?pool=10.44.0.0/16&prefix=24]");
+                    + " expected file:///absolute/path[?pool=10.44.0.0/16&subnet-prefix=24]");
         }
         FileNetworkRegistry.Builder builder = FileNetworkRegistry.builder(Path.of(uri.getPath()));
-        for (Map.Entry<String, String> p : RegistryRules.parameters(uri, "pool", "prefix").entrySet()) {
+        for (Map.Entry<String, String> p : RegistryRules.parameters(uri, "pool", "subnet-prefix").entrySet()) {
             if (p.getKey().equals("pool")) {
                 builder.subnetPool(Ipv4Subnet.parse(p.getValue()));
             } else {
-                builder.subnetPrefix(prefix(p.getValue(), uri));
+                builder.subnetPrefix(RegistryRules.subnetPrefix(uri, p.getValue()));
             }
         }
         return builder.build();
-    }
-
-    private static int prefix(String value, URI uri) {
-        try {
-            return Integer.parseInt(value);
-        } catch (NumberFormatException e) {
-            throw new InvalidNetworkSpecException("registry URI \"" + uri + "\": prefix \"" + value
-                    + "\" is not a number; expected e.g. prefix=24", e);
-        }
     }
 }

@@ -32,7 +32,7 @@ class RegistryDiscoveryTest {
 
     @Test
     void queryParametersSetTheAutoAllocation() {
-        NetworkRegistry registry = NetworkRegistries.open(URI.create(state.toUri() + "?pool=10.50.0.0/16&prefix=26"));
+        NetworkRegistry registry = NetworkRegistries.open(URI.create(state.toUri() + "?pool=10.50.0.0/16&subnet-prefix=26"));
         assertThat(registry.create("dev").subnet()).isEqualTo(Ipv4Subnet.parse("10.50.0.64/26"));
     }
 
@@ -40,7 +40,7 @@ class RegistryDiscoveryTest {
     void badUrisSayWhatIsAccepted() {
         assertThatThrownBy(() -> NetworkRegistries.open(URI.create(state.toUri() + "?colour=blue")))
                 .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("colour")
-                .hasMessageContaining("accepted: pool");
+                .hasMessageContaining("accepted: pool, subnet-prefix");
         assertThatThrownBy(() -> NetworkRegistries.open(URI.create("file://otherhost/var/lib/x")))
                 .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("file:///absolute/path");
         assertThatThrownBy(() -> NetworkRegistries.open(URI.create("var/lib/x")))

@@ -163,7 +163,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * Opens the registry an {@code etcd:} URI names: {@code etcd://h1:2379,h2:2379/prefix} (plain HTTP), or
      * {@code etcd+https://...} for TLS with the JVM's trust store. The path is the key prefix (default
      * {@value #DEFAULT_PREFIX}); query parameters: {@code user}, {@code password}, {@code timeout} (e.g.
-     * {@code 5s}), {@code pool} and {@code prefix} (subnet size).
+     * {@code 5s}), {@code pool} and {@code subnet-prefix} (the size of auto-allocated subnets).
      *
      * @param uri the URI
      * @return the registry
@@ -187,14 +187,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             b.prefix(path.endsWith("/") ? path : path + "/");
         }
         for (java.util.Map.Entry<String, String> p : RegistryRules.parameters(uri, "user", "password", "timeout", "pool",
-                "prefix").entrySet()) {
+                "subnet-prefix").entrySet()) {
             String value = p.getValue();
             switch (p.getKey()) {
                 case "user" -> b.user = value;
                 case "password" -> b.password = value;
                 case "timeout" -> b.timeout(parseDuration(value, uri));
                 case "pool" -> b.subnetPool(Ipv4Subnet.parse(value));
-                default -> b.subnetPrefix(Integer.parseInt(value));
+                default -> b.subnetPrefix(RegistryRules.subnetPrefix(uri, value));
             }
         }
         b.tls = tls;
