@@ -84,7 +84,7 @@ public final class BridgeTaps {
      * @throws dev.tapwire.network.DeviceOperationException if a TAP exists but cannot be removed
      */
     public static Set<String> cleanup(Path rootDir, Collection<String> vmIds) {
-        vmIds.forEach(TapNames::requireValidVmId);
+        vmIds.forEach(TapNames::requireValidVmId); // before the lock: bad input waits for nothing
         try (Lease gc = BridgeNetworkProvider.gcLock(rootDir).acquire()) {
             return cleanup(vmIds);
         }

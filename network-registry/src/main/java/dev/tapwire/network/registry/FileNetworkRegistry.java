@@ -281,7 +281,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     @Override
     public void writeIndex(NetworkIndex index) {
         Objects.requireNonNull(index, "index");
-        IndexRules.validate(index);
+        RegistryRules.validate(index);
         mutate(current -> new Change<>(null, index));
     }
 

@@ -9,7 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What makes an index valid, for {@code writeIndex} and for an index read from disk.
+ * What an index read from disk must be ({@code writeIndex} applies {@link RegistryRules#validate} directly).
  *
  * <p>Read from disk, an index is held to what the Go reference itself can write: it never writes one network
  * name twice, one workspace twice in a network, a member outside its subnet, on the network, gateway or
@@ -23,17 +23,6 @@ final class IndexRules {
     private static final Logger LOG = LoggerFactory.getLogger(IndexRules.class);
 
     private IndexRules() {
-    }
-
-    /**
-     * Validates a whole index as {@code writeIndex} requires.
-     *
-     * @throws InvalidNetworkSpecException if a network or member is listed twice, a member's address is not
-     *     a free host of its subnet or is held twice
-     * @throws dev.tapwire.network.SubnetOverlapException if two subnets overlap
-     */
-    static void validate(NetworkIndex index) {
-        RegistryRules.validate(index);
     }
 
     /**

@@ -230,8 +230,7 @@ public final class Rtnetlink implements AutoCloseable {
      * @return the request ({@code ENODEV} is not ignored)
      */
     public static Request setGroup(int index, String name, int group) {
-        return new Request("RTM_SETLINK group", name, new Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
-                .ifinfo(Linux.AF_UNSPEC, index, 0, 0).u32(Linux.IFLA_GROUP, group), 0);
+        return setGroup(index, name, group, 0);
     }
 
     /**
@@ -244,8 +243,12 @@ public final class Rtnetlink implements AutoCloseable {
      * @return the request
      */
     public static Request setGroupForDelete(int index, String name, int group) {
+        return setGroup(index, name, group, Errno.ENODEV);
+    }
+
+    private static Request setGroup(int index, String name, int group, int ignoredErrno) {
         return new Request("RTM_SETLINK group", name, new Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
-                .ifinfo(Linux.AF_UNSPEC, index, 0, 0).u32(Linux.IFLA_GROUP, group), Errno.ENODEV);
+                .ifinfo(Linux.AF_UNSPEC, index, 0, 0).u32(Linux.IFLA_GROUP, group), ignoredErrno);
     }
 
     /**
