@@ -308,7 +308,7 @@ public final class Benchmarks {
                 EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix("/bench/").build();
                 Client client = Client.builder().endpoints(etcd.endpoints()).build()) {
             registry.create("small", Ipv4Subnet.parse("10.44.0.0/16"));
-            populate(registry, "small", 100);
+            joinMembers(registry, "small", 100);
             joinLeaveMs(registry, "small", pairs); // a whole untimed pass first: the JIT and etcd warm up
             bareTransactionPairMs(client, pairs);
             double joinLeave = joinLeaveMs(registry, "small", pairs);
@@ -318,7 +318,7 @@ public final class Benchmarks {
             for (int members : quick ? new int[] {1_000} : new int[] {10_000, 100_000}) {
                 String name = "n" + members;
                 registry.create(name, Ipv4Subnet.parse(members > 60_000 ? "10.100.0.0/14" : "10.50.0.0/16"));
-                populate(client, name, members);
+                writeMemberKeys(client, name, members);
                 double large = joinLeaveMs(registry, name, pairs);
                 report.add(new Report.Row(8, "etcd join+leave at " + members + " members", large, "ms",
                         "etcd join+leave at 100 members", joinLeave, large / joinLeave, "flat (~1)"));
@@ -348,14 +348,14 @@ public final class Benchmarks {
         }
     }
 
-    private static void populate(EtcdNetworkRegistry registry, String network, int members) {
+    private static void joinMembers(EtcdNetworkRegistry registry, String network, int members) {
         for (int i = 0; i < members; i++) {
             registry.join(network, "m" + i);
         }
     }
 
     /** Writes the keys of {@code members} joins directly, 50 members (100 keys) per transaction, and the hint. */
-    private static void populate(Client client, String network, int members) throws Exception {
+    private static void writeMemberKeys(Client client, String network, int members) throws Exception {
         KV kv = client.getKVClient();
         for (int from = 0; from < members; from += 50) {
             List<Op> ops = new ArrayList<>();

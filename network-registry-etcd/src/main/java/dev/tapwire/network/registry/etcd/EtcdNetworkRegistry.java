@@ -581,18 +581,17 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         }
         // join order: creation revision, then the ordinal writeIndex gives the members one transaction made
         members.sort(Comparator.comparingLong(KeyValue::getCreateRevision).thenComparingInt(EtcdNetworkRegistry::ordinal));
+        java.util.Map<String, List<Member>> byNetwork = new java.util.HashMap<>();
+        for (KeyValue mk : members) { // m/<network>/<workspace>: network names hold no '/'
+            String rest = text(mk.getKey()).substring(m.length());
+            int slash = rest.indexOf('/');
+            byNetwork.computeIfAbsent(rest.substring(0, slash), k -> new ArrayList<>())
+                    .add(new Member(rest.substring(slash + 1), memberIp(mk)));
+        }
         List<NetworkRecord> records = new ArrayList<>();
         for (KeyValue kv : networks) {
             NetworkRecord network = decodeNetwork(kv);
-            String memberPrefix = m + network.name() + "/";
-            List<Member> list = new ArrayList<>();
-            for (KeyValue mk : members) {
-                String k = text(mk.getKey());
-                if (k.startsWith(memberPrefix)) {
-                    list.add(new Member(k.substring(memberPrefix.length()), memberIp(mk)));
-                }
-            }
-            records.add(network.withMembers(list));
+            records.add(network.withMembers(byNetwork.getOrDefault(network.name(), List.of())));
         }
         return new NetworkIndex(records).sorted();
     }
