@@ -343,7 +343,8 @@ class BridgeNetworkProviderTest {
             }
             assertThatThrownBy(() -> provider.verify("missing0")).isInstanceOf(DeviceOperationException.class);
         }
-        assertThat(openFds()).isEqualTo(before);
+        // a leak in any of these paths would add at least 50 descriptors; the JVM may open one of its own meanwhile
+        assertThat(openFds()).as("descriptors after 50 rounds of failing calls").isLessThan(before + 5);
     }
 
     private static long openFds() throws IOException {
