@@ -31,7 +31,9 @@ import io.etcd.jetcd.op.CmpTarget;
 import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.PutOption;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -269,26 +271,46 @@ public final class Benchmarks {
                 "no lost updates; > 1 (group commit)"));
     }
 
-    /** Runs child JVMs that warm up together, then count join+leave pairs for {@code duration} ms. */
+    /**
+     * Runs child JVMs that warm up until every one of them has completed a pair, then count join+leave pairs
+     * from one common instant for {@code duration} ms.
+     */
     private static double pairsPerSecond(URI registry, int processes, int threads, long duration, long warmup)
             throws Exception {
-        long startAt = System.currentTimeMillis() + 1000 + warmup; // JVM start, then warm-up
         List<Process> children = new ArrayList<>();
-        for (int p = 0; p < processes; p++) {
-            children.add(new ProcessBuilder(javaBin(), "-Dslf4j.internal.verbosity=ERROR", "-cp",
-                    System.getProperty("java.class.path"), ContentionWorker.class.getName(), registry.toString(), "bench",
-                    "p" + p, Integer.toString(threads), Long.toString(startAt), Long.toString(duration))
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start());
-        }
-        long total = 0;
-        for (Process child : children) {
-            String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            if (child.waitFor() != 0) {
-                throw new IllegalStateException("contention worker failed: " + out);
+        List<BufferedReader> outputs = new ArrayList<>();
+        try {
+            for (int p = 0; p < processes; p++) {
+                Process child = new ProcessBuilder(javaBin(), "-Dslf4j.internal.verbosity=ERROR", "-cp",
+                        System.getProperty("java.class.path"), ContentionWorker.class.getName(), registry.toString(),
+                        "bench", "p" + p, Integer.toString(threads), Long.toString(duration))
+                        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                children.add(child);
+                outputs.add(new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8)));
             }
-            total += Long.parseLong(out);
+            for (int p = 0; p < processes; p++) {
+                String ready = outputs.get(p).readLine();
+                if (!"ready".equals(ready)) {
+                    throw new IllegalStateException("contention worker p" + p + " did not get ready: " + ready);
+                }
+            }
+            String startAt = (System.currentTimeMillis() + warmup) + "\n";
+            for (Process child : children) {
+                child.getOutputStream().write(startAt.getBytes(StandardCharsets.UTF_8));
+                child.getOutputStream().close();
+            }
+            long total = 0;
+            for (int p = 0; p < processes; p++) {
+                String out = outputs.get(p).readLine();
+                if (children.get(p).waitFor() != 0 || out == null) {
+                    throw new IllegalStateException("contention worker p" + p + " failed: " + out);
+                }
+                total += Long.parseLong(out.trim());
+            }
+            return total * 1000.0 / duration;
+        } finally {
+            children.forEach(Process::destroyForcibly);
         }
-        return total * 1000.0 / duration;
     }
 
     // ------------------------------------------------------------------ 8. the registry on etcd
