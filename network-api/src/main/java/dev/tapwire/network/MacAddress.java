@@ -102,6 +102,34 @@ public record MacAddress(long bits) {
     }
 
     /**
+     * Returns the guest MAC of a workspace's NIC on a named network: locally administered unicast, derived from
+     * the network and member names by SHA-256, so a re-created VM gets the same MAC (and keeps its DHCP lease).
+     * Two members of one network collide with a chance of about one in 2<sup>46</sup> per pair; the bridge
+     * provider checks every network it attaches to.
+     *
+     * @param network the network name
+     * @param workspace the member (workspace) name
+     * @return the address
+     * @throws InvalidNetworkSpecException if a name is null or blank
+     */
+    public static MacAddress forMember(String network, String workspace) {
+        if (network == null || network.isBlank() || workspace == null || workspace.isBlank()) {
+            throw new InvalidNetworkSpecException("a member MAC needs a network and a workspace name, got "
+                    + network + " and " + workspace);
+        }
+        byte[] hash;
+        try {
+            hash = java.security.MessageDigest.getInstance("SHA-256").digest(
+                    ("tapwire-mac\0" + network + "\0" + workspace).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
+        }
+        byte[] bytes = java.util.Arrays.copyOf(hash, 6);
+        bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
+        return of(bytes);
+    }
+
+    /**
      * Returns the six bytes, most significant first.
      *
      * @return a new 6-byte array

@@ -4,14 +4,16 @@ import java.util.List;
 
 /**
  * What a provider needs to know of a VM: CPU count, virtio queue size, whether its VMM accepts
- * multi-queue TAPs (Firecracker does not), and optionally the named networks its NICs join.
+ * multi-queue TAPs (Firecracker does not), and optionally the named networks its NICs join and the workspace
+ * it joins them as.
  *
  * @param cpu the number of vCPUs, at least 1
  * @param queueSize the virtio queue size, a power of two from 1 to 32768
  * @param multiQueue whether the VMM opens multi-queue TAPs
  * @param networks the named network of each NIC, in NIC order; may be empty
+ * @param workspace the member name the VM joins its networks as, or null for the VM ID
  */
-public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> networks) {
+public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> networks, String workspace) {
 
     /** The virtio queue size used unless another is given. */
     public static final int DEFAULT_QUEUE_SIZE = 256;
@@ -21,8 +23,8 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
     /**
      * Validates the spec and copies the network list.
      *
-     * @throws InvalidNetworkSpecException if cpu is not in 1-{@value #MAX_CPU} or the queue size is not a power of
-     *     two in 1-32768
+     * @throws InvalidNetworkSpecException if cpu is not in 1-{@value #MAX_CPU}, the queue size is not a power of
+     *     two in 1-32768, a network name is null or blank, or the workspace is blank
      */
     public VmSpec {
         if (cpu < 1 || cpu > MAX_CPU) {
@@ -32,7 +34,26 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
         if (queueSize < 1 || queueSize > 32768 || Integer.bitCount(queueSize) != 1) {
             throw new InvalidNetworkSpecException("queue size " + queueSize + " must be a power of two from 1 to 32768");
         }
+        if (networks != null && networks.stream().anyMatch(n -> n == null || n.isBlank())) {
+            throw new InvalidNetworkSpecException("network names must not be null or blank: " + networks);
+        }
         networks = networks == null ? List.of() : List.copyOf(networks);
+        if (workspace != null && workspace.isBlank()) {
+            throw new InvalidNetworkSpecException("workspace must not be blank; leave it unset to use the VM ID");
+        }
+    }
+
+    /**
+     * Creates a spec without a workspace of its own (the VM ID is used).
+     *
+     * @param cpu the number of vCPUs
+     * @param queueSize the virtio queue size
+     * @param multiQueue whether the VMM opens multi-queue TAPs
+     * @param networks the named network of each NIC
+     * @throws InvalidNetworkSpecException as the canonical constructor does
+     */
+    public VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> networks) {
+        this(cpu, queueSize, multiQueue, networks, null);
     }
 
     /**
@@ -54,7 +75,7 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      * @throws InvalidNetworkSpecException if the size is not a power of two in 1-32768
      */
     public VmSpec withQueueSize(int size) {
-        return new VmSpec(cpu, size, multiQueue, networks);
+        return new VmSpec(cpu, size, multiQueue, networks, workspace);
     }
 
     /**
@@ -64,7 +85,7 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      * @return the new spec
      */
     public VmSpec withMultiQueue(boolean enabled) {
-        return new VmSpec(cpu, queueSize, enabled, networks);
+        return new VmSpec(cpu, queueSize, enabled, networks, workspace);
     }
 
     /**
@@ -72,9 +93,35 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      *
      * @param names the network names
      * @return the new spec
+     * @throws InvalidNetworkSpecException if a name is null or blank
      */
     public VmSpec withNetworks(List<String> names) {
-        return new VmSpec(cpu, queueSize, multiQueue, names);
+        return new VmSpec(cpu, queueSize, multiQueue, names, workspace);
+    }
+
+    /**
+     * Returns a copy that joins the named networks as {@code name} instead of the VM ID: a workspace whose VM is
+     * re-created under a new ID keeps its addresses and MACs.
+     *
+     * @param name the workspace (member) name
+     * @return the new spec
+     * @throws InvalidNetworkSpecException if the name is blank
+     */
+    public VmSpec withWorkspace(String name) {
+        if (name == null) {
+            throw new InvalidNetworkSpecException("workspace must not be null; leave it unset to use the VM ID");
+        }
+        return new VmSpec(cpu, queueSize, multiQueue, networks, name);
+    }
+
+    /**
+     * Returns the member name this VM joins its networks as: the workspace, or the VM ID when none was given.
+     *
+     * @param vmId the VM's ID
+     * @return the member name
+     */
+    public String workspaceOr(String vmId) {
+        return workspace != null ? workspace : vmId;
     }
 
     /**

@@ -1,20 +1,23 @@
 package dev.tapwire.network.spi;
 
 import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.NetworkRegistry;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * What a provider is created with: a root (state) directory and string options.
+ * What a provider is created with: a root (state) directory, string options and, for NICs on named
+ * networks, the registry those networks live in.
  *
  * <p>The bridge backend reads {@code bridge} (device name), {@code owner} (uid) and {@code group} (gid).
  *
  * @param rootDir the directory the provider keeps its state and locks under
  * @param options backend options by key
+ * @param registry the registry of named networks, or null when the provider serves no named networks
  */
-public record ProviderSettings(Path rootDir, Map<String, String> options) {
+public record ProviderSettings(Path rootDir, Map<String, String> options, NetworkRegistry registry) {
 
     /**
      * Validates and copies the options.
@@ -26,6 +29,40 @@ public record ProviderSettings(Path rootDir, Map<String, String> options) {
             throw new InvalidNetworkSpecException("provider settings need a root directory");
         }
         options = options == null ? Map.of() : Map.copyOf(options);
+    }
+
+    /**
+     * Creates settings with no registry.
+     *
+     * @param rootDir the root directory
+     * @param options backend options by key
+     * @throws InvalidNetworkSpecException if the root directory is null or an option key or value is null
+     */
+    public ProviderSettings(Path rootDir, Map<String, String> options) {
+        this(rootDir, options, null);
+    }
+
+    /**
+     * Returns a copy that realizes named networks from {@code registry}: NICs on a named network join it there.
+     *
+     * @param registry the registry (a file registry, etcd, or any other implementation)
+     * @return the new settings
+     * @throws InvalidNetworkSpecException if the registry is null
+     */
+    public ProviderSettings withRegistry(NetworkRegistry registry) {
+        if (registry == null) {
+            throw new InvalidNetworkSpecException("the registry must not be null");
+        }
+        return new ProviderSettings(rootDir, options, registry);
+    }
+
+    /**
+     * Returns the registry of named networks, if one was given.
+     *
+     * @return the registry, or empty
+     */
+    public Optional<NetworkRegistry> findRegistry() {
+        return Optional.ofNullable(registry);
     }
 
     /**
@@ -53,7 +90,7 @@ public record ProviderSettings(Path rootDir, Map<String, String> options) {
         }
         Map<String, String> copy = new TreeMap<>(options);
         copy.put(key, value);
-        return new ProviderSettings(rootDir, copy);
+        return new ProviderSettings(rootDir, copy, registry);
     }
 
     /**

@@ -11,6 +11,7 @@ final class Errno {
     static final int EPERM = 1;
     static final int EINTR = 4;
     static final int EBUSY = 16;
+    static final int EEXIST = 17;
     static final int ENODEV = 19;
 
     private static final Map<Integer, String> NAMES = Map.ofEntries(

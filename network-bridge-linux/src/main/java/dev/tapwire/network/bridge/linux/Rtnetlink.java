@@ -152,6 +152,53 @@ public final class Rtnetlink implements AutoCloseable {
         return found.stream().findFirst();
     }
 
+    /**
+     * An IPv4 address on a link.
+     *
+     * @param index the link's ifindex
+     * @param address the address (dotted quad)
+     * @param prefix the prefix length
+     */
+    public record Address(int index, String address, int prefix) {
+    }
+
+    /**
+     * Dumps every IPv4 address of the namespace.
+     *
+     * @return the addresses in kernel order
+     * @throws DeviceOperationException on failure
+     */
+    public List<Address> ipv4Addresses() {
+        Message m = new Message(Linux.RTM_GETADDR, Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP)
+                .ifaddr(Linux.AF_INET, 0, 0);
+        int s = send(List.of(m));
+        List<Address> addresses = new ArrayList<>();
+        receiveUntil("RTM_GETADDR dump", null, (buf, off, len, type, seq) -> {
+            if (seq != s) {
+                return false;
+            }
+            if (type == Linux.NLMSG_ERROR) {
+                throwIfError(buf, off, len, "RTM_GETADDR dump", null, 0);
+            } else if (type == Linux.RTM_NEWADDR) {
+                int base = off + Linux.NLMSG_HDRLEN;
+                int prefix = buf.get(base + 1) & 0xff;
+                int index = buf.getInt(base + 4);
+                String local = null;
+                for (Attrs a = new Attrs(buf, base + Linux.IFADDRMSG_LEN, off + len); a.next(); ) {
+                    if ((a.type == Linux.IFA_LOCAL || a.type == Linux.IFA_ADDRESS && local == null) && a.length == 4) {
+                        byte[] b = a.bytes();
+                        local = (b[0] & 0xff) + "." + (b[1] & 0xff) + "." + (b[2] & 0xff) + "." + (b[3] & 0xff);
+                    }
+                }
+                if (local != null) {
+                    addresses.add(new Address(index, local, prefix));
+                }
+            }
+            return type == Linux.NLMSG_DONE;
+        });
+        return addresses;
+    }
+
     /** Handles one received message; returns true when no more are expected. */
     @FunctionalInterface
     private interface ReplyHandler {
@@ -357,6 +404,40 @@ public final class Rtnetlink implements AutoCloseable {
         Request up = bringUp(index, name, mtu, alias);
         return new Request("RTM_SETLINK mtu+alias+up+master", name, up.message().u32(Linux.IFLA_MASTER, masterIndex),
                 0);
+    }
+
+    /**
+     * Returns a request that creates a Linux bridge; an existing device of that name is an {@code EEXIST} error.
+     *
+     * @param name the bridge's name
+     * @return the request
+     */
+    public static Request createBridge(String name) {
+        Message m = new Message(Linux.RTM_NEWLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK | Linux.NLM_F_CREATE
+                | Linux.NLM_F_EXCL).ifinfo(Linux.AF_UNSPEC, 0, 0, 0).string(Linux.IFLA_IFNAME, name);
+        int info = m.beginNested(Linux.IFLA_LINKINFO);
+        m.string(Linux.IFLA_INFO_KIND, "bridge");
+        m.endNested(info);
+        return new Request("RTM_NEWLINK bridge", name, m, 0);
+    }
+
+    /**
+     * Returns a request that adds an IPv4 address with its prefix and broadcast address to a link; the same
+     * address already there counts as success.
+     *
+     * @param index the link's ifindex
+     * @param name the link's name, for errors
+     * @param address the four address bytes
+     * @param prefix the prefix length
+     * @param broadcast the four broadcast address bytes
+     * @return the request
+     */
+    public static Request addIpv4Address(int index, String name, byte[] address, int prefix, byte[] broadcast) {
+        Message m = new Message(Linux.RTM_NEWADDR, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK | Linux.NLM_F_CREATE
+                | Linux.NLM_F_EXCL).ifaddr(Linux.AF_INET, prefix, index)
+                .bytes(Linux.IFA_LOCAL, address).bytes(Linux.IFA_ADDRESS, address)
+                .bytes(Linux.IFA_BROADCAST, broadcast);
+        return new Request("RTM_NEWADDR", name, m, Errno.EEXIST);
     }
 
     /**
@@ -618,6 +699,12 @@ public final class Rtnetlink implements AutoCloseable {
         Message ifinfo(int family, int index, int ifFlags, int change) {
             ensure(Linux.IFINFOMSG_LEN);
             buf.put((byte) family).put((byte) 0).putShort((short) 0).putInt(index).putInt(ifFlags).putInt(change);
+            return this;
+        }
+
+        Message ifaddr(int family, int prefix, int index) {
+            ensure(Linux.IFADDRMSG_LEN);
+            buf.put((byte) family).put((byte) prefix).put((byte) 0).put((byte) Linux.RT_SCOPE_UNIVERSE).putInt(index);
             return this;
         }
 

@@ -55,6 +55,9 @@ public final class LibC {
     /** {@code int poll(struct pollfd *fds, nfds_t nfds, int timeout);} */
     public static native int poll(Pointer fds, NativeLong nfds, int timeout) throws LastErrorException;
 
+    /** {@code int kill(pid_t pid, int sig);} */
+    public static native int kill(int pid, int sig) throws LastErrorException;
+
     /** {@code int unshare(int flags);} */
     public static native int unshare(int flags) throws LastErrorException;
 

@@ -205,4 +205,21 @@ public final class Linux {
     // poll(2)
     /** {@code POLLIN}. */
     public static final short POLLIN = 1;
+
+    /** Netlink flag: fail if the object exists. */
+    public static final int NLM_F_EXCL = 0x200;
+    /** rtnetlink message: add an address. */
+    public static final int RTM_NEWADDR = 20;
+    /** rtnetlink message: get (dump) addresses. */
+    public static final int RTM_GETADDR = 22;
+    /** Size of {@code struct ifaddrmsg}. */
+    public static final int IFADDRMSG_LEN = 8;
+    /** Address attribute: the peer (for broadcast interfaces the local address too). */
+    public static final int IFA_ADDRESS = 1;
+    /** Address attribute: the local address. */
+    public static final int IFA_LOCAL = 2;
+    /** Address attribute: the broadcast address. */
+    public static final int IFA_BROADCAST = 4;
+    /** Address scope: global. */
+    public static final int RT_SCOPE_UNIVERSE = 0;
 }

@@ -1,0 +1,190 @@
+package dev.tapwire.network.bridge;
+
+import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.DeviceOperationException.Reason;
+import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.bridge.linux.raw.LibC;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One network's dnsmasq: started as a daemon in the calling thread's network namespace, bound to the gateway
+ * address only, serving static leases and names from two directories it watches ({@code hosts/} and
+ * {@code dhcp/} under the network's state directory). Its pid file is the record of the instance: a process
+ * counts as this network's dnsmasq only when it is alive, is dnsmasq, and was started with this pid file.
+ */
+final class Dnsmasq {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Dnsmasq.class);
+    private static final int SIGTERM = 15;
+    private static final int SIGHUP = 1;
+    private static final List<Path> SEARCH = List.of(Path.of("/usr/sbin/dnsmasq"), Path.of("/usr/bin/dnsmasq"),
+            Path.of("/sbin/dnsmasq"));
+
+    private final Path dir;
+    private final String network;
+
+    Dnsmasq(Path dir, String network) {
+        this.dir = dir;
+        this.network = network;
+    }
+
+    /** The dnsmasq binary, if installed. */
+    static Optional<Path> binary() {
+        return SEARCH.stream().filter(Files::isExecutable).findFirst();
+    }
+
+    /** Says why dnsmasq cannot run here, naming the package to install. */
+    static Optional<String> unavailabilityCause() {
+        return binary().isPresent() ? Optional.empty()
+                : Optional.of("dnsmasq is not installed (install the Debian package dnsmasq-base)");
+    }
+
+    Path pidFile() {
+        return dir.resolve("dnsmasq.pid");
+    }
+
+    Path hostsDir() {
+        return dir.resolve("hosts");
+    }
+
+    Path dhcpDir() {
+        return dir.resolve("dhcp");
+    }
+
+    /** The pid of this network's running dnsmasq, if one runs. */
+    OptionalInt pid() {
+        int pid;
+        try {
+            pid = Integer.parseInt(Files.readString(pidFile(), StandardCharsets.US_ASCII).trim());
+        } catch (IOException | NumberFormatException e) {
+            return OptionalInt.empty();
+        }
+        try {
+            byte[] cmdline = Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "cmdline"));
+            String text = new String(cmdline, StandardCharsets.UTF_8).replace('\0', ' ');
+            return text.contains("dnsmasq") && text.contains("--pid-file=" + pidFile() + " ")
+                    ? OptionalInt.of(pid) : OptionalInt.empty();
+        } catch (IOException e) {
+            return OptionalInt.empty(); // gone (or a zombie being reaped)
+        }
+    }
+
+    /**
+     * Starts dnsmasq for the network unless it runs already; waits until the daemon has bound its sockets (dnsmasq
+     * exits non-zero before forking when it cannot).
+     *
+     * @return true when it was started, false when it was running
+     */
+    boolean ensureRunning(String bridge, Ipv4Subnet subnet, String gateway, boolean forwardDns) {
+        if (pid().isPresent()) {
+            return false;
+        }
+        Path binary = binary().orElseThrow(() -> DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER,
+                unavailabilityCause().orElseThrow()));
+        List<String> command = new ArrayList<>(List.of(binary.toString(),
+                "--conf-file=/dev/null",
+                "--pid-file=" + pidFile(),
+                "--bind-interfaces", "--interface=" + bridge, "--except-interface=lo", "--listen-address=" + gateway,
+                "--dhcp-range=" + subnet.networkAddress() + ",static," + subnet.netmask(),
+                "--dhcp-hostsdir=" + dhcpDir(), "--hostsdir=" + hostsDir(),
+                "--dhcp-leasefile=" + dir.resolve("dnsmasq.leases"),
+                "--dhcp-authoritative", "--dhcp-ignore-clid",
+                "--domain=" + network, "--local=/" + network + "/",
+                "--dhcp-option=option:router," + gateway, "--dhcp-option=option:dns-server," + gateway,
+                "--dhcp-option=option:domain-search," + network,
+                "--local-ttl=1", "--dhcp-ttl=1", "--neg-ttl=1", "--no-hosts", "--log-facility=" + dir.resolve("dnsmasq.log"), "--quiet-dhcp"));
+        if (!forwardDns) {
+            command.add("--no-resolv");
+        }
+        try {
+            Files.deleteIfExists(pidFile());
+            Path startLog = dir.resolve("dnsmasq.start");
+            Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.to(startLog.toFile())).start();
+            // a file, not a pipe: the daemon inherits the descriptor, and a pipe nobody reads would block it
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER,
+                        "dnsmasq for network " + network + " did not start within 30 s");
+            }
+            String out = Files.readString(startLog, StandardCharsets.UTF_8);
+            if (p.exitValue() != 0) {
+                throw DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER, "dnsmasq for network " + network
+                        + " exited with status " + p.exitValue() + ": " + out.strip());
+            }
+        } catch (IOException e) {
+            throw DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER, "cannot run " + binary + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER, "interrupted starting dnsmasq", e);
+        }
+        for (int i = 0; i < 200 && pid().isEmpty(); i++) { // the daemon writes its pid file right after forking
+            sleep(10);
+        }
+        OptionalInt pid = pid();
+        if (pid.isEmpty()) {
+            throw DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER, "dnsmasq for network " + network
+                    + " reported success but no live process holds " + pidFile());
+        }
+        LOG.debug("started dnsmasq {} for network {} on {} ({})", pid.getAsInt(), network, bridge, gateway);
+        return true;
+    }
+
+    /** Makes dnsmasq re-read its host directories and drop its cache (entries removed from a file go too). */
+    void reload() {
+        pid().ifPresent(pid -> signal(pid, SIGHUP));
+    }
+
+    /** Stops this network's dnsmasq, if it runs, and waits until it is gone. */
+    void stop() {
+        OptionalInt pid = pid();
+        if (pid.isPresent()) {
+            signal(pid.getAsInt(), SIGTERM);
+            for (int i = 0; i < 500 && isAlive(pid.getAsInt()); i++) {
+                sleep(10);
+            }
+            LOG.debug("stopped dnsmasq {} of network {}", pid.getAsInt(), network);
+        }
+        try {
+            Files.deleteIfExists(pidFile());
+        } catch (IOException e) {
+            LOG.warn("could not remove {}: {}", pidFile(), e.toString());
+        }
+    }
+
+    /** True while the process runs (a zombie, which an init that does not reap leaves, has an empty cmdline). */
+    private static boolean isAlive(int pid) {
+        try {
+            return Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "cmdline")).length > 0;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static void signal(int pid, int signal) {
+        try {
+            LibC.kill(pid, signal);
+        } catch (com.sun.jna.LastErrorException e) {
+            LOG.debug("signal {} to dnsmasq {}: errno {}", signal, pid, e.getErrorCode()); // it exited meanwhile
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+}

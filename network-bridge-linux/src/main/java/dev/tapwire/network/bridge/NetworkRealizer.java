@@ -1,0 +1,700 @@
+package dev.tapwire.network.bridge;
+
+import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.DeviceOperationException.Reason;
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkException;
+import dev.tapwire.network.NetworkNames;
+import dev.tapwire.network.NetworkNotFoundException;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.RegistryWatch;
+import dev.tapwire.network.bridge.linux.Link;
+import dev.tapwire.network.bridge.linux.Nftables;
+import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.lock.Lease;
+import dev.tapwire.network.lock.LockFile;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Properties;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes named networks real on this host, in the network namespace of the calling thread: a bridge per
+ * network holding the gateway address, a dnsmasq per network serving static DHCP leases (member MAC →
+ * member address) and DNS names ({@code <workspace>} and {@code <workspace>.<network>}) from the registry,
+ * and tapwire's nftables table isolating the networks from each other, with optional NAT.
+ *
+ * <p>Works against any {@link NetworkRegistry} (file, etcd or a user's own). State lives under
+ * {@code rootDir/realized/<network>/}: the realization record, dnsmasq's watched host directories, its pid
+ * file and leases. Every change holds {@code rootDir/realized/realize.lock}, so two processes realizing one
+ * network make one bridge and one dnsmasq. dnsmasq drops root to {@code nobody}, which must be able to traverse
+ * every directory above the state directory; realizing checks that first.
+ *
+ * <pre>{@code
+ * NetworkRealizer realizer = new NetworkRealizer(stateDir, registry);
+ * realizer.realize("team", false);      // bridge tw-team with the gateway, dnsmasq, isolation rules
+ * registry.join("team", "web");         // then, from any process:
+ * realizer.sync("team");                // web and web.team resolve; web's MAC gets its static lease
+ * }</pre>
+ */
+public final class NetworkRealizer {
+
+    /** The alias prefix that marks a bridge as a tapwire network's; the network name follows. */
+    public static final String ALIAS_PREFIX = "tapwire-net:";
+
+    private static final Logger LOG = LoggerFactory.getLogger(NetworkRealizer.class);
+    private static final Pattern DNS_LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?");
+    private static final int IFNAMSIZ = 15;
+
+    private final Path root;
+    private final NetworkRegistry registry;
+    private final LockFile lock;
+
+    /**
+     * Creates a realizer for the networks of {@code registry}, keeping its state under {@code rootDir/realized}.
+     *
+     * @param rootDir the root (state) directory, as given to the bridge provider
+     * @param registry the registry the networks live in
+     * @throws InvalidNetworkSpecException if an argument is null
+     */
+    public NetworkRealizer(Path rootDir, NetworkRegistry registry) {
+        if (rootDir == null || registry == null) {
+            throw new InvalidNetworkSpecException("a realizer needs a root directory and a registry");
+        }
+        this.root = rootDir.resolve("realized");
+        this.registry = registry;
+        this.lock = LockFile.at(root.resolve("realize.lock"));
+    }
+
+    /**
+     * Returns the registry this realizer reads.
+     *
+     * @return the registry
+     */
+    public NetworkRegistry registry() {
+        return registry;
+    }
+
+    /**
+     * Returns the bridge name of a network: {@code tw-<name>} when that fits the kernel's 15 bytes, else
+     * {@code tw_} and 12 hex digits of the name's SHA-256 ({@code _} never appears in a network name, so the two
+     * forms cannot meet).
+     *
+     * @param network the network name
+     * @return the bridge name
+     * @throws InvalidNetworkSpecException if the name is not a valid network name
+     */
+    public static String bridgeName(String network) {
+        NetworkNames.requireValid(network);
+        if (3 + network.length() <= IFNAMSIZ) {
+            return "tw-" + network;
+        }
+        try {
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest(network.getBytes(StandardCharsets.UTF_8));
+            return "tw_" + HexFormat.of().formatHex(hash, 0, 6);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+
+    /**
+     * Tells whether a workspace name can be a DNS name: a label of 1-63 letters, digits and inner hyphens. A
+     * member whose name cannot still joins and gets its DHCP lease, but has no DNS name.
+     *
+     * @param workspace the member name
+     * @return true when {@code <workspace>} and {@code <workspace>.<network>} resolve
+     */
+    public static boolean hasDnsName(String workspace) {
+        return workspace != null && DNS_LABEL.matcher(workspace).matches();
+    }
+
+    /**
+     * Says why realization cannot run here (dnsmasq or libnftables missing), naming the Debian packages.
+     *
+     * @return the reason, or empty when it can run
+     */
+    public static Optional<String> unavailabilityCause() {
+        List<String> causes = new ArrayList<>();
+        BridgeNetworkProvider.unavailabilityCause().ifPresent(causes::add);
+        Dnsmasq.unavailabilityCause().ifPresent(causes::add);
+        Nftables.unavailabilityCause().ifPresent(causes::add);
+        return causes.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", causes));
+    }
+
+    // ------------------------------------------------------------------ realize / unrealize
+
+    /**
+     * Realizes a network, or repairs and updates its realization: bridge with alias and gateway address, up;
+     * dnsmasq running with the registry's members; tapwire's nftables table. Idempotent. All or nothing: when a
+     * step fails, what this call made is removed again.
+     *
+     * @param network the network
+     * @param nat whether its traffic leaving the host is masqueraded (enables IPv4 forwarding)
+     * @return the realization
+     * @throws NetworkNotFoundException if the registry has no such network
+     * @throws DeviceOperationException if a device of the bridge's name exists and is not this network's bridge,
+     *     dnsmasq cannot start (its own message), or nftables refuses the rules
+     * @throws IllegalStateException if dnsmasq or libnftables is missing (naming the package), or user
+     *     {@code nobody} cannot reach the state directory
+     */
+    public Realization realize(String network, boolean nat) {
+        requireAvailable();
+        NetworkRecord record = registry.get(network);
+        Realization wanted = new Realization(network, bridgeName(network), record.subnet(), record.gateway(), nat);
+        try (Lease held = lock.acquire()) {
+            return realizeLocked(wanted, record);
+        }
+    }
+
+    /**
+     * Realizes a network as {@link #realize(String, boolean)} does, keeping its NAT setting (off for a network
+     * not realized yet).
+     *
+     * @param network the network
+     * @return the realization
+     * @throws NetworkNotFoundException if the registry has no such network
+     * @throws DeviceOperationException as {@link #realize(String, boolean)}
+     */
+    public Realization realize(String network) {
+        requireAvailable();
+        NetworkRecord record = registry.get(network);
+        try (Lease held = lock.acquire()) {
+            boolean nat = read(network).map(Realization::nat).orElse(false);
+            return realizeLocked(new Realization(network, bridgeName(network), record.subnet(), record.gateway(), nat),
+                    record);
+        }
+    }
+
+    private Realization realizeLocked(Realization wanted, NetworkRecord record) {
+        Path dir = dir(wanted.network());
+        boolean newDir = !Files.exists(dir.resolve("realization.properties"));
+        Optional<Realization> before = read(wanted.network());
+        boolean madeBridge = false;
+        Dnsmasq dnsmasq = new Dnsmasq(dir, wanted.network());
+        boolean startedDnsmasq = false;
+        try {
+            makeDirectories(dir);
+            madeBridge = ensureBridge(wanted);
+            write(wanted);
+            writeData(wanted.network(), record, dnsmasq);
+            startedDnsmasq = dnsmasq.ensureRunning(wanted.bridge(), wanted.subnet(), wanted.gateway().toString(),
+                    wanted.nat());
+            applyFirewall();
+            LOG.debug("realized network {} on {} ({}, gateway {}, nat {})", wanted.network(), wanted.bridge(),
+                    wanted.subnet(), wanted.gateway(), wanted.nat());
+            return wanted;
+        } catch (RuntimeException e) {
+            undo(wanted, before, newDir, madeBridge, startedDnsmasq, dnsmasq, e);
+            throw e;
+        }
+    }
+
+    private void undo(Realization wanted, Optional<Realization> before, boolean newDir, boolean madeBridge,
+            boolean startedDnsmasq, Dnsmasq dnsmasq, RuntimeException cause) {
+        try {
+            if (startedDnsmasq || newDir) {
+                dnsmasq.stop();
+            }
+            if (madeBridge) {
+                deleteBridge(wanted.bridge(), wanted.network());
+            }
+            if (newDir) {
+                deleteTree(dir(wanted.network()));
+            } else {
+                before.ifPresent(this::write);
+            }
+            if (newDir || before.map(b -> b.nat() != wanted.nat()).orElse(false)) {
+                applyFirewall();
+            }
+        } catch (RuntimeException e) {
+            cause.addSuppressed(e);
+            LOG.warn("could not roll back the failed realization of network {}: {}", wanted.network(), e.getMessage());
+        }
+    }
+
+    /**
+     * Removes a network's realization: its dnsmasq, bridge, rules and state. A network that is not realized is
+     * left alone.
+     *
+     * @param network the network
+     * @return true when something was removed
+     * @throws DeviceOperationException if tapwire TAPs of VMs are still attached to the network's bridge (delete
+     *     those VMs first), or a device cannot be removed
+     */
+    public boolean unrealize(String network) {
+        NetworkNames.requireValid(network);
+        try (Lease held = lock.acquire()) {
+            return unrealizeLocked(network, false);
+        }
+    }
+
+    private boolean unrealizeLocked(String network, boolean evenWithTaps) {
+        Optional<Realization> realization = read(network);
+        String bridge = realization.map(Realization::bridge).orElse(bridgeName(network));
+        if (!evenWithTaps) {
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                Optional<Link> br = netlink.link(bridge).filter(l -> isBridgeOf(l, network));
+                if (br.isPresent()) {
+                    List<String> vms = BridgeTaps.list(netlink).stream()
+                            .filter(t -> t.masterIndex() == br.get().index())
+                            .map(t -> BridgeTaps.vmIdOf(t).orElse(t.name())).distinct().sorted().toList();
+                    if (!vms.isEmpty()) {
+                        throw DeviceOperationException.of("unrealize", bridge, Reason.BUSY, "network " + network
+                                + " still has TAPs of VM(s) " + vms + " on bridge " + bridge + "; delete those VMs first");
+                    }
+                }
+            }
+        }
+        boolean removed = realization.isPresent();
+        new Dnsmasq(dir(network), network).stop();
+        removed |= deleteBridge(bridge, network);
+        deleteTree(dir(network));
+        if (removed) {
+            applyFirewall();
+            LOG.debug("unrealized network {}", network);
+        }
+        return removed;
+    }
+
+    // ------------------------------------------------------------------ sync
+
+    /**
+     * Rewrites a realized network's DHCP and DNS data from the registry (atomically, each file replaced by a
+     * rename) and makes its dnsmasq re-read them when they changed. A network that is not realized is skipped.
+     *
+     * @param network the network
+     * @return true when the network is realized here (and so was synced)
+     * @throws NetworkException if the registry cannot be read
+     */
+    public boolean sync(String network) {
+        NetworkNames.requireValid(network);
+        try (Lease held = lock.acquire()) {
+            if (read(network).isEmpty()) {
+                return false;
+            }
+            Optional<NetworkRecord> record = registry.find(network);
+            if (record.isEmpty()) {
+                LOG.warn("network {} is realized here but gone from the registry; its realization stays until the GC"
+                        + " or an unrealize removes it", network);
+                return true;
+            }
+            Dnsmasq dnsmasq = new Dnsmasq(dir(network), network);
+            if (writeData(network, record.get(), dnsmasq)) {
+                dnsmasq.reload();
+            }
+            return true;
+        }
+    }
+
+    /**
+     * Syncs every realized network, as {@link #sync} does.
+     *
+     * @return the networks synced
+     * @throws NetworkException if the registry cannot be read
+     */
+    public List<String> syncAll() {
+        List<String> synced = new ArrayList<>();
+        for (Realization r : list()) {
+            if (sync(r.network())) {
+                synced.add(r.network());
+            }
+        }
+        return synced;
+    }
+
+    /**
+     * Follows the registry: every change to a realized network's members, made by any process or host, is synced
+     * to its dnsmasq as it is reported. The returned watch runs on the registry's watch thread, in the network
+     * namespace that thread was started in; use it where that is the namespace the networks live in.
+     *
+     * @return the watch; close it to stop following
+     * @throws NetworkException if the registry cannot be watched
+     */
+    public RegistryWatch follow() {
+        return registry.watch(change -> {
+            try {
+                syncAll();
+            } catch (RuntimeException e) {
+                LOG.warn("could not sync realized networks after a registry change: {}", e.getMessage());
+            }
+        });
+    }
+
+    /** Writes the data files; returns true when one changed. */
+    private boolean writeData(String network, NetworkRecord record, Dnsmasq dnsmasq) {
+        StringBuilder hosts = new StringBuilder();
+        StringBuilder dhcp = new StringBuilder();
+        Map<MacAddress, String> macs = new HashMap<>();
+        for (Member m : record.members()) {
+            MacAddress mac = MacAddress.forMember(network, m.workspace());
+            String clash = macs.putIfAbsent(mac, m.workspace());
+            if (clash != null) {
+                LOG.warn("members {} and {} of network {} would share MAC {}; {} gets no DHCP lease", clash,
+                        m.workspace(), network, mac, m.workspace());
+                continue;
+            }
+            dhcp.append(mac).append(',').append(m.ip()).append('\n');
+            if (hasDnsName(m.workspace())) {
+                hosts.append(m.ip()).append(' ').append(m.workspace()).append('.').append(network).append(' ')
+                        .append(m.workspace()).append('\n');
+            }
+        }
+        boolean changed = replace(dnsmasq.hostsDir().resolve("members"), hosts.toString());
+        changed |= replace(dnsmasq.dhcpDir().resolve("members"), dhcp.toString());
+        return changed;
+    }
+
+    /**
+     * Returns the {@code /etc/hosts} lines of a network's members: address, {@code workspace.network},
+     * {@code workspace}; members whose name is not a DNS label are left out.
+     *
+     * @param network the network
+     * @return the lines, each ending in a newline, by address
+     * @throws NetworkNotFoundException if there is no such network
+     */
+    public String hostsLines(String network) {
+        NetworkRecord record = registry.get(network);
+        StringBuilder sb = new StringBuilder();
+        record.members().stream().filter(m -> hasDnsName(m.workspace())).sorted((a, b) -> a.ip().compareTo(b.ip()))
+                .forEach(m -> sb.append(m.ip()).append(' ').append(m.workspace()).append('.').append(network)
+                        .append(' ').append(m.workspace()).append('\n'));
+        return sb.toString();
+    }
+
+    // ------------------------------------------------------------------ inspect / verify
+
+    /**
+     * What is realized of a network here, and what is wrong with it.
+     *
+     * @param realization the recorded realization
+     * @param bridgeUp whether the bridge exists, is this network's and is up
+     * @param dnsmasqPid the pid of its running dnsmasq, if one runs
+     * @param problems what is wrong, in words an operator can act on; empty when all is well
+     */
+    public record Status(Realization realization, boolean bridgeUp, OptionalInt dnsmasqPid, List<String> problems) {
+    }
+
+    /**
+     * Returns every network realized under this root directory, by name.
+     *
+     * @return the realizations
+     */
+    public List<Realization> list() {
+        List<Realization> all = new ArrayList<>();
+        if (!Files.isDirectory(root)) {
+            return all;
+        }
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(root, Files::isDirectory)) {
+            for (Path d : dirs) {
+                String name = d.getFileName().toString();
+                if (NetworkNames.isValid(name)) {
+                    read(name).ifPresent(all::add);
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list realized networks under " + root + ": " + e, e);
+        }
+        all.sort((a, b) -> a.network().compareTo(b.network()));
+        return all;
+    }
+
+    /**
+     * Tells how a network is realized here, without changing anything.
+     *
+     * @param network the network
+     * @return its status, or empty when it is not realized here
+     */
+    public Optional<Status> inspect(String network) {
+        NetworkNames.requireValid(network);
+        return read(network).map(r -> status(r, false));
+    }
+
+    /**
+     * Checks a realized network and repairs what it can: a dead dnsmasq is restarted, tapwire's rules are
+     * restored when missing or changed, data files are re-synced. What it cannot repair (bridge deleted or down,
+     * gateway address gone, another table dropping forwarded traffic) is reported in the status's problems;
+     * repairs are reported there too.
+     *
+     * @param network the network
+     * @return the status after repair
+     * @throws DeviceOperationException if the network is not realized here
+     */
+    public Status verify(String network) {
+        NetworkNames.requireValid(network);
+        try (Lease held = lock.acquire()) {
+            Realization r = read(network).orElseThrow(() -> DeviceOperationException.of("verify", bridgeName(network),
+                    Reason.NO_SUCH_DEVICE, "network " + network + " is not realized here (realize it first)"));
+            return status(r, true);
+        }
+    }
+
+    private Status status(Realization r, boolean repair) {
+        List<String> problems = new ArrayList<>();
+        boolean bridgeUp = false;
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            Optional<Link> br = netlink.link(r.bridge());
+            if (br.isEmpty()) {
+                problems.add("bridge " + r.bridge() + " of network " + r.network()
+                        + " is gone: its VMs are cut off; realize the network again and re-create their TAPs");
+            } else if (!isBridgeOf(br.get(), r.network())) {
+                problems.add("device " + r.bridge() + " is not network " + r.network() + "'s bridge (kind \""
+                        + br.get().kind() + "\", alias \"" + br.get().alias() + "\")");
+            } else {
+                bridgeUp = br.get().isUp();
+                if (!bridgeUp) {
+                    problems.add("bridge " + r.bridge() + " of network " + r.network() + " is down");
+                }
+                int index = br.get().index();
+                boolean hasGateway = netlink.ipv4Addresses().stream().anyMatch(a -> a.index() == index
+                        && a.address().equals(r.gateway().toString()) && a.prefix() == r.subnet().prefixLength());
+                if (!hasGateway) {
+                    problems.add("bridge " + r.bridge() + " lacks the gateway address " + r.gateway() + "/"
+                            + r.subnet().prefixLength());
+                }
+            }
+        }
+        Dnsmasq dnsmasq = new Dnsmasq(dir(r.network()), r.network());
+        OptionalInt pid = dnsmasq.pid();
+        if (pid.isEmpty()) {
+            if (repair && problems.isEmpty()) {
+                dnsmasq.ensureRunning(r.bridge(), r.subnet(), r.gateway().toString(), r.nat());
+                pid = dnsmasq.pid();
+                problems.add("repaired: dnsmasq of network " + r.network() + " was not running and was restarted (pid "
+                        + pid.orElse(-1) + ")");
+            } else {
+                problems.add("dnsmasq of network " + r.network() + " is not running");
+            }
+        }
+        List<Realization> all = list();
+        List<String> rules = Firewall.check(root.resolve("ruleset.nft"), all);
+        if (repair && rules.stream().anyMatch(p -> p.startsWith("nftables table"))) {
+            applyFirewall();
+            problems.add("repaired: " + rules.get(0) + "; tapwire's rules were restored");
+            rules = Firewall.check(root.resolve("ruleset.nft"), all);
+        }
+        problems.addAll(rules);
+        if (repair) {
+            registry.find(r.network()).ifPresent(record -> {
+                if (writeData(r.network(), record, dnsmasq)) {
+                    dnsmasq.reload();
+                }
+            });
+        }
+        return new Status(r, bridgeUp, pid, List.copyOf(problems));
+    }
+
+    // ------------------------------------------------------------------ GC
+
+    /**
+     * Removes the realizations of networks that no longer exist in the registry: their dnsmasq, bridge (even
+     * with TAPs on it: their VMs' network is gone), rules and state. Bridges carrying tapwire's network alias
+     * for a network that is gone are removed too. Nothing else is touched.
+     *
+     * @return the networks reclaimed
+     * @throws NetworkException if the registry cannot be read
+     */
+    public Set<String> collectGarbage() {
+        try (Lease held = lock.acquire()) {
+            Set<String> existing = new java.util.HashSet<>();
+            registry.list().forEach(n -> existing.add(n.name()));
+            Set<String> doomed = new java.util.TreeSet<>();
+            for (Realization r : list()) {
+                if (!existing.contains(r.network())) {
+                    doomed.add(r.network());
+                }
+            }
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                for (Link l : netlink.links()) {
+                    if (l.isBridge() && l.alias().startsWith(ALIAS_PREFIX)) {
+                        String name = l.alias().substring(ALIAS_PREFIX.length());
+                        if (NetworkNames.isValid(name) && !existing.contains(name) && l.name().equals(bridgeName(name))) {
+                            doomed.add(name);
+                        }
+                    }
+                }
+            }
+            for (String network : doomed) {
+                unrealizeLocked(network, true);
+                LOG.warn("GC: network {} is gone from the registry; removed its bridge, dnsmasq and rules", network);
+            }
+            return doomed;
+        }
+    }
+
+    // ------------------------------------------------------------------ devices
+
+    /** Makes or checks the bridge; returns true when this call created it. */
+    private boolean ensureBridge(Realization r) {
+        String alias = ALIAS_PREFIX + r.network();
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            Optional<Link> existing = netlink.link(r.bridge());
+            boolean made = false;
+            if (existing.isPresent()) {
+                if (!isBridgeOf(existing.get(), r.network())) {
+                    throw DeviceOperationException.of("realize", r.bridge(), Reason.BUSY, "device " + r.bridge()
+                            + " exists but is not network " + r.network() + "'s bridge (kind \"" + existing.get().kind()
+                            + "\", alias \"" + existing.get().alias() + "\"); it is never shared: rename or delete it");
+                }
+            } else {
+                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge())));
+                made = true;
+            }
+            try {
+                int index = netlink.link(r.bridge()).orElseThrow(() -> DeviceOperationException.of("realize",
+                        r.bridge(), Reason.NO_SUCH_DEVICE, "bridge " + r.bridge() + " vanished while being set up"))
+                        .index();
+                netlink.execute(List.of(Rtnetlink.bringUp(index, r.bridge(), 0, alias),
+                        Rtnetlink.addIpv4Address(index, r.bridge(), r.gateway().toBytes(), r.subnet().prefixLength(),
+                                r.subnet().broadcastAddress().toBytes())));
+            } catch (RuntimeException e) {
+                if (made) {
+                    deleteBridge(r.bridge(), null);
+                }
+                throw e;
+            }
+            return made;
+        }
+    }
+
+    private static boolean isBridgeOf(Link link, String network) {
+        return link.isBridge() && link.alias().equals(ALIAS_PREFIX + network);
+    }
+
+    /** Deletes the bridge if it is this network's (any bridge of that name when network is null). */
+    private static boolean deleteBridge(String bridge, String network) {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            Optional<Link> link = netlink.link(bridge);
+            if (link.isPresent() && link.get().isBridge() && (network == null || isBridgeOf(link.get(), network))) {
+                netlink.execute(List.of(Rtnetlink.deleteLink(link.get().index(), bridge)));
+                return true;
+            }
+            return false;
+        }
+    }
+
+    private void applyFirewall() {
+        Firewall.apply(root.resolve("ruleset.nft"), list());
+    }
+
+    // ------------------------------------------------------------------ state files
+
+    private Path dir(String network) {
+        return root.resolve(network);
+    }
+
+    private Optional<Realization> read(String network) {
+        Path file = dir(network).resolve("realization.properties");
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        Properties p = new Properties();
+        try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(in);
+            return Optional.of(new Realization(network, p.getProperty("bridge"),
+                    Ipv4Subnet.parse(p.getProperty("subnet")), Ipv4Address.parse(p.getProperty("gateway")),
+                    Boolean.parseBoolean(p.getProperty("nat"))));
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("ignoring unreadable realization record {}: {}", file, e.toString());
+            return Optional.empty();
+        }
+    }
+
+    private void write(Realization r) {
+        String text = "network=" + r.network() + "\nbridge=" + r.bridge() + "\nsubnet=" + r.subnet() + "\ngateway="
+                + r.gateway() + "\nnat=" + r.nat() + "\n";
+        replace(dir(r.network()).resolve("realization.properties"), text);
+    }
+
+    /** Replaces a file atomically (a hidden temporary file renamed over it); returns true when it changed. */
+    private static boolean replace(Path file, String content) {
+        try {
+            if (Files.isRegularFile(file) && Files.readString(file, StandardCharsets.UTF_8).equals(content)) {
+                return false;
+            }
+            makeDirectories(file.getParent());
+            // dnsmasq ignores files whose names start with a dot in the directories it watches
+            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+            try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+                w.write(content);
+            }
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            }
+            return true;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write " + file + ": " + e, e);
+        }
+    }
+
+    private static void makeDirectories(Path dir) {
+        try {
+            LockFile.createDirectories(dir);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create " + dir + ": " + e, e);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot remove " + dir + ": " + e, e);
+        }
+    }
+
+    private void requireAvailable() {
+        unavailabilityCause().ifPresent(cause -> {
+            throw new IllegalStateException("named networks cannot be realized here: " + cause);
+        });
+        // dnsmasq runs as nobody: every directory above its files must let others through
+        Path p = root.toAbsolutePath();
+        for (Path at = p; at != null; at = at.getParent()) {
+            if (Files.isDirectory(at)) {
+                try {
+                    Set<PosixFilePermission> perms = Files.getPosixFilePermissions(at);
+                    if (!perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
+                        throw new IllegalStateException("dnsmasq drops root to user nobody, which cannot reach " + root
+                                + ": directory " + at + " has mode " + PosixFilePermissions.toString(perms)
+                                + "; give it o+x (chmod o+x " + at + ") or use a state directory nobody can traverse");
+                    }
+                } catch (IOException e) {
+                    throw new IllegalStateException("cannot read the mode of " + at + ": " + e, e);
+                }
+            }
+        }
+    }
+}
