@@ -92,8 +92,9 @@ public final class TapNames {
      * @param existing the configs to recover, or null
      * @param naming the provider's TAP naming scheme
      * @return {@code existing}, or an empty list for null
-     * @throws InvalidNetworkSpecException if the VM ID, NIC count or spec is invalid, or the existing configs
-     *     do not match the NIC count or name other TAPs than the scheme gives
+     * @throws InvalidNetworkSpecException if the VM ID, NIC count or spec is invalid, the spec names more networks
+     *     than there are NICs or an invalid network name, or the existing configs do not match the NIC count or
+     *     name other TAPs than the scheme gives
      */
     public static List<NicConfig> requireValidConfigure(String vmId, int nics, VmSpec vm, List<NicConfig> existing,
             TapNaming naming) {
@@ -101,6 +102,13 @@ public final class TapNames {
         requireValidNicCount(nics);
         if (vm == null) {
             throw new InvalidNetworkSpecException("VM spec must not be null");
+        }
+        if (vm.networks().size() > nics) {
+            throw new InvalidNetworkSpecException("VM " + vmId + " names " + vm.networks().size() + " networks "
+                    + vm.networks() + " for " + nics + " NIC(s): one network per NIC, in NIC order");
+        }
+        for (String network : vm.networks()) {
+            NetworkNames.requireValid(network);
         }
         List<NicConfig> previous = existing == null ? List.of() : existing;
         if (!previous.isEmpty() && previous.size() != nics) {

@@ -4,8 +4,12 @@ import com.sun.jna.Platform;
 import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
+import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
@@ -25,6 +29,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,7 +77,8 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     private static volatile Optional<String> unavailability;
 
     private final ProviderSettings settings;
-    private final String bridge;
+    private final Optional<String> bridge;
+    private final Optional<NetworkRealizer> realizer;
     private final OptionalInt owner;
     private final OptionalInt group;
     private final TapNaming naming;
@@ -81,9 +87,10 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     /**
      * Creates the provider and checks that the bridge exists and is a bridge.
      *
-     * @param settings root directory and options ({@code bridge} required)
-     * @throws InvalidNetworkSpecException if {@code bridge} is missing or invalid, owner/group are not ids or the
-     *     TAP naming is unknown
+     * @param settings root directory, options and, for NICs on named networks, the registry ({@code bridge} is
+     *     required without a registry)
+     * @throws InvalidNetworkSpecException if there is neither {@code bridge} nor a registry, {@code bridge} is
+     *     invalid, owner/group are not ids or the TAP naming is unknown
      * @throws DeviceOperationException if the bridge does not exist ({@code ENODEV}) or is not a bridge
      * @throws IllegalStateException if the backend cannot run on this host (see {@link #unavailabilityCause()})
      */
@@ -92,14 +99,20 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             throw new IllegalStateException("the bridge network provider cannot run here: " + cause);
         });
         this.settings = settings;
-        this.bridge = TapNames.requireValidInterfaceName(settings.option("bridge").orElseThrow(() ->
-                new InvalidNetworkSpecException("the bridge provider needs the option bridge=<device>, e.g. cni0")));
+        this.bridge = settings.option("bridge").map(TapNames::requireValidInterfaceName);
+        if (bridge.isEmpty() && settings.findRegistry().isEmpty()) {
+            throw new InvalidNetworkSpecException("the bridge provider needs the option bridge=<device> (e.g. cni0)"
+                    + " for NICs on no named network, or a registry (ProviderSettings.withRegistry) for named networks");
+        }
+        this.realizer = settings.findRegistry().map(r -> new NetworkRealizer(settings.rootDir(), r));
         this.group = settings.intOption("group").map(OptionalInt::of).orElse(OptionalInt.empty());
         this.owner = ownerOf(settings, group);
         this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         this.gcLock = gcLock(settings.rootDir());
-        try (Rtnetlink netlink = Rtnetlink.open()) {
-            bridgeLink(netlink);
+        if (bridge.isPresent()) {
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                bridgeLink(netlink);
+            }
         }
     }
 
@@ -147,12 +160,21 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     }
 
     /**
-     * Returns the bridge this provider attaches TAPs to.
+     * Returns the bridge this provider attaches the TAPs of NICs on no named network to.
      *
-     * @return the bridge device name
+     * @return the bridge device name, or empty when only named networks are served
      */
-    public String bridge() {
+    public Optional<String> bridge() {
         return bridge;
+    }
+
+    /**
+     * Returns the realizer of named networks, present when the settings carry a registry.
+     *
+     * @return the realizer, or empty
+     */
+    public Optional<NetworkRealizer> realizer() {
+        return realizer;
     }
 
     /**
@@ -204,25 +226,102 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         for (ConfigureRequest r : requests) {
             previous.add(TapNames.requireValidConfigure(r.vmId(), r.nics(), r.vm(), r.existing(), naming));
         }
-        try (Lease gc = gcLock.acquire(); Rtnetlink netlink = Rtnetlink.open();
-                Interfaces interfaces = Interfaces.over(netlink)) {
-            return configureLocked(netlink, interfaces, requests, previous);
+        Attachments attachments = new Attachments();
+        try {
+            for (ConfigureRequest r : requests) {
+                attachments.join(r);
+            }
+            List<List<NicConfig>> configs;
+            try (Lease gc = gcLock.acquire(); Rtnetlink netlink = Rtnetlink.open();
+                    Interfaces interfaces = Interfaces.over(netlink)) {
+                configs = configureLocked(netlink, interfaces, requests, previous, attachments);
+            }
+            attachments.sync();
+            return configs;
+        } catch (RuntimeException e) {
+            attachments.rollback(e);
+            throw e;
+        }
+    }
+
+    /** The named-network side of one configure call: realizations, joins made (to undo on failure), MACs. */
+    private final class Attachments {
+        private final Map<String, Realization> realized = new LinkedHashMap<>();
+        private final Map<String, GuestNetwork> guests = new HashMap<>(); // "vm/nic" → the guest's settings
+        private final List<String[]> joined = new ArrayList<>(); // {network, workspace} newly joined here
+
+        void join(ConfigureRequest request) {
+            List<String> networks = request.vm().networks();
+            if (networks.isEmpty()) {
+                return;
+            }
+            NetworkRealizer r = realizer.orElseThrow(() -> new InvalidNetworkSpecException("VM " + request.vmId()
+                    + " has NICs on named networks " + networks + " but this provider has no registry: create it"
+                    + " with ProviderSettings.withRegistry(registry)"));
+            String workspace = request.vm().workspaceOr(request.vmId());
+            for (int nic = 0; nic < networks.size(); nic++) {
+                String network = networks.get(nic);
+                NetworkRecord before = r.registry().get(network);
+                MacAddress mac = MacAddress.forMember(network, workspace);
+                for (Member m : before.members()) {
+                    if (!m.workspace().equals(workspace) && MacAddress.forMember(network, m.workspace()).equals(mac)) {
+                        throw new InvalidNetworkSpecException("workspace " + workspace + " would have MAC " + mac
+                                + " on network " + network + ", which member " + m.workspace() + " has already;"
+                                + " choose another workspace name (VmSpec.withWorkspace)");
+                    }
+                }
+                Ipv4Address ip = r.registry().join(network, workspace);
+                if (before.member(workspace).isEmpty()) {
+                    joined.add(new String[] {network, workspace});
+                }
+                if (!realized.containsKey(network)) {
+                    realized.put(network, r.ensureRealized(network));
+                }
+                guests.put(request.vmId() + "/" + nic, new GuestNetwork(ip, before.gateway(),
+                        before.subnet().prefixLength()));
+            }
+        }
+
+        Optional<Realization> network(String vmId, VmSpec vm, int nic) {
+            return nic < vm.networks().size() ? Optional.of(realized.get(vm.networks().get(nic))) : Optional.empty();
+        }
+
+        GuestNetwork guest(String vmId, int nic) {
+            return guests.get(vmId + "/" + nic);
+        }
+
+        void sync() {
+            for (String network : realized.keySet()) {
+                realizer.orElseThrow().sync(network);
+            }
+        }
+
+        void rollback(RuntimeException cause) {
+            for (String[] j : joined) {
+                try {
+                    realizer.orElseThrow().registry().leave(j[0], j[1]);
+                } catch (RuntimeException e) {
+                    cause.addSuppressed(e);
+                    LOG.warn("could not undo the join of {} to {} after a failed configure: {}", j[1], j[0],
+                            e.getMessage());
+                }
+            }
         }
     }
 
     private List<List<NicConfig>> configureLocked(Rtnetlink netlink, Interfaces interfaces,
-            List<ConfigureRequest> requests, List<List<NicConfig>> previous) {
+            List<ConfigureRequest> requests, List<List<NicConfig>> previous, Attachments attachments) {
         Map<String, Integer> created = new LinkedHashMap<>(); // TAP made here → its ifindex, null until known
-        // Two ioctls instead of an RTM_GETLINK of the bridge (a large message): the constructor checked
-        // that it is a bridge, and enslaving to anything else fails and rolls back anyway.
-        int bridgeIndex = bridgeIndex(interfaces);
-        int bridgeMtu = interfaces.mtu(bridge);
+        // Two ioctls per bridge instead of an RTM_GETLINK (a large message): the constructor checked that the
+        // provider's is a bridge, a network's is checked when realized, and enslaving to anything else fails and
+        // rolls back anyway.
+        Map<String, int[]> bridges = new HashMap<>(); // name → {ifindex, mtu}
         List<Rtnetlink.Request> setup = new ArrayList<>();
         List<List<NicConfig>> results = new ArrayList<>(requests.size());
         try {
             for (int v = 0; v < requests.size(); v++) {
                 ConfigureRequest request = requests.get(v);
-                results.add(prepare(netlink, interfaces, request, previous.get(v), bridgeIndex, bridgeMtu, created,
+                results.add(prepare(netlink, interfaces, request, previous.get(v), bridges, attachments, created,
                         setup));
             }
             netlink.execute(setup);
@@ -236,20 +335,30 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             }
             throw e;
         }
-        LOG.debug("configured {} VM(s) on bridge {} (created: {})", requests.size(), bridge, created.keySet());
+        LOG.debug("configured {} VM(s) on bridge(s) {} (created: {})", requests.size(), bridges.keySet(),
+                created.keySet());
         return List.copyOf(results);
     }
 
     /** Creates (or adopts) one VM's TAPs and adds their setup to {@code setup}; returns the VM's configs. */
     private List<NicConfig> prepare(Rtnetlink netlink, Interfaces interfaces, ConfigureRequest request,
-            List<NicConfig> previous, int bridgeIndex, int bridgeMtu, Map<String, Integer> created,
-            List<Rtnetlink.Request> setup) {
+            List<NicConfig> previous, Map<String, int[]> bridges, Attachments attachments,
+            Map<String, Integer> created, List<Rtnetlink.Request> setup) {
         String vmId = request.vmId();
         VmSpec vm = request.vm();
         boolean multiQueue = vm.needsMultiQueueTap();
         String alias = BridgeTaps.ALIAS_PREFIX + vmId;
         List<NicConfig> result = new ArrayList<>(request.nics());
         for (int i = 0; i < request.nics(); i++) {
+            Optional<Realization> network = attachments.network(vmId, vm, i);
+            int nic = i;
+            String bridgeName = network.map(Realization::bridge).orElseGet(() -> bridge.orElseThrow(() ->
+                    new InvalidNetworkSpecException("NIC " + nic + " of VM " + vmId + " is on no named network, and this"
+                            + " provider has no bridge option for such NICs (bridge=<device>)")));
+            int[] target = bridges.computeIfAbsent(bridgeName, b -> new int[] {bridgeIndex(interfaces, b),
+                    interfaces.mtu(b)});
+            int bridgeIndex = target[0];
+            int bridgeMtu = target[1];
             String tap = naming.tapName(vmId, i);
             // create first, look only when the name is taken: after a reboot nothing exists to adopt
             boolean adopted = !createTap(tap, vmId, multiQueue, !previous.isEmpty()) && adopt(netlink, tap, vmId);
@@ -258,14 +367,16 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             }
             int index = interfaces.index(tap);
             created.replace(tap, index);
-            MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
+            MacAddress mac = network.isPresent() ? MacAddress.forMember(network.get().network(), vm.workspaceOr(vmId))
+                    : previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
             // up before master, in one message (a port brought up while on the bridge costs more, ~4x for
             // multi-queue); a new TAP already has the default MTU
             setup.add(Rtnetlink.bringUpOnBridge(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0, alias,
                     bridgeIndex));
             setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
             setup.add(Rtnetlink.addStaticFdb(index, tap, mac));
-            result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));
+            result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridgeName, null,
+                    network.isPresent() ? attachments.guest(vmId, i) : null));
         }
         return result;
     }
@@ -325,25 +436,26 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
     }
 
-    private int bridgeIndex(Interfaces interfaces) {
+    private static int bridgeIndex(Interfaces interfaces, String bridge) {
         try {
             return interfaces.index(bridge);
         } catch (DeviceOperationException e) {
             if (e.reason() == Reason.NO_SUCH_DEVICE) {
-                throw missingBridge(e.operation(), e);
+                throw missingBridge(bridge, e.operation(), e);
             }
             throw e;
         }
     }
 
-    private DeviceOperationException missingBridge(String operation, Throwable cause) {
+    private static DeviceOperationException missingBridge(String bridge, String operation, Throwable cause) {
         return DeviceOperationException.of(operation, bridge, Reason.NO_SUCH_DEVICE, "bridge " + bridge
                 + " does not exist in this network namespace; create it first (ip link add " + bridge
                 + " type bridge)", cause);
     }
 
     private Link bridgeLink(Rtnetlink netlink) {
-        Link link = netlink.link(bridge).orElseThrow(() -> missingBridge("RTM_GETLINK", null));
+        String bridge = this.bridge.orElseThrow();
+        Link link = netlink.link(bridge).orElseThrow(() -> missingBridge(bridge, "RTM_GETLINK", null));
         if (!link.isBridge()) {
             throw new InvalidNetworkSpecException("device " + bridge + " is not a Linux bridge (its kind is \""
                     + (link.kind().isEmpty() ? "none" : link.kind()) + "\"); the bridge provider needs a bridge");
@@ -361,9 +473,33 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     @Override
     public void verify(String vmId) {
         TapNames.requireValidVmId(vmId);
+        List<Link> masters;
         try (Rtnetlink netlink = Rtnetlink.open()) {
-            verifyTaps(netlink, vmId, naming, owner, group, Optional.of(bridgeLink(netlink)));
+            masters = verifyTaps(netlink, vmId, naming, owner, group,
+                    bridge.isPresent() ? Optional.of(bridgeLink(netlink)) : Optional.empty());
         }
+        for (Link master : masters) {
+            Optional<String> network = networkOf(master);
+            if (network.isEmpty()) {
+                continue;
+            }
+            if (realizer.isEmpty()) {
+                throw DeviceOperationException.of("verify", master.name(), Reason.OTHER, "VM " + vmId + " is on network "
+                        + network.get() + ", but this provider has no registry to check it with");
+            }
+            NetworkRealizer.Status status = realizer.get().verify(network.get());
+            List<String> unrepaired = status.problems().stream().filter(p -> !p.startsWith("repaired:")).toList();
+            status.problems().stream().filter(p -> p.startsWith("repaired:")).forEach(p -> LOG.warn("{}", p));
+            if (!unrepaired.isEmpty()) {
+                throw DeviceOperationException.of("verify", master.name(), Reason.OTHER, "network " + network.get()
+                        + " of VM " + vmId + " is not as realized: " + String.join("; ", unrepaired));
+            }
+        }
+    }
+
+    private static Optional<String> networkOf(Link bridge) {
+        return bridge.alias().startsWith(NetworkRealizer.ALIAS_PREFIX)
+                ? Optional.of(bridge.alias().substring(NetworkRealizer.ALIAS_PREFIX.length())) : Optional.empty();
     }
 
     /**
@@ -381,7 +517,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         OptionalInt group = settings.intOption("group").map(OptionalInt::of).orElse(OptionalInt.empty());
         TapNaming naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         try (Rtnetlink netlink = Rtnetlink.open()) {
-            return verifyTaps(netlink, vmId, naming, ownerOf(settings, group), group, Optional.empty());
+            return verifyTaps(netlink, vmId, naming, ownerOf(settings, group), group, Optional.empty()).get(0).name();
         }
     }
 
@@ -392,8 +528,11 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                 : group.isPresent() ? OptionalInt.empty() : OptionalInt.of(LibC.geteuid());
     }
 
-    /** Checks every TAP of the VM; returns the bridge they are on. */
-    private static String verifyTaps(Rtnetlink netlink, String vmId, TapNaming naming, OptionalInt owner,
+    /**
+     * Checks every TAP of the VM; returns the bridges they are on, in NIC order, each once. TAPs on a named
+     * network's bridge may be on different bridges; the others must share one (the provider's, when given).
+     */
+    private static List<Link> verifyTaps(Rtnetlink netlink, String vmId, TapNaming naming, OptionalInt owner,
             OptionalInt group, Optional<Link> bridge) {
         String first = naming.tapName(vmId, 0);
         List<Link> all = netlink.links();
@@ -408,6 +547,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
         Boolean multiQueue = null;
         Link on = null;
+        List<Link> masters = new ArrayList<>();
         for (Link tap : taps) {
             Link.TunInfo info = tap.tun().orElseThrow(() -> wrong(vmId, tap, "it reports no TUN/TAP details"));
             if (!info.tap() || info.packetInfo() || !info.vnetHdr() || !info.persist()) {
@@ -426,19 +566,25 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             Link master = all.stream().filter(l -> l.index() == tap.masterIndex() && l.isBridge()).findFirst()
                     .orElseThrow(() -> wrong(vmId, tap, bridge.map(b -> "it is not attached to bridge " + b.name()
                             + " (it is on none)").orElse("it is not attached to a bridge")));
-            if (bridge.isPresent() && master.index() != bridge.get().index()) {
-                throw wrong(vmId, tap, "it is not attached to bridge " + bridge.get().name() + " but to "
-                        + master.name());
+            if (masters.stream().noneMatch(m -> m.index() == master.index())) {
+                masters.add(master);
             }
-            if (on != null && on.index() != master.index()) {
-                throw wrong(vmId, tap, "it is on bridge " + master.name() + ", the VM's other TAPs on " + on.name());
+            if (networkOf(master).isEmpty()) {
+                if (bridge.isPresent() && master.index() != bridge.get().index()) {
+                    throw wrong(vmId, tap, "it is not attached to bridge " + bridge.get().name() + " but to "
+                            + master.name());
+                }
+                if (on != null && on.index() != master.index()) {
+                    throw wrong(vmId, tap, "it is on bridge " + master.name() + ", the VM's other TAPs on "
+                            + on.name());
+                }
+                on = master;
             }
-            on = master;
             if (!tap.isUp()) {
                 throw wrong(vmId, tap, "it is down");
             }
         }
-        return on.name();
+        return masters;
     }
 
     private static DeviceOperationException wrong(String vmId, Link tap, String what) {
@@ -454,7 +600,9 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      */
     @Override
     public Set<String> delete(Collection<String> vmIds) {
-        return BridgeTaps.cleanup(settings.rootDir(), vmIds);
+        Set<String> cleaned = BridgeTaps.cleanup(settings.rootDir(), vmIds);
+        realizer.ifPresent(NetworkRealizer::syncAll); // the registry may have changed meanwhile
+        return cleaned;
     }
 
     /** Returns empty: this backend keeps no guest records (the hypervisor manager owns them). */
@@ -486,5 +634,6 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     @Override
     public void registerGc(GcOrchestrator orchestrator) {
         orchestrator.register(new BridgeGcModule(this));
+        realizer.ifPresent(r -> orchestrator.register(r.gcModule()));
     }
 }

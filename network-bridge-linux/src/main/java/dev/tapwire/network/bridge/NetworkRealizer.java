@@ -14,6 +14,7 @@ import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.bridge.linux.Link;
+import dev.tapwire.network.gc.GcModule;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.lock.Lease;
@@ -189,6 +190,27 @@ public final class NetworkRealizer {
             return realizeLocked(new Realization(network, bridgeName(network), record.subnet(), record.gateway(), nat),
                     record);
         }
+    }
+
+    /**
+     * Returns a network's realization, realizing it first unless it is realized with its bridge present and its
+     * dnsmasq running (the cheap check a configure makes on every call).
+     *
+     * @param network the network
+     * @return the realization
+     * @throws NetworkNotFoundException if the registry has no such network
+     * @throws DeviceOperationException as {@link #realize(String, boolean)}
+     */
+    public Realization ensureRealized(String network) {
+        Optional<Realization> r = read(network);
+        if (r.isPresent() && new Dnsmasq(dir(network), network).pid().isPresent()) {
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                if (netlink.link(r.get().bridge()).filter(l -> isBridgeOf(l, network) && l.isUp()).isPresent()) {
+                    return r.get();
+                }
+            }
+        }
+        return realize(network);
     }
 
     private Realization realizeLocked(Realization wanted, NetworkRecord record) {
@@ -545,6 +567,51 @@ public final class NetworkRealizer {
             }
             return doomed;
         }
+    }
+
+    /**
+     * Returns a GC module that reclaims, as {@link #collectGarbage} does, the realizations of networks gone from
+     * the registry. It locks the realization lock and needs no active-VM view.
+     *
+     * @return the module
+     */
+    public GcModule<Set<String>> gcModule() {
+        return new GcModule<>() {
+            @Override
+            public String name() {
+                return "named-networks";
+            }
+
+            @Override
+            public Optional<Lease> tryLock() {
+                return lock.tryAcquire();
+            }
+
+            @Override
+            public Set<String> snapshot() {
+                Set<String> existing = new java.util.HashSet<>();
+                registry.list().forEach(n -> existing.add(n.name()));
+                Set<String> gone = new java.util.TreeSet<>();
+                list().stream().map(Realization::network).filter(n -> !existing.contains(n)).forEach(gone::add);
+                return gone;
+            }
+
+            @Override
+            public Set<String> resolve(Set<String> snapshot, Map<String, Object> others) {
+                return snapshot;
+            }
+
+            @Override
+            public void collect(Set<String> networks) {
+                for (String network : networks) {
+                    if (registry.find(network).isEmpty()) {
+                        unrealizeLocked(network, true);
+                        LOG.warn("GC: network {} is gone from the registry; removed its bridge, dnsmasq and rules",
+                                network);
+                    }
+                }
+            }
+        };
     }
 
     // ------------------------------------------------------------------ devices

@@ -60,6 +60,34 @@ public final class Namespaces {
     }
 
     /**
+     * Moves the calling thread into the network namespace of another thread or process, e.g.
+     * {@code /proc/<tid>/ns/net} or a namespace bind-mounted by {@code ip netns add} under {@code /run/netns}.
+     *
+     * @param namespace the namespace file
+     * @throws dev.tapwire.network.DeviceOperationException if the file cannot be opened or {@code setns} fails
+     *     ({@code EPERM} without {@code CAP_SYS_ADMIN})
+     * @throws IllegalStateException if called on a virtual thread
+     */
+    public static void enterNetworkNamespace(java.nio.file.Path namespace) {
+        if (isVirtual(Thread.currentThread())) {
+            throw new IllegalStateException("network namespaces belong to OS threads; do not setns on a virtual thread");
+        }
+        int fd;
+        try {
+            fd = LibC.open(namespace.toString(), Linux.O_CLOEXEC);
+        } catch (LastErrorException e) {
+            throw Errno.failure("open", namespace.toString(), e);
+        }
+        try {
+            LibC.setns(fd, Linux.CLONE_NEWNET);
+        } catch (LastErrorException e) {
+            throw Errno.failure("setns(CLONE_NEWNET)", namespace.toString(), e);
+        } finally {
+            LibC.close(fd);
+        }
+    }
+
+    /**
      * Runs {@code task} on a new platform thread that first enters a new, empty network namespace, and
      * waits for it; the namespace and every device made in it vanish when the task ends.
      *

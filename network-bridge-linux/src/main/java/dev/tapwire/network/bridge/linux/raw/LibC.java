@@ -58,6 +58,12 @@ public final class LibC {
     /** {@code int kill(pid_t pid, int sig);} */
     public static native int kill(int pid, int sig) throws LastErrorException;
 
+    /** {@code pid_t gettid(void);} */
+    public static native int gettid();
+
+    /** {@code int setns(int fd, int nstype);} */
+    public static native int setns(int fd, int nstype) throws LastErrorException;
+
     /** {@code int unshare(int flags);} */
     public static native int unshare(int flags) throws LastErrorException;
 

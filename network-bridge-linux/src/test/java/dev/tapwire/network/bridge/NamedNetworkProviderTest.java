@@ -1,0 +1,210 @@
+package dev.tapwire.network.bridge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tapwire.network.AddressExhaustedException;
+import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.GuestNetwork;
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.NetworkNotFoundException;
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.VmSpec;
+import dev.tapwire.network.bridge.linux.Link;
+import dev.tapwire.network.bridge.linux.Nftables;
+import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.spi.ProviderSettings;
+import dev.tapwire.network.testkit.IsolatedNetns;
+import dev.tapwire.network.testkit.IsolatedNetnsExtension;
+import dev.tapwire.network.testkit.NetworkNamespace;
+import dev.tapwire.network.testkit.TemporaryRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CyclicBarrier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** VMs on named networks through the bridge provider, in a private namespace, with a real dnsmasq and nftables. */
+@IsolatedNetns
+class NamedNetworkProviderTest {
+
+    @TempDir
+    Path root;
+
+    NetworkRegistry registry;
+    BridgeNetworkProvider provider;
+
+    @BeforeEach
+    void setUp(@TemporaryRegistry NetworkRegistry registry) throws Exception {
+        Optional<String> missing = NetworkRealizer.unavailabilityCause();
+        if (missing.isPresent()) {
+            if (IsolatedNetnsExtension.privilegedTestsRequired()) {
+                throw new AssertionError("this test must run in CI but cannot: " + missing.get());
+            }
+            org.junit.jupiter.api.Assumptions.abort(missing.get());
+        }
+        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
+        this.registry = registry;
+        registry.create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+        provider = new BridgeNetworkProvider(ProviderSettings.of(root).withRegistry(registry));
+    }
+
+    @AfterEach
+    void tearDown() {
+        provider.delete(provider.taps().stream().map(l -> BridgeTaps.vmIdOf(l).orElseThrow()).distinct().toList());
+        provider.realizer().orElseThrow().list().forEach(r -> provider.realizer().orElseThrow().unrealize(r.network()));
+    }
+
+    private static Optional<Link> link(String name) {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            return netlink.link(name);
+        }
+    }
+
+    @Test
+    void aNicOnANamedNetworkJoinsItAndSitsOnItsBridgeWithADeterministicMac() throws Exception {
+        List<NicConfig> nics = provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team"))
+                .withWorkspace("web"), List.of());
+
+        NicConfig nic = nics.get(0);
+        assertThat(nic.network()).isEqualTo(new GuestNetwork(Ipv4Address.parse("10.77.0.2"),
+                Ipv4Address.parse("10.77.0.1"), 24));
+        assertThat(nic.bridgeDev()).isEqualTo("tw-team");
+        assertThat(nic.mac()).isEqualTo(MacAddress.forMember("team", "web"));
+        assertThat(nic.mac().isLocallyAdministered()).isTrue();
+        assertThat(registry.get("team").member("web")).isPresent();
+        assertThat(link(nic.tap()).orElseThrow().masterIndex()).isEqualTo(link("tw-team").orElseThrow().index());
+        assertThat(Dns.queryA("10.77.0.1", "web.team")).containsExactly("10.77.0.2");
+        assertThat(Files.readString(root.resolve("realized/team/dhcp/members")))
+                .isEqualTo(nic.mac() + ",10.77.0.2\n");
+        provider.verify("vm-1");
+
+        // stop and start: same address, same MAC
+        provider.delete(List.of("vm-1"));
+        NicConfig again = provider.configure("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team"))
+                .withWorkspace("web"), List.of()).get(0);
+        assertThat(again.network()).isEqualTo(nic.network());
+        assertThat(again.mac()).isEqualTo(nic.mac());
+    }
+
+    @Test
+    void theWorkspaceDefaultsToTheVmIdAndNicsBeyondTheNetworksNeedTheBridgeOption() {
+        assertThatThrownBy(() -> provider.configure("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team")), List.of()))
+                .isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("NIC 1 of VM vm-1 is on no named network")
+                .hasMessageContaining("bridge=<device>");
+        assertThat(provider.taps()).isEmpty();
+        assertThat(registry.get("team").members()).isEmpty(); // the join was undone
+
+        NetworkNamespace.createBridge("br0");
+        BridgeNetworkProvider both = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0")
+                .withRegistry(registry));
+        List<NicConfig> nics = both.configure("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team")), List.of());
+        assertThat(nics).extracting(NicConfig::bridgeDev).containsExactly("tw-team", "br0");
+        assertThat(nics.get(1).network()).isNull();
+        assertThat(registry.get("team").member("vm-1")).isPresent();
+        both.verify("vm-1");
+    }
+
+    @Test
+    void withoutARegistryANamedNetworkIsAClearError() {
+        NetworkNamespace.createBridge("br0");
+        BridgeNetworkProvider plain = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
+        assertThatThrownBy(() -> plain.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")), List.of()))
+                .isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("ProviderSettings.withRegistry");
+        assertThatThrownBy(() -> new BridgeNetworkProvider(ProviderSettings.of(root)))
+                .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("bridge=<device>");
+    }
+
+    @Test
+    void anUnknownOrExhaustedNetworkLeavesNothingBehind() {
+        assertThatThrownBy(() -> provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("nope")), List.of()))
+                .isInstanceOf(NetworkNotFoundException.class);
+        registry.create("tiny", Ipv4Subnet.parse("10.79.0.0/30")); // one host address
+        registry.join("tiny", "first");
+        assertThatThrownBy(() -> provider.configure("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team", "tiny")),
+                List.of())).isInstanceOf(AddressExhaustedException.class);
+        assertThat(provider.taps()).isEmpty();
+        assertThat(registry.get("team").members()).isEmpty();
+        assertThat(registry.get("tiny").members()).extracting(m -> m.workspace()).containsExactly("first");
+    }
+
+    @Test
+    void aMemberWhoseNameIsNotADnsLabelJoinsAndLeasesButHasNoName() throws Exception {
+        NicConfig nic = provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team"))
+                .withWorkspace("my_workspace"), List.of()).get(0);
+        assertThat(nic.network().ip()).hasToString("10.77.0.2");
+        assertThat(NetworkRealizer.hasDnsName("my_workspace")).isFalse();
+        assertThat(Files.readString(root.resolve("realized/team/dhcp/members"))).contains("10.77.0.2");
+        assertThat(Files.readString(root.resolve("realized/team/hosts/members"))).isEmpty();
+        assertThat(provider.realizer().orElseThrow().hostsLines("team")).isEmpty();
+    }
+
+    @Test
+    void verifySaysWhenTheBridgeWasDeletedUnderRunningVms() {
+        provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")), List.of());
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            netlink.execute(List.of(Rtnetlink.deleteLink(netlink.link("tw-team").orElseThrow().index(), "tw-team")));
+        }
+        assertThatThrownBy(() -> provider.verify("vm-1")).isInstanceOf(DeviceOperationException.class)
+                .hasMessageContaining("not attached to a bridge");
+        assertThat(provider.realizer().orElseThrow().inspect("team").orElseThrow().problems())
+                .anySatisfy(p -> assertThat(p).contains("bridge tw-team of network team is gone"));
+    }
+
+    @Test
+    void verifyReportsAnotherTablesForwardDropItCannotOverride() {
+        provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")), List.of());
+        Nftables.run("add table ip filter\nadd chain ip filter FORWARD { type filter hook forward priority 0;"
+                + " policy drop; }");
+        assertThatThrownBy(() -> provider.verify("vm-1")).isInstanceOf(DeviceOperationException.class)
+                .hasMessageContaining("chain FORWARD of table ip filter drops forwarded packets by default")
+                .hasMessageContaining("tw-team");
+        Nftables.run("delete table ip filter");
+        provider.verify("vm-1");
+    }
+
+    @Test
+    void twoThreadsRealizingOneNetworkAtOnceMakeOneBridgeAndOneDnsmasq() throws Exception {
+        NetworkRealizer a = new NetworkRealizer(root, registry);
+        NetworkRealizer b = new NetworkRealizer(root, registry);
+        CyclicBarrier start = new CyclicBarrier(2);
+        List<Throwable> failures = new ArrayList<>();
+        Path ns = Path.of("/proc/self/task/" + dev.tapwire.network.bridge.linux.raw.LibC.gettid() + "/ns/net");
+        List<Thread> threads = new ArrayList<>();
+        for (NetworkRealizer r : List.of(a, b)) {
+            threads.add(new Thread(() -> {
+                try {
+                    dev.tapwire.network.bridge.linux.Namespaces.enterNetworkNamespace(ns);
+                    start.await();
+                    r.realize("team", false);
+                } catch (Throwable t) {
+                    synchronized (failures) {
+                        failures.add(t);
+                    }
+                }
+            }));
+        }
+        threads.forEach(Thread::start);
+        for (Thread t : threads) {
+            t.join();
+        }
+        assertThat(failures).isEmpty();
+        int pid = a.inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
+        long dnsmasqs = ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("")
+                .contains("--pid-file=" + root.resolve("realized/team/dnsmasq.pid"))).count();
+        assertThat(dnsmasqs).isEqualTo(1);
+        assertThat(b.inspect("team").orElseThrow().dnsmasqPid().orElseThrow()).isEqualTo(pid);
+    }
+}
