@@ -162,11 +162,17 @@ final class Dnsmasq {
         }
     }
 
-    /** True while the process runs (a zombie, which an init that does not reap leaves, has an empty cmdline). */
+    /**
+     * True until the process has exited: its state in {@code /proc/<pid>/stat} is zombie ({@code Z}, which an init
+     * that does not reap leaves) or dead, or it is gone. Its command line empties earlier, while it still holds
+     * its sockets, so that is no test.
+     */
     private static boolean isAlive(int pid) {
         try {
-            return Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "cmdline")).length > 0;
-        } catch (IOException e) {
+            String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"), StandardCharsets.US_ASCII);
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state != 'Z' && state != 'X' && state != 'x';
+        } catch (IOException | RuntimeException e) {
             return false;
         }
     }

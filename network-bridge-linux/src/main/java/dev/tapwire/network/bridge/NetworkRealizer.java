@@ -326,10 +326,7 @@ public final class NetworkRealizer {
                         + " or an unrealize removes it", network);
                 return true;
             }
-            Dnsmasq dnsmasq = new Dnsmasq(dir(network), network);
-            if (writeData(network, record.get(), dnsmasq)) {
-                dnsmasq.reload();
-            }
+            refresh(read(network).orElseThrow(), record.get());
             return true;
         }
     }
@@ -366,6 +363,50 @@ public final class NetworkRealizer {
                 LOG.warn("could not sync realized networks after a registry change: {}", e.getMessage());
             }
         });
+    }
+
+    /**
+     * Brings dnsmasq up to date with the registry. Additions reach it through its directory watch (and a SIGHUP,
+     * which also drops its cache). A member that left or moved needs more: dnsmasq names a lease after the hosts
+     * entry of its address and keeps that name in DNS for as long as the lease lives, so it is restarted with the
+     * departed members' leases taken out of its lease file — they stop resolving at once, and a guest that still
+     * holds such a lease is refused (NAK) when it renews.
+     */
+    private void refresh(Realization r, NetworkRecord record) {
+        Dnsmasq dnsmasq = new Dnsmasq(dir(r.network()), r.network());
+        Set<String> before = lines(dnsmasq.dhcpDir().resolve("members"));
+        if (!writeData(r.network(), record, dnsmasq)) {
+            return;
+        }
+        Set<String> gone = new java.util.HashSet<>(before);
+        gone.removeAll(lines(dnsmasq.dhcpDir().resolve("members")));
+        if (gone.isEmpty()) {
+            dnsmasq.reload();
+            return;
+        }
+        dnsmasq.stop();
+        Set<String> macs = new java.util.HashSet<>();
+        gone.forEach(line -> macs.add(line.substring(0, line.indexOf(',')).toLowerCase(java.util.Locale.ROOT)));
+        Path leases = dir(r.network()).resolve("dnsmasq.leases");
+        if (Files.exists(leases)) {
+            // lease lines: expiry MAC address name client-id
+            String kept = lines(leases).stream().filter(l -> {
+                String[] f = l.split(" ");
+                return f.length < 2 || !macs.contains(f[1].toLowerCase(java.util.Locale.ROOT));
+            }).map(l -> l + "\n").reduce("", String::concat);
+            replace(leases, kept);
+        }
+        dnsmasq.ensureRunning(r.bridge(), r.subnet(), r.gateway().toString(), r.nat());
+        LOG.debug("restarted dnsmasq of network {}: {} member entr(ies) left", r.network(), gone.size());
+    }
+
+    private static Set<String> lines(Path file) {
+        try {
+            return Files.exists(file) ? new java.util.LinkedHashSet<>(Files.readAllLines(file, StandardCharsets.UTF_8))
+                    : Set.of();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + file + ": " + e, e);
+        }
     }
 
     /** Writes the data files; returns true when one changed. */
@@ -521,12 +562,8 @@ public final class NetworkRealizer {
             rules = Firewall.check(root.resolve("ruleset.nft"), all);
         }
         problems.addAll(rules);
-        if (repair) {
-            registry.find(r.network()).ifPresent(record -> {
-                if (writeData(r.network(), record, dnsmasq)) {
-                    dnsmasq.reload();
-                }
-            });
+        if (repair && pid.isPresent()) {
+            registry.find(r.network()).ifPresent(record -> refresh(r, record));
         }
         return new Status(r, bridgeUp, pid, List.copyOf(problems));
     }

@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.RegistryWatch;
+import dev.tapwire.network.registry.FileNetworkRegistry;
+import java.time.Duration;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
@@ -97,6 +100,26 @@ class NetworkRealizerTest {
         realizer.sync("team");
         assertThat(Dns.queryA("10.77.0.1", "web.team")).containsExactly("10.77.0.2");
         assertThat(Dns.queryA("10.77.0.1", "a")).isEmpty();
+    }
+
+    @Test
+    void followingTheRegistrySyncsALeaveMadeThroughAnotherRegistryInstance() throws Exception {
+        NetworkRegistry registry = realizer.registry();
+        registry.join("team", "web");
+        realizer.realize("team", false);
+        assertThat(Dns.queryA("10.77.0.1", "web")).containsExactly("10.77.0.2");
+        try (RegistryWatch following = realizer.follow()) {
+            NetworkRegistry elsewhere = FileNetworkRegistry.open(
+                    ((FileNetworkRegistry) registry).indexFile().getParent().getParent());
+            elsewhere.leave("team", "web");
+            long left = System.nanoTime();
+            while (!Dns.queryA("10.77.0.1", "web").isEmpty()) {
+                assertThat(Duration.ofNanos(System.nanoTime() - left)).as("web still resolves")
+                        .isLessThan(Duration.ofSeconds(2));
+                Thread.sleep(20);
+            }
+            System.err.println("stopped resolving after " + Duration.ofNanos(System.nanoTime() - left).toMillis() + " ms");
+        }
     }
 
     @Test

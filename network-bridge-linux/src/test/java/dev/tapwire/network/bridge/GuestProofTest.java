@@ -1,0 +1,153 @@
+package dev.tapwire.network.bridge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.RegistryWatch;
+import dev.tapwire.network.VmSpec;
+import dev.tapwire.network.bridge.linux.Nftables;
+import dev.tapwire.network.registry.FileNetworkRegistry;
+import dev.tapwire.network.spi.ProviderSettings;
+import dev.tapwire.network.testkit.IsolatedNetns;
+import dev.tapwire.network.testkit.IsolatedNetnsExtension;
+import dev.tapwire.network.testkit.TemporaryRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The proof with a real VMM: QEMU guests on TAPs tapwire made on named networks take their registry addresses
+ * by DHCP, resolve each other by name, ping each other and the gateway; a guest on another network cannot
+ * reach them although the host forwards IPv4; a member that leaves stops resolving.
+ */
+@IsolatedNetns
+class GuestProofTest {
+
+    private static final Duration BOOT = Duration.ofSeconds(120);
+
+    @TempDir
+    Path root;
+
+    /** The guest image, built before the test enters its namespace (apt-get download needs the host's network). */
+    private static Path image;
+
+    private final List<Guest> guests = new ArrayList<>();
+    private BridgeNetworkProvider provider;
+
+    private static void assumeTools() {
+        List<String> missing = new ArrayList<>();
+        NetworkRealizer.unavailabilityCause().ifPresent(missing::add);
+        if (!Guest.available()) {
+            missing.add("QEMU is not installed (install the Debian package qemu-system-x86)");
+        }
+        if (!Files.isExecutable(Path.of("/bin/busybox"))) {
+            missing.add("busybox is not installed (install the Debian package busybox-static)");
+        }
+        if (!missing.isEmpty()) {
+            if (IsolatedNetnsExtension.privilegedTestsRequired()) {
+                throw new AssertionError("this test must run in CI but cannot: " + String.join("; ", missing));
+            }
+            org.junit.jupiter.api.Assumptions.abort(String.join("; ", missing));
+        }
+    }
+
+    @BeforeAll
+    static void buildImage() throws Exception {
+        assumeTools();
+        image = Guest.image(Path.of("target/guest"));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (Guest g : guests) {
+            g.close();
+        }
+        if (provider != null) {
+            provider.delete(List.of("alpha", "beta", "gamma"));
+            NetworkRealizer realizer = provider.realizer().orElseThrow();
+            realizer.list().forEach(r -> realizer.unrealize(r.network()));
+        }
+    }
+
+    @Test
+    void guestsOnANetworkLeaseResolveAndPingEachOtherAndNothingElse(@TemporaryRegistry FileNetworkRegistry registry)
+            throws Exception {
+        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
+        registry.create("team", Ipv4Subnet.parse("10.81.0.0/24"));
+        registry.create("other", Ipv4Subnet.parse("10.82.0.0/24"));
+        provider = new BridgeNetworkProvider(ProviderSettings.of(root).withRegistry(registry));
+        Files.writeString(Path.of("/proc/sys/net/ipv4/ip_forward"), "1\n"); // this namespace's: the host forwards
+
+        NicConfig alpha = nic("alpha", "team");
+        NicConfig beta = nic("beta", "team");
+        NicConfig gamma = nic("gamma", "other");
+        // all three send one DHCP client identifier, as cloned images do: leases go by MAC all the same
+        String clientId = "01deadbeef0001";
+        Guest a = boot("alpha", image, alpha, clientId);
+        Guest b = boot("beta", image, beta, clientId);
+        Guest c = boot("gamma", image, gamma, clientId);
+
+        for (var pair : List.of(new Object[] {a, alpha}, new Object[] {b, beta}, new Object[] {c, gamma})) {
+            Guest g = (Guest) pair[0];
+            NicConfig nic = (NicConfig) pair[1];
+            Matcher lease = g.await("TAPWIRE-LEASE ip=(\\S+)/(\\d+) router=(\\S+) dns=(\\S+).* search=(\\S*)", BOOT);
+            assertThat(lease.group(1)).isEqualTo(nic.network().ip().toString());
+            assertThat(lease.group(2)).isEqualTo("24");
+            assertThat(lease.group(3)).isEqualTo(nic.network().gateway().toString());
+            assertThat(lease.group(4)).isEqualTo(nic.network().gateway().toString());
+            assertThat(lease.group(5)).isEqualTo(nic.bridgeDev().equals("tw-team") ? "team" : "other");
+            g.await("TAPWIRE-READY", BOOT);
+        }
+
+        String betaIp = beta.network().ip().toString();
+        assertThat(a.resolve("beta")).containsExactly(betaIp); // a single label, through the DHCP search domain
+        assertThat(a.resolve("beta.team")).containsExactly(betaIp);
+        assertThat(a.ping(betaIp, 2)).isPositive();
+        assertThat(a.ping("10.81.0.1", 1)).isPositive();
+        assertThat(b.resolve("alpha.team")).containsExactly(alpha.network().ip().toString());
+
+        // isolation: gamma reaches its own gateway but not team, although the namespace forwards IPv4...
+        assertThat(c.ping("10.82.0.1", 1)).isPositive();
+        assertThat(c.ping(alpha.network().ip().toString(), 2)).isZero();
+        assertThat(c.ping("10.81.0.1", 1)).isZero();
+        // ...because of tapwire's rules: flushed (a firewall reload), team is reachable; verify restores them
+        Nftables.run("flush ruleset");
+        assertThat(c.ping(alpha.network().ip().toString(), 3)).isPositive();
+        provider.verify("gamma");
+        assertThat(c.ping(alpha.network().ip().toString(), 2)).isZero();
+
+        // a member that leaves — through another registry instance, as another process would — stops resolving
+        try (RegistryWatch following = provider.realizer().orElseThrow().follow()) {
+            NetworkRegistry elsewhere = FileNetworkRegistry.open(registry.indexFile().getParent().getParent());
+            elsewhere.leave("team", "beta");
+            long left = System.nanoTime();
+            while (!a.resolve("beta").isEmpty()) {
+                assertThat(Duration.ofNanos(System.nanoTime() - left)).as("beta still resolves")
+                        .isLessThan(Duration.ofSeconds(2));
+                Thread.sleep(100);
+            }
+            assertThat(a.resolve("beta.team")).isEmpty();
+            assertThat(a.resolve("alpha")).containsExactly(alpha.network().ip().toString());
+        }
+    }
+
+    private NicConfig nic(String vm, String network) {
+        return provider.configure(vm, 1, VmSpec.of(1).withNetworks(List.of(network)), List.of()).get(0);
+    }
+
+    private Guest boot(String name, Path image, NicConfig nic, String clientId) throws Exception {
+        Guest g = Guest.boot(name, image, nic, clientId);
+        guests.add(g);
+        return g;
+    }
+}
