@@ -6,6 +6,7 @@ module dev.tapwire.network.cli {
     requires dev.tapwire.network.bridge;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
+    requires org.slf4j;
 
     opens dev.tapwire.network.cli to info.picocli;
 }

@@ -178,6 +178,34 @@ class NetworkRealizerTest {
     }
 
     @Test
+    void aRealizationWhoseDnsmasqCannotStartIsRolledBackWhole() throws Exception {
+        try (java.net.DatagramSocket squatter = new java.net.DatagramSocket(53)) { // port 53 taken on every address
+            assertThatThrownBy(() -> realizer.realize("team", false)).isInstanceOf(DeviceOperationException.class)
+                    .hasMessageContaining("dnsmasq for network team exited with status")
+                    .hasMessageContaining("Address already in use");
+        }
+        assertThat(link("tw-team")).isEmpty();
+        assertThat(realizer.list()).isEmpty();
+        assertThat(Files.exists(root.resolve("realized/team"))).isFalse();
+        assertThatThrownBy(() -> Nftables.run("list table ip tapwire")).hasMessageContaining("No such file");
+        assertThat(realizer.realize("team", false).bridge()).isEqualTo("tw-team"); // and it works once the port is free
+    }
+
+    @Test
+    void unavailableToolsAndUnreachableStateAreClearErrors() throws Exception {
+        Path closed = root.resolve("closed");
+        Files.createDirectories(closed);
+        Files.setPosixFilePermissions(closed, PosixFilePermissions.fromString("rwx------"));
+        NetworkRealizer hidden = new NetworkRealizer(closed, realizer.registry());
+        assertThatThrownBy(() -> hidden.realize("team", false)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("dnsmasq drops root to user nobody, which cannot reach")
+                .hasMessageContaining("chmod o+x " + closed);
+        assertThatThrownBy(() -> realizer.realize("missing", false))
+                .isInstanceOf(dev.tapwire.network.NetworkNotFoundException.class);
+        assertThat(link("tw-missing")).isEmpty();
+    }
+
+    @Test
     void longNetworkNamesGetAHashedBridgeNameWithinFifteenBytes() {
         String name = NetworkRealizer.bridgeName("a-network-with-a-long-name");
         assertThat(name).startsWith("tw_").hasSize(15);

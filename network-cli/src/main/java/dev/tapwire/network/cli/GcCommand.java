@@ -2,6 +2,7 @@ package dev.tapwire.network.cli;
 
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.bridge.BridgeGcModule;
+import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.gc.ActiveVms;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.gc.GcReport;
@@ -14,7 +15,8 @@ import picocli.CommandLine.ParentCommand;
 
 /** {@code tapwire gc}: one garbage-collection cycle with the listed VMs as the live ones. */
 @Command(name = "gc", mixinStandardHelpOptions = true,
-        description = "Reclaim, in one batch, the tapwire TAPs (on any bridge or none) whose VMs are not listed as active.")
+        description = "Reclaim, in one batch, the tapwire TAPs (on any bridge or none) whose VMs are not listed as active,"
+                + " and the realizations (bridge, dnsmasq, rules) of networks gone from the registry.")
 final class GcCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -39,6 +41,10 @@ final class GcCommand implements Callable<Integer> {
         active.forEach(TapNames::requireValidVmId); // a typo must not make every TAP look dead
         GcOrchestrator gc = new GcOrchestrator();
         gc.register(BridgeGcModule.forRoot(root.stateDir()));
+        if (java.nio.file.Files.isDirectory(root.stateDir().resolve("realized"))) {
+            // networks realized here whose network is gone from the registry: bridge, dnsmasq and rules
+            gc.register(new NetworkRealizer(root.stateDir(), root.registry()).gcModule());
+        }
         gc.register(ActiveVms.of(Set.copyOf(active)));
         GcReport report = gc.runOnce();
         if (root.json) {

@@ -1,16 +1,22 @@
 package dev.tapwire.network.cli;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.bridge.NetworkRealizer;
+import dev.tapwire.network.bridge.Realization;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,22 +46,78 @@ final class NetworkCommand {
         return 0;
     }
 
-    @Command(name = "inspect", description = "Show one network and its members.")
+    /** What {@code network inspect --json} prints: the record's fields and, when realized here, {@code realized}. */
+    record Inspection(@JsonUnwrapped NetworkRecord network,
+            @JsonInclude(JsonInclude.Include.NON_NULL) Realized realized) {
+    }
+
+    /** How a network is realized on this host. */
+    record Realized(String bridge, boolean bridgeUp, boolean nat, Integer dnsmasqPid, List<String> problems) {
+    }
+
+    @Command(name = "inspect", description = "Show one network, its members and whether and how it is realized on"
+            + " this host (bridge, dnsmasq, NAT, problems).")
     int inspect(@Parameters(paramLabel = "NAME") String name) {
         NetworkRecord network = root.registry().get(name);
+        Optional<NetworkRealizer.Status> status = Files.isDirectory(root.stateDir().resolve("realized"))
+                ? new NetworkRealizer(root.stateDir(), root.registry()).inspect(name) : Optional.empty();
+        Realized realized = status.map(s -> new Realized(s.realization().bridge(), s.bridgeUp(), s.realization().nat(),
+                s.dnsmasqPid().isPresent() ? s.dnsmasqPid().getAsInt() : null, s.problems())).orElse(null);
         if (root.json) {
-            root.printJson(network);
+            root.printJson(new Inspection(network, realized));
             return 0;
         }
         print(List.of(network));
         if (!network.members().isEmpty()) {
             root.out.println();
-            Table members = new Table("WORKSPACE", "IP");
+            Table members = new Table("WORKSPACE", "IP", "MAC", "DNS");
             for (Member m : network.members()) {
-                members.row(m.workspace(), m.ip());
+                members.row(m.workspace(), m.ip(), MacAddress.forMember(name, m.workspace()),
+                        NetworkRealizer.hasDnsName(m.workspace()) ? m.workspace() + "." + name : "(not a DNS label)");
             }
             members.print(root.out);
         }
+        root.out.println();
+        if (realized == null) {
+            root.out.println("realized: no (tapwire network up " + name + ")");
+        } else {
+            root.out.println("realized: bridge " + realized.bridge() + (realized.bridgeUp() ? " (up)" : " (NOT up)")
+                    + ", dnsmasq " + (realized.dnsmasqPid() == null ? "NOT running" : "pid " + realized.dnsmasqPid())
+                    + ", nat " + (realized.nat() ? "on" : "off"));
+            realized.problems().forEach(p -> root.out.println("problem: " + p));
+        }
+        return 0;
+    }
+
+    @Command(name = "up", description = "Realize a network on this host (needs root): its bridge with the gateway,"
+            + " dnsmasq serving its members' leases and names, isolation from other networks; idempotent.")
+    int up(@Parameters(paramLabel = "NAME") String name,
+            @Option(names = "--nat", description = "Masquerade its traffic leaving the host (enables IPv4"
+                    + " forwarding).") boolean nat) {
+        Realization r = new NetworkRealizer(root.stateDir(), root.registry()).realize(name, nat);
+        if (root.json) {
+            root.printJson(r);
+        } else {
+            root.out.println("network " + name + " is up on bridge " + r.bridge() + " (gateway " + r.gateway() + "/"
+                    + r.subnet().prefixLength() + ", nat " + (r.nat() ? "on" : "off") + ")");
+        }
+        return 0;
+    }
+
+    @Command(name = "down", description = "Remove a network's realization on this host: dnsmasq, bridge, rules"
+            + " (refused while VMs' TAPs are on its bridge). The registry keeps the network.")
+    int down(@Parameters(paramLabel = "NAME") String name) {
+        boolean removed = new NetworkRealizer(root.stateDir(), root.registry()).unrealize(name);
+        if (!root.json) {
+            root.out.println(removed ? "network " + name + " is down" : "network " + name + " was not realized here");
+        }
+        return 0;
+    }
+
+    @Command(name = "hosts", description = "Print /etc/hosts lines for a network's members: address,"
+            + " workspace.network, workspace.")
+    int hosts(@Parameters(paramLabel = "NAME") String name) {
+        root.out.print(new NetworkRealizer(root.stateDir(), root.registry()).hostsLines(name));
         return 0;
     }
 
@@ -63,12 +125,14 @@ final class NetworkCommand {
     int rm(@Parameters(paramLabel = "NAME") String name,
             @Option(names = "--force", description = "Remove even while workspaces are members.") boolean force) {
         root.registry().remove(name, force);
+        root.syncRealized();
         return 0;
     }
 
     @Command(name = "join", description = "Join a workspace to a network and print its address.")
     int join(@Parameters(paramLabel = "NAME") String name, @Parameters(paramLabel = "WORKSPACE") String workspace) {
         Ipv4Address ip = root.registry().join(name, workspace);
+        root.syncRealized();
         if (root.json) {
             root.printJson(new Member(workspace.strip(), ip));
         } else {
@@ -80,12 +144,14 @@ final class NetworkCommand {
     @Command(name = "leave", description = "Remove a workspace from a network (no-op when it is not a member).")
     int leave(@Parameters(paramLabel = "NAME") String name, @Parameters(paramLabel = "WORKSPACE") String workspace) {
         root.registry().leave(name, workspace);
+        root.syncRealized();
         return 0;
     }
 
     @Command(name = "leave-all", description = "Remove a workspace from every network.")
     int leaveAll(@Parameters(paramLabel = "WORKSPACE") String workspace) {
         root.registry().leaveAll(workspace);
+        root.syncRealized();
         return 0;
     }
 
@@ -101,6 +167,7 @@ final class NetworkCommand {
     int importIndex(@Parameters(paramLabel = "FILE") Path file) throws IOException {
         NetworkIndex index = FileNetworkRegistry.parseIndex(Files.readAllBytes(file), file);
         root.registry().writeIndex(index);
+        root.syncRealized();
         if (!root.json) {
             root.out.println("imported " + index.networks().size() + " network(s) from " + file);
         }

@@ -8,10 +8,12 @@ import dev.tapwire.network.bridge.BridgeTaps;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.spi.ProviderSettings;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -25,10 +27,21 @@ final class TapCommand {
     @ParentCommand
     Tapwire root;
 
-    @Command(name = "create", description = "Create the TAPs of a VM on a bridge and print their NIC configs as JSON.")
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Command(name = "create", description = "Create the TAPs of a VM, on named networks (joining them) or on a"
+            + " bridge, and print their NIC configs as JSON.")
     int create(@Parameters(paramLabel = "VMID") String vmId,
-            @Option(names = "--bridge", required = true, paramLabel = "BR") String bridge,
-            @Option(names = "--nics", defaultValue = "1", paramLabel = "N") int nics,
+            @Option(names = "--network", paramLabel = "NAME", description = "The named network of the next NIC"
+                    + " (repeatable, in NIC order): the VM joins it, its TAP goes on the network's bridge (realized on"
+                    + " demand) and its config carries the guest's address.") List<String> networks,
+            @Option(names = "--workspace", paramLabel = "NAME", description = "The member name the VM joins its"
+                    + " networks as (default: the VM ID).") String workspace,
+            @Option(names = "--bridge", paramLabel = "BR", description = "The bridge for NICs on no named network"
+                    + " (needed only for those).") String bridge,
+            @Option(names = "--nics", paramLabel = "N", description = "NIC count (default: the number of"
+                    + " --network options, at least 1).") Integer nics,
             @Option(names = "--cpu", defaultValue = "1", paramLabel = "N") int cpu,
             @Option(names = "--single-queue", description = "For VMMs without multi-queue TAPs (Firecracker).")
             boolean singleQueue,
@@ -40,15 +53,30 @@ final class TapCommand {
             @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix", description = "prefix "
                     + "(bt<first 8 characters of the VM ID>-<nic>) or hashed (tw<hash of the whole ID>-<nic>, for IDs"
                     + " that share their first 8 characters).") String tapNames) {
-        ProviderSettings settings = root.bridgeSettings(bridge).with(TapNaming.OPTION, tapNames);
+        List<String> named = networks == null ? List.of() : networks;
+        int count = nics != null ? nics : Math.max(1, named.size());
+        if (bridge == null && count > named.size()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--bridge is required for the "
+                    + (count - named.size()) + " NIC(s) on no --network");
+        }
+        ProviderSettings settings = ProviderSettings.of(root.stateDir()).with(TapNaming.OPTION, tapNames);
+        if (bridge != null) {
+            settings = settings.with("bridge", bridge);
+        }
+        if (!named.isEmpty()) {
+            settings = settings.withRegistry(root.registry());
+        }
         if (owner != null) {
             settings = settings.with("owner", owner.toString());
         }
         if (group != null) {
             settings = settings.with("group", group.toString());
         }
-        List<NicConfig> configs = new BridgeNetworkProvider(settings)
-                .configure(vmId, nics, VmSpec.of(cpu).withMultiQueue(!singleQueue), List.of());
+        VmSpec vm = VmSpec.of(cpu).withMultiQueue(!singleQueue).withNetworks(named);
+        if (workspace != null) {
+            vm = vm.withWorkspace(workspace);
+        }
+        List<NicConfig> configs = new BridgeNetworkProvider(settings).configure(vmId, count, vm, List.of());
         root.printJson(configs);
         return 0;
     }
@@ -56,6 +84,7 @@ final class TapCommand {
     @Command(name = "rm", description = "Remove every TAP of the given VMs (batched; unknown VMs are fine).")
     int rm(@Parameters(paramLabel = "VMID", arity = "1..*") List<String> vmIds) {
         BridgeTaps.cleanup(root.stateDir(), vmIds);
+        root.syncRealized();
         return 0;
     }
 
@@ -75,7 +104,13 @@ final class TapCommand {
         }
         String on;
         if (bridge != null) {
-            new BridgeNetworkProvider(settings.with("bridge", bridge)).verify(vmId);
+            settings = settings.with("bridge", bridge);
+        }
+        if (Files.isDirectory(root.stateDir().resolve("realized"))) { // named networks: check their realization too
+            new BridgeNetworkProvider(settings.withRegistry(root.registry())).verify(vmId);
+            on = bridge != null ? bridge : "their bridges";
+        } else if (bridge != null) {
+            new BridgeNetworkProvider(settings).verify(vmId);
             on = bridge;
         } else {
             on = BridgeNetworkProvider.verifyOnAnyBridge(settings, vmId);

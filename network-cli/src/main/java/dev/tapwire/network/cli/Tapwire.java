@@ -4,12 +4,16 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tapwire.network.NetworkRegistries;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -42,7 +46,10 @@ public final class Tapwire {
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print machine-readable JSON.")
     boolean json;
 
+    private static final Logger LOG = LoggerFactory.getLogger(Tapwire.class);
+
     private final Map<String, String> env;
+    private NetworkRegistry registry;
     PrintWriter out;
 
     Tapwire(Map<String, String> env) {
@@ -113,14 +120,33 @@ public final class Tapwire {
 
     /** Returns the registry from --registry, else $TAPWIRE_REGISTRY, else the file registry under the state dir. */
     NetworkRegistry registry() {
-        if (registryUri != null) {
-            return NetworkRegistries.open(registryUri);
+        if (registry == null) {
+            String fromEnv = env.get("TAPWIRE_REGISTRY");
+            registry = registryUri != null ? NetworkRegistries.open(registryUri)
+                    : fromEnv != null && !fromEnv.isBlank() ? NetworkRegistries.open(URI.create(fromEnv.strip()))
+                    : FileNetworkRegistry.open(stateDir());
         }
-        String fromEnv = env.get("TAPWIRE_REGISTRY");
-        if (fromEnv != null && !fromEnv.isBlank()) {
-            return NetworkRegistries.open(URI.create(fromEnv.strip()));
+        return registry;
+    }
+
+    /**
+     * Syncs the networks realized under the state directory with the registry after a registry change, so their
+     * DNS and DHCP follow at once; a failure is a warning (the registry change itself was made).
+     */
+    void syncRealized() {
+        Path realized = stateDir().resolve("realized");
+        if (!Files.isDirectory(realized)) {
+            return;
         }
-        return FileNetworkRegistry.open(stateDir());
+        try {
+            NetworkRealizer realizer = new NetworkRealizer(stateDir(), registry());
+            if (!realizer.list().isEmpty()) {
+                realizer.syncAll();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("the registry changed, but the networks realized under {} could not be synced: {}", stateDir(),
+                    e.getMessage());
+        }
     }
 
     /** Returns settings for the bridge provider on {@code bridge}, rooted at the state directory. */

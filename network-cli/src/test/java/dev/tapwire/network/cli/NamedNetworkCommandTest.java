@@ -1,0 +1,107 @@
+package dev.tapwire.network.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.bridge.NetworkRealizer;
+import dev.tapwire.network.testkit.IsolatedNetns;
+import dev.tapwire.network.testkit.IsolatedNetnsExtension;
+import dev.tapwire.network.testkit.NetworkNamespace;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code network up/down/hosts/inspect} and {@code tap create --network}, each test in its own namespace. */
+@IsolatedNetns
+class NamedNetworkCommandTest {
+
+    @TempDir
+    Path state;
+
+    CliRunner cli;
+    final ObjectMapper json = new ObjectMapper();
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Optional<String> missing = NetworkRealizer.unavailabilityCause();
+        if (missing.isPresent()) {
+            if (IsolatedNetnsExtension.privilegedTestsRequired()) {
+                throw new AssertionError("this test must run in CI but cannot: " + missing.get());
+            }
+            org.junit.jupiter.api.Assumptions.abort(missing.get());
+        }
+        Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x")); // dnsmasq runs as nobody
+        cli = new CliRunner(state);
+        assertThat(cli.run("network", "create", "team", "--subnet", "10.90.0.0/24").status()).isZero();
+    }
+
+    @AfterEach
+    void tearDown() {
+        cli.run("tap", "rm", "vm-1", "vm-2");
+        cli.run("network", "down", "team");
+    }
+
+    @Test
+    void aVmOnANamedNetworkGetsItsAddressAndTheNetworkServesItsName() throws Exception {
+        CliRunner.Result up = cli.run("network", "up", "team", "--nat");
+        assertThat(up.status()).as(up.err()).isZero();
+        assertThat(up.out()).isEqualTo("network team is up on bridge tw-team (gateway 10.90.0.1/24, nat on)\n");
+
+        CliRunner.Result created = cli.run("tap", "create", "vm-1", "--network", "team", "--workspace", "web",
+                "--single-queue");
+        assertThat(created.status()).as(created.err()).isZero();
+        List<NicConfig> nics = json.readValue(created.out(), new TypeReference<>() { });
+        assertThat(nics).hasSize(1);
+        assertThat(nics.get(0).bridgeDev()).isEqualTo("tw-team");
+        assertThat(nics.get(0).network().ip()).hasToString("10.90.0.2");
+        assertThat(created.out()).contains("\"network\":{\"ip\":\"10.90.0.2\",\"gateway\":\"10.90.0.1\",\"prefix\":24}");
+
+        assertThat(cli.run("network", "hosts", "team").out()).isEqualTo("10.90.0.2 web.team web\n");
+        assertThat(cli.run("network", "inspect", "team").out()).contains("web.team")
+                .containsPattern("realized: bridge tw-team \\(up\\), dnsmasq pid \\d+, nat on");
+        assertThat(cli.run("--json", "network", "inspect", "team").out()).startsWith("{\"name\":\"team\"")
+                .contains("\"realized\":{\"bridge\":\"tw-team\",\"bridgeUp\":true,\"nat\":true");
+        assertThat(cli.run("tap", "verify", "vm-1").status()).isZero();
+
+        // a registry command syncs the realized network: the member is gone from dnsmasq's data at once
+        assertThat(cli.run("network", "leave", "team", "web").status()).isZero();
+        assertThat(Files.readString(state.resolve("realized/team/hosts/members"))).isEmpty();
+
+        CliRunner.Result busy = cli.run("network", "down", "team");
+        assertThat(busy.status()).isEqualTo(1);
+        assertThat(busy.err()).contains("still has TAPs of VM(s) [vm-1]");
+        cli.run("tap", "rm", "vm-1");
+        assertThat(cli.run("network", "down", "team").out()).isEqualTo("network team is down\n");
+        assertThat(NetworkNamespace.links()).doesNotContain("tw-team");
+        assertThat(cli.run("network", "inspect", "team").out()).contains("realized: no");
+    }
+
+    @Test
+    void aNicWithoutANetworkNeedsTheBridgeOption() {
+        CliRunner.Result noBridge = cli.run("tap", "create", "vm-2", "--network", "team", "--nics", "2");
+        assertThat(noBridge.status()).isEqualTo(2);
+        assertThat(noBridge.err()).contains("--bridge is required for the 1 NIC(s) on no --network");
+        NetworkNamespace.createBridge("br0");
+        CliRunner.Result both = cli.run("tap", "create", "vm-2", "--network", "team", "--nics", "2", "--bridge", "br0");
+        assertThat(both.status()).as(both.err()).isZero();
+        assertThat(both.out()).contains("\"bridge_dev\":\"tw-team\"").contains("\"bridge_dev\":\"br0\"");
+    }
+
+    @Test
+    void theGcReclaimsTheRealizationOfANetworkGoneFromTheRegistry() {
+        cli.run("network", "up", "team");
+        cli.run("network", "rm", "team");
+        CliRunner.Result gc = cli.run("gc", "--active");
+        assertThat(gc.status()).as(gc.err()).isZero();
+        assertThat(gc.out()).containsPattern("named-networks\\s+1\\s+team");
+        assertThat(NetworkNamespace.links()).doesNotContain("tw-team");
+    }
+}
