@@ -12,6 +12,7 @@ import dev.tapwire.network.TapNames;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
 import dev.tapwire.network.bridge.BridgeTaps;
+import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.bridge.linux.Interfaces;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Namespaces;
@@ -150,6 +151,9 @@ public final class Benchmarks {
                 }
                 if (b.wanted(7)) {
                     b.restart();
+                }
+                if (b.wanted(9)) {
+                    b.attach();
                 }
                 return null;
             });
@@ -642,6 +646,87 @@ public final class Benchmarks {
         report.add(new Report.Row(6, "GC of " + orphans + " orphan TAPs among " + live + " live", ms, "ms",
                 "deleting them one at a time (figure 4's per-TAP cost)", reference, reference / ms, "wall time"));
         BridgeTaps.cleanup(liveIds);
+    }
+
+    // ------------------------------------------------------------------ 9. attach to a named network vs CNI
+
+    /**
+     * Attaching VMs to a named network end to end (registry join, TAP, the network's bridge, static FDB entry,
+     * DHCP and DNS data rewritten and dnsmasq told) against the CNI reference plugins doing the nearest job: the
+     * {@code bridge} plugin with {@code host-local} IPAM, one ADD per workload (a veth pair into the workload's
+     * namespace, an address from the IPAM store), as a container runtime runs it.
+     */
+    private void attach() throws Exception {
+        Path plugin = Path.of("/usr/lib/cni/bridge");
+        Optional<String> missing = NetworkRealizer.unavailabilityCause()
+                .or(() -> Files.isExecutable(plugin) ? Optional.empty()
+                        : Optional.of("the CNI plugins are not installed (Debian package containernetworking-plugins)"));
+        if (missing.isPresent()) {
+            report.note("figure 9 skipped: " + missing.get());
+            return;
+        }
+        int vms = quick ? 10 : 100;
+        java.nio.file.attribute.FileAttribute<?> open = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(SCRATCH, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path root = Files.createTempDirectory(SCRATCH, "tapwire-bench-attach-", open); // dnsmasq runs as nobody
+        FileNetworkRegistry registry = FileNetworkRegistry.open(root);
+        registry.create("team", Ipv4Subnet.parse("10.96.0.0/16"));
+        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).withRegistry(registry));
+        NetworkRealizer realizer = provider.realizer().orElseThrow();
+        realizer.realize("team", false); // once per network and host, not per attach
+        VmSpec vm = VmSpec.of(1).withMultiQueue(false).withNetworks(List.of("team"));
+        List<String> warm = vmIds("nw", 5);
+        warm.forEach(id -> provider.configure(id, 1, vm, List.of()));
+        provider.delete(warm);
+        warm.forEach(id -> registry.leave("team", id));
+        List<String> ids = vmIds("na", vms);
+        long t0 = System.nanoTime();
+        for (String id : ids) {
+            provider.configure(id, 1, vm, List.of());
+        }
+        double tapwire = (System.nanoTime() - t0) / 1e6 / vms;
+
+        List<String> namespaces = new ArrayList<>();
+        String config = "{\"cniVersion\":\"1.0.0\",\"name\":\"team\",\"type\":\"bridge\",\"bridge\":\"cni-team\","
+                + "\"isGateway\":true,\"ipam\":{\"type\":\"host-local\",\"subnet\":\"10.97.0.0/16\",\"dataDir\":\""
+                + root.resolve("cni-ipam") + "\"}}";
+        try {
+            for (int i = 0; i < vms + 1; i++) { // the workloads' namespaces exist before the clock starts
+                String ns = "twb" + ProcessHandle.current().pid() + "-" + i;
+                exec("ip", "netns", "add", ns);
+                namespaces.add(ns);
+            }
+            cniAdd(plugin, config, "warm", namespaces.get(vms));
+            t0 = System.nanoTime();
+            for (int i = 0; i < vms; i++) {
+                cniAdd(plugin, config, "w" + i, namespaces.get(i));
+            }
+            double cni = (System.nanoTime() - t0) / 1e6 / vms;
+            report.add(new Report.Row(9, vms + " VMs attached to a named network: CNI bridge+host-local ADD per workload"
+                    + " / tapwire attach (join+TAP+bridge+DHCP/DNS data)", cni, "ms", "tapwire attach, per VM", tapwire,
+                    cni / tapwire, ">= 5"));
+        } finally {
+            for (String ns : namespaces) {
+                exec("ip", "netns", "del", ns);
+            }
+            provider.delete(ids);
+            realizer.unrealize("team");
+        }
+    }
+
+    private static void cniAdd(Path plugin, String config, String id, String namespace) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(plugin.toString()).redirectErrorStream(true);
+        pb.environment().putAll(Map.of("CNI_COMMAND", "ADD", "CNI_CONTAINERID", id, "CNI_NETNS",
+                "/run/netns/" + namespace, "CNI_IFNAME", "eth0", "CNI_PATH", plugin.getParent().toString()));
+        Process p = pb.start();
+        try (var in = p.getOutputStream()) {
+            in.write(config.getBytes(StandardCharsets.UTF_8));
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("CNI ADD for " + id + " failed: " + out);
+        }
     }
 
     // ------------------------------------------------------------------ helpers

@@ -349,20 +349,55 @@ public final class NetworkRealizer {
 
     /**
      * Follows the registry: every change to a realized network's members, made by any process or host, is synced
-     * to its dnsmasq as it is reported. The returned watch runs on the registry's watch thread, in the network
-     * namespace that thread was started in; use it where that is the namespace the networks live in.
+     * to its dnsmasq as soon as the registry reports it (a burst of changes is synced once). The syncing runs on a
+     * thread of its own started here, so it acts — restarting a dnsmasq when a member left — in the calling
+     * thread's network namespace, whichever thread the registry reports changes on.
      *
      * @return the watch; close it to stop following
      * @throws NetworkException if the registry cannot be watched
      */
     public RegistryWatch follow() {
-        return registry.watch(change -> {
-            try {
-                syncAll();
-            } catch (RuntimeException e) {
-                LOG.warn("could not sync realized networks after a registry change: {}", e.getMessage());
+        java.util.concurrent.Semaphore changed = new java.util.concurrent.Semaphore(0);
+        java.util.concurrent.atomic.AtomicBoolean open = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread syncer = new Thread(() -> {
+            while (open.get()) {
+                try {
+                    changed.acquire();
+                    changed.drainPermits(); // one sync covers every change reported so far
+                } catch (InterruptedException e) {
+                    return;
+                }
+                if (!open.get()) {
+                    return;
+                }
+                try {
+                    syncAll();
+                } catch (RuntimeException e) {
+                    LOG.warn("could not sync realized networks after a registry change: {}", e.getMessage());
+                }
             }
-        });
+        }, "tapwire-realizer-sync");
+        syncer.setDaemon(true);
+        syncer.start();
+        RegistryWatch watch;
+        try {
+            watch = registry.watch(change -> changed.release());
+        } catch (RuntimeException e) {
+            open.set(false);
+            changed.release();
+            throw e;
+        }
+        return () -> {
+            watch.close();
+            if (open.getAndSet(false)) {
+                changed.release(); // wakes it; a sync under way finishes first (never cut off mid-restart)
+                try {
+                    syncer.join(10_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
     }
 
     /**
