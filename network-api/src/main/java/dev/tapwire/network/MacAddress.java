@@ -16,6 +16,16 @@ import java.util.Locale;
  */
 public record MacAddress(long bits) {
 
+    /** One digest per thread: looking one up costs more than hashing a member name. */
+    private static final ThreadLocal<java.security.MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
+        }
+    });
+
+
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final long MASK_48 = 0xFFFF_FFFF_FFFFL;
 
@@ -117,13 +127,8 @@ public record MacAddress(long bits) {
             throw new InvalidNetworkSpecException("a member MAC needs a network and a workspace name, got "
                     + network + " and " + workspace);
         }
-        byte[] hash;
-        try {
-            hash = java.security.MessageDigest.getInstance("SHA-256").digest(
-                    ("tapwire-mac\0" + network + "\0" + workspace).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
-        }
+        byte[] hash = SHA256.get().digest(
+                ("tapwire-mac\0" + network + "\0" + workspace).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         byte[] bytes = java.util.Arrays.copyOf(hash, 6);
         bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
         return of(bytes);

@@ -73,6 +73,15 @@ public final class NetworkRealizer {
     private static final Pattern DNS_LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?");
     private static final int IFNAMSIZ = 15;
 
+    /** One digest per thread: looking one up costs more than hashing an entry. */
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    });
+
     private final Path root;
     private final NetworkRegistry registry;
     private final LockFile lock;
@@ -224,9 +233,12 @@ public final class NetworkRealizer {
             makeDirectories(dir);
             madeBridge = ensureBridge(wanted);
             write(wanted);
-            writeData(wanted.network(), record, dnsmasq);
+            DataChange data = writeData(wanted.network(), record, dnsmasq);
             startedDnsmasq = dnsmasq.ensureRunning(wanted.bridge(), wanted.subnet(), wanted.gateway().toString(),
                     wanted.nat());
+            if (!startedDnsmasq) {
+                apply(wanted, dnsmasq, data); // it was running: members that left meanwhile must go
+            }
             applyFirewall();
             LOG.debug("realized network {} on {} ({}, gateway {}, nat {})", wanted.network(), wanted.bridge(),
                     wanted.subnet(), wanted.gateway(), wanted.nat());
@@ -401,53 +413,72 @@ public final class NetworkRealizer {
     }
 
     /**
-     * Brings dnsmasq up to date with the registry. Additions reach it through its directory watch (and a SIGHUP,
-     * which also drops its cache). A member that left or moved needs more: dnsmasq names a lease after the hosts
-     * entry of its address and keeps that name in DNS for as long as the lease lives, so it is restarted with the
-     * departed members' leases taken out of its lease file — they stop resolving at once, and a guest that still
-     * holds such a lease is refused (NAK) when it renews.
+     * Brings dnsmasq up to date with the registry. Additions reach it through its directory watch. A member that
+     * left or moved needs more: dnsmasq names a lease after the hosts entry of its address and keeps that name in
+     * DNS for as long as the lease lives, so it is restarted with the departed members' leases taken out of its
+     * lease file — they stop resolving at once, and a guest that still holds such a lease is refused (NAK) when
+     * it renews.
      */
     private void refresh(Realization r, NetworkRecord record) {
         Dnsmasq dnsmasq = new Dnsmasq(dir(r.network()), r.network());
-        Set<String> before = lines(dnsmasq.dhcpDir().resolve("members"));
-        if (!writeData(r.network(), record, dnsmasq)) {
-            return;
-        }
-        Set<String> gone = new java.util.HashSet<>(before);
-        gone.removeAll(lines(dnsmasq.dhcpDir().resolve("members")));
-        if (gone.isEmpty()) {
-            dnsmasq.reload();
-            return;
+        apply(r, dnsmasq, writeData(r.network(), record, dnsmasq));
+    }
+
+    private void apply(Realization r, Dnsmasq dnsmasq, DataChange change) {
+        if (change.removedLeases().isEmpty()) {
+            if (change.removedNames()) {
+                dnsmasq.reload(); // a SIGHUP re-reads the host directories whole
+            }
+            return; // additions only: dnsmasq's inotify watch on both directories reads them without a signal
         }
         dnsmasq.stop();
         Set<String> macs = new java.util.HashSet<>();
-        gone.forEach(line -> macs.add(line.substring(0, line.indexOf(',')).toLowerCase(java.util.Locale.ROOT)));
+        change.removedLeases().forEach(line -> macs.add(line.substring(0, line.indexOf(','))
+                .toLowerCase(java.util.Locale.ROOT)));
         Path leases = dir(r.network()).resolve("dnsmasq.leases");
         if (Files.exists(leases)) {
             // lease lines: expiry MAC address name client-id
-            String kept = lines(leases).stream().filter(l -> {
+            StringBuilder kept = new StringBuilder();
+            for (String l : readLines(leases)) {
                 String[] f = l.split(" ");
-                return f.length < 2 || !macs.contains(f[1].toLowerCase(java.util.Locale.ROOT));
-            }).map(l -> l + "\n").reduce("", String::concat);
-            replace(leases, kept);
+                if (f.length < 2 || !macs.contains(f[1].toLowerCase(java.util.Locale.ROOT))) {
+                    kept.append(l).append('\n');
+                }
+            }
+            replace(leases, kept.toString());
         }
         dnsmasq.ensureRunning(r.bridge(), r.subnet(), r.gateway().toString(), r.nat());
-        LOG.debug("restarted dnsmasq of network {}: {} member entr(ies) left", r.network(), gone.size());
+        LOG.debug("restarted dnsmasq of network {}: {} member entr(ies) left", r.network(),
+                change.removedLeases().size());
     }
 
-    private static Set<String> lines(Path file) {
+    private static List<String> readLines(Path file) {
         try {
-            return Files.exists(file) ? new java.util.LinkedHashSet<>(Files.readAllLines(file, StandardCharsets.UTF_8))
-                    : Set.of();
+            return Files.readAllLines(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new IllegalStateException("cannot read " + file + ": " + e, e);
         }
     }
 
-    /** Writes the data files; returns true when one changed. */
-    private boolean writeData(String network, NetworkRecord record, Dnsmasq dnsmasq) {
-        StringBuilder hosts = new StringBuilder();
-        StringBuilder dhcp = new StringBuilder();
+    /**
+     * What a rewrite of the data changed.
+     *
+     * @param changed whether anything was added or removed
+     * @param removedLeases the static lease lines ({@code MAC,address}) removed
+     * @param removedNames whether hosts entries were removed
+     */
+    private record DataChange(boolean changed, Set<String> removedLeases, boolean removedNames) {
+    }
+
+    /**
+     * Makes dnsmasq's two watched directories hold exactly the registry's entries, one small file per entry,
+     * named after a hash of its content: a new entry is a new file (written aside, then renamed to a name that
+     * does not exist yet), a stale one is deleted, and an unchanged one is not touched — so a sync reads two
+     * directory listings and writes only what changed, and no file is ever replaced under dnsmasq.
+     */
+    private DataChange writeData(String network, NetworkRecord record, Dnsmasq dnsmasq) {
+        List<String> hosts = new ArrayList<>();
+        List<String> dhcp = new ArrayList<>();
         Map<MacAddress, String> macs = new HashMap<>();
         for (Member m : record.members()) {
             MacAddress mac = MacAddress.forMember(network, m.workspace());
@@ -457,15 +488,72 @@ public final class NetworkRealizer {
                         m.workspace(), network, mac, m.workspace());
                 continue;
             }
-            dhcp.append(mac).append(',').append(m.ip()).append('\n');
+            dhcp.add(mac + "," + m.ip());
             if (hasDnsName(m.workspace())) {
-                hosts.append(m.ip()).append(' ').append(m.workspace()).append('.').append(network).append(' ')
-                        .append(m.workspace()).append('\n');
+                hosts.add(m.ip() + " " + m.workspace() + "." + network + " " + m.workspace());
             }
         }
-        boolean changed = replace(dnsmasq.hostsDir().resolve("members"), hosts.toString());
-        changed |= replace(dnsmasq.dhcpDir().resolve("members"), dhcp.toString());
-        return changed;
+        Set<String> removedHosts = syncEntries(dnsmasq.hostsDir(), hosts);
+        Set<String> removedLeases = syncEntries(dnsmasq.dhcpDir(), dhcp);
+        return new DataChange(removedHosts == null || removedLeases == null,
+                removedLeases == null ? Set.of() : removedLeases, removedHosts != null && !removedHosts.isEmpty());
+    }
+
+    /** Makes {@code dir} hold one file per entry; returns the entries removed, or null when nothing changed. */
+    private static Set<String> syncEntries(Path dir, List<String> entries) {
+        makeDirectories(dir);
+        Map<String, String> wanted = new java.util.TreeMap<>();
+        for (String e : entries) {
+            wanted.put(entryName(e), e);
+        }
+        Set<String> present = new java.util.HashSet<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                if (!name.startsWith(".")) {
+                    present.add(name);
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list " + dir + ": " + e, e);
+        }
+        Set<String> removed = new java.util.HashSet<>();
+        boolean changed = false;
+        for (String name : present) {
+            if (!wanted.containsKey(name)) {
+                Path stale = dir.resolve(name);
+                removed.addAll(readLines(stale));
+                try {
+                    Files.deleteIfExists(stale);
+                } catch (IOException e) {
+                    throw new IllegalStateException("cannot remove " + stale + ": " + e, e);
+                }
+                changed = true;
+            }
+        }
+        for (Map.Entry<String, String> e : wanted.entrySet()) {
+            if (!present.contains(e.getKey())) {
+                create(dir.resolve(e.getKey()), e.getValue() + "\n");
+                changed = true;
+            }
+        }
+        return changed ? removed : null;
+    }
+
+    private static String entryName(String entry) {
+        return HexFormat.of().formatHex(SHA256.get().digest(entry.getBytes(StandardCharsets.UTF_8)), 0, 10);
+    }
+
+    /** Creates a file that does not exist yet, complete before it appears under its name. */
+    private static void create(Path file, String content) {
+        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+        try {
+            Files.writeString(tmp, content, StandardCharsets.UTF_8);
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write " + file + ": " + e, e);
+        }
     }
 
     /**

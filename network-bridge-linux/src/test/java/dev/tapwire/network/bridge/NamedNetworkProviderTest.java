@@ -65,6 +65,17 @@ class NamedNetworkProviderTest {
         provider.realizer().orElseThrow().list().forEach(r -> provider.realizer().orElseThrow().unrealize(r.network()));
     }
 
+    /** What dnsmasq reads from one of its watched directories: every visible file, by content. */
+    static String served(Path dir) throws java.io.IOException {
+        try (var files = Files.list(dir)) {
+            StringBuilder sb = new StringBuilder();
+            for (Path f : files.filter(f -> !f.getFileName().toString().startsWith(".")).sorted().toList()) {
+                sb.append(Files.readString(f));
+            }
+            return sb.toString();
+        }
+    }
+
     private static Optional<Link> link(String name) {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             return netlink.link(name);
@@ -85,7 +96,7 @@ class NamedNetworkProviderTest {
         assertThat(registry.get("team").member("web")).isPresent();
         assertThat(link(nic.tap()).orElseThrow().masterIndex()).isEqualTo(link("tw-team").orElseThrow().index());
         assertThat(Dns.queryA("10.77.0.1", "web.team")).containsExactly("10.77.0.2");
-        assertThat(Files.readString(root.resolve("realized/team/dhcp/members")))
+        assertThat(served(root.resolve("realized/team/dhcp")))
                 .isEqualTo(nic.mac() + ",10.77.0.2\n");
         provider.verify("vm-1");
 
@@ -146,8 +157,8 @@ class NamedNetworkProviderTest {
                 .withWorkspace("my_workspace"), List.of()).get(0);
         assertThat(nic.network().ip()).hasToString("10.77.0.2");
         assertThat(NetworkRealizer.hasDnsName("my_workspace")).isFalse();
-        assertThat(Files.readString(root.resolve("realized/team/dhcp/members"))).contains("10.77.0.2");
-        assertThat(Files.readString(root.resolve("realized/team/hosts/members"))).isEmpty();
+        assertThat(served(root.resolve("realized/team/dhcp"))).contains("10.77.0.2");
+        assertThat(served(root.resolve("realized/team/hosts"))).isEmpty();
         assertThat(provider.realizer().orElseThrow().hostsLines("team")).isEmpty();
     }
 
