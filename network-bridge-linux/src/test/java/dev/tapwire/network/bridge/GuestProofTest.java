@@ -12,6 +12,7 @@ import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.IsolatedNetnsExtension;
+import dev.tapwire.network.testkit.QemuGuest;
 import dev.tapwire.network.testkit.TemporaryRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,18 +42,13 @@ class GuestProofTest {
     /** The guest image, built before the test enters its namespace (apt-get download needs the host's network). */
     private static Path image;
 
-    private final List<Guest> guests = new ArrayList<>();
+    private final List<QemuGuest> guests = new ArrayList<>();
     private BridgeNetworkProvider provider;
 
     private static void assumeTools() {
         List<String> missing = new ArrayList<>();
         NetworkRealizer.unavailabilityCause().ifPresent(missing::add);
-        if (!Guest.available()) {
-            missing.add("QEMU is not installed (install the Debian package qemu-system-x86)");
-        }
-        if (!Files.isExecutable(Path.of("/bin/busybox"))) {
-            missing.add("busybox is not installed (install the Debian package busybox-static)");
-        }
+        QemuGuest.unavailabilityCause().ifPresent(missing::add);
         if (!missing.isEmpty()) {
             if (IsolatedNetnsExtension.privilegedTestsRequired()) {
                 throw new AssertionError("this test must run in CI but cannot: " + String.join("; ", missing));
@@ -64,12 +60,12 @@ class GuestProofTest {
     @BeforeAll
     static void buildImage() throws Exception {
         assumeTools();
-        image = Guest.image(Path.of("target/guest"));
+        image = QemuGuest.image(Path.of("target/guest"));
     }
 
     @AfterEach
     void stop() throws Exception {
-        for (Guest g : guests) {
+        for (QemuGuest g : guests) {
             g.close();
         }
         if (provider != null) {
@@ -93,12 +89,12 @@ class GuestProofTest {
         NicConfig gamma = nic("gamma", "other");
         // all three send one DHCP client identifier, as cloned images do: leases go by MAC all the same
         String clientId = "01deadbeef0001";
-        Guest a = boot("alpha", image, alpha, clientId);
-        Guest b = boot("beta", image, beta, clientId);
-        Guest c = boot("gamma", image, gamma, clientId);
+        QemuGuest a = boot("alpha", image, alpha, clientId);
+        QemuGuest b = boot("beta", image, beta, clientId);
+        QemuGuest c = boot("gamma", image, gamma, clientId);
 
         for (var pair : List.of(new Object[] {a, alpha}, new Object[] {b, beta}, new Object[] {c, gamma})) {
-            Guest g = (Guest) pair[0];
+            QemuGuest g = (QemuGuest) pair[0];
             NicConfig nic = (NicConfig) pair[1];
             Matcher lease = g.await("TAPWIRE-LEASE ip=(\\S+)/(\\d+) router=(\\S+) dns=(\\S+).* search=(\\S*)", BOOT);
             assertThat(lease.group(1)).isEqualTo(nic.network().ip().toString());
@@ -113,6 +109,7 @@ class GuestProofTest {
         assertThat(a.resolve("beta")).containsExactly(betaIp); // a single label, through the DHCP search domain
         assertThat(a.resolve("beta.team")).containsExactly(betaIp);
         assertThat(a.ping(betaIp, 2)).isPositive();
+        assertThat(a.ping("beta", 1)).as("by name").isPositive();
         assertThat(a.ping("10.81.0.1", 1)).isPositive();
         assertThat(b.resolve("alpha.team")).containsExactly(alpha.network().ip().toString());
 
@@ -145,8 +142,8 @@ class GuestProofTest {
         return provider.configure(vm, 1, VmSpec.of(1).withNetworks(List.of(network)), List.of()).get(0);
     }
 
-    private Guest boot(String name, Path image, NicConfig nic, String clientId) throws Exception {
-        Guest g = Guest.boot(name, image, nic, clientId);
+    private QemuGuest boot(String name, Path image, NicConfig nic, String clientId) throws Exception {
+        QemuGuest g = QemuGuest.boot(name, image, nic, clientId);
         guests.add(g);
         return g;
     }

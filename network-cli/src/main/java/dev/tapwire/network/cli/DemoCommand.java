@@ -5,18 +5,20 @@ import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
-import dev.tapwire.network.bridge.linux.Interfaces;
+import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Namespaces;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.bridge.linux.TapQueue;
 import dev.tapwire.network.bridge.linux.Tun;
 import dev.tapwire.network.registry.FileNetworkRegistry;
+import dev.tapwire.network.testkit.QemuGuest;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
@@ -31,18 +33,31 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code tapwire demo}: a tour that works for anyone. In a temporary state directory it makes two named
- * networks and joins workspaces; with root it then builds, in a private network namespace, a bridge that
- * holds the first network's gateway, gives each workspace a TAP, proves a frame crosses (an ARP request
- * written into a TAP gets the kernel's reply), shows the links and tears everything down.
+ * networks and joins workspaces; with root it then realizes the first network in a private network namespace
+ * (bridge with the gateway, dnsmasq serving leases and names, isolation rules), attaches a VM per workspace,
+ * and — where QEMU is installed — boots two guests that lease their addresses and ping each other by name;
+ * without QEMU it proves a frame crosses a TAP (an ARP request gets the kernel's reply). Then it tears
+ * everything down.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Show tapwire at work in a temporary state directory (and, as root, a private network namespace).")
 final class DemoCommand implements Callable<Integer> {
 
-    private static final String BRIDGE = "twdemo0";
-
     @ParentCommand
     Tapwire root;
+
+    @picocli.CommandLine.Option(names = "--guest-image", paramLabel = "DIR", description = "Where the guest image"
+            + " (a Debian cloud kernel and a busybox initramfs) is, or is built from Debian packages when missing"
+            + " (default: $XDG_CACHE_HOME/tapwire/guest or ~/.cache/tapwire/guest). With QEMU installed, two guests"
+            + " boot on the network and ping each other by name.")
+    Path guestImage;
+
+    @picocli.CommandLine.Option(names = "--no-guests", description = "Do not boot guests even where QEMU is installed.")
+    boolean noGuests;
+
+    /** The guest image to boot, or null (then {@link #guestSkip} says why). */
+    private Path image;
+    private String guestSkip;
 
     @Override
     public Integer call() throws Exception {
@@ -72,8 +87,11 @@ final class DemoCommand implements Callable<Integer> {
                 out.println("== Linux realization: skipped — " + skip.get());
                 return 0;
             }
+            prepareGuests();
+            // dnsmasq drops root to nobody, which must reach the state directory
+            Files.setPosixFilePermissions(state, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             Namespaces.callInNewNetworkNamespace(() -> {
-                realize(out, state, frontend, addresses);
+                realize(out, state, registry, frontend, addresses);
                 return null;
             });
             return 0;
@@ -84,51 +102,114 @@ final class DemoCommand implements Callable<Integer> {
 
     private static Optional<String> linuxUnavailable() {
         return BridgeNetworkProvider.unavailabilityCause().or(Namespaces::unavailabilityCause)
-                .map(cause -> cause + "; run as root to see TAPs on a bridge");
+                .map(cause -> cause + "; run as root to see a named network realized")
+                .or(NetworkRealizer::unavailabilityCause);
     }
 
-    private void realize(PrintWriter out, Path state, NetworkRecord network, Map<String, Ipv4Address> addresses) {
-        out.println("== Linux realization in a private network namespace");
-        try (Interfaces interfaces = Interfaces.open()) {
-            interfaces.createBridge(BRIDGE);
-            interfaces.setIpv4(BRIDGE, network.gateway(), network.subnet().prefixLength());
-            interfaces.setUp(BRIDGE, true);
+    /** Finds or builds the guest image (before the private namespace: the build downloads from Debian). */
+    private void prepareGuests() {
+        Optional<String> missing = QemuGuest.unavailabilityCause();
+        if (noGuests || missing.isPresent()) {
+            guestSkip = noGuests ? "guests not booted: --no-guests" : "no guests booted: " + missing.get();
+            return;
         }
-        out.println("bridge " + BRIDGE + " holds gateway " + network.gateway() + "/" + network.subnet().prefixLength());
-        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(state).with("bridge", BRIDGE));
-        Map<String, NicConfig> nics = new java.util.LinkedHashMap<>();
-        long start = System.nanoTime();
-        for (String ws : addresses.keySet()) {
-            nics.put(ws, provider.configure(ws, 1, VmSpec.of(1), List.of()).get(0));
+        Path dir = guestImage;
+        if (dir == null) {
+            String cache = root.env("XDG_CACHE_HOME");
+            dir = cache != null && !cache.isBlank() ? Path.of(cache, "tapwire", "guest")
+                    : Path.of(System.getProperty("user.home"), ".cache", "tapwire", "guest");
         }
-        out.printf("made %d TAPs in %.1f ms%n", nics.size(), (System.nanoTime() - start) / 1e6);
+        try {
+            image = QemuGuest.image(dir);
+        } catch (IOException e) {
+            guestSkip = "no guests booted: " + e.getMessage();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            guestSkip = "no guests booted: interrupted building the image";
+        }
+    }
 
-        String ws = addresses.keySet().iterator().next();
-        NicConfig nic = nics.get(ws);
-        try (TapQueue vmm = Tun.attach(nic.tap(), false)) {
-            Optional<byte[]> reply = arp(vmm, nic.mac().toBytes(), addresses.get(ws), network.gateway());
-            if (reply.isEmpty()) {
-                throw new IllegalStateException("no ARP reply from " + network.gateway() + " through " + nic.tap());
+    private void realize(PrintWriter out, Path state, FileNetworkRegistry registry, NetworkRecord network,
+            Map<String, Ipv4Address> addresses) throws Exception {
+        out.println("== network " + network.name() + " realized in a private network namespace");
+        BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(state).withRegistry(registry));
+        NetworkRealizer realizer = provider.realizer().orElseThrow();
+        Map<String, NicConfig> nics = new java.util.LinkedHashMap<>();
+        List<QemuGuest> guests = new java.util.ArrayList<>();
+        try {
+            long start = System.nanoTime();
+            for (String ws : addresses.keySet()) { // the VM ID is the workspace here
+                nics.put(ws, provider.configure(ws, 1, VmSpec.of(1).withMultiQueue(false)
+                        .withNetworks(List.of(network.name())), List.of()).get(0));
             }
-            byte[] mac = Arrays.copyOfRange(reply.get(), 22, 28);
-            out.println("frame crossed: " + ws + " (" + addresses.get(ws) + ", " + nic.mac() + ") asked who has "
-                    + network.gateway() + " through " + nic.tap() + "; the kernel answered "
-                    + dev.tapwire.network.MacAddress.of(mac));
-        }
-        out.println();
-        try (Rtnetlink netlink = Rtnetlink.open()) {
-            List<Link> links = netlink.links();
-            Map<Integer, String> names = links.stream().collect(Collectors.toMap(Link::index, Link::name));
-            Table table = new Table("LINK", "KIND", "MASTER", "STATE", "MTU", "ALIAS");
-            links.forEach(l -> table.row(l.name(), l.kind().isEmpty() ? "-" : l.kind(),
-                    names.getOrDefault(l.masterIndex(), "-"), l.isUp() ? "up" : "down", l.mtu(),
-                    l.alias().isEmpty() ? "-" : l.alias()));
+            out.printf("attached %d VMs in %.1f ms (the first realizes the network: bridge, dnsmasq, rules)%n",
+                    nics.size(), (System.nanoTime() - start) / 1e6);
+            NetworkRealizer.Status status = realizer.inspect(network.name()).orElseThrow();
+            out.println("bridge " + status.realization().bridge() + " holds gateway " + network.gateway() + "/"
+                    + network.subnet().prefixLength() + "; dnsmasq pid " + status.dnsmasqPid().orElse(-1)
+                    + " serves leases and names:");
+            out.print(realizer.hostsLines(network.name()).indent(2));
+            Table table = new Table("VM", "TAP", "GUEST MAC", "GUEST NETWORK");
+            nics.forEach((vm, nic) -> table.row(vm, nic.tap(), nic.mac(), nic.network().ip() + "/"
+                    + nic.network().prefix() + " via " + nic.network().gateway()));
             table.print(out);
+
+            String ws = addresses.keySet().iterator().next();
+            NicConfig nic = nics.get(ws);
+            if (image == null) {
+                try (TapQueue vmm = Tun.attach(nic.tap(), false)) {
+                    Optional<byte[]> reply = arp(vmm, nic.mac().toBytes(), addresses.get(ws), network.gateway());
+                    if (reply.isEmpty()) {
+                        throw new IllegalStateException("no ARP reply from " + network.gateway() + " through " + nic.tap());
+                    }
+                    byte[] mac = Arrays.copyOfRange(reply.get(), 22, 28);
+                    out.println("frame crossed: " + ws + " (" + addresses.get(ws) + ", " + nic.mac() + ") asked who has "
+                            + network.gateway() + " through " + nic.tap() + "; the kernel answered "
+                            + dev.tapwire.network.MacAddress.of(mac));
+                }
+                out.println("(" + guestSkip + ")");
+            } else {
+                List<String> two = List.copyOf(nics.keySet()).subList(0, 2);
+                for (String vm : two) {
+                    guests.add(QemuGuest.boot(vm, image, nics.get(vm), null));
+                }
+                for (int i = 0; i < 2; i++) {
+                    String lease = guests.get(i).await("TAPWIRE-LEASE .*", Duration.ofMinutes(2)).group();
+                    out.println("guest " + two.get(i) + " booted under QEMU and leased: " + lease);
+                    guests.get(i).await("TAPWIRE-READY", Duration.ofMinutes(2));
+                }
+                String peer = two.get(1);
+                out.println(two.get(0) + "$ nslookup " + peer + "." + network.name());
+                guests.get(0).run("nslookup " + peer + "." + network.name(), Duration.ofSeconds(20))
+                        .forEach(l -> out.println("  " + l));
+                out.println(two.get(0) + "$ ping -c 2 " + peer);
+                guests.get(0).run("ping -c 2 -W 2 " + peer, Duration.ofSeconds(20)).forEach(l -> out.println("  " + l));
+            }
+            out.println();
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                List<Link> links = netlink.links();
+                Map<Integer, String> names = links.stream().collect(Collectors.toMap(Link::index, Link::name));
+                Table links2 = new Table("LINK", "KIND", "MASTER", "STATE", "MTU", "ALIAS");
+                links.forEach(l -> links2.row(l.name(), l.kind().isEmpty() ? "-" : l.kind(),
+                        names.getOrDefault(l.masterIndex(), "-"), l.isUp() ? "up" : "down", l.mtu(),
+                        l.alias().isEmpty() ? "-" : l.alias()));
+                links2.print(out);
+            }
+        } finally {
+            for (QemuGuest g : guests) {
+                g.close();
+            }
+            tearDown(out, provider, realizer, network, nics);
         }
-        start = System.nanoTime();
-        provider.delete(List.copyOf(addresses.keySet()));
-        out.printf("%nremoved %d TAPs in one batch in %.1f ms; the namespace goes with this thread%n", nics.size(),
-                (System.nanoTime() - start) / 1e6);
+    }
+
+    private static void tearDown(PrintWriter out, BridgeNetworkProvider provider, NetworkRealizer realizer,
+            NetworkRecord network, Map<String, NicConfig> nics) {
+        long t0 = System.nanoTime();
+        provider.delete(List.copyOf(nics.keySet()));
+        realizer.unrealize(network.name());
+        out.printf("%nremoved %d TAPs in one batch, then the network's dnsmasq, bridge and rules, in %.1f ms%n",
+                nics.size(), (System.nanoTime() - t0) / 1e6);
     }
 
     private static Optional<byte[]> arp(TapQueue vmm, byte[] mac, Ipv4Address from, Ipv4Address to) {

@@ -101,6 +101,11 @@ public final class Tapwire {
         return status;
     }
 
+    /** Returns an environment variable of the command's environment, or null. */
+    String env(String name) {
+        return env.get(name);
+    }
+
     /** Returns the state directory from the option, the environment, or the XDG default. */
     Path stateDir() {
         if (stateDir != null) {
