@@ -187,6 +187,42 @@ class NamedNetworkProviderTest {
     }
 
     @Test
+    void twoProcessesRealizingOneNetworkAtOnceMakeOneBridgeAndOneDnsmasq() throws Exception {
+        Path stateDir = ((dev.tapwire.network.registry.FileNetworkRegistry) registry).indexFile().getParent().getParent();
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String startAt = Long.toString(System.currentTimeMillis() + 3000); // both JVMs up by then
+        List<Process> children = new ArrayList<>();
+        for (int i = 0; i < 2; i++) { // started from this thread: they live in this test's network namespace
+            children.add(new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                    RealizeMain.class.getName(), root.toString(), stateDir.toString(), "team", startAt)
+                    .redirectErrorStream(true).start());
+        }
+        for (Process child : children) {
+            String out = new String(child.getInputStream().readAllBytes()).strip();
+            assertThat(child.waitFor()).as(out).isZero();
+            assertThat(out).endsWith("tw-team");
+        }
+        long dnsmasqs = ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("")
+                .contains("--pid-file=" + root.resolve("realized/team/dnsmasq.pid"))).count();
+        assertThat(dnsmasqs).isEqualTo(1);
+        assertThat(provider.realizer().orElseThrow().inspect("team").orElseThrow().problems()).isEmpty();
+    }
+
+    @Test
+    void configureRestartsADeadDnsmasq() throws Exception {
+        provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")), List.of());
+        int pid = provider.realizer().orElseThrow().inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
+        new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
+        while (ProcessHandle.of(pid).map(p -> p.info().commandLine().isPresent()).orElse(false)) {
+            Thread.sleep(10);
+        }
+        provider.configure("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team")), List.of());
+        assertThat(provider.realizer().orElseThrow().inspect("team").orElseThrow().dnsmasqPid()).isPresent()
+                .isNotEqualTo(java.util.OptionalInt.of(pid));
+        assertThat(Dns.queryA("10.77.0.1", "vm-2.team")).containsExactly("10.77.0.3");
+    }
+
+    @Test
     void twoThreadsRealizingOneNetworkAtOnceMakeOneBridgeAndOneDnsmasq() throws Exception {
         NetworkRealizer a = new NetworkRealizer(root, registry);
         NetworkRealizer b = new NetworkRealizer(root, registry);
