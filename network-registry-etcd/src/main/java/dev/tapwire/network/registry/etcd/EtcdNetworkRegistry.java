@@ -100,6 +100,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private static final String REMOVING = "removing ";
     /** Address keys read per request when looking for a free host. */
     private static final int PAGE = 64;
+    /**
+     * How many free hosts, lowest first, one join transaction tries in turn (nested transactions): enough for
+     * a burst of concurrent joiners that read the same state to all succeed in their first round trip.
+     */
+    private static final int CANDIDATES = 16;
 
     private final Client client;
     private final KV kv;
@@ -346,39 +351,33 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             KeyValue hintKv = first(seen.get(2));
             NetworkRecord record = decodeNetwork(networkKv);
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
-            // after a lost race, the other losers want the same lowest host: skip a few, at random, to spread out
-            int skip = races == 0 ? 0 : ThreadLocalRandom.current().nextInt(Math.min(4 * races, PAGE) + 1);
             List<Long> run = new ArrayList<>();
-            long offset = lowestFreeOffset(record, hint, guess <= hint ? seen.get(3) : null, skip, run);
+            List<Long> free = freeOffsets(record, hint, guess <= hint ? seen.get(3) : null, CANDIDATES, run);
             hints.put(network, new HintSeen(hint, hintKv == null ? 0 : hintKv.getModRevision()));
-            Ipv4Address ip = record.subnet().networkAddress().plus(offset);
-            List<Cmp> compares = new ArrayList<>(List.of(
-                    new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
-                    new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-                    new Cmp(addressKey(network, offset), Cmp.Op.EQUAL, CmpTarget.createRevision(0))));
-            List<Op> ops = new ArrayList<>(List.of(
-                    Op.put(memberKey(network, ws), bytes(ip.toString()), PutOption.DEFAULT),
-                    Op.put(addressKey(network, offset), bytes(ws), PutOption.DEFAULT)));
-            long raisedTo = -1;
-            if (run.size() >= PAGE) {
-                // a page or more of hosts from the hint on is taken: raise the hint past them, guarded by the hint and
-                // by each of those keys (a leave of one of them meanwhile makes this start over)
-                List<Long> checked = run.subList(0, PAGE);
-                compares.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
-                        CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
-                for (long taken : checked) {
-                    compares.add(new Cmp(addressKey(network, taken), Cmp.Op.GREATER, CmpTarget.version(0)));
-                }
-                raisedTo = checked.get(checked.size() - 1) + 1;
-                ops.add(put("h/" + network, Long.toString(raisedTo)));
+            if (run.size() < PAGE) {
+                return joinFirstFree(network, ws, record, networkKv, free);
             }
+            // a page or more of hosts from the hint on is taken: take the first free one and raise the hint past
+            // that page, guarded by the hint and by each of those keys (a leave of one of them meanwhile makes this
+            // start over)
+            long offset = free.get(0);
+            Ipv4Address ip = record.subnet().networkAddress().plus(offset);
+            List<Cmp> compares = new ArrayList<>(List.of(joinCompares(network, ws, networkKv, offset)));
+            List<Op> ops = new ArrayList<>(List.of(joinPuts(network, ws, record, offset)));
+            List<Long> checked = run.subList(0, PAGE);
+            compares.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
+                    CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
+            for (long taken : checked) {
+                compares.add(new Cmp(addressKey(network, taken), Cmp.Op.GREATER, CmpTarget.version(0)));
+            }
+            long raisedTo = checked.get(checked.size() - 1) + 1;
+            ops.add(put("h/" + network, Long.toString(raisedTo)));
             TxnResponse committed = commitResponse(txn(compares, ops));
             boolean done = committed.isSucceeded();
             if (done) {
                 members.put(network + "/" + ws, new MemberSeen(ip, offset));
-                if (raisedTo >= 0) { // the keys a transaction writes get its revision
-                    hints.put(network, new HintSeen(raisedTo, committed.getHeader().getRevision()));
-                }
+                // the keys a transaction writes get its revision
+                hints.put(network, new HintSeen(raisedTo, committed.getHeader().getRevision()));
                 LOG.debug("workspace {} joins network {} as {}", ws, network, ip);
                 return ip;
             }
@@ -387,12 +386,68 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     }
 
     /**
-     * Finds the lowest free host offset at or above {@code hint} (below it every host is taken), or after a lost
-     * race the one {@code skip} free hosts further: address keys sort by offset, so this reads them in pages
-     * from the hint until the gap — a few keys, whatever the size of the network.
+     * Joins in one transaction that takes the first of {@code free} still free when etcd applies it: a chain of
+     * nested transactions, each guarded by the network, the member's absence and one candidate's absence, the
+     * next tried in the else branch of the one before. Concurrent joiners that read the same free hosts then
+     * line up on them inside etcd instead of all but one losing and reading again.
+     *
+     * @return the address, or null when every candidate was taken meanwhile (or the network or member changed)
      */
-    private long lowestFreeOffset(NetworkRecord record, long hint, GetResponse prefetched, int skip, List<Long> run) {
-        int toSkip = skip;
+    private Ipv4Address joinFirstFree(String network, String ws, NetworkRecord record, KeyValue networkKv,
+            List<Long> free) throws OutcomeUnknownException {
+        Op.TxnOp next = null;
+        for (int i = free.size() - 1; i >= 1; i--) {
+            long offset = free.get(i);
+            next = Op.txn(joinCompares(network, ws, networkKv, offset),
+                    joinPuts(network, ws, record, offset), next == null ? new Op[0] : new Op[] {next});
+        }
+        long firstOffset = free.get(0);
+        io.etcd.jetcd.Txn txn = kv.txn().If(joinCompares(network, ws, networkKv, firstOffset))
+                .Then(joinPuts(network, ws, record, firstOffset));
+        if (next != null) {
+            txn = txn.Else(next);
+        }
+        TxnResponse response = commitResponse(txn);
+        for (int i = 0; response != null; i++) {
+            if (response.isSucceeded()) {
+                long offset = free.get(i);
+                Ipv4Address ip = record.subnet().networkAddress().plus(offset);
+                members.put(network + "/" + ws, new MemberSeen(ip, offset));
+                LOG.debug("workspace {} joins network {} as {} (candidate {} of {})", ws, network, ip, i + 1,
+                        free.size());
+                return ip;
+            }
+            List<TxnResponse> nested = response.getTxnResponses();
+            response = nested.isEmpty() ? null : nested.get(0);
+        }
+        return null;
+    }
+
+    private Cmp[] joinCompares(String network, String ws, KeyValue networkKv, long offset) {
+        return new Cmp[] {
+            new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
+            new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+            new Cmp(addressKey(network, offset), Cmp.Op.EQUAL, CmpTarget.createRevision(0))};
+    }
+
+    private Op[] joinPuts(String network, String ws, NetworkRecord record, long offset) {
+        return new Op[] {
+            Op.put(memberKey(network, ws), bytes(record.subnet().networkAddress().plus(offset).toString()),
+                    PutOption.DEFAULT),
+            Op.put(addressKey(network, offset), bytes(ws), PutOption.DEFAULT)};
+    }
+
+    /**
+     * Finds up to {@code count} free host offsets, lowest first, at or above {@code hint} (below it every host
+     * is taken): address keys sort by offset, so this reads them in pages from the hint until enough gaps are
+     * found — a few keys, whatever the size of the network. {@code run} receives the offsets taken in an
+     * unbroken run from the hint (the join raises the hint past a page of them).
+     *
+     * @throws AddressExhaustedException when no host is free
+     */
+    private List<Long> freeOffsets(NetworkRecord record, long hint, GetResponse prefetched, int count,
+            List<Long> run) {
+        List<Long> free = new ArrayList<>(count);
         boolean broken = false;
         Ipv4Subnet subnet = record.subnet();
         long size = subnet.size();
@@ -413,8 +468,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 for (; o < k; o++) {
                     if (o != gateway && o < end) {
                         broken = true; // a free host: the run of taken ones from the hint ends here
-                        if (toSkip-- == 0) {
-                            return o;
+                        free.add(o);
+                        if (free.size() == count) {
+                            return free;
                         }
                     }
                 }
@@ -428,17 +484,13 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             page = null;
         }
-        long fallback = -1;
-        for (; o < end; o++) {
+        for (; o < end && free.size() < count; o++) {
             if (o != gateway) {
-                if (toSkip-- == 0) {
-                    return o;
-                }
-                fallback = fallback < 0 ? o : fallback;
+                free.add(o);
             }
         }
-        if (fallback >= 0) {
-            return fallback; // fewer free hosts than skipped: the lowest one
+        if (!free.isEmpty()) {
+            return free;
         }
         throw new AddressExhaustedException("network " + network + " (" + subnet + ") has no free address left: all "
                 + (subnet.hostCount() - 1) + " hosts besides the gateway are taken");
