@@ -123,6 +123,24 @@ class GuestProofTest {
         provider.verify("gamma");
         assertThat(c.ping(alpha.network().ip().toString(), 2)).isZero();
 
+        // NAT: an "outside" host that has no route back to any tapwire network answers team only once team's
+        // traffic leaving the host is masqueraded; other (no NAT) stays unanswered
+        String outside = "twout" + ProcessHandle.current().pid();
+        try {
+            exec("ip", "netns", "add", outside);
+            exec("ip", "link", "add", "twuplink", "type", "veth", "peer", "name", "eth0", "netns", outside);
+            exec("ip", "addr", "add", "10.99.0.1/24", "dev", "twuplink");
+            exec("ip", "link", "set", "twuplink", "up");
+            exec("ip", "netns", "exec", outside, "ip", "addr", "add", "10.99.0.2/24", "dev", "eth0");
+            exec("ip", "netns", "exec", outside, "ip", "link", "set", "eth0", "up");
+            assertThat(a.ping("10.99.0.2", 1)).as("no NAT: no way back").isZero();
+            provider.realizer().orElseThrow().realize("team", true);
+            assertThat(a.ping("10.99.0.2", 2)).as("team masqueraded").isPositive();
+            assertThat(c.ping("10.99.0.2", 1)).as("other is not").isZero();
+        } finally {
+            new ProcessBuilder("ip", "netns", "del", outside).start().waitFor();
+        }
+
         // a member that leaves — through another registry instance, as another process would — stops resolving
         try (RegistryWatch following = provider.realizer().orElseThrow().follow()) {
             NetworkRegistry elsewhere = FileNetworkRegistry.open(registry.indexFile().getParent().getParent());
@@ -136,6 +154,12 @@ class GuestProofTest {
             assertThat(a.resolve("beta.team")).isEmpty();
             assertThat(a.resolve("alpha")).containsExactly(alpha.network().ip().toString());
         }
+    }
+
+    private static void exec(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(String.join(" ", command) + ": " + out).isZero();
     }
 
     private NicConfig nic(String vm, String network) {

@@ -209,6 +209,31 @@ class NamedNetworkProviderTest {
     }
 
     @Test
+    void afterAHostRebootConfiguringWithTheSavedConfigsBringsBackTheNetworkAndTheSameNics() throws Exception {
+        VmSpec spec = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+        List<NicConfig> saved = provider.configure("vm-1", 1, spec, List.of());
+        // a reboot: devices, daemons and rules are gone; the state directory and the registry stay
+        int pid = provider.realizer().orElseThrow().inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
+        provider.delete(List.of("vm-1"));
+        new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            netlink.execute(List.of(Rtnetlink.deleteLink(netlink.link("tw-team").orElseThrow().index(), "tw-team")));
+        }
+        Nftables.run("flush ruleset");
+        while (ProcessHandle.of(pid).map(p -> p.info().commandLine().isPresent()).orElse(false)) {
+            Thread.sleep(10);
+        }
+
+        List<NicConfig> recovered = provider.configure("vm-1", 1, spec, saved);
+
+        assertThat(recovered).isEqualTo(saved);
+        assertThat(link("tw-team").orElseThrow().isUp()).isTrue();
+        assertThat(provider.realizer().orElseThrow().inspect("team").orElseThrow().problems()).isEmpty();
+        assertThat(Dns.queryA("10.77.0.1", "web.team")).containsExactly("10.77.0.2");
+        provider.verify("vm-1");
+    }
+
+    @Test
     void configureRestartsADeadDnsmasq() throws Exception {
         provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")), List.of());
         int pid = provider.realizer().orElseThrow().inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
