@@ -290,9 +290,18 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             return guests.get(vmId + "/" + nic);
         }
 
+        /**
+         * Tells each network's dnsmasq of the members; a failure here is a warning, not a failed configure: the
+         * VM's TAPs and addresses are in place, and {@code verify} or the next sync repairs the data.
+         */
         void sync() {
             for (String network : realized.keySet()) {
-                realizer.orElseThrow().sync(network);
+                try {
+                    realizer.orElseThrow().sync(network);
+                } catch (RuntimeException e) {
+                    LOG.warn("configured, but could not update the DHCP and DNS data of network {}: {}", network,
+                            e.getMessage());
+                }
             }
         }
 
@@ -601,7 +610,13 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     @Override
     public Set<String> delete(Collection<String> vmIds) {
         Set<String> cleaned = BridgeTaps.cleanup(settings.rootDir(), vmIds);
-        realizer.ifPresent(NetworkRealizer::syncAll); // the registry may have changed meanwhile
+        realizer.ifPresent(r -> { // the registry may have changed meanwhile
+            try {
+                r.syncAll();
+            } catch (RuntimeException e) {
+                LOG.warn("deleted, but could not sync the realized networks with the registry: {}", e.getMessage());
+            }
+        });
         return cleaned;
     }
 
