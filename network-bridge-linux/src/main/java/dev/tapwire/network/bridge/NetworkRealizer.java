@@ -234,6 +234,9 @@ public final class NetworkRealizer {
             madeBridge = ensureBridge(wanted);
             write(wanted);
             DataChange data = writeData(wanted.network(), record, dnsmasq);
+            if (before.isPresent() && before.get().nat() != wanted.nat()) {
+                dnsmasq.stop(); // with NAT it forwards other names upstream, without it answers only its own
+            }
             startedDnsmasq = dnsmasq.ensureRunning(wanted.bridge(), wanted.subnet(), wanted.gateway().toString(),
                     wanted.nat());
             if (!startedDnsmasq) {
