@@ -3,14 +3,15 @@ package dev.tapwire.network.registry.etcd;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.testkit.EtcdServers;
 import dev.tapwire.network.testkit.NetworkRegistryContractKit;
+import dev.tapwire.network.testkit.RealEtcd;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 
 /** The registry contract against one real etcd; each test gets a fresh key prefix, and so an empty registry. */
+@RealEtcd
 class EtcdRegistryContractTest extends NetworkRegistryContractKit {
 
     static EtcdServers etcd;
@@ -19,15 +20,8 @@ class EtcdRegistryContractTest extends NetworkRegistryContractKit {
     private String prefix;
 
     @BeforeAll
-    static void startEtcd() throws Exception {
-        etcd = EtcdServers.start(1);
-    }
-
-    @AfterAll
-    static void stopEtcd() {
-        if (etcd != null) {
-            etcd.close();
-        }
+    static void etcd(EtcdServers servers) {
+        etcd = servers;
     }
 
     @Override

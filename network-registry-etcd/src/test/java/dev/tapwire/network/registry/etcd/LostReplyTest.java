@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.testkit.EtcdServers;
+import dev.tapwire.network.testkit.RealEtcd;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.kv.TxnResponse;
@@ -13,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -22,21 +22,15 @@ import org.junit.jupiter.api.Test;
  * reply, and through a TCP proxy that cuts the connection after the commit: the operation must neither
  * leak an address nor hand out a second one, nor fail an operation that took effect.
  */
+@RealEtcd
 class LostReplyTest {
 
     static EtcdServers etcd;
     private static final AtomicInteger PREFIXES = new AtomicInteger();
 
     @BeforeAll
-    static void startEtcd() throws Exception {
-        etcd = EtcdServers.start(1);
-    }
-
-    @AfterAll
-    static void stopEtcd() {
-        if (etcd != null) {
-            etcd.close();
-        }
+    static void etcd(EtcdServers servers) {
+        etcd = servers;
     }
 
     /** Lets the next {@code count} commits reach etcd, then answers them as a dropped connection would. */
