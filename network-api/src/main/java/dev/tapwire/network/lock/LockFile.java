@@ -178,11 +178,13 @@ public final class LockFile {
             // first use: create it below
         }
         try {
-            return createLockFile();
-        } catch (NoSuchFileException e) {
-            createDirectories(path.getParent());
-            return createLockFile();
-        } catch (FileAlreadyExistsException e) { // another process made it meanwhile
+            try {
+                return createLockFile();
+            } catch (NoSuchFileException e) {
+                createDirectories(path.getParent());
+                return createLockFile();
+            }
+        } catch (FileAlreadyExistsException e) { // another process made it meanwhile, also after the directories
             return FileChannel.open(path, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
         }
     }

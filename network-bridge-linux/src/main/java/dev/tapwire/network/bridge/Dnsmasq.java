@@ -106,6 +106,7 @@ final class Dnsmasq {
         if (!forwardDns) {
             command.add("--no-resolv");
         }
+        awaitExitOfPrevious();
         try {
             Files.deleteIfExists(pidFile());
             Path startLog = dir.resolve("dnsmasq.start");
@@ -138,6 +139,34 @@ final class Dnsmasq {
         }
         LOG.debug("started dnsmasq {} for network {} on {} ({})", pid.getAsInt(), network, bridge, gateway);
         return true;
+    }
+
+    /**
+     * Waits (up to 5 s) while the process the pid file names is a dnsmasq on its way out: one killed a moment ago
+     * has given up its command line (so {@link #pid} no longer counts it) but may still hold its sockets, and a
+     * new dnsmasq could not bind ("Address already in use"). A pid reused by any other process is not waited
+     * for.
+     */
+    private void awaitExitOfPrevious() {
+        int previous;
+        try {
+            previous = Integer.parseInt(Files.readString(pidFile(), StandardCharsets.US_ASCII).trim());
+        } catch (IOException | NumberFormatException e) {
+            return;
+        }
+        for (int i = 0; i < 500 && isExitingDnsmasq(previous); i++) {
+            sleep(10);
+        }
+    }
+
+    private static boolean isExitingDnsmasq(int pid) {
+        try {
+            Path proc = Path.of("/proc", Integer.toString(pid));
+            return isAlive(pid) && Files.readString(proc.resolve("comm"), StandardCharsets.UTF_8).strip().equals("dnsmasq")
+                    && Files.readAllBytes(proc.resolve("cmdline")).length == 0;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Makes dnsmasq re-read its host directories and drop its cache (entries removed from a file go too). */

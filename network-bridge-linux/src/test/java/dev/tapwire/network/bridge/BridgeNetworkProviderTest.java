@@ -95,12 +95,8 @@ class BridgeNetworkProviderTest {
             assertThat(tap.alias()).isEqualTo("tapwire:f1a9c0de-1234");
         }
         // the same facts as iproute2 reports them, in this namespace
-        if (!onPath("ip") || !onPath("bridge")) {
-            if (dev.tapwire.network.testkit.IsolatedNetnsExtension.privilegedTestsRequired()) {
-                throw new AssertionError("iproute2 (ip, bridge) must be installed here to cross-check TAP state");
-            }
-            org.junit.jupiter.api.Assumptions.abort("iproute2 is not installed: checked through rtnetlink only");
-        }
+        dev.tapwire.network.testkit.HostRequirements.assume(onPath("ip") && onPath("bridge"),
+                "iproute2 (ip, bridge) is not installed: checked through rtnetlink only (Debian package iproute2)");
         String ip = run("ip", "-d", "link", "show", "btf1a9c0de-0");
         assertThat(ip).contains("master br0").contains("tun type tap pi off vnet_hdr on multi_queue")
                 .contains("persist on").contains("UP");

@@ -11,7 +11,7 @@ import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.testkit.IsolatedNetns;
-import dev.tapwire.network.testkit.IsolatedNetnsExtension;
+import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.QemuGuest;
 import dev.tapwire.network.testkit.TemporaryRegistry;
 import java.nio.file.Files;
@@ -49,12 +49,7 @@ class GuestProofTest {
         List<String> missing = new ArrayList<>();
         NetworkRealizer.unavailabilityCause().ifPresent(missing::add);
         QemuGuest.unavailabilityCause().ifPresent(missing::add);
-        if (!missing.isEmpty()) {
-            if (IsolatedNetnsExtension.privilegedTestsRequired()) {
-                throw new AssertionError("this test must run in CI but cannot: " + String.join("; ", missing));
-            }
-            org.junit.jupiter.api.Assumptions.abort(String.join("; ", missing));
-        }
+        HostRequirements.assume(missing.isEmpty(), String.join("; ", missing));
     }
 
     @BeforeAll

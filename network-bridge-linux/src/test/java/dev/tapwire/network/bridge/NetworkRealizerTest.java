@@ -13,7 +13,7 @@ import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.testkit.IsolatedNetns;
-import dev.tapwire.network.testkit.IsolatedNetnsExtension;
+import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import dev.tapwire.network.testkit.TemporaryRegistry;
 import java.nio.file.Files;
@@ -38,13 +38,7 @@ class NetworkRealizerTest {
 
     @BeforeEach
     void available(@TemporaryRegistry NetworkRegistry registry) throws Exception {
-        Optional<String> missing = NetworkRealizer.unavailabilityCause();
-        if (missing.isPresent()) {
-            if (IsolatedNetnsExtension.privilegedTestsRequired()) {
-                throw new AssertionError("this test must run in CI but cannot: " + missing.get());
-            }
-            org.junit.jupiter.api.Assumptions.abort(missing.get());
-        }
+        HostRequirements.assume(NetworkRealizer.unavailabilityCause());
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x")); // dnsmasq runs as nobody
         realizer = new NetworkRealizer(root, registry);
         registry.create("team", Ipv4Subnet.parse("10.77.0.0/24"));

@@ -7,13 +7,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.testkit.IsolatedNetns;
-import dev.tapwire.network.testkit.IsolatedNetnsExtension;
+import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,13 +30,7 @@ class NamedNetworkCommandTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        Optional<String> missing = NetworkRealizer.unavailabilityCause();
-        if (missing.isPresent()) {
-            if (IsolatedNetnsExtension.privilegedTestsRequired()) {
-                throw new AssertionError("this test must run in CI but cannot: " + missing.get());
-            }
-            org.junit.jupiter.api.Assumptions.abort(missing.get());
-        }
+        HostRequirements.assume(NetworkRealizer.unavailabilityCause());
         Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x")); // dnsmasq runs as nobody
         cli = new CliRunner(state);
         assertThat(cli.run("network", "create", "team", "--subnet", "10.90.0.0/24").status()).isZero();

@@ -13,8 +13,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * Real etcd servers (Debian's {@code etcd-server}, {@code /usr/bin/etcd}) on loopback ports with temporary data
@@ -115,14 +113,8 @@ public final class EtcdServers implements AutoCloseable {
      * ({@link IsolatedNetnsExtension#privilegedTestsRequired()}), where that is a failure.
      */
     public static void assumeInstalled() {
-        if (Files.isExecutable(ETCD)) {
-            return;
-        }
-        String reason = "etcd is not installed: install Debian's etcd-server (apt-get install etcd-server)";
-        if (IsolatedNetnsExtension.privilegedTestsRequired()) {
-            Assertions.fail("this test must run here but cannot: " + reason);
-        }
-        Assumptions.abort(reason);
+        HostRequirements.assume(Files.isExecutable(ETCD),
+                "etcd is not installed: install Debian's etcd-server (apt-get install etcd-server)");
     }
 
     /**

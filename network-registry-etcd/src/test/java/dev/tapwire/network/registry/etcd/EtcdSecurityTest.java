@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.testkit.EtcdServers;
-import dev.tapwire.network.testkit.IsolatedNetnsExtension;
+import dev.tapwire.network.testkit.HostRequirements;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import java.io.File;
@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,13 +69,8 @@ class EtcdSecurityTest {
     @Timeout(120)
     void aTlsOnlyEtcdServesAClientWithItsCertificateAndRefusesOthersClearly() throws Exception {
         EtcdServers.assumeInstalled();
-        if (!Files.isExecutable(Path.of("/usr/bin/openssl"))) {
-            String reason = "needs openssl (Debian package openssl) to make the certificates";
-            if (IsolatedNetnsExtension.privilegedTestsRequired()) {
-                throw new AssertionError("this test must run here but cannot: " + reason);
-            }
-            Assumptions.abort(reason);
-        }
+        HostRequirements.assume(Files.isExecutable(Path.of("/usr/bin/openssl")),
+                "needs openssl (Debian package openssl) to make the certificates");
         makeCertificates("ca", "server", "client");
         makeCertificates("rogue-ca", "rogue");
         try (EtcdServers etcd = EtcdServers.startWithTls(certs.resolve("server.crt"), certs.resolve("server.key"),
