@@ -48,4 +48,28 @@ public final class NetworkNames {
         }
         return name;
     }
+
+    /**
+     * Returns the name of the bridge that realizes a network on a host: {@code tw-<name>} when that fits the
+     * kernel's 15 bytes, else {@code tw_} and 12 hex digits of the name's SHA-256 ({@code _} never occurs in a
+     * network name, so the two forms cannot meet). Every backend that realizes named networks on bridges, and
+     * the in-memory fake, names them so.
+     *
+     * @param network the network name
+     * @return the bridge name
+     * @throws InvalidNetworkSpecException if the name is not a valid network name
+     */
+    public static String bridgeName(String network) {
+        requireValid(network);
+        if (3 + network.length() <= 15) {
+            return "tw-" + network;
+        }
+        try {
+            byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(network.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return "tw_" + java.util.HexFormat.of().formatHex(hash, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
+        }
+    }
 }

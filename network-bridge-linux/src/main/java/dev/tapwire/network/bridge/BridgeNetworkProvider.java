@@ -6,10 +6,7 @@ import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.InvalidNetworkSpecException;
-import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
-import dev.tapwire.network.Member;
-import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
@@ -24,6 +21,7 @@ import dev.tapwire.network.bridge.linux.raw.LibC;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.lock.LockFile;
+import dev.tapwire.network.spi.NetworkJoins;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -244,42 +242,22 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
     }
 
-    /** The named-network side of one configure call: realizations, joins made (to undo on failure), MACs. */
+    /** The named-network side of one configure call: each VM's joins, and the networks' realizations. */
     private final class Attachments {
         private final Map<String, Realization> realized = new LinkedHashMap<>();
-        private final Map<String, GuestNetwork> guests = new HashMap<>(); // "vm/nic" → the guest's settings
-        private final List<String[]> joined = new ArrayList<>(); // {network, workspace} newly joined here
+        private final Map<String, NetworkJoins> joins = new HashMap<>(); // by VM
 
+        /** Checks the VM's networks, realizes them, then joins them (realizing first: a failure joins nothing). */
         void join(ConfigureRequest request) {
-            List<String> networks = request.vm().networks();
-            if (networks.isEmpty()) {
-                return;
-            }
-            NetworkRealizer r = realizer.orElseThrow(() -> new InvalidNetworkSpecException("VM " + request.vmId()
-                    + " has NICs on named networks " + networks + " but this provider has no registry: create it"
-                    + " with ProviderSettings.withRegistry(registry)"));
-            String workspace = request.vm().workspaceOr(request.vmId());
-            for (int nic = 0; nic < networks.size(); nic++) {
-                String network = networks.get(nic);
-                NetworkRecord before = r.registry().get(network);
-                MacAddress mac = MacAddress.forMember(network, workspace);
-                for (Member m : before.members()) {
-                    if (!m.workspace().equals(workspace) && MacAddress.forMember(network, m.workspace()).equals(mac)) {
-                        throw new InvalidNetworkSpecException("workspace " + workspace + " would have MAC " + mac
-                                + " on network " + network + ", which member " + m.workspace() + " has already;"
-                                + " choose another workspace name (VmSpec.withWorkspace)");
-                    }
-                }
-                Ipv4Address ip = r.registry().join(network, workspace);
-                if (before.member(workspace).isEmpty()) {
-                    joined.add(new String[] {network, workspace});
-                }
+            NetworkJoins vmJoins = NetworkJoins.check(settings.findRegistry(), request.vmId(), request.vm());
+            joins.put(request.vmId(), vmJoins);
+            for (int nic = 0; nic < vmJoins.size(); nic++) {
+                String network = vmJoins.network(nic).name();
                 if (!realized.containsKey(network)) {
-                    realized.put(network, r.ensureRealized(network));
+                    realized.put(network, realizer.orElseThrow().ensureRealized(network));
                 }
-                guests.put(request.vmId() + "/" + nic, new GuestNetwork(ip, before.gateway(),
-                        before.subnet().prefixLength()));
             }
+            vmJoins.joinAll();
         }
 
         Optional<Realization> network(String vmId, VmSpec vm, int nic) {
@@ -287,7 +265,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
 
         GuestNetwork guest(String vmId, int nic) {
-            return guests.get(vmId + "/" + nic);
+            return joins.get(vmId).guest(nic);
         }
 
         /**
@@ -306,14 +284,9 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
 
         void rollback(RuntimeException cause) {
-            for (String[] j : joined) {
-                try {
-                    realizer.orElseThrow().registry().leave(j[0], j[1]);
-                } catch (RuntimeException e) {
-                    cause.addSuppressed(e);
-                    LOG.warn("could not undo the join of {} to {} after a failed configure: {}", j[1], j[0],
-                            e.getMessage());
-                }
+            joins.values().forEach(j -> j.undo(cause));
+            for (Throwable t : cause.getSuppressed()) {
+                LOG.warn("could not undo a join after a failed configure: {}", t.getMessage());
             }
         }
     }

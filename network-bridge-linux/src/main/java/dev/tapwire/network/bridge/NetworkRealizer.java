@@ -112,25 +112,15 @@ public final class NetworkRealizer {
     }
 
     /**
-     * Returns the bridge name of a network: {@code tw-<name>} when that fits the kernel's 15 bytes, else
-     * {@code tw_} and 12 hex digits of the name's SHA-256 ({@code _} never appears in a network name, so the two
-     * forms cannot meet).
+     * Returns the bridge name of a network, as {@link NetworkNames#bridgeName} gives it: {@code tw-<name>}, or
+     * {@code tw_} and 12 hex digits of the name's SHA-256 for names too long for the kernel's 15 bytes.
      *
      * @param network the network name
      * @return the bridge name
      * @throws InvalidNetworkSpecException if the name is not a valid network name
      */
     public static String bridgeName(String network) {
-        NetworkNames.requireValid(network);
-        if (3 + network.length() <= IFNAMSIZ) {
-            return "tw-" + network;
-        }
-        try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest(network.getBytes(StandardCharsets.UTF_8));
-            return "tw_" + HexFormat.of().formatHex(hash, 0, 6);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
-        }
+        return NetworkNames.bridgeName(network);
     }
 
     /**

@@ -4,7 +4,9 @@ import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkProvider;
+import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
@@ -14,6 +16,7 @@ import dev.tapwire.network.gc.ActiveVmSnapshot;
 import dev.tapwire.network.gc.GcModule;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.lock.Lease;
+import dev.tapwire.network.spi.NetworkJoins;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,7 +35,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * A plain-Java provider (type {@code memory}) that behaves like the {@code bridge} backend wherever a user
  * can observe it, without root: the same TAP names ({@code bt<8 chars>-<n>}), locally administered MACs
  * that stay the same on recovery, {@code EBUSY} on a name collision (the first VM left intact), the same
- * validation errors, idempotent delete, and a GC module that reclaims orphans.
+ * validation errors, idempotent delete, and a GC module that reclaims orphans. Given a registry
+ * ({@link ProviderSettings#withRegistry}), NICs on named networks join it as the bridge backend's do (same
+ * addresses, MACs, {@code NicConfig.network} and errors) and sit on the network's bridge name; nothing is
+ * realized.
  *
  * <p>TAPs live on a {@link FakeHost}; providers made by the factory for the same root directory share one,
  * as providers on one machine share a kernel. Unlike the bridge backend it keeps guest records, so
@@ -53,6 +59,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
 
     private final FakeHost host;
     private final String bridge;
+    private final Optional<NetworkRegistry> registry;
     private final TapNaming naming;
     private final Map<String, VmNetworks> records = new ConcurrentHashMap<>();
 
@@ -76,6 +83,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     public InMemoryNetworkProvider(ProviderSettings settings, FakeHost host) {
         this.host = host;
         this.bridge = TapNames.requireValidInterfaceName(settings.option("bridge").orElse("br0"));
+        this.registry = settings.findRegistry();
         this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         LeakTracker.track(this);
     }
@@ -112,15 +120,17 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
         if (!found.vmId().equals(vmId)) {
             throw DeviceOperationException.of("verify", tap, Reason.BUSY, tap + " is not a TAP of VM " + vmId);
         }
-        if (!bridge.equals(found.bridge())) {
+        String expected = Optional.ofNullable(records.get(vmId)).map(r -> r.nics().get(0).bridgeDev()).orElse(bridge);
+        if (!expected.equals(found.bridge())) {
             throw DeviceOperationException.of("verify", tap, Reason.OTHER, "TAP " + tap + " of VM " + vmId
-                    + " is not attached to bridge " + bridge);
+                    + " is not attached to bridge " + expected);
         }
     }
 
     @Override
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
         List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing, naming);
+        NetworkJoins joins = NetworkJoins.check(registry, vmId, vm);
         List<NicConfig> result = new ArrayList<>();
         synchronized (host) {
             List<String> created = new ArrayList<>();
@@ -135,17 +145,27 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                     host.failure(tap).ifPresent(f -> {
                         throw f;
                     });
+                    // a NIC on a named network sits on that network's bridge, as the bridge backend puts it
+                    String on = i < joins.size() ? NetworkNames.bridgeName(joins.network(i).name()) : bridge;
                     if (present == null) {
-                        host.put(new FakeHost.Tap(tap, vmId, bridge, vm.needsMultiQueueTap()));
+                        host.put(new FakeHost.Tap(tap, vmId, on, vm.needsMultiQueueTap()));
                         created.add(tap);
                     } else {
-                        host.put(new FakeHost.Tap(tap, vmId, bridge, present.multiQueue()));
+                        host.put(new FakeHost.Tap(tap, vmId, on, present.multiQueue()));
                     }
-                    MacAddress mac = previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
-                    result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridge, null, null));
+                    MacAddress mac = i < joins.size() ? joins.mac(i)
+                            : previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
+                    result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, on, null, null));
+                }
+                joins.joinAll();
+                for (int i = 0; i < joins.size(); i++) {
+                    NicConfig n = result.get(i);
+                    result.set(i, new NicConfig(n.tap(), n.mac(), n.numQueues(), n.queueSize(), n.backend(),
+                            n.bridgeDev(), n.netnsPath(), joins.guest(i)));
                 }
             } catch (RuntimeException e) {
                 created.forEach(host::remove);
+                joins.undo(e);
                 throw e;
             }
         }

@@ -4,22 +4,32 @@ import static dev.tapwire.network.testkit.NetworkAssertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tapwire.network.AddressExhaustedException;
 import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkException;
+import dev.tapwire.network.NetworkNames;
+import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkProvider;
+import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.gc.ActiveVms;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.gc.GcReport;
+import dev.tapwire.network.registry.FileNetworkRegistry;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -68,6 +78,21 @@ public abstract class NetworkProviderContractKit {
     protected abstract NetworkProvider createProvider(Path rootDir) throws Exception;
 
     /**
+     * Creates the provider under test serving named networks from {@code registry} (for the "named networks"
+     * group). The default skips that group, for a provider that serves no named networks.
+     *
+     * @param rootDir a fresh directory for its state
+     * @param registry the registry its named networks live in
+     * @return the provider
+     * @throws Exception if it cannot be created
+     */
+    protected NetworkProvider createProvider(Path rootDir, NetworkRegistry registry) throws Exception {
+        Assumptions.abort(getClass().getSimpleName() + " serves no named networks: override"
+                + " createProvider(Path, NetworkRegistry) to test them");
+        return null;
+    }
+
+    /**
      * Tells whether the provider keeps guest records, so that {@link NetworkProvider#inspect} returns what
      * {@code configure} made. The bridge backend does not; override to return false for such backends.
      *
@@ -109,6 +134,91 @@ public abstract class NetworkProviderContractKit {
     void deleteConfiguredVms() throws Exception {
         if (provider != null && !vms.isEmpty()) {
             provider.delete(vms);
+        }
+    }
+
+    /** Named networks: joins as the workspace, the guest's address and a MAC derived from the names. */
+    @Nested
+    @DisplayName("named networks")
+    class NamedNetworks {
+        private NetworkRegistry registry;
+        private NetworkProvider named;
+        private final List<String> namedVms = new ArrayList<>();
+
+        private List<NicConfig> configureOn(String vmId, int nics, VmSpec spec) throws Exception {
+            registry();
+            namedVms.add(vmId);
+            return named.configure(vmId, nics, spec, List.of());
+        }
+
+        /** The group's registry (a file registry under the root directory) and provider, made on first use. */
+        private NetworkRegistry registry() throws Exception {
+            if (named == null) {
+                registry = FileNetworkRegistry.open(rootDir.resolve("registry"));
+                named = createProvider(rootDir, registry);
+            }
+            return registry;
+        }
+
+        @AfterEach
+        void deleteVms() {
+            if (named != null && !namedVms.isEmpty()) {
+                named.delete(namedVms);
+            }
+        }
+
+        @Test
+        void aNicOnANamedNetworkJoinsItAsTheWorkspaceAndCarriesTheGuestsAddress() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            NicConfig nic = configureOn("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web"))
+                    .get(0);
+            assertThat(nic.network()).isEqualTo(new GuestNetwork(Ipv4Address.parse("10.77.0.2"),
+                    Ipv4Address.parse("10.77.0.1"), 24));
+            assertThat(nic.bridgeDev()).isEqualTo(NetworkNames.bridgeName("team"));
+            assertThat(registry.get("team").member("web")).map(Member::ip).contains(nic.network().ip());
+        }
+
+        @Test
+        void theGuestMacComesFromNetworkAndWorkspaceAndSurvivesReCreation() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            VmSpec spec = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+            NicConfig first = configureOn("vm-1", 1, spec).get(0);
+            named.delete(List.of("vm-1"));
+            NicConfig again = configureOn("vm-2", 1, spec).get(0);
+            assertThat(first.mac()).isEqualTo(MacAddress.forMember("team", "web")).isEqualTo(again.mac());
+            assertThat(again.network()).isEqualTo(first.network());
+        }
+
+        @Test
+        void theWorkspaceDefaultsToTheVmIdAndLaterNicsAreOnNoNetwork() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            configureOn("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")));
+            assertThat(registry.get("team").workspaces()).containsExactly("vm-1");
+        }
+
+        @Test
+        void anUnknownNetworkIsAnErrorAndJoinsNothing() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            assertThatThrownBy(() -> configureOn("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team", "nope"))))
+                    .isInstanceOf(NetworkNotFoundException.class);
+            assertThat(registry.get("team").members()).isEmpty();
+        }
+
+        @Test
+        void aConfigureThatFailsLeavesTheNetworksItJoined() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            registry.create("tiny", Ipv4Subnet.parse("10.79.0.0/30")); // one host
+            registry.join("tiny", "first");
+            assertThatThrownBy(() -> configureOn("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team", "tiny"))))
+                    .isInstanceOf(AddressExhaustedException.class);
+            assertThat(registry.get("team").members()).isEmpty();
+            assertThat(registry.get("tiny").workspaces()).containsExactly("first");
+        }
+
+        @Test
+        void withoutARegistryANamedNetworkIsAnInvalidSpec() throws Exception {
+            assertThatThrownBy(() -> configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team"))))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("withRegistry");
         }
     }
 

@@ -1,0 +1,156 @@
+package dev.tapwire.network.spi;
+
+import dev.tapwire.network.GuestNetwork;
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkNotFoundException;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.VmSpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The registry side of configuring one VM's NICs on named networks, for backends: checks the networks and the
+ * members' guest MACs ({@link MacAddress#forMember}) first, then joins the VM's workspace to each network, and
+ * undoes exactly the joins it made when the configure fails later. Every backend that serves named networks
+ * — the bridge backend, the in-memory fake, a plug-in of yours — gives the same addresses, MACs and errors.
+ *
+ * <pre>{@code
+ * NetworkJoins joins = NetworkJoins.check(settings.findRegistry(), vmId, vm);   // nothing joined yet
+ * ... make the devices, NIC i with joins.mac(i) on joins.network(i)'s bridge ...
+ * joins.joinAll();                                                               // then joins.guest(i)
+ * // on failure: joins.undo(e)
+ * }</pre>
+ */
+public final class NetworkJoins {
+
+    private final NetworkRegistry registry;
+    private final String workspace;
+    private final List<NetworkRecord> records;
+    private final List<GuestNetwork> guests = new ArrayList<>();
+    private final List<String> joined = new ArrayList<>();
+
+    private NetworkJoins(NetworkRegistry registry, String workspace, List<NetworkRecord> records) {
+        this.registry = registry;
+        this.workspace = workspace;
+        this.records = records;
+    }
+
+    /**
+     * Checks a VM's named networks without joining any: the registry is there, each network exists, and the
+     * workspace's guest MAC on each is not another member's.
+     *
+     * @param registry the provider's registry, if it has one
+     * @param vmId the VM, whose ID is the workspace unless the spec names one
+     * @param vm the spec, whose networks are those of its first NICs
+     * @return the joins to make
+     * @throws InvalidNetworkSpecException if the VM names networks and there is no registry, or its MAC on a
+     *     network would be another member's
+     * @throws NetworkNotFoundException if a network does not exist
+     */
+    public static NetworkJoins check(Optional<NetworkRegistry> registry, String vmId, VmSpec vm) {
+        if (vm.networks().isEmpty()) {
+            return new NetworkJoins(null, vm.workspaceOr(vmId), List.of());
+        }
+        NetworkRegistry r = registry.orElseThrow(() -> new InvalidNetworkSpecException("VM " + vmId
+                + " has NICs on named networks " + vm.networks() + " but this provider has no registry: create it"
+                + " with ProviderSettings.withRegistry(registry)"));
+        String workspace = vm.workspaceOr(vmId);
+        List<NetworkRecord> records = new ArrayList<>();
+        for (String network : vm.networks()) {
+            NetworkRecord record = r.get(network);
+            MacAddress mac = MacAddress.forMember(network, workspace);
+            for (Member m : record.members()) {
+                if (!m.workspace().equals(workspace) && MacAddress.forMember(network, m.workspace()).equals(mac)) {
+                    throw new InvalidNetworkSpecException("workspace " + workspace + " would have MAC " + mac
+                            + " on network " + network + ", which member " + m.workspace() + " has already;"
+                            + " choose another workspace name (VmSpec.withWorkspace)");
+                }
+            }
+            records.add(record);
+        }
+        return new NetworkJoins(r, workspace, List.copyOf(records));
+    }
+
+    /**
+     * Returns how many NICs are on named networks (the first ones).
+     *
+     * @return the count
+     */
+    public int size() {
+        return records.size();
+    }
+
+    /**
+     * Returns the network of a NIC, as read by {@link #check}.
+     *
+     * @param nic the NIC index, below {@link #size()}
+     * @return the network's record
+     */
+    public NetworkRecord network(int nic) {
+        return records.get(nic);
+    }
+
+    /**
+     * Returns the guest MAC of a NIC: derived from its network and the workspace.
+     *
+     * @param nic the NIC index, below {@link #size()}
+     * @return the MAC
+     */
+    public MacAddress mac(int nic) {
+        return MacAddress.forMember(records.get(nic).name(), workspace);
+    }
+
+    /**
+     * Joins the workspace to every network, in NIC order (a re-join keeps its address), remembering the joins
+     * that are new.
+     *
+     * @throws dev.tapwire.network.AddressExhaustedException if a network has no free address
+     * @throws NetworkNotFoundException if a network was removed meanwhile
+     */
+    public void joinAll() {
+        for (NetworkRecord record : records) {
+            boolean member = record.member(workspace).isPresent();
+            Ipv4Address ip = registry.join(record.name(), workspace);
+            if (!member) {
+                joined.add(record.name());
+            }
+            guests.add(new GuestNetwork(ip, record.gateway(), record.subnet().prefixLength()));
+        }
+    }
+
+    /**
+     * Returns the guest settings of a NIC after {@link #joinAll}.
+     *
+     * @param nic the NIC index, below {@link #size()}
+     * @return the guest's address, gateway and prefix
+     * @throws IllegalStateException before {@link #joinAll}
+     */
+    public GuestNetwork guest(int nic) {
+        if (nic >= guests.size()) {
+            throw new IllegalStateException("NIC " + nic + " has not joined its network yet");
+        }
+        return guests.get(nic);
+    }
+
+    /**
+     * Leaves the networks this object joined (not those the workspace was a member of before), adding any
+     * failure to {@code cause} as suppressed.
+     *
+     * @param cause the failure that makes the configure undo its joins
+     */
+    public void undo(RuntimeException cause) {
+        for (String network : joined) {
+            try {
+                registry.leave(network, workspace);
+            } catch (RuntimeException e) {
+                cause.addSuppressed(e);
+            }
+        }
+        joined.clear();
+    }
+}
