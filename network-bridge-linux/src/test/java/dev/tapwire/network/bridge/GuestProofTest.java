@@ -151,6 +151,33 @@ class GuestProofTest {
         }
     }
 
+    @Test
+    void aVmmRunningAsTheTapsOwnerAttachesAndAnotherUserCannot(@TemporaryRegistry FileNetworkRegistry registry)
+            throws Exception {
+        HostRequirements.assume(Files.isExecutable(Path.of("/usr/bin/setpriv"))
+                && Files.isExecutable(Path.of("/usr/bin/unshare")), "needs util-linux setpriv and unshare");
+        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
+        // QEMU drops root here: give it a copy of the image that any user may read
+        Path readable = Files.createTempDirectory(root, "image-");
+        Files.setPosixFilePermissions(readable, PosixFilePermissions.fromString("rwxr-xr-x"));
+        for (String f : List.of("vmlinuz", "initrd.img")) {
+            Files.copy(image.resolve(f), readable.resolve(f));
+            Files.setPosixFilePermissions(readable.resolve(f), PosixFilePermissions.fromString("rw-r--r--"));
+        }
+        registry.create("team", Ipv4Subnet.parse("10.81.0.0/24"));
+        provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("owner", "4242").withRegistry(registry));
+        NicConfig nic = nic("alpha", "team");
+
+        QemuGuest stranger = QemuGuest.bootAs("stranger", readable, nic, 4243);
+        guests.add(stranger);
+        assertThat(stranger.awaitExit(Duration.ofSeconds(60))).isNotZero();
+        assertThat(stranger.console()).contains(nic.tap()).contains("Operation not permitted");
+
+        QemuGuest owner = QemuGuest.bootAs("owner", readable, nic, 4242);
+        guests.add(owner);
+        assertThat(owner.await("TAPWIRE-LEASE ip=(\\S+)/", BOOT).group(1)).isEqualTo(nic.network().ip().toString());
+    }
+
     private static void exec(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());

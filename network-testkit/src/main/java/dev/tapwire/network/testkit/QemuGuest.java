@@ -42,13 +42,14 @@ public final class QemuGuest implements AutoCloseable {
     private final Process process;
     private final OutputStream console;
     private final List<String> lines = new ArrayList<>();
+    private final Thread reader;
     private int marker;
 
     private QemuGuest(String name, Process process) {
         this.name = name;
         this.process = process;
         this.console = process.getOutputStream();
-        Thread reader = new Thread(() -> {
+        this.reader = new Thread(() -> {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8))) {
                 for (String line; (line = in.readLine()) != null; ) {
@@ -59,6 +60,10 @@ public final class QemuGuest implements AutoCloseable {
                 }
             } catch (IOException ignored) {
                 // the guest is gone
+            } finally {
+                synchronized (lines) {
+                    lines.notifyAll(); // the console ended: waiters stop waiting for more
+                }
             }
         }, "qemu-guest-" + name);
         reader.setDaemon(true);
@@ -129,16 +134,58 @@ public final class QemuGuest implements AutoCloseable {
      * @throws IOException if QEMU cannot be started
      */
     public static QemuGuest boot(String name, Path image, NicConfig nic, String clientId) throws IOException {
+        return new QemuGuest(name, new ProcessBuilder(command(image, nic, clientId)).redirectErrorStream(true).start());
+    }
+
+    /**
+     * Boots a guest as {@link #boot} does, with QEMU running as another user, as a VMM that drops root does: the
+     * kernel lets it attach to the TAP only if the TAP's owner (and group, if set) allow that user. QEMU gets a
+     * world-usable {@code /dev/net/tun} in a private mount namespace of its own (the host's node is untouched;
+     * on these machines it is 0600), so the TAP's ownership alone decides. Needs root, util-linux
+     * {@code unshare} and {@code setpriv}; the image must be readable by that user.
+     *
+     * @param name the guest's name, for messages
+     * @param image a directory {@link #image} built, readable by {@code uid}
+     * @param nic the NIC config tapwire returned
+     * @param uid the user (and group) id QEMU runs as
+     * @return the running guest; when the user may not attach, QEMU exits at once and {@link #console} says why
+     * @throws IOException if the process cannot be started
+     */
+    public static QemuGuest bootAs(String name, Path image, NicConfig nic, int uid) throws IOException {
+        List<String> command = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--", "sh",
+                "-c", "mount -t tmpfs -o mode=0755 tmpfs /dev/net && mknod -m 0666 /dev/net/tun c 10 200"
+                        + " && exec setpriv --reuid=\"$0\" --regid=\"$0\" --clear-groups -- \"$@\"",
+                Integer.toString(uid)));
+        command.addAll(command(image, nic, null));
+        return new QemuGuest(name, new ProcessBuilder(command).redirectErrorStream(true).start());
+    }
+
+    /**
+     * Waits for QEMU to exit.
+     *
+     * @param timeout how long to wait
+     * @return its exit status
+     * @throws AssertionError if it is still running after {@code timeout}
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("guest " + name + " still runs after " + timeout + "; console:\n" + console());
+        }
+        reader.join(timeout.toMillis()); // everything it printed is in the console now
+        return process.exitValue();
+    }
+
+    private static List<String> command(Path image, NicConfig nic, String clientId) {
         if (clientId != null && !clientId.matches("[0-9a-fA-F]+")) {
             throw new IllegalArgumentException("DHCP client id must be hex digits, got " + clientId);
         }
-        List<String> command = List.of(QEMU.toString(), "-accel", "tcg", "-m", "192", "-smp", "1", "-nodefaults",
+        return List.of(QEMU.toString(), "-accel", "tcg", "-m", "192", "-smp", "1", "-nodefaults",
                 "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
                 "-kernel", image.resolve("vmlinuz").toString(), "-initrd", image.resolve("initrd.img").toString(),
                 "-append", "console=ttyS0 quiet panic=-1" + (clientId == null ? "" : " tw.clientid=" + clientId),
                 "-netdev", "tap,id=n0,ifname=" + nic.tap() + ",script=no,downscript=no,vhost=off",
                 "-device", "virtio-net-pci,netdev=n0,mac=" + nic.mac());
-        return new QemuGuest(name, new ProcessBuilder(command).redirectErrorStream(true).start());
     }
 
     /**
@@ -163,7 +210,7 @@ public final class QemuGuest implements AutoCloseable {
                     }
                 }
                 long left = deadline - System.nanoTime();
-                if (left <= 0 || !process.isAlive() && seen == lines.size()) {
+                if (left <= 0 || !reader.isAlive() && seen == lines.size()) {
                     throw new AssertionError("guest " + name + " printed no line matching " + regex + " within "
                             + timeout + "; console:\n" + String.join("\n", lines));
                 }
