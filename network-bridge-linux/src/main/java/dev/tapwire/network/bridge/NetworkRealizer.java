@@ -33,14 +33,21 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -312,8 +319,9 @@ public final class NetworkRealizer {
     // ------------------------------------------------------------------ sync
 
     /**
-     * Rewrites a realized network's DHCP and DNS data from the registry (atomically, each file replaced by a
-     * rename) and makes its dnsmasq re-read them when they changed. A network that is not realized is skipped.
+     * Brings a realized network's DHCP and DNS data up to the registry's members: new members' entries are
+     * added (dnsmasq reads them through its directory watch); when a member left or moved, dnsmasq is restarted
+     * without its lease, so its name stops resolving at once. A network that is not realized here is skipped.
      *
      * @param network the network
      * @return true when the network is realized here (and so was synced)
@@ -322,34 +330,34 @@ public final class NetworkRealizer {
     public boolean sync(String network) {
         NetworkNames.requireValid(network);
         try (Lease held = lock.acquire()) {
-            if (read(network).isEmpty()) {
-                return false;
-            }
-            Optional<NetworkRecord> record = registry.find(network);
-            if (record.isEmpty()) {
-                LOG.warn("network {} is realized here but gone from the registry; its realization stays until the GC"
-                        + " or an unrealize removes it", network);
-                return true;
-            }
-            refresh(read(network).orElseThrow(), record.get());
-            return true;
+            Optional<Realization> realization = read(network);
+            realization.ifPresent(this::syncLocked);
+            return realization.isPresent();
         }
     }
 
     /**
-     * Syncs every realized network, as {@link #sync} does.
+     * Syncs every realized network, as {@link #sync} does, under one hold of the lock.
      *
      * @return the networks synced
      * @throws NetworkException if the registry cannot be read
      */
     public List<String> syncAll() {
-        List<String> synced = new ArrayList<>();
-        for (Realization r : list()) {
-            if (sync(r.network())) {
-                synced.add(r.network());
-            }
+        try (Lease held = lock.acquire()) {
+            List<Realization> realized = list();
+            realized.forEach(this::syncLocked);
+            return realized.stream().map(Realization::network).toList();
         }
-        return synced;
+    }
+
+    private void syncLocked(Realization r) {
+        Optional<NetworkRecord> record = registry.find(r.network());
+        if (record.isEmpty()) {
+            LOG.warn("network {} is realized here but gone from the registry; its realization stays until the GC"
+                    + " or an unrealize removes it", r.network());
+            return;
+        }
+        refresh(r, record.get());
     }
 
     /**
@@ -362,8 +370,8 @@ public final class NetworkRealizer {
      * @throws NetworkException if the registry cannot be watched
      */
     public RegistryWatch follow() {
-        java.util.concurrent.Semaphore changed = new java.util.concurrent.Semaphore(0);
-        java.util.concurrent.atomic.AtomicBoolean open = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Semaphore changed = new Semaphore(0);
+        AtomicBoolean open = new AtomicBoolean(true);
         Thread syncer = new Thread(() -> {
             while (open.get()) {
                 try {
@@ -425,16 +433,15 @@ public final class NetworkRealizer {
             return; // additions only: dnsmasq's inotify watch on both directories reads them without a signal
         }
         dnsmasq.stop();
-        Set<String> macs = new java.util.HashSet<>();
-        change.removedLeases().forEach(line -> macs.add(line.substring(0, line.indexOf(','))
-                .toLowerCase(java.util.Locale.ROOT)));
+        Set<String> macs = new HashSet<>();
+        change.removedLeases().forEach(line -> macs.add(line.substring(0, line.indexOf(',')).toLowerCase(Locale.ROOT)));
         Path leases = dir(r.network()).resolve("dnsmasq.leases");
         if (Files.exists(leases)) {
             // lease lines: expiry MAC address name client-id
             StringBuilder kept = new StringBuilder();
             for (String l : readLines(leases)) {
                 String[] f = l.split(" ");
-                if (f.length < 2 || !macs.contains(f[1].toLowerCase(java.util.Locale.ROOT))) {
+                if (f.length < 2 || !macs.contains(f[1].toLowerCase(Locale.ROOT))) {
                     kept.append(l).append('\n');
                 }
             }
@@ -454,13 +461,12 @@ public final class NetworkRealizer {
     }
 
     /**
-     * What a rewrite of the data changed.
+     * What a rewrite of the data removed (additions need no action: dnsmasq reads them by itself).
      *
-     * @param changed whether anything was added or removed
      * @param removedLeases the static lease lines ({@code MAC,address}) removed
      * @param removedNames whether hosts entries were removed
      */
-    private record DataChange(boolean changed, Set<String> removedLeases, boolean removedNames) {
+    private record DataChange(Set<String> removedLeases, boolean removedNames) {
     }
 
     /**
@@ -483,23 +489,21 @@ public final class NetworkRealizer {
             }
             dhcp.add(mac + "," + m.ip());
             if (hasDnsName(m.workspace())) {
-                hosts.add(m.ip() + " " + m.workspace() + "." + network + " " + m.workspace());
+                hosts.add(hostsEntry(network, m));
             }
         }
-        Set<String> removedHosts = syncEntries(dnsmasq.hostsDir(), hosts);
-        Set<String> removedLeases = syncEntries(dnsmasq.dhcpDir(), dhcp);
-        return new DataChange(removedHosts == null || removedLeases == null,
-                removedLeases == null ? Set.of() : removedLeases, removedHosts != null && !removedHosts.isEmpty());
+        boolean removedNames = !syncEntries(dnsmasq.hostsDir(), hosts).isEmpty();
+        return new DataChange(syncEntries(dnsmasq.dhcpDir(), dhcp), removedNames);
     }
 
-    /** Makes {@code dir} hold one file per entry; returns the entries removed, or null when nothing changed. */
+    /** Makes {@code dir} hold one file per entry; returns the entries removed. */
     private static Set<String> syncEntries(Path dir, List<String> entries) {
         makeDirectories(dir);
-        Map<String, String> wanted = new java.util.TreeMap<>();
+        Map<String, String> wanted = new TreeMap<>();
         for (String e : entries) {
             wanted.put(entryName(e), e);
         }
-        Set<String> present = new java.util.HashSet<>();
+        Set<String> present = new HashSet<>();
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
             for (Path f : files) {
                 String name = f.getFileName().toString();
@@ -510,8 +514,7 @@ public final class NetworkRealizer {
         } catch (IOException e) {
             throw new IllegalStateException("cannot list " + dir + ": " + e, e);
         }
-        Set<String> removed = new java.util.HashSet<>();
-        boolean changed = false;
+        Set<String> removed = new HashSet<>();
         for (String name : present) {
             if (!wanted.containsKey(name)) {
                 Path stale = dir.resolve(name);
@@ -521,16 +524,14 @@ public final class NetworkRealizer {
                 } catch (IOException e) {
                     throw new IllegalStateException("cannot remove " + stale + ": " + e, e);
                 }
-                changed = true;
             }
         }
-        for (Map.Entry<String, String> e : wanted.entrySet()) {
-            if (!present.contains(e.getKey())) {
-                create(dir.resolve(e.getKey()), e.getValue() + "\n");
-                changed = true;
+        wanted.forEach((name, entry) -> {
+            if (!present.contains(name)) {
+                create(dir.resolve(name), entry + "\n");
             }
-        }
-        return changed ? removed : null;
+        });
+        return removed;
     }
 
     private static String entryName(String entry) {
@@ -558,12 +559,15 @@ public final class NetworkRealizer {
      * @throws NetworkNotFoundException if there is no such network
      */
     public String hostsLines(String network) {
-        NetworkRecord record = registry.get(network);
         StringBuilder sb = new StringBuilder();
-        record.members().stream().filter(m -> hasDnsName(m.workspace())).sorted((a, b) -> a.ip().compareTo(b.ip()))
-                .forEach(m -> sb.append(m.ip()).append(' ').append(m.workspace()).append('.').append(network)
-                        .append(' ').append(m.workspace()).append('\n'));
+        registry.get(network).members().stream().filter(m -> hasDnsName(m.workspace()))
+                .sorted(Comparator.comparing(Member::ip)).forEach(m -> sb.append(hostsEntry(network, m)).append('\n'));
         return sb.toString();
+    }
+
+    /** A member's hosts-file entry: address, {@code workspace.network}, {@code workspace}. */
+    private static String hostsEntry(String network, Member m) {
+        return m.ip() + " " + m.workspace() + "." + network + " " + m.workspace();
     }
 
     // ------------------------------------------------------------------ inspect / verify
@@ -696,29 +700,9 @@ public final class NetworkRealizer {
      */
     public Set<String> collectGarbage() {
         try (Lease held = lock.acquire()) {
-            Set<String> existing = new java.util.HashSet<>();
-            registry.list().forEach(n -> existing.add(n.name()));
-            Set<String> doomed = new java.util.TreeSet<>();
-            for (Realization r : list()) {
-                if (!existing.contains(r.network())) {
-                    doomed.add(r.network());
-                }
-            }
-            try (Rtnetlink netlink = Rtnetlink.open()) {
-                for (Link l : netlink.links()) {
-                    if (l.isBridge() && l.alias().startsWith(ALIAS_PREFIX)) {
-                        String name = l.alias().substring(ALIAS_PREFIX.length());
-                        if (NetworkNames.isValid(name) && !existing.contains(name) && l.name().equals(bridgeName(name))) {
-                            doomed.add(name);
-                        }
-                    }
-                }
-            }
-            for (String network : doomed) {
-                unrealizeLocked(network, true);
-                LOG.warn("GC: network {} is gone from the registry; removed its bridge, dnsmasq and rules", network);
-            }
-            return doomed;
+            Set<String> orphans = orphans();
+            orphans.forEach(this::reclaim);
+            return orphans;
         }
     }
 
@@ -742,11 +726,7 @@ public final class NetworkRealizer {
 
             @Override
             public Set<String> snapshot() {
-                Set<String> existing = new java.util.HashSet<>();
-                registry.list().forEach(n -> existing.add(n.name()));
-                Set<String> gone = new java.util.TreeSet<>();
-                list().stream().map(Realization::network).filter(n -> !existing.contains(n)).forEach(gone::add);
-                return gone;
+                return orphans();
             }
 
             @Override
@@ -756,15 +736,33 @@ public final class NetworkRealizer {
 
             @Override
             public void collect(Set<String> networks) {
-                for (String network : networks) {
-                    if (registry.find(network).isEmpty()) {
-                        unrealizeLocked(network, true);
-                        LOG.warn("GC: network {} is gone from the registry; removed its bridge, dnsmasq and rules",
-                                network);
+                networks.stream().filter(n -> registry.find(n).isEmpty()).forEach(NetworkRealizer.this::reclaim);
+            }
+        };
+    }
+
+    /** Networks realized here, or with a bridge carrying tapwire's alias, that the registry no longer has. */
+    private Set<String> orphans() {
+        Set<String> existing = new HashSet<>();
+        registry.list().forEach(n -> existing.add(n.name()));
+        Set<String> orphans = new TreeSet<>();
+        list().stream().map(Realization::network).filter(n -> !existing.contains(n)).forEach(orphans::add);
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            for (Link l : netlink.links()) {
+                if (l.isBridge() && l.alias().startsWith(ALIAS_PREFIX)) {
+                    String name = l.alias().substring(ALIAS_PREFIX.length());
+                    if (NetworkNames.isValid(name) && !existing.contains(name) && l.name().equals(bridgeName(name))) {
+                        orphans.add(name);
                     }
                 }
             }
-        };
+        }
+        return orphans;
+    }
+
+    private void reclaim(String network) {
+        unrealizeLocked(network, true);
+        LOG.warn("GC: network {} is gone from the registry; removed its bridge, dnsmasq and rules", network);
     }
 
     // ------------------------------------------------------------------ devices
@@ -774,21 +772,19 @@ public final class NetworkRealizer {
         String alias = ALIAS_PREFIX + r.network();
         try (Rtnetlink netlink = Rtnetlink.open()) {
             Optional<Link> existing = netlink.link(r.bridge());
-            boolean made = false;
-            if (existing.isPresent()) {
-                if (!isBridgeOf(existing.get(), r.network())) {
-                    throw DeviceOperationException.of("realize", r.bridge(), Reason.BUSY, "device " + r.bridge()
-                            + " exists but is not network " + r.network() + "'s bridge (kind \"" + existing.get().kind()
-                            + "\", alias \"" + existing.get().alias() + "\"); it is never shared: rename or delete it");
-                }
-            } else {
+            boolean made = existing.isEmpty();
+            if (existing.isPresent() && !isBridgeOf(existing.get(), r.network())) {
+                throw DeviceOperationException.of("realize", r.bridge(), Reason.BUSY, "device " + r.bridge()
+                        + " exists but is not network " + r.network() + "'s bridge (kind \"" + existing.get().kind()
+                        + "\", alias \"" + existing.get().alias() + "\"); it is never shared: rename or delete it");
+            }
+            if (made) {
                 netlink.execute(List.of(Rtnetlink.createBridge(r.bridge())));
-                made = true;
             }
             try {
-                int index = netlink.link(r.bridge()).orElseThrow(() -> DeviceOperationException.of("realize",
-                        r.bridge(), Reason.NO_SUCH_DEVICE, "bridge " + r.bridge() + " vanished while being set up"))
-                        .index();
+                int index = existing.or(() -> netlink.link(r.bridge())).orElseThrow(() -> DeviceOperationException.of(
+                        "realize", r.bridge(), Reason.NO_SUCH_DEVICE, "bridge " + r.bridge()
+                                + " vanished while being set up")).index();
                 netlink.execute(List.of(Rtnetlink.bringUp(index, r.bridge(), 0, alias),
                         Rtnetlink.addIpv4Address(index, r.bridge(), r.gateway().toBytes(), r.subnet().prefixLength(),
                                 r.subnet().broadcastAddress().toBytes())));
@@ -888,7 +884,7 @@ public final class NetworkRealizer {
             return;
         }
         try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {
