@@ -1,5 +1,6 @@
 package dev.tapwire.network.bridge;
 
+import com.sun.jna.LastErrorException;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.Ipv4Subnet;
@@ -13,6 +14,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,14 +63,22 @@ final class Dnsmasq {
         return dir.resolve("dhcp");
     }
 
-    /** The pid of this network's running dnsmasq, if one runs. */
-    OptionalInt pid() {
-        int pid;
+    /** The pid the pid file names, whether or not that process still runs. */
+    private OptionalInt recordedPid() {
         try {
-            pid = Integer.parseInt(Files.readString(pidFile(), StandardCharsets.US_ASCII).trim());
+            return OptionalInt.of(Integer.parseInt(Files.readString(pidFile(), StandardCharsets.US_ASCII).trim()));
         } catch (IOException | NumberFormatException e) {
             return OptionalInt.empty();
         }
+    }
+
+    /** The pid of this network's running dnsmasq, if one runs. */
+    OptionalInt pid() {
+        OptionalInt recorded = recordedPid();
+        if (recorded.isEmpty()) {
+            return recorded;
+        }
+        int pid = recorded.getAsInt();
         try {
             byte[] cmdline = Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "cmdline"));
             String text = new String(cmdline, StandardCharsets.UTF_8).replace('\0', ' ');
@@ -81,14 +91,18 @@ final class Dnsmasq {
 
     /**
      * Starts dnsmasq for the network unless it runs already; waits until the daemon has bound its sockets (dnsmasq
-     * exits non-zero before forking when it cannot).
+     * exits non-zero before forking when it cannot). With NAT it forwards names that are not the network's to the
+     * host's resolvers; without, it answers only its own.
      *
      * @return true when it was started, false when it was running
      */
-    boolean ensureRunning(String bridge, Ipv4Subnet subnet, String gateway, boolean forwardDns) {
+    boolean ensureRunning(Realization r) {
         if (pid().isPresent()) {
             return false;
         }
+        String bridge = r.bridge();
+        Ipv4Subnet subnet = r.subnet();
+        String gateway = r.gateway().toString();
         Path binary = binary().orElseThrow(() -> DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER,
                 unavailabilityCause().orElseThrow()));
         List<String> command = new ArrayList<>(List.of(binary.toString(),
@@ -102,8 +116,9 @@ final class Dnsmasq {
                 "--domain=" + network, "--local=/" + network + "/",
                 "--dhcp-option=option:router," + gateway, "--dhcp-option=option:dns-server," + gateway,
                 "--dhcp-option=option:domain-search," + network,
-                "--local-ttl=1", "--dhcp-ttl=1", "--neg-ttl=1", "--no-hosts", "--log-facility=" + dir.resolve("dnsmasq.log"), "--quiet-dhcp"));
-        if (!forwardDns) {
+                "--local-ttl=1", "--dhcp-ttl=1", "--neg-ttl=1", "--no-hosts",
+                "--log-facility=" + dir.resolve("dnsmasq.log"), "--quiet-dhcp"));
+        if (!r.nat()) {
             command.add("--no-resolv");
         }
         awaitExitOfPrevious();
@@ -129,9 +144,7 @@ final class Dnsmasq {
             Thread.currentThread().interrupt();
             throw DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER, "interrupted starting dnsmasq", e);
         }
-        for (int i = 0; i < 200 && pid().isEmpty(); i++) { // the daemon writes its pid file right after forking
-            sleep(10);
-        }
+        awaitWhile(() -> pid().isEmpty(), 2000); // the daemon writes its pid file right after forking
         OptionalInt pid = pid();
         if (pid.isEmpty()) {
             throw DeviceOperationException.of("dnsmasq", bridge, Reason.OTHER, "dnsmasq for network " + network
@@ -148,15 +161,7 @@ final class Dnsmasq {
      * for.
      */
     private void awaitExitOfPrevious() {
-        int previous;
-        try {
-            previous = Integer.parseInt(Files.readString(pidFile(), StandardCharsets.US_ASCII).trim());
-        } catch (IOException | NumberFormatException e) {
-            return;
-        }
-        for (int i = 0; i < 500 && isExitingDnsmasq(previous); i++) {
-            sleep(10);
-        }
+        recordedPid().ifPresent(previous -> awaitWhile(() -> isExitingDnsmasq(previous), 5000));
     }
 
     private static boolean isExitingDnsmasq(int pid) {
@@ -179,9 +184,7 @@ final class Dnsmasq {
         OptionalInt pid = pid();
         if (pid.isPresent()) {
             signal(pid.getAsInt(), SIGTERM);
-            for (int i = 0; i < 500 && isAlive(pid.getAsInt()); i++) {
-                sleep(10);
-            }
+            awaitWhile(() -> isAlive(pid.getAsInt()), 5000);
             LOG.debug("stopped dnsmasq {} of network {}", pid.getAsInt(), network);
         }
         try {
@@ -209,17 +212,21 @@ final class Dnsmasq {
     private static void signal(int pid, int signal) {
         try {
             LibC.kill(pid, signal);
-        } catch (com.sun.jna.LastErrorException e) {
+        } catch (LastErrorException e) {
             LOG.debug("signal {} to dnsmasq {}: errno {}", signal, pid, e.getErrorCode()); // it exited meanwhile
         }
     }
 
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
+    /** Polls every 10 ms while {@code condition} holds, for at most {@code millis}. */
+    private void awaitWhile(BooleanSupplier condition, long millis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        while (condition.getAsBoolean() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the dnsmasq of network " + network, e);
+            }
         }
     }
 }

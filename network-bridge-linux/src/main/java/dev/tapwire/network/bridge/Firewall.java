@@ -104,35 +104,32 @@ final class Firewall {
     }
 
     /**
-     * Tells what is wrong with the rules in the kernel: tapwire's table missing or changed (a {@code nft flush
-     * ruleset} by a firewall reload, say), or other tables' chains that drop forwarded traffic by default.
+     * Tells whether tapwire's table in the kernel is as {@link #apply} left it: not missing (a {@code nft flush
+     * ruleset} by a firewall reload, say) and not changed by someone else.
      *
-     * @return problems in words an operator can act on; empty when the rules are as applied
+     * @param record the listing {@code apply} recorded
+     * @return what is wrong, or empty when the table is as applied
      */
-    static List<String> check(Path record, List<Realization> networks) {
-        List<String> problems = new ArrayList<>();
-        if (networks.isEmpty()) {
-            return problems;
-        }
+    static Optional<String> tableProblem(Path record) {
         Optional<String> now = listing();
-        String applied;
-        try {
-            applied = Files.exists(record) ? Files.readString(record, StandardCharsets.UTF_8) : null;
-        } catch (IOException e) {
-            applied = null;
-        }
         if (now.isEmpty()) {
-            problems.add("nftables table " + TABLE + " is missing (was the ruleset flushed?)");
-        } else if (applied != null && !applied.equals(now.get())) {
-            problems.add("nftables table " + TABLE + " was changed by someone else");
+            return Optional.of("nftables table " + TABLE + " is missing (was the ruleset flushed?)");
         }
-        problems.addAll(foreignForwardDrops(networks));
-        return problems;
+        try {
+            if (Files.exists(record) && !Files.readString(record, StandardCharsets.UTF_8).equals(now.get())) {
+                return Optional.of("nftables table " + TABLE + " was changed by someone else");
+            }
+        } catch (IOException e) {
+            LOG.debug("cannot read the recorded ruleset {}: {}", record, e.toString()); // nothing to compare with
+        }
+        return Optional.empty();
     }
 
     /** Other tables' forward-hook chains whose policy is drop, which tapwire cannot override. */
     static List<String> foreignForwardDrops(List<Realization> networks) {
         List<String> problems = new ArrayList<>();
+        boolean bridgeNetfilter = bridgeNetfilter();
+        String bridges = networks.stream().map(Realization::bridge).collect(Collectors.joining(", "));
         String table = null;
         String chain = null;
         for (String line : Nftables.run("list chains").lines().map(String::strip).toList()) {
@@ -141,15 +138,14 @@ final class Firewall {
             } else if (line.startsWith("chain ")) {
                 chain = line.substring(6, line.length() - 1).strip();
             } else if (line.contains("hook forward") && line.contains("policy drop") && !TABLE.equals(table)) {
-                String bridges = networks.stream().map(Realization::bridge).collect(Collectors.joining(", "));
                 problems.add("chain " + chain + " of table " + table + " drops forwarded packets by default (policy "
                         + "drop), and tapwire cannot override another table's drop: traffic of tapwire networks that is "
-                        + "forwarded (NAT to the outside" + (bridgeNetfilter()
+                        + "forwarded (NAT to the outside" + (bridgeNetfilter
                                 ? ", and with net.bridge.bridge-nf-call-iptables=1 even traffic between guests of one"
                                         + " network"
                                 : "") + ") is dropped there. Accept it in that chain for bridges " + bridges
                         + " (e.g. iptables -I FORWARD -i <bridge> -j ACCEPT and -o <bridge> -j ACCEPT)"
-                        + (bridgeNetfilter() ? ", or set net.bridge.bridge-nf-call-iptables=0" : ""));
+                        + (bridgeNetfilter ? ", or set net.bridge.bridge-nf-call-iptables=0" : ""));
             }
         }
         return problems;

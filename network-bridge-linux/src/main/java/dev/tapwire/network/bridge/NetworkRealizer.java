@@ -209,7 +209,7 @@ public final class NetworkRealizer {
      */
     public Realization ensureRealized(String network) {
         Optional<Realization> r = read(network);
-        if (r.isPresent() && new Dnsmasq(dir(network), network).pid().isPresent()) {
+        if (r.isPresent() && dnsmasq(network).pid().isPresent()) {
             try (Rtnetlink netlink = Rtnetlink.open()) {
                 if (netlink.link(r.get().bridge()).filter(l -> isBridgeOf(l, network) && l.isUp()).isPresent()) {
                     return r.get();
@@ -224,7 +224,7 @@ public final class NetworkRealizer {
         boolean newDir = !Files.exists(dir.resolve("realization.properties"));
         Optional<Realization> before = read(wanted.network());
         boolean madeBridge = false;
-        Dnsmasq dnsmasq = new Dnsmasq(dir, wanted.network());
+        Dnsmasq dnsmasq = dnsmasq(wanted.network());
         boolean startedDnsmasq = false;
         try {
             makeDirectories(dir);
@@ -234,8 +234,7 @@ public final class NetworkRealizer {
             if (before.isPresent() && before.get().nat() != wanted.nat()) {
                 dnsmasq.stop(); // with NAT it forwards other names upstream, without it answers only its own
             }
-            startedDnsmasq = dnsmasq.ensureRunning(wanted.bridge(), wanted.subnet(), wanted.gateway().toString(),
-                    wanted.nat());
+            startedDnsmasq = dnsmasq.ensureRunning(wanted);
             if (!startedDnsmasq) {
                 apply(wanted, dnsmasq, data); // it was running: members that left meanwhile must go
             }
@@ -306,7 +305,7 @@ public final class NetworkRealizer {
             }
         }
         boolean removed = realization.isPresent();
-        new Dnsmasq(dir(network), network).stop();
+        dnsmasq(network).stop();
         removed |= deleteBridge(bridge, network);
         deleteTree(dir(network));
         if (removed) {
@@ -421,7 +420,7 @@ public final class NetworkRealizer {
      * it renews.
      */
     private void refresh(Realization r, NetworkRecord record) {
-        Dnsmasq dnsmasq = new Dnsmasq(dir(r.network()), r.network());
+        Dnsmasq dnsmasq = dnsmasq(r.network());
         apply(r, dnsmasq, writeData(r.network(), record, dnsmasq));
     }
 
@@ -447,7 +446,7 @@ public final class NetworkRealizer {
             }
             replace(leases, kept.toString());
         }
-        dnsmasq.ensureRunning(r.bridge(), r.subnet(), r.gateway().toString(), r.nat());
+        dnsmasq.ensureRunning(r);
         LOG.debug("restarted dnsmasq of network {}: {} member entr(ies) left", r.network(),
                 change.removedLeases().size());
     }
@@ -662,11 +661,11 @@ public final class NetworkRealizer {
                 }
             }
         }
-        Dnsmasq dnsmasq = new Dnsmasq(dir(r.network()), r.network());
+        Dnsmasq dnsmasq = dnsmasq(r.network());
         OptionalInt pid = dnsmasq.pid();
         if (pid.isEmpty()) {
             if (repair && problems.isEmpty()) {
-                dnsmasq.ensureRunning(r.bridge(), r.subnet(), r.gateway().toString(), r.nat());
+                dnsmasq.ensureRunning(r);
                 pid = dnsmasq.pid();
                 problems.add("repaired: dnsmasq of network " + r.network() + " was not running and was restarted (pid "
                         + pid.orElse(-1) + ")");
@@ -674,14 +673,14 @@ public final class NetworkRealizer {
                 problems.add("dnsmasq of network " + r.network() + " is not running");
             }
         }
-        List<Realization> all = list();
-        List<String> rules = Firewall.check(root.resolve("ruleset.nft"), all);
-        if (repair && rules.stream().anyMatch(p -> p.startsWith("nftables table"))) {
+        Optional<String> table = Firewall.tableProblem(root.resolve("ruleset.nft"));
+        if (table.isPresent() && repair) {
             applyFirewall();
-            problems.add("repaired: " + rules.get(0) + "; tapwire's rules were restored");
-            rules = Firewall.check(root.resolve("ruleset.nft"), all);
+            problems.add("repaired: " + table.get() + "; tapwire's rules were restored");
+        } else {
+            table.ifPresent(problems::add);
         }
-        problems.addAll(rules);
+        problems.addAll(Firewall.foreignForwardDrops(list()));
         if (repair && pid.isPresent()) {
             registry.find(r.network()).ifPresent(record -> refresh(r, record));
         }
@@ -822,6 +821,10 @@ public final class NetworkRealizer {
 
     private Path dir(String network) {
         return root.resolve(network);
+    }
+
+    private Dnsmasq dnsmasq(String network) {
+        return new Dnsmasq(dir(network), network);
     }
 
     private Optional<Realization> read(String network) {
