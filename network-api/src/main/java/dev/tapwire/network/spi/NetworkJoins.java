@@ -12,6 +12,8 @@ import dev.tapwire.network.VmSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The registry side of configuring one VM's NICs on named networks, for backends: checks the networks and the
@@ -27,6 +29,8 @@ import java.util.Optional;
  * }</pre>
  */
 public final class NetworkJoins {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NetworkJoins.class);
 
     private final NetworkRegistry registry;
     private final String workspace;
@@ -139,7 +143,7 @@ public final class NetworkJoins {
 
     /**
      * Leaves the networks this object joined (not those the workspace was a member of before), adding any
-     * failure to {@code cause} as suppressed.
+     * failure to {@code cause} as suppressed and logging it as a warning (an address stays taken then).
      *
      * @param cause the failure that makes the configure undo its joins
      */
@@ -149,6 +153,8 @@ public final class NetworkJoins {
                 registry.leave(network, workspace);
             } catch (RuntimeException e) {
                 cause.addSuppressed(e);
+                LOG.warn("could not undo the join of {} to network {} after a failed configure: {}", workspace,
+                        network, e.getMessage());
             }
         }
         joined.clear();

@@ -247,8 +247,16 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         private final Map<String, Realization> realized = new LinkedHashMap<>();
         private final Map<String, NetworkJoins> joins = new HashMap<>(); // by VM
 
-        /** Checks the VM's networks, realizes them, then joins them (realizing first: a failure joins nothing). */
+        /**
+         * Checks the VM's networks and that NICs on none have a bridge, realizes the networks, then joins them
+         * (checking and realizing first: a failure joins nothing).
+         */
         void join(ConfigureRequest request) {
+            if (bridge.isEmpty() && request.nics() > request.vm().networks().size()) {
+                throw new InvalidNetworkSpecException("NIC " + request.vm().networks().size() + " of VM "
+                        + request.vmId() + " is on no named network, and this provider has no bridge option for such"
+                        + " NICs (bridge=<device>); name a network for every NIC, or give the bridge option");
+            }
             NetworkJoins vmJoins = NetworkJoins.check(settings.findRegistry(), request.vmId(), request.vm());
             joins.put(request.vmId(), vmJoins);
             for (int nic = 0; nic < vmJoins.size(); nic++) {
@@ -260,12 +268,15 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             vmJoins.joinAll();
         }
 
-        Optional<Realization> network(String vmId, VmSpec vm, int nic) {
-            return nic < vm.networks().size() ? Optional.of(realized.get(vm.networks().get(nic))) : Optional.empty();
+        /** The VM's joins (empty for a VM on no named network). */
+        NetworkJoins of(String vmId) {
+            return joins.get(vmId);
         }
 
-        GuestNetwork guest(String vmId, int nic) {
-            return joins.get(vmId).guest(nic);
+        /** The realization of the network a NIC is on, if it is on one. */
+        Optional<Realization> network(String vmId, int nic) {
+            NetworkJoins vmJoins = joins.get(vmId);
+            return nic < vmJoins.size() ? Optional.of(realized.get(vmJoins.network(nic).name())) : Optional.empty();
         }
 
         /**
@@ -285,9 +296,6 @@ public final class BridgeNetworkProvider implements NetworkProvider {
 
         void rollback(RuntimeException cause) {
             joins.values().forEach(j -> j.undo(cause));
-            for (Throwable t : cause.getSuppressed()) {
-                LOG.warn("could not undo a join after a failed configure: {}", t.getMessage());
-            }
         }
     }
 
@@ -332,11 +340,8 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         String alias = BridgeTaps.ALIAS_PREFIX + vmId;
         List<NicConfig> result = new ArrayList<>(request.nics());
         for (int i = 0; i < request.nics(); i++) {
-            Optional<Realization> network = attachments.network(vmId, vm, i);
-            int nic = i;
-            String bridgeName = network.map(Realization::bridge).orElseGet(() -> bridge.orElseThrow(() ->
-                    new InvalidNetworkSpecException("NIC " + nic + " of VM " + vmId + " is on no named network, and this"
-                            + " provider has no bridge option for such NICs (bridge=<device>)")));
+            Optional<Realization> network = attachments.network(vmId, i);
+            String bridgeName = network.map(Realization::bridge).orElseGet(bridge::orElseThrow); // checked on joining
             int[] target = bridges.computeIfAbsent(bridgeName, b -> new int[] {bridgeIndex(interfaces, b),
                     interfaces.mtu(b)});
             int bridgeIndex = target[0];
@@ -349,7 +354,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             }
             int index = interfaces.index(tap);
             created.replace(tap, index);
-            MacAddress mac = network.isPresent() ? MacAddress.forMember(network.get().network(), vm.workspaceOr(vmId))
+            MacAddress mac = network.isPresent() ? attachments.of(vmId).mac(i)
                     : previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
             // up before master, in one message (a port brought up while on the bridge costs more, ~4x for
             // multi-queue); a new TAP already has the default MTU
@@ -358,7 +363,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
             setup.add(Rtnetlink.addStaticFdb(index, tap, mac));
             result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridgeName, null,
-                    network.isPresent() ? attachments.guest(vmId, i) : null));
+                    network.isPresent() ? attachments.of(vmId).guest(i) : null));
         }
         return result;
     }
