@@ -104,9 +104,24 @@ public final class NetworkRealizer {
         if (rootDir == null || registry == null) {
             throw new InvalidNetworkSpecException("a realizer needs a root directory and a registry");
         }
-        this.root = rootDir.resolve("realized");
+        this.root = stateOf(rootDir);
         this.registry = registry;
         this.lock = LockFile.at(root.resolve("realize.lock"));
+    }
+
+    /**
+     * Tells whether any network was ever realized under {@code rootDir} — a check that reads no registry and
+     * creates nothing, for callers (a CLI, a GC) that want a realizer only where there is something to keep up.
+     *
+     * @param rootDir the root (state) directory, as given to the bridge provider
+     * @return true when realization state exists there
+     */
+    public static boolean anyUnder(Path rootDir) {
+        return Files.isDirectory(stateOf(rootDir));
+    }
+
+    private static Path stateOf(Path rootDir) {
+        return rootDir.resolve("realized");
     }
 
     /**

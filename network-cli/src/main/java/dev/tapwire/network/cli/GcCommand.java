@@ -41,7 +41,7 @@ final class GcCommand implements Callable<Integer> {
         active.forEach(TapNames::requireValidVmId); // a typo must not make every TAP look dead
         GcOrchestrator gc = new GcOrchestrator();
         gc.register(BridgeGcModule.forRoot(root.stateDir()));
-        if (java.nio.file.Files.isDirectory(root.stateDir().resolve("realized"))) {
+        if (NetworkRealizer.anyUnder(root.stateDir())) {
             // networks realized here whose network is gone from the registry: bridge, dnsmasq and rules
             gc.register(new NetworkRealizer(root.stateDir(), root.registry()).gcModule());
         }

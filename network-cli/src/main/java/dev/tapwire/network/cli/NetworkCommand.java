@@ -59,7 +59,7 @@ final class NetworkCommand {
             + " this host (bridge, dnsmasq, NAT, problems).")
     int inspect(@Parameters(paramLabel = "NAME") String name) {
         NetworkRecord network = root.registry().get(name);
-        Optional<NetworkRealizer.Status> status = Files.isDirectory(root.stateDir().resolve("realized"))
+        Optional<NetworkRealizer.Status> status = NetworkRealizer.anyUnder(root.stateDir())
                 ? new NetworkRealizer(root.stateDir(), root.registry()).inspect(name) : Optional.empty();
         Realized realized = status.map(s -> new Realized(s.realization().bridge(), s.bridgeUp(), s.realization().nat(),
                 s.dnsmasqPid().isPresent() ? s.dnsmasqPid().getAsInt() : null, s.problems())).orElse(null);

@@ -5,10 +5,10 @@ import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
 import dev.tapwire.network.bridge.BridgeTaps;
+import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.spi.ProviderSettings;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -106,7 +106,7 @@ final class TapCommand {
         if (bridge != null) {
             settings = settings.with("bridge", bridge);
         }
-        if (Files.isDirectory(root.stateDir().resolve("realized"))) { // named networks: check their realization too
+        if (NetworkRealizer.anyUnder(root.stateDir())) { // named networks: check their realization too
             new BridgeNetworkProvider(settings.withRegistry(root.registry())).verify(vmId);
             on = bridge != null ? bridge : "their bridges";
         } else if (bridge != null) {

@@ -9,7 +9,6 @@ import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.io.PrintWriter;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -139,15 +138,11 @@ public final class Tapwire {
      * DNS and DHCP follow at once; a failure is a warning (the registry change itself was made).
      */
     void syncRealized() {
-        Path realized = stateDir().resolve("realized");
-        if (!Files.isDirectory(realized)) {
+        if (!NetworkRealizer.anyUnder(stateDir())) {
             return;
         }
         try {
-            NetworkRealizer realizer = new NetworkRealizer(stateDir(), registry());
-            if (!realizer.list().isEmpty()) {
-                realizer.syncAll();
-            }
+            new NetworkRealizer(stateDir(), registry()).syncAll();
         } catch (RuntimeException e) {
             LOG.warn("the registry changed, but the networks realized under {} could not be synced: {}", stateDir(),
                     e.getMessage());
