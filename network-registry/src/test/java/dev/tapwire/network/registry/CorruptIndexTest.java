@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import dev.tapwire.network.NetworkRecord;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
@@ -21,6 +22,14 @@ class CorruptIndexTest {
 
     @TempDir
     Path state;
+
+    /** Writes {@code content} as the state directory's index, as an operator or another program might. */
+    private Path writeIndex(String content) throws IOException {
+        Path index = FileNetworkRegistry.indexPath(state);
+        Files.createDirectories(index.getParent());
+        Files.writeString(index, content);
+        return index;
+    }
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
@@ -45,10 +54,8 @@ class CorruptIndexTest {
         "network twice   | {\"networks\": [{\"name\": \"a\", \"subnet\": \"10.44.1.0/24\", \"gateway\": \"10.44.1.1\"}, {\"name\": \"a\", \"subnet\": \"10.45.1.0/24\", \"gateway\": \"10.45.1.1\"}]} | lists network a twice"})
     void everyOperationFailsClosedAndLeavesTheFileUntouched(String label, String content, String detail)
             throws Exception {
-        Path index = FileNetworkRegistry.indexPath(state);
-        Files.createDirectories(index.getParent());
+        Path index = writeIndex(content);
         byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
-        Files.write(index, bytes);
         FileNetworkRegistry registry = FileNetworkRegistry.open(state);
 
         ThrowingCallable[] operations = {
@@ -67,8 +74,7 @@ class CorruptIndexTest {
 
     @Test
     void anErrorNeverQuotesTheFilesContent() throws Exception {
-        Path index = FileNetworkRegistry.indexPath(state);
-        Files.createDirectories(index.getParent());
+        Path index = writeIndex("");
         String[] shapes = {"Hunter2 SECRET", "{\"networks\": Hunter2 SECRET}", "{\"Hunter2 SECRET\": 1, \"networks\": 5}",
             "{\"networks\": [{\"name\": \"Hunter2 SECRET\", \"subnet\": \"10.44.1.0/24\", \"gateway\": \"10.44.1.1\"}]}",
             "{\"networks\": [{\"name\": \"a\", \"subnet\": \"Hunter2 SECRET\", \"gateway\": \"10.44.1.1\"}]}"};
@@ -83,9 +89,7 @@ class CorruptIndexTest {
 
     @Test
     void listIsSortedByNameEvenForAnUnsortedFile() throws Exception {
-        Path index = FileNetworkRegistry.indexPath(state);
-        Files.createDirectories(index.getParent());
-        Files.writeString(index, "{\"networks\": [{\"name\": \"zeta\", \"subnet\": \"10.44.2.0/24\", \"gateway\": "
+        Path index = writeIndex("{\"networks\": [{\"name\": \"zeta\", \"subnet\": \"10.44.2.0/24\", \"gateway\": "
                 + "\"10.44.2.1\"}, {\"name\": \"alpha\", \"subnet\": \"10.44.1.0/24\", \"gateway\": \"10.44.1.1\"}]}");
         FileNetworkRegistry registry = FileNetworkRegistry.open(state);
         assertThat(registry.list()).extracting(NetworkRecord::name).containsExactly("alpha", "zeta");
@@ -95,9 +99,7 @@ class CorruptIndexTest {
 
     @Test
     void overlappingSubnetsAsTheGoReferenceWritesThemLoadWithAVisibleWarning() throws Exception {
-        Path index = FileNetworkRegistry.indexPath(state);
-        Files.createDirectories(index.getParent());
-        Files.writeString(index, "{\"networks\": [{\"name\": \"a\", \"subnet\": \"10.44.1.0/25\", \"gateway\": "
+        Path index = writeIndex("{\"networks\": [{\"name\": \"a\", \"subnet\": \"10.44.1.0/25\", \"gateway\": "
                 + "\"10.44.1.1\"}, {\"name\": \"b\", \"subnet\": \"10.44.1.0/24\", \"gateway\": \"10.44.1.1\"}]}");
         PrintStream original = System.err;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
