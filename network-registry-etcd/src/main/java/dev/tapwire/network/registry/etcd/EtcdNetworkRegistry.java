@@ -354,87 +354,79 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Long> run = new ArrayList<>();
             List<Long> free = freeOffsets(record, hint, guess <= hint ? seen.get(3) : null, CANDIDATES, run);
             hints.put(network, new HintSeen(hint, hintKv == null ? 0 : hintKv.getModRevision()));
-            if (run.size() < PAGE) {
-                return joinFirstFree(network, ws, record, networkKv, free);
+            List<Cmp> guards = new ArrayList<>();
+            List<Op> raise = new ArrayList<>();
+            long raisedTo = -1;
+            if (run.size() >= PAGE) {
+                // a page or more of hosts from the hint on is taken: take the first free one and raise the hint
+                // past that page, guarded by the hint and by each of those keys (a leave of one of them meanwhile
+                // makes this start over)
+                free = free.subList(0, 1);
+                List<Long> checked = run.subList(0, PAGE);
+                guards.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
+                        CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
+                for (long taken : checked) {
+                    guards.add(new Cmp(addressKey(network, taken), Cmp.Op.GREATER, CmpTarget.version(0)));
+                }
+                raisedTo = checked.get(checked.size() - 1) + 1;
+                raise.add(put("h/" + network, Long.toString(raisedTo)));
             }
-            // a page or more of hosts from the hint on is taken: take the first free one and raise the hint past
-            // that page, guarded by the hint and by each of those keys (a leave of one of them meanwhile makes this
-            // start over)
-            long offset = free.get(0);
-            Ipv4Address ip = record.subnet().networkAddress().plus(offset);
-            List<Cmp> compares = new ArrayList<>(List.of(joinCompares(network, ws, networkKv, offset)));
-            List<Op> ops = new ArrayList<>(List.of(joinPuts(network, ws, record, offset)));
-            List<Long> checked = run.subList(0, PAGE);
-            compares.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
-                    CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
-            for (long taken : checked) {
-                compares.add(new Cmp(addressKey(network, taken), Cmp.Op.GREATER, CmpTarget.version(0)));
+            TxnResponse response = commitResponse(firstFreeTxn(network, ws, record, networkKv, free, guards, raise));
+            for (int i = 0; response != null; i++) {
+                if (response.isSucceeded()) {
+                    long offset = free.get(i);
+                    Ipv4Address ip = record.subnet().networkAddress().plus(offset);
+                    members.put(network + "/" + ws, new MemberSeen(ip, offset));
+                    if (raisedTo >= 0) { // the keys a transaction writes get its revision
+                        hints.put(network, new HintSeen(raisedTo, response.getHeader().getRevision()));
+                    }
+                    LOG.debug("workspace {} joins network {} as {} (candidate {} of {})", ws, network, ip, i + 1,
+                            free.size());
+                    return ip;
+                }
+                List<TxnResponse> nested = response.getTxnResponses();
+                response = nested.isEmpty() ? null : nested.get(0);
             }
-            long raisedTo = checked.get(checked.size() - 1) + 1;
-            ops.add(put("h/" + network, Long.toString(raisedTo)));
-            TxnResponse committed = commitResponse(txn(compares, ops));
-            boolean done = committed.isSucceeded();
-            if (done) {
-                members.put(network + "/" + ws, new MemberSeen(ip, offset));
-                // the keys a transaction writes get its revision
-                hints.put(network, new HintSeen(raisedTo, committed.getHeader().getRevision()));
-                LOG.debug("workspace {} joins network {} as {}", ws, network, ip);
-                return ip;
-            }
-            return null;
+            return null; // every candidate was taken meanwhile (or the network, the member or the hint changed)
         });
     }
 
     /**
-     * Joins in one transaction that takes the first of {@code free} still free when etcd applies it: a chain of
-     * nested transactions, each guarded by the network, the member's absence and one candidate's absence, the
-     * next tried in the else branch of the one before. Concurrent joiners that read the same free hosts then
-     * line up on them inside etcd instead of all but one losing and reading again.
-     *
-     * @return the address, or null when every candidate was taken meanwhile (or the network or member changed)
+     * Returns one transaction that takes the first of {@code free} still free when etcd applies it: a chain of
+     * nested transactions, each guarded by the network, the member's absence, one candidate's absence and
+     * {@code guards}, the next tried in the else branch of the one before. Concurrent joiners that read the same
+     * free hosts then line up on them inside etcd instead of all but one losing and reading again. The response
+     * of level {@code i} (the top one, or the only nested one of level {@code i - 1}) says whether candidate
+     * {@code i} was taken.
      */
-    private Ipv4Address joinFirstFree(String network, String ws, NetworkRecord record, KeyValue networkKv,
-            List<Long> free) throws OutcomeUnknownException {
+    private io.etcd.jetcd.Txn firstFreeTxn(String network, String ws, NetworkRecord record, KeyValue networkKv,
+            List<Long> free, List<Cmp> guards, List<Op> extra) {
         Op.TxnOp next = null;
         for (int i = free.size() - 1; i >= 1; i--) {
-            long offset = free.get(i);
-            next = Op.txn(joinCompares(network, ws, networkKv, offset),
-                    joinPuts(network, ws, record, offset), next == null ? new Op[0] : new Op[] {next});
+            next = Op.txn(joinCompares(network, ws, networkKv, free.get(i), guards),
+                    joinPuts(network, ws, record, free.get(i), extra), next == null ? new Op[0] : new Op[] {next});
         }
-        long firstOffset = free.get(0);
-        io.etcd.jetcd.Txn txn = kv.txn().If(joinCompares(network, ws, networkKv, firstOffset))
-                .Then(joinPuts(network, ws, record, firstOffset));
-        if (next != null) {
-            txn = txn.Else(next);
-        }
-        TxnResponse response = commitResponse(txn);
-        for (int i = 0; response != null; i++) {
-            if (response.isSucceeded()) {
-                long offset = free.get(i);
-                Ipv4Address ip = record.subnet().networkAddress().plus(offset);
-                members.put(network + "/" + ws, new MemberSeen(ip, offset));
-                LOG.debug("workspace {} joins network {} as {} (candidate {} of {})", ws, network, ip, i + 1,
-                        free.size());
-                return ip;
-            }
-            List<TxnResponse> nested = response.getTxnResponses();
-            response = nested.isEmpty() ? null : nested.get(0);
-        }
-        return null;
+        io.etcd.jetcd.Txn txn = kv.txn().If(joinCompares(network, ws, networkKv, free.get(0), guards))
+                .Then(joinPuts(network, ws, record, free.get(0), extra));
+        return next == null ? txn : txn.Else(next);
     }
 
-    private Cmp[] joinCompares(String network, String ws, KeyValue networkKv, long offset) {
-        return new Cmp[] {
-            new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
-            new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-            new Cmp(addressKey(network, offset), Cmp.Op.EQUAL, CmpTarget.createRevision(0))};
+    private Cmp[] joinCompares(String network, String ws, KeyValue networkKv, long offset, List<Cmp> guards) {
+        List<Cmp> compares = new ArrayList<>(List.of(
+                new Cmp(key("n/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(networkKv.getModRevision())),
+                new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                new Cmp(addressKey(network, offset), Cmp.Op.EQUAL, CmpTarget.createRevision(0))));
+        compares.addAll(guards);
+        return compares.toArray(Cmp[]::new);
     }
 
-    private Op[] joinPuts(String network, String ws, NetworkRecord record, long offset) {
-        return new Op[] {
-            Op.put(memberKey(network, ws), bytes(record.subnet().networkAddress().plus(offset).toString()),
-                    PutOption.DEFAULT),
-            Op.put(addressKey(network, offset), bytes(ws), PutOption.DEFAULT)};
+    private Op[] joinPuts(String network, String ws, NetworkRecord record, long offset, List<Op> extra) {
+        List<Op> ops = new ArrayList<>(List.of(
+                Op.put(memberKey(network, ws), bytes(record.subnet().networkAddress().plus(offset).toString()),
+                        PutOption.DEFAULT),
+                Op.put(addressKey(network, offset), bytes(ws), PutOption.DEFAULT)));
+        ops.addAll(extra);
+        return ops.toArray(Op[]::new);
     }
 
     /**
