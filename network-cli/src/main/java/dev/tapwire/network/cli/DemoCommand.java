@@ -1,6 +1,7 @@
 package dev.tapwire.network.cli;
 
 import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.VmSpec;
@@ -19,8 +20,10 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -68,7 +71,7 @@ final class DemoCommand implements Callable<Integer> {
             out.println("== named networks (state: " + state + ")");
             NetworkRecord frontend = registry.create("frontend");
             registry.create("backend");
-            Map<String, Ipv4Address> addresses = new java.util.LinkedHashMap<>();
+            Map<String, Ipv4Address> addresses = new LinkedHashMap<>();
             for (String ws : List.of("web-1", "web-2", "api-1")) {
                 addresses.put(ws, registry.join("frontend", ws));
             }
@@ -134,8 +137,8 @@ final class DemoCommand implements Callable<Integer> {
         out.println("== network " + network.name() + " realized in a private network namespace");
         BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(state).withRegistry(registry));
         NetworkRealizer realizer = provider.realizer().orElseThrow();
-        Map<String, NicConfig> nics = new java.util.LinkedHashMap<>();
-        List<QemuGuest> guests = new java.util.ArrayList<>();
+        Map<String, NicConfig> nics = new LinkedHashMap<>();
+        List<QemuGuest> guests = new ArrayList<>();
         try {
             long start = System.nanoTime();
             for (String ws : addresses.keySet()) { // the VM ID is the workspace here
@@ -154,52 +157,62 @@ final class DemoCommand implements Callable<Integer> {
                     + nic.network().prefix() + " via " + nic.network().gateway()));
             table.print(out);
 
-            String ws = addresses.keySet().iterator().next();
-            NicConfig nic = nics.get(ws);
+            String first = addresses.keySet().iterator().next();
             if (image == null) {
-                try (TapQueue vmm = Tun.attach(nic.tap(), false)) {
-                    Optional<byte[]> reply = arp(vmm, nic.mac().toBytes(), addresses.get(ws), network.gateway());
-                    if (reply.isEmpty()) {
-                        throw new IllegalStateException("no ARP reply from " + network.gateway() + " through " + nic.tap());
-                    }
-                    byte[] mac = Arrays.copyOfRange(reply.get(), 22, 28);
-                    out.println("frame crossed: " + ws + " (" + addresses.get(ws) + ", " + nic.mac() + ") asked who has "
-                            + network.gateway() + " through " + nic.tap() + "; the kernel answered "
-                            + dev.tapwire.network.MacAddress.of(mac));
-                }
+                showFrameCrossing(out, network, first, addresses.get(first), nics.get(first));
                 out.println("(" + guestSkip + ")");
             } else {
-                List<String> two = List.copyOf(nics.keySet()).subList(0, 2);
-                for (String vm : two) {
-                    guests.add(QemuGuest.boot(vm, image, nics.get(vm), null));
-                }
-                for (int i = 0; i < 2; i++) {
-                    String lease = guests.get(i).await("TAPWIRE-LEASE .*", Duration.ofMinutes(2)).group();
-                    out.println("guest " + two.get(i) + " booted under QEMU and leased: " + lease);
-                    guests.get(i).await("TAPWIRE-READY", Duration.ofMinutes(2));
-                }
-                String peer = two.get(1);
-                out.println(two.get(0) + "$ nslookup " + peer + "." + network.name());
-                guests.get(0).run("nslookup " + peer + "." + network.name(), Duration.ofSeconds(20))
-                        .forEach(l -> out.println("  " + l));
-                out.println(two.get(0) + "$ ping -c 2 " + peer);
-                guests.get(0).run("ping -c 2 -W 2 " + peer, Duration.ofSeconds(20)).forEach(l -> out.println("  " + l));
+                bootTwoGuests(out, network, List.copyOf(nics.keySet()).subList(0, 2), nics, guests);
             }
             out.println();
-            try (Rtnetlink netlink = Rtnetlink.open()) {
-                List<Link> links = netlink.links();
-                Map<Integer, String> names = links.stream().collect(Collectors.toMap(Link::index, Link::name));
-                Table links2 = new Table("LINK", "KIND", "MASTER", "STATE", "MTU", "ALIAS");
-                links.forEach(l -> links2.row(l.name(), l.kind().isEmpty() ? "-" : l.kind(),
-                        names.getOrDefault(l.masterIndex(), "-"), l.isUp() ? "up" : "down", l.mtu(),
-                        l.alias().isEmpty() ? "-" : l.alias()));
-                links2.print(out);
-            }
+            printLinks(out);
         } finally {
             for (QemuGuest g : guests) {
                 g.close();
             }
             tearDown(out, provider, realizer, network, nics);
+        }
+    }
+
+    /** Without guests: an ARP request written into a workspace's TAP gets the gateway's answer. */
+    private static void showFrameCrossing(PrintWriter out, NetworkRecord network, String ws, Ipv4Address address,
+            NicConfig nic) {
+        try (TapQueue vmm = Tun.attach(nic.tap(), false)) {
+            byte[] reply = arp(vmm, nic.mac().toBytes(), address, network.gateway()).orElseThrow(() ->
+                    new IllegalStateException("no ARP reply from " + network.gateway() + " through " + nic.tap()));
+            out.println("frame crossed: " + ws + " (" + address + ", " + nic.mac() + ") asked who has "
+                    + network.gateway() + " through " + nic.tap() + "; the kernel answered "
+                    + MacAddress.of(Arrays.copyOfRange(reply, 22, 28)));
+        }
+    }
+
+    /** With QEMU: two guests lease their addresses, and the first resolves and pings the second by name. */
+    private void bootTwoGuests(PrintWriter out, NetworkRecord network, List<String> two, Map<String, NicConfig> nics,
+            List<QemuGuest> guests) throws Exception {
+        for (String vm : two) {
+            guests.add(QemuGuest.boot(vm, image, nics.get(vm), null));
+        }
+        for (int i = 0; i < 2; i++) {
+            String lease = guests.get(i).await("TAPWIRE-LEASE .*", Duration.ofMinutes(2)).group();
+            out.println("guest " + two.get(i) + " booted under QEMU and leased: " + lease);
+            guests.get(i).await("TAPWIRE-READY", Duration.ofMinutes(2));
+        }
+        String peer = two.get(1);
+        for (String command : List.of("nslookup " + peer + "." + network.name(), "ping -c 2 -W 2 " + peer)) {
+            out.println(two.get(0) + "$ " + command);
+            guests.get(0).run(command, Duration.ofSeconds(20)).forEach(l -> out.println("  " + l));
+        }
+    }
+
+    private static void printLinks(PrintWriter out) {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            List<Link> links = netlink.links();
+            Map<Integer, String> names = links.stream().collect(Collectors.toMap(Link::index, Link::name));
+            Table table = new Table("LINK", "KIND", "MASTER", "STATE", "MTU", "ALIAS");
+            links.forEach(l -> table.row(l.name(), l.kind().isEmpty() ? "-" : l.kind(),
+                    names.getOrDefault(l.masterIndex(), "-"), l.isUp() ? "up" : "down", l.mtu(),
+                    l.alias().isEmpty() ? "-" : l.alias()));
+            table.print(out);
         }
     }
 
