@@ -198,7 +198,7 @@ final class DemoCommand implements Callable<Integer> {
             guests.get(i).await("TAPWIRE-READY", Duration.ofMinutes(2));
         }
         String peer = two.get(1);
-        for (String command : List.of("nslookup " + peer + "." + network.name(), "ping -c 2 -W 2 " + peer)) {
+        for (String command : List.of("nslookup " + peer + "." + network.name(), "ping -c 2 " + peer)) {
             out.println(two.get(0) + "$ " + command);
             guests.get(0).run(command, Duration.ofSeconds(20)).forEach(l -> out.println("  " + l));
         }
