@@ -186,12 +186,7 @@ public final class NetworkRealizer {
      *     {@code nobody} cannot reach the state directory
      */
     public Realization realize(String network, boolean nat) {
-        requireAvailable();
-        NetworkRecord record = registry.get(network);
-        Realization wanted = new Realization(network, bridgeName(network), record.subnet(), record.gateway(), nat);
-        try (Lease held = lock.acquire()) {
-            return realizeLocked(wanted, record);
-        }
+        return realize(network, Boolean.valueOf(nat));
     }
 
     /**
@@ -204,12 +199,17 @@ public final class NetworkRealizer {
      * @throws DeviceOperationException as {@link #realize(String, boolean)}
      */
     public Realization realize(String network) {
+        return realize(network, null);
+    }
+
+    /** Realizes with {@code nat}, or with the recorded setting (off for a new realization) when it is null. */
+    private Realization realize(String network, Boolean nat) {
         requireAvailable();
         NetworkRecord record = registry.get(network);
         try (Lease held = lock.acquire()) {
-            boolean nat = read(network).map(Realization::nat).orElse(false);
-            return realizeLocked(new Realization(network, bridgeName(network), record.subnet(), record.gateway(), nat),
-                    record);
+            boolean withNat = nat != null ? nat : read(network).map(Realization::nat).orElse(false);
+            return realizeLocked(new Realization(network, bridgeName(network), record.subnet(), record.gateway(),
+                    withNat), record);
         }
     }
 
