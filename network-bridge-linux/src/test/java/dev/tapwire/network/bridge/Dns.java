@@ -80,4 +80,5 @@ final class Dns {
             b.position(b.position() + len);
         }
     }
+
 }

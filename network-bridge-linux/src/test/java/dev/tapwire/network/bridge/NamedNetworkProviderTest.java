@@ -70,6 +70,19 @@ class NamedNetworkProviderTest {
         }
     }
 
+    /** How many processes are dnsmasqs started for network team under this root. */
+    private long dnsmasqsOfTeam() {
+        return ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("")
+                .contains("--pid-file=" + root.resolve("realized/team/dnsmasq.pid"))).count();
+    }
+
+    /** SIGKILLs network team's dnsmasq, as a crash would; returns its pid. */
+    private int killDnsmasqOfTeam() throws InterruptedException {
+        int pid = provider.realizer().orElseThrow().inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
+        Crash.sigkill(pid);
+        return pid;
+    }
+
     private static Optional<Link> link(String name) {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             return netlink.link(name);
@@ -196,9 +209,7 @@ class NamedNetworkProviderTest {
             assertThat(child.waitFor()).as(out).isZero();
             assertThat(out).endsWith("tw-team");
         }
-        long dnsmasqs = ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("")
-                .contains("--pid-file=" + root.resolve("realized/team/dnsmasq.pid"))).count();
-        assertThat(dnsmasqs).isEqualTo(1);
+        assertThat(dnsmasqsOfTeam()).isEqualTo(1);
         assertThat(provider.realizer().orElseThrow().inspect("team").orElseThrow().problems()).isEmpty();
     }
 
@@ -207,16 +218,12 @@ class NamedNetworkProviderTest {
         VmSpec spec = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
         List<NicConfig> saved = provider.configure("vm-1", 1, spec, List.of());
         // a reboot: devices, daemons and rules are gone; the state directory and the registry stay
-        int pid = provider.realizer().orElseThrow().inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
         provider.delete(List.of("vm-1"));
-        new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
+        killDnsmasqOfTeam();
         try (Rtnetlink netlink = Rtnetlink.open()) {
             netlink.execute(List.of(Rtnetlink.deleteLink(netlink.link("tw-team").orElseThrow().index(), "tw-team")));
         }
         Nftables.run("flush ruleset");
-        while (ProcessHandle.of(pid).map(p -> p.info().commandLine().isPresent()).orElse(false)) {
-            Thread.sleep(10);
-        }
 
         List<NicConfig> recovered = provider.configure("vm-1", 1, spec, saved);
 
@@ -230,11 +237,7 @@ class NamedNetworkProviderTest {
     @Test
     void configureRestartsADeadDnsmasq() throws Exception {
         provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")), List.of());
-        int pid = provider.realizer().orElseThrow().inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
-        new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
-        while (ProcessHandle.of(pid).map(p -> p.info().commandLine().isPresent()).orElse(false)) {
-            Thread.sleep(10);
-        }
+        int pid = killDnsmasqOfTeam(); // its sockets may outlive it for a moment: configure must wait for that
         provider.configure("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team")), List.of());
         assertThat(provider.realizer().orElseThrow().inspect("team").orElseThrow().dnsmasqPid()).isPresent()
                 .isNotEqualTo(java.util.OptionalInt.of(pid));
@@ -268,9 +271,7 @@ class NamedNetworkProviderTest {
         }
         assertThat(failures).isEmpty();
         int pid = a.inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
-        long dnsmasqs = ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("")
-                .contains("--pid-file=" + root.resolve("realized/team/dnsmasq.pid"))).count();
-        assertThat(dnsmasqs).isEqualTo(1);
+        assertThat(dnsmasqsOfTeam()).isEqualTo(1);
         assertThat(b.inspect("team").orElseThrow().dnsmasqPid().orElseThrow()).isEqualTo(pid);
     }
 }

@@ -133,7 +133,7 @@ class NetworkRealizerTest {
         realizer.realize("team", false);
         int pid = realizer.inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
         Nftables.run("flush ruleset");
-        new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
+        Crash.sigkill(pid);
         assertThat(realizer.inspect("team").orElseThrow().problems()).anySatisfy(p -> assertThat(p).contains("missing"))
                 .anySatisfy(p -> assertThat(p).contains("dnsmasq of network team is not running"));
 
