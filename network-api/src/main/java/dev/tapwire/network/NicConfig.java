@@ -48,4 +48,14 @@ public record NicConfig(
             throw new InvalidNetworkSpecException("NIC config for " + tap + ": queue counts must not be negative");
         }
     }
+
+    /**
+     * Returns a copy with the guest's IPv4 settings, as a backend fills them in once the NIC's network is joined.
+     *
+     * @param guest the guest's address, gateway and prefix, or null for a guest that uses DHCP
+     * @return the new config
+     */
+    public NicConfig withNetwork(GuestNetwork guest) {
+        return new NicConfig(tap, mac, numQueues, queueSize, backend, bridgeDev, netnsPath, guest);
+    }
 }

@@ -80,5 +80,4 @@ final class Dns {
             b.position(b.position() + len);
         }
     }
-
 }

@@ -159,9 +159,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                 }
                 joins.joinAll();
                 for (int i = 0; i < joins.size(); i++) {
-                    NicConfig n = result.get(i);
-                    result.set(i, new NicConfig(n.tap(), n.mac(), n.numQueues(), n.queueSize(), n.backend(),
-                            n.bridgeDev(), n.netnsPath(), joins.guest(i)));
+                    result.set(i, result.get(i).withNetwork(joins.guest(i)));
                 }
             } catch (RuntimeException e) {
                 created.forEach(host::remove);
