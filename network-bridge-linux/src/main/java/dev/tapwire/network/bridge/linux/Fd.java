@@ -47,8 +47,19 @@ final class Fd implements AutoCloseable {
 
     @Override
     public void close() {
+        closeOnce();
+    }
+
+    /**
+     * Closes the descriptor unless it is closed already.
+     *
+     * @return whether this call closed it
+     */
+    boolean closeOnce() {
         if (closed.compareAndSet(false, true)) {
             cleanable.clean();
+            return true;
         }
+        return false;
     }
 }

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * A small rtnetlink ({@code AF_NETLINK}/{@code NETLINK_ROUTE}) client for what ioctls cannot do: link
@@ -34,16 +35,29 @@ public final class Rtnetlink implements AutoCloseable {
     /** How often a dump that the kernel marks inconsistent ({@code NLM_F_DUMP_INTR}) is taken again. */
     private static final int MAX_DUMP_ATTEMPTS = 5;
 
+    /** The kernel's netlink address ({@code sockaddr_nl}, pid 0): only ever read. */
+    private static final Memory KERNEL = new Memory(12);
+    /**
+     * Receive buffers of closed clients, kept for the next one: a 64 KiB allocation per client (malloc, the
+     * heap grown and trimmed again, JNA's bookkeeping) was a visible part of a single-TAP configure.
+     */
+    private static final ConcurrentLinkedQueue<Memory> SPARE_RX = new ConcurrentLinkedQueue<>();
+    private static final int MAX_SPARE_RX = 8;
+
+    static {
+        KERNEL.clear();
+        KERNEL.setShort(0, (short) Linux.AF_NETLINK);
+    }
+
     private final Fd fd;
-    private final Memory rx = new Memory(RX_SIZE);
-    private final Memory kernel = new Memory(12);
+    private Memory rx;
     private int seq = (int) (System.nanoTime() & 0x3fffffff);
     private boolean broken;
 
     private Rtnetlink(Fd fd) {
         this.fd = fd;
-        kernel.clear();
-        kernel.setShort(0, (short) Linux.AF_NETLINK);
+        Memory spare = SPARE_RX.poll();
+        this.rx = spare != null ? spare : new Memory(RX_SIZE);
     }
 
     /**
@@ -474,7 +488,7 @@ public final class Rtnetlink implements AutoCloseable {
         }
         seq--;
         try {
-            LibC.sendto(fd.get(), tx, new NativeLong(total), 0, kernel, 12);
+            LibC.sendto(fd.get(), tx, new NativeLong(total), 0, KERNEL, 12);
         } catch (LastErrorException e) {
             broken = true;
             throw Errno.failure("sendto(NETLINK_ROUTE)", null, e);
@@ -675,7 +689,11 @@ public final class Rtnetlink implements AutoCloseable {
     /** Closes the socket. Idempotent. */
     @Override
     public void close() {
-        fd.close();
+        if (fd.closeOnce()) {
+            if (SPARE_RX.size() < MAX_SPARE_RX) {
+                SPARE_RX.offer(rx);
+            }
+        }
     }
 
     /** A netlink message being built: header, {@code ifinfomsg}, attributes. */
