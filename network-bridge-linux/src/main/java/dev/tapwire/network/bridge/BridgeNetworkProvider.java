@@ -25,8 +25,10 @@ import dev.tapwire.network.spi.NetworkJoins;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -306,16 +308,19 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         // provider's is a bridge, a network's is checked when realized, and enslaving to anything else fails and
         // rolls back anyway.
         Map<String, int[]> bridges = new HashMap<>(); // name → {ifindex, mtu}
+        NewTaps newTaps = new NewTaps();
         List<Rtnetlink.Request> setup = new ArrayList<>();
         List<List<NicConfig>> results = new ArrayList<>(requests.size());
         try {
             for (int v = 0; v < requests.size(); v++) {
                 ConfigureRequest request = requests.get(v);
                 results.add(prepare(netlink, interfaces, request, previous.get(v), bridges, attachments, created,
-                        setup));
+                        newTaps, setup));
             }
+            newTaps.markAndPersist(netlink);
             netlink.execute(setup);
         } catch (RuntimeException e) {
+            newTaps.close(); // never persistent: the kernel removes them as they are closed
             if (netlink.isUsable()) {
                 rollback(netlink, created, e);
             } else {
@@ -330,10 +335,54 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         return List.copyOf(results);
     }
 
+    /**
+     * TAPs created by this call and not yet persistent. A TAP outlives the process only once it carries
+     * tapwire's alias: they are marked first, then made persistent, so a configure killed at any point
+     * leaves no TAP that tapwire would not recognise as its own (the kernel removes a TAP that is not
+     * persistent with its creator).
+     */
+    private static final class NewTaps implements AutoCloseable {
+        /** At most this many at once (one open descriptor each); then they are marked and persisted. */
+        private static final int MAX_PENDING = 128;
+
+        private final Deque<Tun.NewTap> pending = new ArrayDeque<>();
+        private final List<Rtnetlink.Request> marks = new ArrayList<>();
+
+        /** Holds a TAP just created; {@link #mark} must follow once its ifindex is known. */
+        void add(Tun.NewTap tap) {
+            pending.add(tap);
+        }
+
+        /** Queues the alias that marks a held TAP as this VM's; marks and persists the batch when it is full. */
+        void mark(Rtnetlink netlink, int index, String tap, String alias) {
+            marks.add(Rtnetlink.setAlias(index, tap, alias));
+            if (pending.size() >= MAX_PENDING) {
+                markAndPersist(netlink);
+            }
+        }
+
+        /** Sets the aliases in one netlink batch, then makes each TAP persistent. */
+        void markAndPersist(Rtnetlink netlink) {
+            netlink.execute(marks);
+            marks.clear();
+            while (!pending.isEmpty()) {
+                pending.peekFirst().persist(); // a failure leaves it held: close() then removes it
+                pending.removeFirst();
+            }
+        }
+
+        /** Lets go of the TAPs not yet persistent: the kernel removes them. */
+        @Override
+        public void close() {
+            pending.forEach(Tun.NewTap::close);
+            pending.clear();
+        }
+    }
+
     /** Creates (or adopts) one VM's TAPs and adds their setup to {@code setup}; returns the VM's configs. */
     private List<NicConfig> prepare(Rtnetlink netlink, Interfaces interfaces, ConfigureRequest request,
             List<NicConfig> previous, Map<String, int[]> bridges, Attachments attachments,
-            Map<String, Integer> created, List<Rtnetlink.Request> setup) {
+            Map<String, Integer> created, NewTaps newTaps, List<Rtnetlink.Request> setup) {
         String vmId = request.vmId();
         VmSpec vm = request.vm();
         boolean multiQueue = vm.needsMultiQueueTap();
@@ -348,17 +397,22 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             int bridgeMtu = target[1];
             String tap = naming.tapName(vmId, i);
             // create first, look only when the name is taken: after a reboot nothing exists to adopt
-            boolean adopted = !createTap(tap, vmId, multiQueue, !previous.isEmpty()) && adopt(netlink, tap, vmId);
+            Optional<Tun.NewTap> made = createTap(tap, vmId, multiQueue, !previous.isEmpty());
+            boolean adopted = made.isEmpty() && adopt(netlink, tap, vmId);
             if (!adopted) {
                 created.put(tap, null);
+                newTaps.add(made.get());
             }
             int index = interfaces.index(tap);
             created.replace(tap, index);
+            if (!adopted) {
+                newTaps.mark(netlink, index, tap, alias); // an adopted TAP carries this VM's alias already
+            }
             MacAddress mac = network.isPresent() ? attachments.of(vmId).mac(i)
                     : previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
             // up before master, in one message (a port brought up while on the bridge costs more, ~4x for
             // multi-queue); a new TAP already has the default MTU
-            setup.add(Rtnetlink.bringUpOnBridge(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0, alias,
+            setup.add(Rtnetlink.bringUpOnBridge(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0, null,
                     bridgeIndex));
             setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
             setup.add(Rtnetlink.addStaticFdb(index, tap, mac));
@@ -369,19 +423,18 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     }
 
     /**
-     * Creates a TAP; returns false when the name is taken and {@code mayExist} (recovery: the caller adopts it
-     * if it is this VM's).
+     * Creates a TAP, not yet persistent; returns empty when the name is taken and {@code mayExist} (recovery:
+     * the caller adopts it if it is this VM's).
      *
      * @throws DeviceOperationException ({@code BUSY}) when the name is taken and may not be
      */
-    private boolean createTap(String tap, String vmId, boolean multiQueue, boolean mayExist) {
+    private Optional<Tun.NewTap> createTap(String tap, String vmId, boolean multiQueue, boolean mayExist) {
         try {
-            Tun.createPersistentTap(tap, multiQueue, owner, group);
-            return true;
+            return Optional.of(Tun.create(tap, multiQueue, owner, group));
         } catch (DeviceOperationException e) {
             if (e.reason() == Reason.BUSY) {
                 if (mayExist) {
-                    return false;
+                    return Optional.empty();
                 }
                 throw TapNames.nameTaken(e.operation(), tap, vmId, naming, e);
             }

@@ -19,6 +19,9 @@ import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -254,6 +258,43 @@ class BridgeEdgeTest {
             assertThatThrownBy(() -> provider.configure("workspace-4", 1, VmSpec.of(1), List.of()))
                     .as("the prefix scheme clashes, and says what to do")
                     .isInstanceOf(DeviceOperationException.class).hasMessageContaining("tap-names=hashed");
+        }
+    }
+
+    @Nested
+    class Crashes {
+
+        /**
+         * A manager SIGKILLed at a random moment of configuring and deleting, again and again: whatever it leaves
+         * is a TAP carrying tapwire's alias — one the GC reclaims and recovery adopts — never a bare TAP that
+         * tapwire would refuse as foreign and an operator would have to delete by hand.
+         */
+        @Test
+        void aManagerKilledMidConfigureLeavesOnlyTapsCarryingTapwiresAlias() throws Exception {
+            String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Random random = new Random();
+            int leftovers = 0;
+            for (int round = 0; round < 12; round++) {
+                // started from this thread, so the child lives in this test's network namespace
+                Process manager = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"),
+                        ConfigureLoopMain.class.getName(), root.resolve("manager").toString())
+                        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                BufferedReader out = new BufferedReader(new InputStreamReader(manager.getInputStream(),
+                        StandardCharsets.UTF_8));
+                assertThat(out.readLine()).as("the manager configured its first VMs").isEqualTo("ready");
+                Thread.sleep(random.nextInt(40));
+                manager.destroyForcibly();
+                assertThat(manager.waitFor(30, TimeUnit.SECONDS)).isTrue();
+
+                List<Link> taps = links().values().stream().filter(Link::isTun).toList();
+                assertThat(taps).as("round %d", round).allSatisfy(tap ->
+                        assertThat(tap.alias()).as(tap.name()).startsWith(BridgeTaps.ALIAS_PREFIX + "loop"));
+                leftovers += taps.size();
+                try (Rtnetlink netlink = Rtnetlink.open()) {
+                    BridgeTaps.deleteWhere(netlink, Link::isTun);
+                }
+            }
+            assertThat(leftovers).as("the kills left TAPs to check").isPositive();
         }
     }
 

@@ -403,6 +403,20 @@ public final class Rtnetlink implements AutoCloseable {
     }
 
     /**
+     * Returns a request that sets a link's alias ({@code IFLA_IFALIAS}), as {@code ip link set X alias A}.
+     *
+     * @param index the link's ifindex
+     * @param name the link's name, for errors
+     * @param alias the alias
+     * @return the request
+     */
+    public static Request setAlias(int index, String name, String alias) {
+        return new Request("RTM_SETLINK alias", name, new Message(Linux.RTM_SETLINK,
+                Linux.NLM_F_REQUEST | Linux.NLM_F_ACK).ifinfo(Linux.AF_UNSPEC, index, 0, 0)
+                .string(Linux.IFLA_IFALIAS, alias), 0);
+    }
+
+    /**
      * Returns one request that sets a link's MTU and alias, brings it up and makes it a port of a bridge. The
      * kernel applies the flags before the master, so the port comes up before it joins (cheaper, see
      * {@link #setMaster}); and one message means one change notification instead of two.
