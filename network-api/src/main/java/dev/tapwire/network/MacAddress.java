@@ -127,8 +127,28 @@ public record MacAddress(long bits) {
             throw new InvalidNetworkSpecException("a member MAC needs a network and a workspace name, got "
                     + network + " and " + workspace);
         }
-        byte[] hash = SHA256.get().digest(
-                ("tapwire-mac\0" + network + "\0" + workspace).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return derived("tapwire-mac\0" + network + "\0" + workspace);
+    }
+
+    /**
+     * Returns the MAC of a named network's gateway (its bridge on the host): locally administered unicast,
+     * derived from the network name by SHA-256 (apart from every member MAC), so guests see the same gateway MAC
+     * whenever the bridge is re-created, e.g. after a host reboot, and a bridge made for the network can be told
+     * from one that merely has its name.
+     *
+     * @param network the network name
+     * @return the address
+     * @throws InvalidNetworkSpecException if the name is null or blank
+     */
+    public static MacAddress forGateway(String network) {
+        if (network == null || network.isBlank()) {
+            throw new InvalidNetworkSpecException("a gateway MAC needs a network name, got " + network);
+        }
+        return derived("tapwire-gateway-mac\0" + network);
+    }
+
+    private static MacAddress derived(String seed) {
+        byte[] hash = SHA256.get().digest(seed.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         byte[] bytes = java.util.Arrays.copyOf(hash, 6);
         bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
         return of(bytes);

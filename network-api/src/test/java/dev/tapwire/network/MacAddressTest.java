@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -53,5 +54,19 @@ class MacAddressTest {
     @Test
     void valueBeyond48BitsIsRejected() {
         assertThatThrownBy(() -> new MacAddress(1L << 48)).isInstanceOf(InvalidNetworkSpecException.class);
+    }
+
+    @Test
+    void memberAndGatewayMacsAreStableLocallyAdministeredUnicastAndApart() {
+        assertThat(MacAddress.forMember("team", "web")).isEqualTo(MacAddress.forMember("team", "web"))
+                .isNotEqualTo(MacAddress.forMember("team", "db")).isNotEqualTo(MacAddress.forMember("other", "web"));
+        assertThat(MacAddress.forGateway("team")).isEqualTo(MacAddress.forGateway("team"))
+                .isNotEqualTo(MacAddress.forGateway("other")).isNotEqualTo(MacAddress.forMember("team", "team"));
+        for (MacAddress mac : List.of(MacAddress.forMember("team", "web"), MacAddress.forGateway("team"))) {
+            assertThat(mac.isLocallyAdministered()).isTrue();
+            assertThat(mac.isUnicast()).isTrue();
+        }
+        assertThatThrownBy(() -> MacAddress.forGateway(" ")).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("network name");
     }
 }

@@ -68,6 +68,11 @@ public final class NetworkJoins {
         for (String network : vm.networks()) {
             NetworkRecord record = r.get(network);
             MacAddress mac = MacAddress.forMember(network, workspace);
+            if (mac.equals(MacAddress.forGateway(network))) {
+                throw new InvalidNetworkSpecException("workspace " + workspace + " would have MAC " + mac
+                        + " on network " + network + ", the network's gateway MAC; choose another workspace name"
+                        + " (VmSpec.withWorkspace)");
+            }
             for (Member m : record.members()) {
                 if (!m.workspace().equals(workspace) && MacAddress.forMember(network, m.workspace()).equals(mac)) {
                     throw new InvalidNetworkSpecException("workspace " + workspace + " would have MAC " + mac

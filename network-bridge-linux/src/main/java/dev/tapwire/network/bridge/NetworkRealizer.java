@@ -792,8 +792,12 @@ public final class NetworkRealizer {
                         + " exists but is not network " + r.network() + "'s bridge (kind \"" + existing.get().kind()
                         + "\", alias \"" + existing.get().alias() + "\"); it is never shared: rename or delete it");
             }
-            if (made) {
-                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge())));
+            if (made) { // with the network's gateway MAC from the start: alias or not, it is recognisably ours
+                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge(), MacAddress.forGateway(r.network()))));
+            } else if (existing.get().alias().isEmpty()) {
+                made = true; // a bridge a crashed realize made and did not finish: finish it (or remove it)
+                LOG.warn("realize: finishing bridge {} of network {}, left half-made by an earlier realize", r.bridge(),
+                        r.network());
             }
             try {
                 int index = existing.or(() -> netlink.link(r.bridge())).orElseThrow(() -> DeviceOperationException.of(
@@ -812,8 +816,14 @@ public final class NetworkRealizer {
         }
     }
 
+    /**
+     * Tells whether a link is the network's bridge: it carries the network's alias or — made by a realize that
+     * died before setting the alias — no alias and the network's gateway MAC, which tapwire sets when it
+     * creates the bridge.
+     */
     private static boolean isBridgeOf(Link link, String network) {
-        return link.isBridge() && link.alias().equals(ALIAS_PREFIX + network);
+        return link.isBridge() && (link.alias().equals(ALIAS_PREFIX + network)
+                || link.alias().isEmpty() && MacAddress.forGateway(network).equals(link.mac()));
     }
 
     /** Deletes the bridge if it is this network's (any bridge of that name when network is null). */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.registry.FileNetworkRegistry;
@@ -69,6 +70,8 @@ class NetworkRealizerTest {
         assertThat(bridge.isBridge()).isTrue();
         assertThat(bridge.isUp()).isTrue();
         assertThat(bridge.alias()).isEqualTo("tapwire-net:team");
+        assertThat(bridge.mac()).as("the same gateway MAC whenever the bridge is made").isEqualTo(
+                MacAddress.forGateway("team"));
         try (Rtnetlink netlink = Rtnetlink.open()) {
             assertThat(netlink.ipv4Addresses()).contains(new Rtnetlink.Address(bridge.index(), "10.77.0.1", 24));
         }
@@ -153,6 +156,27 @@ class NetworkRealizerTest {
         assertThat(realizer.list()).isEmpty();
         assertThat(Files.exists(root.resolve("realized/team"))).isFalse();
         assertThat(link("tw-team").orElseThrow().alias()).isEmpty();
+    }
+
+    @Test
+    void aBridgeLeftHalfMadeByARealizeThatDiedIsFinishedNotRefused() {
+        try (Rtnetlink netlink = Rtnetlink.open()) { // what a realize killed right after creating the bridge leaves
+            netlink.execute(List.of(Rtnetlink.createBridge("tw-team", MacAddress.forGateway("team"))));
+        }
+        int index = link("tw-team").orElseThrow().index();
+
+        realizer.realize("team", false);
+        Link bridge = link("tw-team").orElseThrow();
+        assertThat(bridge.index()).isEqualTo(index);
+        assertThat(bridge.alias()).isEqualTo("tapwire-net:team");
+        assertThat(realizer.inspect("team").orElseThrow().problems()).isEmpty();
+
+        realizer.unrealize("team");
+        try (Rtnetlink netlink = Rtnetlink.open()) { // the gateway MAC of another network proves nothing
+            netlink.execute(List.of(Rtnetlink.createBridge("tw-team", MacAddress.forGateway("other"))));
+        }
+        assertThatThrownBy(() -> realizer.realize("team", false)).isInstanceOf(DeviceOperationException.class)
+                .hasMessageContaining("tw-team exists but is not network team's bridge");
     }
 
     @Test

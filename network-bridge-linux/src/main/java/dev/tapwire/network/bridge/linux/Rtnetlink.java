@@ -441,8 +441,23 @@ public final class Rtnetlink implements AutoCloseable {
      * @return the request
      */
     public static Request createBridge(String name) {
+        return createBridge(name, null);
+    }
+
+    /**
+     * Returns a request that creates a Linux bridge with a MAC address of its own (set in the same message, so
+     * the bridge never exists without it); an existing device of that name is an {@code EEXIST} error.
+     *
+     * @param name the bridge's name
+     * @param mac the bridge's address, or null for one the kernel picks
+     * @return the request
+     */
+    public static Request createBridge(String name, MacAddress mac) {
         Message m = new Message(Linux.RTM_NEWLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK | Linux.NLM_F_CREATE
                 | Linux.NLM_F_EXCL).ifinfo(Linux.AF_UNSPEC, 0, 0, 0).string(Linux.IFLA_IFNAME, name);
+        if (mac != null) {
+            m.bytes(Linux.IFLA_ADDRESS, mac.toBytes());
+        }
         int info = m.beginNested(Linux.IFLA_LINKINFO);
         m.string(Linux.IFLA_INFO_KIND, "bridge");
         m.endNested(info);
