@@ -29,8 +29,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code LockFile} of the same path (so two registries on one directory never meet an
  * {@link java.nio.channels.OverlappingFileLockException}); processes are ordered by a
  * {@link FileChannel#lock() FileChannel lock} (POSIX {@code fcntl} record lock) taken by the outermost
- * holder; the lock file stays open between leases (one {@code stat} per lease checks that the path still
- * names it). The lock file is created when missing (mode 0644, directories 0755, whatever the umask) and never
+ * holder; the lock file stays open between leases (one {@code stat} per lease, once the lock is granted,
+ * checks that the path still names it — a file removed or replaced meanwhile, even while this thread waited,
+ * is opened and locked again). The lock file is created when missing (mode 0644, directories 0755, whatever the umask) and never
  * deleted, so every process locks the same inode. It is opened without following symbolic links and only
  * when it is a regular file, so a directory that another user can write to cannot redirect or hang it.
  * Re-entrant: a thread that holds the lease may acquire it again. A lease belongs to the thread that
@@ -124,14 +125,21 @@ public final class LockFile {
             return Optional.of(new ThreadLease(false));
         }
         try {
-            FileChannel channel = channel();
-            FileLock fileLock = wait ? channel.lock() : channel.tryLock();
-            if (fileLock == null) {
-                holder.threads.unlock();
-                return Optional.empty();
+            while (true) {
+                FileChannel channel = channel();
+                FileLock fileLock = wait ? channel.lock() : channel.tryLock();
+                if (fileLock == null) {
+                    holder.threads.unlock();
+                    return Optional.empty();
+                }
+                if (stillNamedByPath()) {
+                    holder.fileLock = fileLock;
+                    return Optional.of(new ThreadLease(true));
+                }
+                // removed or replaced while we waited: whoever locks what the path names now would hold it too
+                fileLock.release();
+                holder.dropChannel();
             }
-            holder.fileLock = fileLock;
-            return Optional.of(new ThreadLease(true));
         } catch (IOException | RuntimeException e) {
             holder.dropChannel();
             holder.threads.unlock();
@@ -141,13 +149,11 @@ public final class LockFile {
 
     /**
      * Returns the open lock file, kept open between leases (the thread holding the in-process lock calls this).
-     * It is reopened when the path no longer names the file it holds — removed or replaced — so every process
-     * always locks the file the path names.
+     * Whether the path still names it is checked once its lock is granted ({@link #stillNamedByPath}); a file
+     * removed or replaced is dropped then and opened again, so every process locks the file the path names.
      */
     private FileChannel channel() throws IOException {
-        BasicFileAttributes attrs = statOrNull(path);
-        if (holder.channel != null && holder.channel.isOpen() && attrs != null && attrs.isRegularFile()
-                && attrs.fileKey() != null && attrs.fileKey().equals(holder.channelKey)) {
+        if (holder.channel != null && holder.channel.isOpen()) {
             return holder.channel;
         }
         holder.dropChannel();
@@ -156,6 +162,13 @@ public final class LockFile {
         holder.channel = channel;
         holder.channelKey = opened == null ? null : opened.fileKey();
         return channel;
+    }
+
+    /** Tells whether the path still names the open lock file (checked once its lock is granted). */
+    private boolean stillNamedByPath() throws IOException {
+        BasicFileAttributes attrs = statOrNull(path);
+        return attrs != null && attrs.isRegularFile() && attrs.fileKey() != null
+                && attrs.fileKey().equals(holder.channelKey);
     }
 
     private static BasicFileAttributes statOrNull(Path file) throws IOException {

@@ -2,9 +2,12 @@ package dev.tapwire.network.lock;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -83,6 +86,44 @@ class LockFileTest {
         try (Lease lease = LockFile.at(file).tryAcquire().orElseThrow()) {
             assertThat(lease).isNotNull();
         }
+    }
+
+    @Test
+    void aWaiterWhoseLockFileWasReplacedMeanwhileLocksTheNewFileNotTheOldOne() throws Exception {
+        Path file = dir.resolve("w.lock");
+        Process first = holdInAnotherProcess(file);
+        Process second = null;
+        try {
+            CountDownLatch acquired = new CountDownLatch(1);
+            Thread waiter = new Thread(() -> {
+                try (Lease lease = LockFile.at(file).acquire()) {
+                    acquired.countDown();
+                }
+            });
+            waiter.start();
+            Thread.sleep(300); // the waiter is waiting for the first process's lock on the old file
+            Files.delete(file);
+            second = holdInAnotherProcess(file); // a new lock file, held by another process
+            first.destroyForcibly().waitFor();
+            assertThat(acquired.await(700, TimeUnit.MILLISECONDS))
+                    .as("the old file's lock is free, but the path names a file another process holds").isFalse();
+            second.destroyForcibly().waitFor();
+            assertThat(acquired.await(10, TimeUnit.SECONDS)).isTrue();
+            waiter.join();
+        } finally {
+            first.destroyForcibly().waitFor();
+            if (second != null) {
+                second.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    private static Process holdInAnotherProcess(Path file) throws IOException {
+        Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), LockHolderMain.class.getName(), file.toString())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        assertThat(new String(holder.getInputStream().readNBytes(5))).isEqualTo("held\n");
+        return holder;
     }
 
     @Test
