@@ -243,8 +243,8 @@ public final class NetworkRealizer {
         boolean startedDnsmasq = false;
         try {
             makeDirectories(dir);
+            write(wanted); // recorded first: a bridge left by a realize that dies later is known to the GC
             madeBridge = ensureBridge(wanted);
-            write(wanted);
             DataChange data = writeData(wanted.network(), record, dnsmasq);
             if (before.isPresent() && before.get().nat() != wanted.nat()) {
                 dnsmasq.stop(); // with NAT it forwards other names upstream, without it answers only its own

@@ -171,6 +171,16 @@ class NetworkRealizerTest {
         assertThat(bridge.alias()).isEqualTo("tapwire-net:team");
         assertThat(realizer.inspect("team").orElseThrow().problems()).isEmpty();
 
+        realizer.realize("other", false);
+        try (Rtnetlink netlink = Rtnetlink.open()) { // "other" as a realize that died before its alias leaves it
+            Link other = link("tw-other").orElseThrow();
+            netlink.execute(List.of(Rtnetlink.setAlias(other.index(), "tw-other", "")));
+        }
+        assertThat(link("tw-other").orElseThrow().alias()).isEmpty();
+        realizer.registry().remove("other", false);
+        assertThat(realizer.collectGarbage()).containsExactly("other");
+        assertThat(link("tw-other")).as("the GC knows it by its record and its gateway MAC").isEmpty();
+
         realizer.unrealize("team");
         try (Rtnetlink netlink = Rtnetlink.open()) { // the gateway MAC of another network proves nothing
             netlink.execute(List.of(Rtnetlink.createBridge("tw-team", MacAddress.forGateway("other"))));
