@@ -50,7 +50,7 @@ public final class Rtnetlink implements AutoCloseable {
     }
 
     private final Fd fd;
-    private Memory rx;
+    private final Memory rx;
     private int seq = (int) (System.nanoTime() & 0x3fffffff);
     private boolean broken;
 
