@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.AddressExhaustedException;
+import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.InvalidNetworkSpecException;
@@ -289,6 +290,71 @@ public abstract class NetworkProviderContractKit {
             assertThatThrownBy(() -> provider().configure("5eed0003", 2, VmSpec.of(1),
                     List.of(new NicConfig(TapNames.tapName("5eed0003", 0), MacAddress.random(), 2, 256, null, null, null,
                             null)))).isInstanceOf(InvalidNetworkSpecException.class);
+        }
+    }
+
+    /** Many VMs in one call, as after a host reboot: what one configure each would give, all or nothing. */
+    @Nested
+    @DisplayName("configure all")
+    class ConfigureAll {
+
+        private List<List<NicConfig>> configureAll(List<ConfigureRequest> requests) throws Exception {
+            requests.forEach(r -> vms.add(r.vmId()));
+            return provider().configureAll(requests);
+        }
+
+        @Test
+        void configuresEveryVmInRequestOrderAsConfigureWould() throws Exception {
+            List<ConfigureRequest> requests = List.of(new ConfigureRequest("a11a0001", 2, VmSpec.of(2), null),
+                    new ConfigureRequest("a11a0002", 1, VmSpec.of(1), null),
+                    new ConfigureRequest("a11a0003", 3, VmSpec.of(4).withMultiQueue(false), null));
+            List<List<NicConfig>> all = configureAll(requests);
+            assertThat(all).hasSize(3);
+            for (int i = 0; i < requests.size(); i++) {
+                ConfigureRequest r = requests.get(i);
+                assertThat(all.get(i)).hasNics(r.nics()).haveUniqueTapNames().haveLocallyAdministeredMacs()
+                        .followTheNamingOf(r.vmId());
+                assertThat(all.get(i).get(0).numQueues()).isEqualTo(r.vm().numQueues());
+                provider().verify(r.vmId());
+            }
+        }
+
+        @Test
+        void afterARebootTheSavedConfigsComeBackUnchanged() throws Exception {
+            List<ConfigureRequest> fresh = List.of(new ConfigureRequest("a11a0011", 2, VmSpec.of(2), null),
+                    new ConfigureRequest("a11a0012", 1, VmSpec.of(1), null));
+            List<List<NicConfig>> saved = configureAll(fresh);
+            provider().delete(List.of("a11a0011", "a11a0012")); // the reboot
+            List<List<NicConfig>> again = provider().configureAll(List.of(
+                    ConfigureRequest.recover("a11a0011", VmSpec.of(2), saved.get(0)),
+                    ConfigureRequest.recover("a11a0012", VmSpec.of(1), saved.get(1))));
+            for (int i = 0; i < 2; i++) {
+                assertThat(again.get(i).stream().map(NicConfig::tap).toList())
+                        .containsExactlyElementsOf(saved.get(i).stream().map(NicConfig::tap).toList());
+                assertThat(again.get(i).stream().map(NicConfig::mac).toList())
+                        .containsExactlyElementsOf(saved.get(i).stream().map(NicConfig::mac).toList());
+                provider().verify(fresh.get(i).vmId());
+            }
+        }
+
+        @Test
+        void aVmNamedTwiceIsRefusedBeforeAnythingIsMade() throws Exception {
+            ConfigureRequest once = new ConfigureRequest("a11a0021", 1, VmSpec.of(1), null);
+            assertThatThrownBy(() -> configureAll(List.of(once, once)))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("twice");
+            assertThatThrownBy(() -> provider().verify("a11a0021")).isInstanceOf(NetworkException.class);
+        }
+
+        @Test
+        void aVmThatFailsLeavesNoNewVmOfTheCallBehindAndOthersIntact() throws Exception {
+            configure("abcdefgh-first", 1, VmSpec.of(1));
+            List<ConfigureRequest> requests = List.of(new ConfigureRequest("a11a0031", 2, VmSpec.of(1), null),
+                    new ConfigureRequest("abcdefgh-second", 1, VmSpec.of(1), null)); // its TAP name is taken
+            assertThatThrownBy(() -> configureAll(requests)).isInstanceOfSatisfying(DeviceOperationException.class,
+                    e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY));
+            assertThatThrownBy(() -> provider().verify("a11a0031")).as("made by the failed call, so removed")
+                    .isInstanceOf(NetworkException.class);
+            provider().verify("abcdefgh-first");
         }
     }
 
