@@ -9,6 +9,8 @@ import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.spi.ProviderSettings;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -52,8 +54,13 @@ final class TapCommand {
             Integer group,
             @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix", description = "prefix "
                     + "(bt<first 8 characters of the VM ID>-<nic>) or hashed (tw<hash of the whole ID>-<nic>, for IDs"
-                    + " that share their first 8 characters).") String tapNames) {
+                    + " that share their first 8 characters).") String tapNames,
+            @Option(names = "--existing", paramLabel = "FILE", description = "The NIC configs this command printed"
+                    + " for the VM before (e.g. before a host reboot), as JSON: recovery — the same TAP names and MACs,"
+                    + " the VM's TAPs that still exist adopted. Give the same options as when it was created.")
+            Path existingFile) {
         List<String> named = networks == null ? List.of() : networks;
+        List<NicConfig> existing = existingFile == null ? List.of() : readConfigs(existingFile);
         int count = nics != null ? nics : Math.max(1, named.size());
         if (bridge == null && count > named.size()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--bridge is required for the "
@@ -76,9 +83,19 @@ final class TapCommand {
         if (workspace != null) {
             vm = vm.withWorkspace(workspace);
         }
-        List<NicConfig> configs = new BridgeNetworkProvider(settings).configure(vmId, count, vm, List.of());
+        List<NicConfig> configs = new BridgeNetworkProvider(settings).configure(vmId, count, vm, existing);
         root.printJson(configs);
         return 0;
+    }
+
+    /** Reads the JSON array of NIC configs that {@code tap create} printed. */
+    private List<NicConfig> readConfigs(Path file) {
+        try {
+            return List.of(Tapwire.JSON.readValue(file.toFile(), NicConfig[].class));
+        } catch (IOException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--existing " + file + " is not the JSON"
+                    + " array of NIC configs that tap create prints: " + e.getMessage().lines().findFirst().orElse(""));
+        }
     }
 
     @Command(name = "rm", description = "Remove every TAP of the given VMs (batched; unknown VMs are fine).")

@@ -1,6 +1,7 @@
 package dev.tapwire.network.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -8,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -82,6 +84,30 @@ class TapCommandTest {
         CliRunner.Result badId = cli.run("tap", "create", "vm/1", "--bridge", "br0");
         assertThat(badId.status()).isEqualTo(1);
         assertThat(badId.err()).contains("invalid character");
+    }
+
+    @Test
+    void createWithTheSavedConfigsRecoversTheSameTapsAfterAReboot() throws Exception {
+        CliRunner.Result created = cli.run("tap", "create", "vm-4ebo07", "--bridge", "br0", "--nics", "2");
+        assertThat(created.status()).as(created.err()).isZero();
+        Path saved = state.resolve("vm-4ebo07.json");
+        Files.writeString(saved, created.out());
+        cli.run("tap", "rm", "vm-4ebo07"); // the reboot
+
+        CliRunner.Result recovered = cli.run("tap", "create", "vm-4ebo07", "--bridge", "br0", "--nics", "2",
+                "--existing", saved.toString());
+        assertThat(recovered.status()).as(recovered.err()).isZero();
+        List<NicConfig> before = json.readValue(created.out(), new TypeReference<>() { });
+        List<NicConfig> after = json.readValue(recovered.out(), new TypeReference<>() { });
+        assertThat(after).extracting(NicConfig::tap, NicConfig::mac)
+                .containsExactlyElementsOf(before.stream().map(n -> tuple(n.tap(), n.mac()))
+                        .toList());
+        assertThat(cli.run("tap", "verify", "vm-4ebo07", "--bridge", "br0").status()).isZero();
+
+        Files.writeString(saved, "not json");
+        CliRunner.Result bad = cli.run("tap", "create", "vm-4ebo07", "--bridge", "br0", "--existing", saved.toString());
+        assertThat(bad.status()).isEqualTo(2);
+        assertThat(bad.err()).contains("is not the JSON array of NIC configs that tap create prints");
     }
 
     @Test
