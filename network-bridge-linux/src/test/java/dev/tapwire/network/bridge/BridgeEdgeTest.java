@@ -341,6 +341,19 @@ class BridgeEdgeTest {
         }
 
         @Test
+        void aFailureAfterMoreTapsThanOneBatchHoldsRemovesThePersistedAndTheHeldAlike() {
+            // 70 VMs x 2 NICs: the first 128 TAPs are aliased and made persistent before the rest are created
+            Tun.createPersistentTap("btboot0069-1", false, OptionalInt.empty(), OptionalInt.empty()); // a leftover
+            List<dev.tapwire.network.ConfigureRequest> requests = new ArrayList<>();
+            for (int v = 0; v < 70; v++) {
+                requests.add(new dev.tapwire.network.ConfigureRequest(String.format("boot%04d", v), 2, VmSpec.of(1), null));
+            }
+            assertThatThrownBy(() -> provider.configureAll(requests)).isInstanceOf(DeviceOperationException.class)
+                    .hasMessageContaining("btboot0069-1");
+            assertThat(links().keySet()).filteredOn(n -> n.startsWith("btboot")).containsExactly("btboot0069-1");
+        }
+
+        @Test
         void oneProviderServesEachThreadInThatThreadsOwnNamespace() throws Throwable {
             try (NetworkNamespace other = NetworkNamespace.create()) {
                 other.execute(() -> {
