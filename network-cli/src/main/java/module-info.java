@@ -9,5 +9,5 @@ module dev.tapwire.network.cli {
     requires com.fasterxml.jackson.databind;
     requires org.slf4j;
 
-    opens dev.tapwire.network.cli to info.picocli;
+    opens dev.tapwire.network.cli to info.picocli, com.fasterxml.jackson.databind; // commands; tap restore's records
 }

@@ -1,5 +1,8 @@
 package dev.tapwire.network.cli;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmSpec;
@@ -58,7 +61,9 @@ final class TapCommand {
             @Option(names = "--existing", paramLabel = "FILE", description = "The NIC configs this command printed"
                     + " for the VM before (e.g. before a host reboot), as JSON: recovery — the same TAP names and MACs,"
                     + " the VM's TAPs that still exist adopted. Give the same options as when it was created.")
-            Path existingFile) {
+            Path existingFile,
+            @Option(names = "--record", description = "Print the VM's record (its spec and NIC configs) instead of"
+                    + " the bare NIC configs: what tap restore reads after a host reboot.") boolean record) {
         List<String> named = networks == null ? List.of() : networks;
         List<NicConfig> existing = existingFile == null ? List.of() : readConfigs(existingFile);
         int count = nics != null ? nics : Math.max(1, named.size());
@@ -66,11 +71,87 @@ final class TapCommand {
             throw new CommandLine.ParameterException(spec.commandLine(), "--bridge is required for the "
                     + (count - named.size()) + " NIC(s) on no --network");
         }
+        VmRecord wanted = new VmRecord(vmId, cpu, singleQueue, workspace, named, existing);
+        List<NicConfig> configs = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames, !named.isEmpty()))
+                .configure(vmId, count, wanted.spec(), existing);
+        root.printJson(record ? wanted.withNics(configs) : configs);
+        return 0;
+    }
+
+    /**
+     * What {@code tap create --record} prints and {@code tap restore} reads: a VM's spec and its NIC configs.
+     *
+     * @param vm the VM ID
+     * @param cpu its vCPUs
+     * @param singleQueue whether its VMM takes single-queue TAPs only
+     * @param workspace the member name it joins its networks as, or null for the VM ID
+     * @param networks its named networks, in NIC order
+     * @param nics its NIC configs
+     */
+    record VmRecord(@JsonProperty("vm") String vm, @JsonProperty("cpu") int cpu,
+            @JsonProperty("single_queue") boolean singleQueue, @JsonProperty("workspace") String workspace,
+            @JsonProperty("networks") List<String> networks, @JsonProperty("nics") List<NicConfig> nics) {
+
+        VmRecord {
+            networks = networks == null ? List.of() : List.copyOf(networks);
+            nics = nics == null ? List.of() : List.copyOf(nics);
+        }
+
+        /** The spec the VM was configured with. */
+        VmSpec spec() {
+            VmSpec spec = VmSpec.of(cpu).withMultiQueue(!singleQueue).withNetworks(networks);
+            return workspace == null ? spec : spec.withWorkspace(workspace);
+        }
+
+        VmRecord withNics(List<NicConfig> configured) {
+            return new VmRecord(vm, cpu, singleQueue, workspace, networks, configured);
+        }
+    }
+
+    @Command(name = "restore", description = "Re-create the TAPs of many VMs after a host reboot, in one batch, from"
+            + " the records tap create --record printed (same TAP names and MACs; TAPs that still exist are"
+            + " adopted); print the records again. All or nothing for TAPs the call makes.")
+    int restore(@Parameters(paramLabel = "FILE", arity = "1..*", description = "Files with one record or a JSON"
+                    + " array of records.") List<Path> files,
+            @Option(names = "--bridge", paramLabel = "BR", description = "The bridge for NICs on no named network.")
+            String bridge,
+            @Option(names = "--owner", paramLabel = "UID") Integer owner,
+            @Option(names = "--group", paramLabel = "GID") Integer group,
+            @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix") String tapNames) {
+        List<VmRecord> records = new ArrayList<>();
+        for (Path file : files) {
+            records.addAll(readRecords(file));
+        }
+        List<ConfigureRequest> requests = new ArrayList<>();
+        for (VmRecord r : records) {
+            if (r.nics().isEmpty()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "the record of VM " + r.vm()
+                        + " has no NIC configs; restore re-creates VMs that tap create configured");
+            }
+            if (bridge == null && r.nics().size() > r.networks().size()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--bridge is required: VM " + r.vm()
+                        + " has NICs on no named network");
+            }
+            requests.add(ConfigureRequest.recover(r.vm(), r.spec(), r.nics()));
+        }
+        boolean networks = records.stream().anyMatch(r -> !r.networks().isEmpty());
+        List<List<NicConfig>> configs = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames, networks))
+                .configureAll(requests);
+        List<VmRecord> restored = new ArrayList<>();
+        for (int i = 0; i < records.size(); i++) {
+            restored.add(records.get(i).withNics(configs.get(i)));
+        }
+        root.printJson(restored);
+        return 0;
+    }
+
+    private ProviderSettings settings(String bridge, Integer owner, Integer group, String tapNames,
+            boolean networks) {
         ProviderSettings settings = ProviderSettings.of(root.stateDir()).with(TapNaming.OPTION, tapNames);
         if (bridge != null) {
             settings = settings.with("bridge", bridge);
         }
-        if (!named.isEmpty()) {
+        if (networks) {
             settings = settings.withRegistry(root.registry());
         }
         if (owner != null) {
@@ -79,13 +160,25 @@ final class TapCommand {
         if (group != null) {
             settings = settings.with("group", group.toString());
         }
-        VmSpec vm = VmSpec.of(cpu).withMultiQueue(!singleQueue).withNetworks(named);
-        if (workspace != null) {
-            vm = vm.withWorkspace(workspace);
+        return settings;
+    }
+
+    /** Reads one record, or a JSON array of them. */
+    private List<VmRecord> readRecords(Path file) {
+        try {
+            JsonNode tree = Tapwire.JSON.readTree(file.toFile());
+            if (tree != null && tree.isArray()) {
+                return List.of(Tapwire.JSON.treeToValue(tree, VmRecord[].class));
+            }
+            if (tree != null && tree.isObject()) {
+                return List.of(Tapwire.JSON.treeToValue(tree, VmRecord.class));
+            }
+            throw new CommandLine.ParameterException(spec.commandLine(), file + " holds no VM record: expected what"
+                    + " tap create --record prints (a JSON object with vm, cpu and nics), or an array of them");
+        } catch (IOException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), file + " is not a VM record as tap create"
+                    + " --record prints it: " + e.getMessage().lines().findFirst().orElse(""));
         }
-        List<NicConfig> configs = new BridgeNetworkProvider(settings).configure(vmId, count, vm, existing);
-        root.printJson(configs);
-        return 0;
     }
 
     /** Reads the JSON array of NIC configs that {@code tap create} printed. */

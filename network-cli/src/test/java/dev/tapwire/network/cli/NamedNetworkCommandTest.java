@@ -91,6 +91,26 @@ class NamedNetworkCommandTest {
     }
 
     @Test
+    void restoreBringsAVmBackOnItsNetworkWithItsAddressAndMac() throws Exception {
+        CliRunner.Result created = cli.run("tap", "create", "vm-3", "--network", "team", "--workspace", "api",
+                "--single-queue", "--record");
+        assertThat(created.status()).as(created.err()).isZero();
+        Path record = state.resolve("vm-3.json");
+        Files.writeString(record, created.out());
+        cli.run("tap", "rm", "vm-3"); // the reboot: TAPs gone, the membership stays
+        cli.run("network", "down", "team");
+
+        CliRunner.Result restored = cli.run("tap", "restore", record.toString());
+        assertThat(restored.status()).as(restored.err()).isZero();
+        ObjectMapper json = new ObjectMapper();
+        assertThat(json.readTree(restored.out()).get(0).get("nics"))
+                .isEqualTo(json.readTree(created.out()).get("nics"));
+        assertThat(cli.run("network", "hosts", "team").out()).contains("api.team api");
+        assertThat(cli.run("tap", "verify", "vm-3").status()).isZero();
+        cli.run("tap", "rm", "vm-3");
+    }
+
+    @Test
     void theGcReclaimsTheRealizationOfANetworkGoneFromTheRegistry() {
         cli.run("network", "up", "team");
         cli.run("network", "rm", "team");

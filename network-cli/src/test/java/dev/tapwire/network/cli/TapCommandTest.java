@@ -111,6 +111,42 @@ class TapCommandTest {
     }
 
     @Test
+    void restoreRecreatesManyVmsFromTheirRecordsInOneBatch() throws Exception {
+        CliRunner.Result fc = cli.run("tap", "create", "fc000002", "--bridge", "br0", "--cpu", "4", "--single-queue",
+                "--record");
+        CliRunner.Result ch = cli.run("tap", "create", "ch000002", "--bridge", "br0", "--cpu", "2", "--nics", "2",
+                "--record");
+        assertThat(fc.status()).as(fc.err()).isZero();
+        JsonNode fcRecord = json.readTree(fc.out());
+        assertThat(fcRecord.get("vm").asText()).isEqualTo("fc000002");
+        assertThat(fcRecord.get("single_queue").asBoolean()).isTrue();
+        assertThat(fcRecord.get("nics")).hasSize(1);
+        Path one = state.resolve("fc.json");
+        Path many = state.resolve("all.json");
+        Files.writeString(one, fc.out());
+        Files.writeString(many, "[" + ch.out() + "]");
+        String before = cli.run("tap", "ls").out();
+        assertThat(cli.run("tap", "rm", "fc000002", "ch000002").status()).isZero(); // the reboot
+
+        CliRunner.Result restored = cli.run("tap", "restore", one.toString(), many.toString(), "--bridge", "br0");
+        assertThat(restored.status()).as(restored.err()).isZero();
+        JsonNode records = json.readTree(restored.out());
+        assertThat(records).hasSize(2);
+        assertThat(records.get(0).get("nics")).isEqualTo(fcRecord.get("nics"));
+        assertThat(records.get(1).get("nics")).isEqualTo(json.readTree(ch.out()).get("nics"));
+        assertThat(cli.run("tap", "ls").out()).as("the same TAPs, queue modes and bridge").isEqualTo(before);
+        assertThat(cli.run("tap", "verify", "ch000002", "--bridge", "br0").status()).isZero();
+
+        CliRunner.Result noBridge = cli.run("tap", "restore", one.toString());
+        assertThat(noBridge.status()).isEqualTo(2);
+        assertThat(noBridge.err()).contains("--bridge is required: VM fc000002 has NICs on no named network");
+        Files.writeString(one, "[1, 2]");
+        CliRunner.Result bad = cli.run("tap", "restore", one.toString(), "--bridge", "br0");
+        assertThat(bad.status()).isEqualTo(2);
+        assertThat(bad.err()).contains("is not a VM record as tap create --record prints it");
+    }
+
+    @Test
     void gcKeepsTheActiveVmsAndReportsWhatItCollected() throws Exception {
         cli.run("tap", "create", "live0001", "--bridge", "br0");
         cli.run("tap", "create", "dead0001", "--bridge", "br0", "--nics", "2");
