@@ -2,7 +2,11 @@ package dev.tapwire.network;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Locale;
 
@@ -17,10 +21,10 @@ import java.util.Locale;
 public record MacAddress(long bits) {
 
     /** One digest per thread: looking one up costs more than hashing a member name. */
-    private static final ThreadLocal<java.security.MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
         try {
-            return java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
         }
     });
@@ -148,8 +152,8 @@ public record MacAddress(long bits) {
     }
 
     private static MacAddress derived(String seed) {
-        byte[] hash = SHA256.get().digest(seed.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        byte[] bytes = java.util.Arrays.copyOf(hash, 6);
+        byte[] hash = SHA256.get().digest(seed.getBytes(StandardCharsets.UTF_8));
+        byte[] bytes = Arrays.copyOf(hash, 6);
         bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
         return of(bytes);
     }

@@ -68,21 +68,25 @@ public final class NetworkJoins {
         for (String network : vm.networks()) {
             NetworkRecord record = r.get(network);
             MacAddress mac = MacAddress.forMember(network, workspace);
-            if (mac.equals(MacAddress.forGateway(network))) {
+            macHolder(network, record, workspace, mac).ifPresent(holder -> {
                 throw new InvalidNetworkSpecException("workspace " + workspace + " would have MAC " + mac
-                        + " on network " + network + ", the network's gateway MAC; choose another workspace name"
-                        + " (VmSpec.withWorkspace)");
-            }
-            for (Member m : record.members()) {
-                if (!m.workspace().equals(workspace) && MacAddress.forMember(network, m.workspace()).equals(mac)) {
-                    throw new InvalidNetworkSpecException("workspace " + workspace + " would have MAC " + mac
-                            + " on network " + network + ", which member " + m.workspace() + " has already;"
-                            + " choose another workspace name (VmSpec.withWorkspace)");
-                }
-            }
+                        + " on network " + network + ", which " + holder + " has already; choose another workspace"
+                        + " name (VmSpec.withWorkspace)");
+            });
             records.add(record);
         }
         return new NetworkJoins(r, workspace, List.copyOf(records));
+    }
+
+    /** Who on the network has {@code mac} already, other than the workspace itself: the gateway or a member. */
+    static Optional<String> macHolder(String network, NetworkRecord record, String workspace,
+            MacAddress mac) {
+        if (mac.equals(MacAddress.forGateway(network))) {
+            return Optional.of("the network's gateway");
+        }
+        return record.members().stream()
+                .filter(m -> !m.workspace().equals(workspace) && MacAddress.forMember(network, m.workspace()).equals(mac))
+                .map(m -> "member " + m.workspace()).findFirst();
     }
 
     /**
