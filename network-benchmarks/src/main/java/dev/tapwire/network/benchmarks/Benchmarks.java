@@ -490,16 +490,8 @@ public final class Benchmarks {
             // each run takes its turn at going first, and each starts on a settled kernel
             double[] ms = timeInTurn(r, ids, tapwireRun, allRun, batchRun);
             double perStepMs = timeThenCleanup(() -> {
-                for (String line : lines) {
-                    List<String> cmd = new ArrayList<>(List.of("ip"));
-                    cmd.addAll(Arrays.asList(line.split(" ")));
-                    exec(cmd.toArray(String[]::new));
-                }
-                for (String line : fdb) {
-                    List<String> cmd = new ArrayList<>(List.of("bridge"));
-                    cmd.addAll(Arrays.asList(line.split(" ")));
-                    exec(cmd.toArray(String[]::new));
-                }
+                execEach("ip", lines);
+                execEach("bridge", fdb);
             }, ids);
             if (r >= 0) {
                 tapwire[r] = ms[0];
@@ -515,7 +507,7 @@ public final class Benchmarks {
                 + " ip -batch is one process)", median(all), "ms", "ip -batch + bridge -batch doing the same",
                 median(batch), median(all) / median(batch), "<= 1.0"));
         report.add(new Report.Row(3, count + " " + kind + " TAPs: one ip process per step / tapwire", median(perStep),
-                "ms", "tapwire", t, median(perStep) / t, ">= 10"));
+                "ms", "one configure per VM", t, median(perStep) / t, ">= 10"));
     }
 
     // ------------------------------------------------------------------ 7. restart after a host reboot
@@ -749,10 +741,6 @@ public final class Benchmarks {
     private static final long SETTLE_MS = 250;
 
     /**
-     * Times one run on a settled kernel, then deletes the VMs' TAPs: a deletion leaves RCU callbacks and
-     * deferred frees behind that would otherwise be billed to whichever run comes next.
-     */
-    /**
      * Times each run once, on a settled kernel and cleaning up after each; round {@code r} starts with run
      * {@code r mod n}, so no run always follows the same one.
      *
@@ -767,6 +755,10 @@ public final class Benchmarks {
         return ms;
     }
 
+    /**
+     * Times one run on a settled kernel, then deletes the VMs' TAPs: a deletion leaves RCU callbacks and
+     * deferred frees behind that would otherwise be billed to whichever run comes next.
+     */
     private static double timeThenCleanup(Timed run, List<String> ids) throws Exception {
         Thread.sleep(SETTLE_MS);
         long t0 = System.nanoTime();
@@ -796,6 +788,15 @@ public final class Benchmarks {
                 interfaces.createBridge("br0");
                 interfaces.setUp("br0", true);
             }
+        }
+    }
+
+    /** Runs {@code tool} once per line, the line's words as its arguments (what {@code tool -batch} reads). */
+    private static void execEach(String tool, List<String> lines) throws IOException, InterruptedException {
+        for (String line : lines) {
+            List<String> command = new ArrayList<>(List.of(tool));
+            command.addAll(Arrays.asList(line.split(" ")));
+            exec(command.toArray(String[]::new));
         }
     }
 
