@@ -3,7 +3,9 @@ package dev.tapwire.network.bridge;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNaming;
@@ -301,19 +303,25 @@ class BridgeEdgeTest {
     @Nested
     class Restart {
 
+        /** New VMs {@code boot0000}, {@code boot0001}, … with two NICs each. */
+        private List<ConfigureRequest> bootVms(int count, VmSpec spec) {
+            List<ConfigureRequest> requests = new ArrayList<>();
+            for (int v = 0; v < count; v++) {
+                requests.add(new ConfigureRequest(String.format("boot%04d", v), 2, spec, null));
+            }
+            return requests;
+        }
+
         @Test
         void configureAllRecreatesEveryVmFromItsSavedConfigsInOneGo() {
-            List<dev.tapwire.network.ConfigureRequest> fresh = new ArrayList<>();
-            for (int v = 0; v < 20; v++) {
-                fresh.add(new dev.tapwire.network.ConfigureRequest(String.format("boot%04d", v), 2, VmSpec.of(2), null));
-            }
+            List<ConfigureRequest> fresh = bootVms(20, VmSpec.of(2));
             List<List<NicConfig>> saved = provider.configureAll(fresh);
             assertThat(saved).hasSize(20).allSatisfy(nics -> assertThat(nics).hasSize(2));
-            provider.delete(fresh.stream().map(dev.tapwire.network.ConfigureRequest::vmId).toList()); // "reboot"
+            provider.delete(fresh.stream().map(ConfigureRequest::vmId).toList()); // "reboot"
 
-            List<dev.tapwire.network.ConfigureRequest> recover = new ArrayList<>();
+            List<ConfigureRequest> recover = new ArrayList<>();
             for (int v = 0; v < 20; v++) {
-                recover.add(dev.tapwire.network.ConfigureRequest.recover(fresh.get(v).vmId(), VmSpec.of(2), saved.get(v)));
+                recover.add(ConfigureRequest.recover(fresh.get(v).vmId(), VmSpec.of(2), saved.get(v)));
             }
             assertThat(provider.configureAll(recover)).isEqualTo(saved);
             recover.forEach(r -> provider.verify(r.vmId()));
@@ -325,18 +333,15 @@ class BridgeEdgeTest {
         void aFailedConfigureAllRemovesExactlyTheTapsItMade() {
             Tun.createPersistentTap("btboot0002-1", false, OptionalInt.empty(), OptionalInt.empty()); // a leftover
             provider.configure("running1", 1, VmSpec.of(1), List.of());
-            List<dev.tapwire.network.ConfigureRequest> requests = new ArrayList<>();
-            for (int v = 0; v < 4; v++) {
-                requests.add(new dev.tapwire.network.ConfigureRequest(String.format("boot%04d", v), 2, VmSpec.of(1), null));
-            }
+            List<ConfigureRequest> requests = bootVms(4, VmSpec.of(1));
             assertThatThrownBy(() -> provider.configureAll(requests)).isInstanceOf(DeviceOperationException.class)
                     .hasMessageContaining("btboot0002-1");
             assertThat(links().keySet()).filteredOn(n -> n.startsWith("btboot")).containsExactly("btboot0002-1");
             provider.verify("running1");
 
-            List<dev.tapwire.network.ConfigureRequest> twice = List.of(requests.get(0), requests.get(0));
+            List<ConfigureRequest> twice = List.of(requests.get(0), requests.get(0));
             assertThatThrownBy(() -> provider.configureAll(twice))
-                    .isInstanceOf(dev.tapwire.network.InvalidNetworkSpecException.class).hasMessageContaining("twice");
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("twice");
             assertThat(links()).doesNotContainKey("btboot0000-0");
         }
 
@@ -344,10 +349,7 @@ class BridgeEdgeTest {
         void aFailureAfterMoreTapsThanOneBatchHoldsRemovesThePersistedAndTheHeldAlike() {
             // 70 VMs x 2 NICs: the first 128 TAPs are aliased and made persistent before the rest are created
             Tun.createPersistentTap("btboot0069-1", false, OptionalInt.empty(), OptionalInt.empty()); // a leftover
-            List<dev.tapwire.network.ConfigureRequest> requests = new ArrayList<>();
-            for (int v = 0; v < 70; v++) {
-                requests.add(new dev.tapwire.network.ConfigureRequest(String.format("boot%04d", v), 2, VmSpec.of(1), null));
-            }
+            List<ConfigureRequest> requests = bootVms(70, VmSpec.of(1));
             assertThatThrownBy(() -> provider.configureAll(requests)).isInstanceOf(DeviceOperationException.class)
                     .hasMessageContaining("btboot0069-1");
             assertThat(links().keySet()).filteredOn(n -> n.startsWith("btboot")).containsExactly("btboot0069-1");
