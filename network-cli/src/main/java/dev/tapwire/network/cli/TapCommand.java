@@ -205,19 +205,11 @@ final class TapCommand {
             @Option(names = "--owner", paramLabel = "UID") Integer owner,
             @Option(names = "--group", paramLabel = "GID") Integer group,
             @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix") String tapNames) {
-        ProviderSettings settings = ProviderSettings.of(root.stateDir()).with(TapNaming.OPTION, tapNames);
-        if (owner != null) {
-            settings = settings.with("owner", owner.toString());
-        }
-        if (group != null) {
-            settings = settings.with("group", group.toString());
-        }
+        boolean networks = NetworkRealizer.anyUnder(root.stateDir()); // named networks: check their realization too
+        ProviderSettings settings = settings(bridge, owner, group, tapNames, networks);
         String on;
-        if (bridge != null) {
-            settings = settings.with("bridge", bridge);
-        }
-        if (NetworkRealizer.anyUnder(root.stateDir())) { // named networks: check their realization too
-            new BridgeNetworkProvider(settings.withRegistry(root.registry())).verify(vmId);
+        if (networks) {
+            new BridgeNetworkProvider(settings).verify(vmId);
             on = bridge != null ? bridge : "their bridges";
         } else if (bridge != null) {
             new BridgeNetworkProvider(settings).verify(vmId);
