@@ -31,8 +31,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link FileChannel#lock() FileChannel lock} (POSIX {@code fcntl} record lock) taken by the outermost
  * holder; the lock file stays open between leases (one {@code stat} per lease, once the lock is granted,
  * checks that the path still names it — a file removed or replaced meanwhile, even while this thread waited,
- * is opened and locked again). The lock file is created when missing (mode 0644, directories 0755, whatever the umask) and never
- * deleted, so every process locks the same inode. It is opened without following symbolic links and only
+ * is opened and locked again). The lock file is created when missing (mode 0644, directories 0755, whatever
+ * the umask) and never deleted, so every process locks the same inode. It is opened without following symbolic links and only
  * when it is a regular file, so a directory that another user can write to cannot redirect or hang it.
  * Re-entrant: a thread that holds the lease may acquire it again. A lease belongs to the thread that
  * took it and must be closed by that thread.

@@ -412,7 +412,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                     : previous.isEmpty() ? MacAddress.random() : previous.get(i).mac();
             // up before master, in one message (a port brought up while on the bridge costs more, ~4x for
             // multi-queue); a new TAP already has the default MTU
-            setup.add(Rtnetlink.bringUpOnBridge(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0, null,
+            setup.add(Rtnetlink.bringUpOnBridge(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0,
                     bridgeIndex));
             setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
             setup.add(Rtnetlink.addStaticFdb(index, tap, mac));

@@ -781,7 +781,7 @@ public final class NetworkRealizer {
 
     // ------------------------------------------------------------------ devices
 
-    /** Makes or checks the bridge; returns true when this call created it. */
+    /** Makes or checks the bridge; returns true when this call created it or finished a half-made one. */
     private boolean ensureBridge(Realization r) {
         String alias = ALIAS_PREFIX + r.network();
         try (Rtnetlink netlink = Rtnetlink.open()) {

@@ -417,21 +417,19 @@ public final class Rtnetlink implements AutoCloseable {
     }
 
     /**
-     * Returns one request that sets a link's MTU and alias, brings it up and makes it a port of a bridge. The
-     * kernel applies the flags before the master, so the port comes up before it joins (cheaper, see
+     * Returns one request that sets a link's MTU, brings it up and makes it a port of a bridge. The kernel
+     * applies the flags before the master, so the port comes up before it joins (cheaper, see
      * {@link #setMaster}); and one message means one change notification instead of two.
      *
      * @param index the link's ifindex
      * @param name the link's name, for errors
      * @param mtu the MTU to set, or 0 to leave it
-     * @param alias the alias to set, or null to leave it
      * @param masterIndex the bridge's ifindex
      * @return the request
      */
-    public static Request bringUpOnBridge(int index, String name, int mtu, String alias, int masterIndex) {
-        Request up = bringUp(index, name, mtu, alias);
-        return new Request("RTM_SETLINK mtu+alias+up+master", name, up.message().u32(Linux.IFLA_MASTER, masterIndex),
-                0);
+    public static Request bringUpOnBridge(int index, String name, int mtu, int masterIndex) {
+        Request up = bringUp(index, name, mtu, null);
+        return new Request("RTM_SETLINK mtu+up+master", name, up.message().u32(Linux.IFLA_MASTER, masterIndex), 0);
     }
 
     /**
