@@ -1,5 +1,10 @@
 package dev.tapwire.network;
 
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
 /**
  * Rules for network names: a DNS-label-like token of 1–63 characters {@code a-z}, {@code 0-9} and
  * {@code -}, neither starting nor ending with {@code -}.
@@ -65,10 +70,10 @@ public final class NetworkNames {
             return "tw-" + network;
         }
         try {
-            byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(network.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return "tw_" + java.util.HexFormat.of().formatHex(hash, 0, 6);
-        } catch (java.security.NoSuchAlgorithmException e) {
+            byte[] hash = MessageDigest.getInstance("SHA-256")
+                    .digest(network.getBytes(StandardCharsets.UTF_8));
+            return "tw_" + HexFormat.of().formatHex(hash, 0, 6);
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
         }
     }

@@ -1,5 +1,6 @@
 package dev.tapwire.network;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
 
@@ -216,7 +217,7 @@ public final class TapNames {
         if (name == null || name.isEmpty()) {
             throw new InvalidNetworkSpecException("interface name must not be empty");
         }
-        int bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        int bytes = name.getBytes(StandardCharsets.UTF_8).length;
         if (bytes > IFNAMSIZ_MAX) {
             throw new InvalidNetworkSpecException("interface name \"" + name + "\" is " + bytes
                     + " bytes long; Linux accepts at most 15 (longer names are silently truncated by some ioctls)");

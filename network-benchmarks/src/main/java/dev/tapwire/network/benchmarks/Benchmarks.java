@@ -35,19 +35,24 @@ import io.etcd.jetcd.options.PutOption;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.openjdk.jmh.results.RunResult;
@@ -174,7 +179,7 @@ public final class Benchmarks {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteRecursively(dir)));
             return dir;
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -184,7 +189,7 @@ public final class Benchmarks {
 
     static void deleteRecursively(Path dir) {
         try (var walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {
@@ -667,10 +672,9 @@ public final class Benchmarks {
             return;
         }
         int vms = quick ? 10 : 100;
-        java.nio.file.attribute.FileAttribute<?> open = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(SCRATCH, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path root = Files.createTempDirectory(SCRATCH, "tapwire-bench-attach-", open); // dnsmasq runs as nobody
+        Set<PosixFilePermission> open = PosixFilePermissions.fromString("rwxr-xr-x"); // dnsmasq runs as nobody
+        Files.setPosixFilePermissions(SCRATCH, open);
+        Path root = Files.createTempDirectory(SCRATCH, "tapwire-bench-attach-", PosixFilePermissions.asFileAttribute(open));
         FileNetworkRegistry registry = FileNetworkRegistry.open(root);
         registry.create("team", Ipv4Subnet.parse("10.96.0.0/16"));
         BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(root).withRegistry(registry));
@@ -823,6 +827,6 @@ public final class Benchmarks {
     }
 
     static Collection<String> figures(List<Report.Row> rows) {
-        return rows.stream().map(r -> Integer.toString(r.figure())).collect(Collectors.toCollection(java.util.TreeSet::new));
+        return rows.stream().map(r -> Integer.toString(r.figure())).collect(Collectors.toCollection(TreeSet::new));
     }
 }

@@ -13,12 +13,13 @@ import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.bridge.linux.TapQueue;
 import dev.tapwire.network.bridge.linux.Tun;
 import dev.tapwire.network.registry.FileNetworkRegistry;
-import dev.tapwire.network.testkit.QemuGuest;
 import dev.tapwire.network.spi.ProviderSettings;
+import dev.tapwire.network.testkit.QemuGuest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -92,7 +93,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             prepareGuests();
             // dnsmasq drops root to nobody, which must reach the state directory
-            Files.setPosixFilePermissions(state, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x"));
             Namespaces.callInNewNetworkNamespace(() -> {
                 realize(out, state, registry, frontend, addresses);
                 return null;

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -254,7 +255,7 @@ public final class EtcdServers implements AutoCloseable {
     /** A port that is free now, below the kernel's ephemeral range (32768+), so client sockets do not take it. */
     private static int freePort() throws IOException {
         for (int i = 0; i < 100; i++) {
-            int port = 20000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(12000);
+            int port = 20000 + ThreadLocalRandom.current().nextInt(12000);
             try (ServerSocket socket = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
                 return socket.getLocalPort();
             } catch (IOException taken) {

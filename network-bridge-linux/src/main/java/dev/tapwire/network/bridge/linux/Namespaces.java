@@ -1,12 +1,13 @@
 package dev.tapwire.network.bridge.linux;
 
 import com.sun.jna.LastErrorException;
+import dev.tapwire.network.bridge.linux.raw.LibC;
+import dev.tapwire.network.bridge.linux.raw.Linux;
+import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
-import dev.tapwire.network.bridge.linux.raw.LibC;
-import dev.tapwire.network.bridge.linux.raw.Linux;
 
 /**
  * Network namespaces of the calling thread. Namespaces belong to threads: only the calling platform
@@ -68,7 +69,7 @@ public final class Namespaces {
      *     ({@code EPERM} without {@code CAP_SYS_ADMIN})
      * @throws IllegalStateException if called on a virtual thread
      */
-    public static void enterNetworkNamespace(java.nio.file.Path namespace) {
+    public static void enterNetworkNamespace(Path namespace) {
         if (isVirtual(Thread.currentThread())) {
             throw new IllegalStateException("network namespaces belong to OS threads; do not setns on a virtual thread");
         }

@@ -43,11 +43,16 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -120,10 +125,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * The hint and its revision as this client last read it, per network: where the next join's prefetched page of
      * address keys starts, and what a one-round-trip leave is guarded by.
      */
-    private final java.util.concurrent.ConcurrentMap<String, HintSeen> hints = new java.util.concurrent.ConcurrentHashMap<>();
+    private final ConcurrentMap<String, HintSeen> hints = new ConcurrentHashMap<>();
     /** The members this client joined, by "network/workspace": a leave of one needs no read first. */
-    private final java.util.concurrent.ConcurrentMap<String, MemberSeen> members =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    private final ConcurrentMap<String, MemberSeen> members = new ConcurrentHashMap<>();
 
     private record HintSeen(long value, long modRevision) {
     }
@@ -191,7 +195,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         if (path != null && !path.isEmpty() && !path.equals("/")) {
             b.prefix(path.endsWith("/") ? path : path + "/");
         }
-        for (java.util.Map.Entry<String, String> p : RegistryRules.parameters(uri, "user", "password", "timeout", "pool",
+        for (Map.Entry<String, String> p : RegistryRules.parameters(uri, "user", "password", "timeout", "pool",
                 "subnet-prefix").entrySet()) {
             String value = p.getValue();
             switch (p.getKey()) {
@@ -625,7 +629,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         }
         // join order: creation revision, then the ordinal writeIndex gives the members one transaction made
         members.sort(Comparator.comparingLong(KeyValue::getCreateRevision).thenComparingInt(EtcdNetworkRegistry::ordinal));
-        java.util.Map<String, List<Member>> byNetwork = new java.util.HashMap<>();
+        Map<String, List<Member>> byNetwork = new HashMap<>();
         for (KeyValue mk : members) { // m/<network>/<workspace>: network names hold no '/'
             String rest = text(mk.getKey()).substring(m.length());
             int slash = rest.indexOf('/');
@@ -657,7 +661,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         retrying("write the whole index", (uncertain, races) -> {
             long version = modRevision(get(key("v"), false));
             GetResponse existing = get(key(""), true);
-            java.util.Map<String, String> wanted = new java.util.LinkedHashMap<>();
+            Map<String, String> wanted = new LinkedHashMap<>();
             for (NetworkRecord network : index.networks()) {
                 wanted.put(prefix + "n/" + network.name(), encodeNetwork(network));
                 List<Member> members = network.members();
@@ -977,7 +981,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         private String user;
         private String password;
         private boolean tls;
-        private java.util.function.Consumer<ClientBuilder> customizer = b -> { };
+        private Consumer<ClientBuilder> customizer = b -> { };
         private UnaryOperator<CompletableFuture<TxnResponse>> replies = UnaryOperator.identity();
         private Runnable beforeCommit = () -> { };
 
@@ -1077,7 +1081,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
          * @param customize changes the client builder
          * @return this builder
          */
-        public Builder client(java.util.function.Consumer<ClientBuilder> customize) {
+        public Builder client(Consumer<ClientBuilder> customize) {
             this.customizer = Objects.requireNonNull(customize, "customize");
             return this;
         }
