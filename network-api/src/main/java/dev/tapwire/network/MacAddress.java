@@ -2,9 +2,6 @@ package dev.tapwire.network;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -19,15 +16,6 @@ import java.util.Locale;
  * @param bits the 48 address bits in the low bits of a {@code long}
  */
 public record MacAddress(long bits) {
-
-    /** One digest per thread: looking one up costs more than hashing a member name. */
-    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
-        }
-    });
 
 
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -152,7 +140,7 @@ public record MacAddress(long bits) {
     }
 
     private static MacAddress derived(String seed) {
-        byte[] hash = SHA256.get().digest(seed.getBytes(StandardCharsets.UTF_8));
+        byte[] hash = Sha256.of(seed);
         byte[] bytes = Arrays.copyOf(hash, 6);
         bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
         return of(bytes);

@@ -1,8 +1,5 @@
 package dev.tapwire.network;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
@@ -69,12 +66,6 @@ public final class NetworkNames {
         if (3 + network.length() <= 15) {
             return "tw-" + network;
         }
-        try {
-            byte[] hash = MessageDigest.getInstance("SHA-256")
-                    .digest(network.getBytes(StandardCharsets.UTF_8));
-            return "tw_" + HexFormat.of().formatHex(hash, 0, 6);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e); // every JVM must have it
-        }
+        return "tw_" + HexFormat.of().formatHex(Sha256.of(network), 0, 6);
     }
 }

@@ -1,8 +1,5 @@
 package dev.tapwire.network;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Locale;
 
 /**
@@ -87,12 +84,7 @@ public enum TapNaming {
     }
 
     private static String hash(String vmId) {
-        byte[] digest;
-        try {
-            digest = MessageDigest.getInstance("SHA-256").digest(vmId.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
-        }
+        byte[] digest = Sha256.of(vmId);
         long bits = 0;
         for (int i = 0; i < 8; i++) {
             bits = bits << 8 | (digest[i] & 0xff);
