@@ -4,7 +4,7 @@ module dev.tapwire.network.cli {
     requires dev.tapwire.network.registry;
     requires dev.tapwire.network.registry.etcd; // found through NetworkRegistries for etcd:// URIs
     requires dev.tapwire.network.bridge;
-    requires dev.tapwire.network.testkit; // QemuGuest, for the demo's guests
+    requires dev.tapwire.network.guest; // Guest and GuestImage, for the demo's guests
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
     requires org.slf4j;

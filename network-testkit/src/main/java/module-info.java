@@ -1,12 +1,13 @@
 /**
  * What users and backend authors test with: the in-memory provider (type {@code memory}), the provider
  * contract kit, JUnit 5 extensions (isolated network namespace, temporary registry, leak check) and
- * AssertJ assertions.
+ * AssertJ assertions, and real QEMU guests for tests ({@code QemuGuest}, over {@code network-guest}).
  */
 module dev.tapwire.network.testkit {
     requires transitive dev.tapwire.network.api;
     requires transitive org.junit.jupiter.api;
     requires transitive org.assertj.core;
+    requires transitive dev.tapwire.network.guest; // QemuGuest wraps its Guest and GuestImage
     requires dev.tapwire.network.registry;
     requires com.sun.jna;
     requires org.junit.jupiter.params;

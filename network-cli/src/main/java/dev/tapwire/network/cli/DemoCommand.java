@@ -12,9 +12,12 @@ import dev.tapwire.network.bridge.linux.Namespaces;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.bridge.linux.TapQueue;
 import dev.tapwire.network.bridge.linux.Tun;
+import dev.tapwire.network.guest.Guest;
+import dev.tapwire.network.guest.GuestFailedException;
+import dev.tapwire.network.guest.GuestImage;
+import dev.tapwire.network.guest.GuestImageException;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
-import dev.tapwire.network.testkit.QemuGuest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -33,7 +36,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tapwire demo}: a tour that works for anyone. In a temporary state directory it makes two named
@@ -41,27 +47,40 @@ import picocli.CommandLine.ParentCommand;
  * (bridge with the gateway, dnsmasq serving leases and names, isolation rules), attaches a VM per workspace,
  * and — where QEMU is installed — boots two guests that lease their addresses and ping each other by name;
  * without QEMU it proves a frame crosses a TAP (an ARP request gets the kernel's reply). Then it tears
- * everything down.
+ * everything down: the TAPs, the network's dnsmasq, bridge and rules, the guests, the namespace and the temporary
+ * directory, whatever failed on the way.
+ *
+ * <p>Exit status: 0 when the tour ran; 1 when a guest failed (its NIC driver, its DHCP lease, its boot), after
+ * one line {@code tapwire: error: guest <name> failed: <why>} on stderr, the rest of the tour and the clean-up.
+ * A guest image that cannot be built is not a failure: the tour shows a frame crossing a TAP instead and says
+ * why it booted no guests.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Show tapwire at work in a temporary state directory (and, as root, a private network namespace).")
+        description = {"Show tapwire at work in a temporary state directory (and, as root, a private network namespace).",
+            "Exit status 1 when a guest failed (one line on stderr says why), after the rest of the tour and the"
+                + " clean-up."})
 final class DemoCommand implements Callable<Integer> {
 
     @ParentCommand
     Tapwire root;
 
-    @picocli.CommandLine.Option(names = "--guest-image", paramLabel = "DIR", description = "Where the guest image"
-            + " (a Debian cloud kernel and a busybox initramfs) is, or is built from Debian packages when missing"
-            + " (default: $XDG_CACHE_HOME/tapwire/guest or ~/.cache/tapwire/guest). With QEMU installed, two guests"
-            + " boot on the network and ping each other by name.")
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--guest-image", paramLabel = "DIR", description = "Where the guest image (a Debian cloud"
+            + " kernel and a busybox initramfs) is kept; it is built from Debian packages when missing or made from"
+            + " another kernel package version (default: $XDG_CACHE_HOME/tapwire/guest or ~/.cache/tapwire/guest)."
+            + " With QEMU installed, two guests boot on the network and ping each other by name.")
     Path guestImage;
 
-    @picocli.CommandLine.Option(names = "--no-guests", description = "Do not boot guests even where QEMU is installed.")
+    @Option(names = "--no-guests", description = "Do not boot guests even where QEMU is installed.")
     boolean noGuests;
 
     /** The guest image to boot, or null (then {@link #guestSkip} says why). */
-    private Path image;
+    private GuestImage image;
     private String guestSkip;
+    /** Set when a guest failed: the demo then exits with status 1. */
+    private boolean guestFailed;
 
     @Override
     public Integer call() throws Exception {
@@ -98,7 +117,7 @@ final class DemoCommand implements Callable<Integer> {
                 realize(out, state, registry, frontend, addresses);
                 return null;
             });
-            return 0;
+            return guestFailed ? 1 : 0;
         } finally {
             deleteRecursively(state);
         }
@@ -112,7 +131,7 @@ final class DemoCommand implements Callable<Integer> {
 
     /** Finds or builds the guest image (before the private namespace: the build downloads from Debian). */
     private void prepareGuests() {
-        Optional<String> missing = QemuGuest.unavailabilityCause();
+        Optional<String> missing = Guest.unavailabilityCause();
         if (noGuests || missing.isPresent()) {
             guestSkip = noGuests ? "guests not booted: --no-guests" : "no guests booted: " + missing.get();
             return;
@@ -124,12 +143,9 @@ final class DemoCommand implements Callable<Integer> {
                     : Path.of(System.getProperty("user.home"), ".cache", "tapwire", "guest");
         }
         try {
-            image = QemuGuest.image(dir);
-        } catch (IOException e) {
+            image = GuestImage.build(dir);
+        } catch (GuestImageException e) {
             guestSkip = "no guests booted: " + e.getMessage();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            guestSkip = "no guests booted: interrupted building the image";
         }
     }
 
@@ -139,7 +155,7 @@ final class DemoCommand implements Callable<Integer> {
         BridgeNetworkProvider provider = new BridgeNetworkProvider(ProviderSettings.of(state).withRegistry(registry));
         NetworkRealizer realizer = provider.realizer().orElseThrow();
         Map<String, NicConfig> nics = new LinkedHashMap<>();
-        List<QemuGuest> guests = new ArrayList<>();
+        List<Guest> guests = new ArrayList<>();
         try {
             long start = System.nanoTime();
             for (String ws : addresses.keySet()) { // the VM ID is the workspace here
@@ -168,9 +184,7 @@ final class DemoCommand implements Callable<Integer> {
             out.println();
             printLinks(out);
         } finally {
-            for (QemuGuest g : guests) {
-                g.close();
-            }
+            guests.forEach(Guest::close);
             tearDown(out, provider, realizer, network, nics);
         }
     }
@@ -187,21 +201,32 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** With QEMU: two guests lease their addresses, and the first resolves and pings the second by name. */
+    /**
+     * With QEMU: two guests lease their addresses, and the first resolves and pings the second by name. A guest
+     * that fails is reported in one line on stderr (the tour goes on; the demo then exits with status 1).
+     */
     private void bootTwoGuests(PrintWriter out, NetworkRecord network, List<String> two, Map<String, NicConfig> nics,
-            List<QemuGuest> guests) throws Exception {
-        for (String vm : two) {
-            guests.add(QemuGuest.boot(vm, image, nics.get(vm), null));
-        }
-        for (int i = 0; i < 2; i++) {
-            String lease = guests.get(i).await("TAPWIRE-LEASE .*", Duration.ofMinutes(2)).group();
-            out.println("guest " + two.get(i) + " booted under QEMU and leased: " + lease);
-            guests.get(i).await("TAPWIRE-READY", Duration.ofMinutes(2));
-        }
-        String peer = two.get(1);
-        for (String command : List.of("nslookup " + peer + "." + network.name(), "ping -c 2 " + peer)) {
-            out.println(two.get(0) + "$ " + command);
-            guests.get(0).run(command, Duration.ofSeconds(20)).forEach(l -> out.println("  " + l));
+            List<Guest> guests) throws Exception {
+        try {
+            for (String vm : two) {
+                guests.add(Guest.boot(vm, image, nics.get(vm), null));
+            }
+            for (Guest guest : guests) {
+                String lease = guest.await("TAPWIRE-LEASE .*", Duration.ofMinutes(2)).group();
+                out.println("guest " + guest.name() + " booted under QEMU and leased: " + lease);
+                guest.await("TAPWIRE-READY", Duration.ofMinutes(2));
+            }
+            String peer = two.get(1);
+            for (String command : List.of("nslookup " + peer + "." + network.name(), "ping -c 2 " + peer)) {
+                out.println(two.get(0) + "$ " + command);
+                guests.get(0).run(command, Duration.ofSeconds(20)).forEach(l -> out.println("  " + l));
+            }
+        } catch (GuestFailedException e) {
+            guestFailed = true;
+            out.flush();
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("tapwire: error: guest " + e.guest() + " " + e.reason());
+            err.flush();
         }
     }
 
