@@ -2,21 +2,30 @@ package dev.tapwire.network.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.IsolatedNetnsExtension;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import dev.tapwire.network.testkit.QemuGuest;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class DemoCommandTest {
+
+    /** The guest image cache the demo finds through $XDG_CACHE_HOME, shared by the runs of this module. */
+    private static final Path CACHE = Path.of("target/cache").toAbsolutePath();
 
     @TempDir
     Path state;
 
     @Test
     void theDemoShowsNetworksAndWhenPrivilegedAFrameCrossingATap() {
-        CliRunner.Result demo = new CliRunner(state).run("demo");
+        CliRunner.Result demo = new CliRunner(state).env("XDG_CACHE_HOME", CACHE.toString()).run("demo");
         assertThat(demo.status()).as(demo.err()).isZero();
         assertThat(demo.out()).contains("frontend  10.44.1.0/24  10.44.1.1  web-1      10.44.1.2")
                 .contains("backend   10.44.2.0/24  10.44.2.1  db-1       10.44.2.3");
@@ -36,5 +45,44 @@ class DemoCommandTest {
         } else {
             assertThat(demo.out()).contains("Linux realization: skipped");
         }
+        assertThat(stateDirOf(demo)).doesNotExist();
+    }
+
+    @Test
+    void aGuestThatFailsIsReportedInOneLineAndTheDemoFinishesItsTourAndRemovesWhatItMade() throws Exception {
+        HostRequirements.assume(NetworkNamespace.unavailabilityCause());
+        HostRequirements.assume(QemuGuest.unavailabilityCause());
+        // a current image (its key matches, so the demo uses it) whose kernel is broken
+        Path good = QemuGuest.image(CACHE.resolve("tapwire/guest"));
+        Path broken = Files.createDirectories(state.resolve("broken-image"));
+        for (String file : List.of("initrd.img", "image.key")) {
+            Files.copy(good.resolve(file), broken.resolve(file));
+        }
+        Files.writeString(broken.resolve("vmlinuz"), "not a kernel");
+
+        long start = System.nanoTime();
+        CliRunner.Result demo = new CliRunner(state).run("demo", "--guest-image", broken.toString());
+
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("no 2-minute wait for a lease")
+                .isLessThan(Duration.ofSeconds(60));
+        assertThat(demo.status()).as(demo.out() + demo.err()).isEqualTo(1);
+        assertThat(demo.err().lines().toList()).as(demo.err()).singleElement().asString()
+                .startsWith("tapwire: error: guest web-1 exited (QEMU exit status 1) without printing a line matching")
+                .doesNotContain("console:").doesNotContain("Exception");
+        assertThat(demo.out()).as("the rest of the tour").contains("LINK", "btweb-1-0")
+                .contains("removed 3 TAPs in one batch, then the network's dnsmasq, bridge and rules");
+        Path tempState = stateDirOf(demo);
+        assertThat(tempState).as("the demo's temporary directory").doesNotExist();
+        // QEMU is a child of this JVM; dnsmasq detaches, but its command line names its files in the state directory
+        assertThat(ProcessHandle.current().descendants().map(p -> p.pid() + " " + p.info().commandLine().orElse(""))
+                .toList()).as("the demo's guests").noneMatch(p -> p.contains("qemu"));
+        assertThat(ProcessHandle.allProcesses().map(p -> p.pid() + " " + p.info().commandLine().orElse(""))
+                .filter(p -> p.contains(tempState.toString())).toList()).as("the demo's dnsmasq").isEmpty();
+    }
+
+    private static Path stateDirOf(CliRunner.Result demo) {
+        Matcher m = Pattern.compile("== named networks \\(state: (\\S+)\\)").matcher(demo.out());
+        assertThat(m.find()).as(demo.out()).isTrue();
+        return Path.of(m.group(1));
     }
 }

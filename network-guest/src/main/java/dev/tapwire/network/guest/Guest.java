@@ -208,7 +208,8 @@ public final class Guest implements AutoCloseable {
                 }
                 long left = deadline - System.nanoTime();
                 if (!reader.isAlive()) {
-                    throw failure("exited (" + exitStatus() + ") without printing a line matching " + p);
+                    throw failure("exited (" + exitStatus() + ") without printing a line matching " + p
+                            + (lines.isEmpty() ? "" : ": " + lines.get(lines.size() - 1).strip()));
                 }
                 if (left <= 0) {
                     throw failure("printed no line matching " + p + " within " + timeout);
@@ -244,6 +245,11 @@ public final class Guest implements AutoCloseable {
      * @throws InterruptedException if interrupted while waiting
      */
     public List<String> run(String command, Duration timeout) throws IOException, InterruptedException {
+        if (marker == 0) {
+            marker++;
+            // the shell's banner comes when it starts, before it answers a first command: not in the output
+            run(":", timeout);
+        }
         String end = "TW-END-" + (++marker);
         int from;
         synchronized (lines) {

@@ -119,14 +119,28 @@ public final class GuestImage {
      *     fails (the message carries the build's last output line; the log at debug level all of it)
      */
     public static GuestImage build(Path dir) {
+        return build(dir, null);
+    }
+
+    /**
+     * Builds the image in {@code dir} from a kernel package file (e.g. one kept for hosts without Debian's
+     * mirror, or a kernel a manager pins) unless the image there was made from the same file (package name,
+     * version and SHA-256), busybox and build script; {@link #build(Path)} explains the key.
+     *
+     * @param dir where the image goes (created when missing)
+     * @param kernelPackage a Debian {@code linux-image-*} package file
+     * @return the image
+     * @throws GuestImageException if the file is no kernel package, or the build fails
+     */
+    public static GuestImage build(Path dir, Path kernelPackage) {
         GuestImage image = new GuestImage(dir.toAbsolutePath());
         try (Lease lease = LockFile.at(image.dir.resolve("image.lock")).acquire()) {
             Optional<String> existing = image.key();
             String wanted;
             try {
-                wanted = wantedKey();
+                wanted = kernelPackage == null ? wantedKey() : keyOf(kernelPackage);
             } catch (GuestImageException e) {
-                if (existing.isPresent() && image.isComplete()) {
+                if (kernelPackage == null && existing.isPresent() && image.isComplete()) {
                     LOG.warn("reusing the guest image in {} without knowing whether it is current: {}", image.dir,
                             e.getMessage());
                     return image;
@@ -139,7 +153,7 @@ public final class GuestImage {
             }
             LOG.debug("building the guest image in {} ({}): {}", image.dir,
                     existing.isPresent() ? "made from other inputs" : "none there", wanted);
-            image.rebuild(wanted);
+            image.rebuild(wanted, kernelPackage);
             return image;
         }
     }
@@ -195,15 +209,19 @@ public final class GuestImage {
         return Files.isRegularFile(kernel()) && Files.isRegularFile(initrd());
     }
 
-    private void rebuild(String key) {
+    private void rebuild(String key, Path kernelPackage) {
         Path keyFile = dir.resolve(KEY_FILE);
         Path script = null;
         try {
             Files.deleteIfExists(keyFile); // the old files are replaced one by one: no key until both are new
             script = Files.createTempFile("tapwire-build-guest-", ".sh");
             Files.write(script, script());
-            Process build = new ProcessBuilder("sh", script.toString(), dir.toString(), field(key, "kernel-package"),
-                    field(key, "kernel-version")).redirectErrorStream(true).start();
+            List<String> command = new ArrayList<>(List.of("sh", script.toString(), dir.toString(),
+                    field(key, "kernel-package"), field(key, "kernel-version")));
+            if (kernelPackage != null) {
+                command.add(kernelPackage.toAbsolutePath().toString());
+            }
+            Process build = new ProcessBuilder(command).redirectErrorStream(true).start();
             String out = output(build, BUILD_TIMEOUT);
             LOG.debug("guest image build in {}:\n{}", dir, out);
             if (build.exitValue() != 0) {
@@ -235,10 +253,29 @@ public final class GuestImage {
         }
         String pkg = depends.group(1);
         String record = apt("show", "--no-all-versions", pkg);
+        return key(pkg, aptField(record, "Version", pkg), aptField(record, "SHA256", pkg));
+    }
+
+    /** The key of an image built now from a package file: its name and version as dpkg reads them, its SHA-256. */
+    static String keyOf(Path kernelPackage) {
+        String fields = run(List.of(findTool("dpkg-deb").map(Path::toString).orElse("dpkg-deb"), "-f",
+                kernelPackage.toString(), "Package", "Version"), "read " + kernelPackage + " with dpkg-deb");
+        String pkg = aptField(fields, "Package", kernelPackage.toString());
+        if (!pkg.startsWith("linux-image-")) {
+            throw new GuestImageException(kernelPackage + " holds " + pkg + ", not a linux-image-* kernel package");
+        }
+        try {
+            return key(pkg, aptField(fields, "Version", pkg), sha256(Files.readAllBytes(kernelPackage)));
+        } catch (IOException e) {
+            throw new GuestImageException("cannot read " + kernelPackage + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String key(String pkg, String version, String sha256) {
         return "# what this guest image was made from; when any line differs, tapwire builds it again\n"
                 + "kernel-package=" + pkg + "\n"
-                + "kernel-version=" + aptField(record, "Version", pkg) + "\n"
-                + "kernel-sha256=" + aptField(record, "SHA256", pkg) + "\n"
+                + "kernel-version=" + version + "\n"
+                + "kernel-sha256=" + sha256 + "\n"
                 + "busybox-sha256=" + sha256(readBusybox()) + "\n"
                 + "builder-sha256=" + sha256(script()) + "\n";
     }
@@ -255,23 +292,28 @@ public final class GuestImage {
         List<String> command = new ArrayList<>();
         command.add(findTool("apt-cache").map(Path::toString).orElse("apt-cache"));
         command.addAll(List.of(args));
+        String pkg = args[args.length - 1];
+        return run(command, "apt-cache knows no " + pkg + " (run apt-get update)");
+    }
+
+    /** Runs a command and returns its output; {@code failure} says what it means when the command fails. */
+    private static String run(List<String> command, String failure) {
         try {
             Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
             String out = output(p, APT_TIMEOUT);
             if (p.exitValue() != 0) {
-                throw new GuestImageException("apt-cache knows no " + args[args.length - 1] + " (" + lastLine(out)
-                        + "); run apt-get update");
+                throw new GuestImageException(failure + ": " + lastLine(out));
             }
             return out;
         } catch (IOException e) {
-            throw new GuestImageException("cannot run apt-cache (Debian package apt): " + e.getMessage(), e);
+            throw new GuestImageException("cannot run " + command.get(0) + ": " + e.getMessage(), e);
         }
     }
 
     private static String aptField(String record, String field, String pkg) {
         Matcher m = Pattern.compile("(?m)^" + field + ": (\\S+)").matcher(record);
         if (!m.find()) {
-            throw new GuestImageException("apt-cache shows no " + field + " for " + pkg);
+            throw new GuestImageException("no " + field + " for " + pkg + " in: " + record.strip());
         }
         return m.group(1);
     }

@@ -5,12 +5,14 @@
 # The modules and their load order come from the modules' own dependencies: kmod's depmod reads them from the
 # unpacked package and modprobe --show-depends lists them, dependencies first. Compressed modules (.ko.xz,
 # .ko.zst, .ko.gz) are unpacked on the host, so the guest's busybox insmod only ever sees plain ELF modules.
-# Usage: build-guest.sh OUT_DIR PACKAGE VERSION   (writes OUT_DIR/vmlinuz and OUT_DIR/initrd.img)
+# Usage: build-guest.sh OUT_DIR PACKAGE VERSION [DEB]   (writes OUT_DIR/vmlinuz and OUT_DIR/initrd.img; with DEB,
+# that package file instead of apt-get download)
 set -eu
 export PATH="$PATH:/usr/sbin:/sbin"
 out=$1
 package=$2
 version=$3
+deb=${4:-}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 busybox=/bin/busybox
@@ -20,7 +22,11 @@ if ! [ -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && { apt-get download -q "$package=$version" >/dev/null 2>&1 || apt-get download "$package=$version"; })
+if [ -n "$deb" ]; then
+  cp "$deb" "$work/kernel.deb"
+else
+  (cd "$work" && { apt-get download -q "$package=$version" >/dev/null 2>&1 || apt-get download "$package=$version"; })
+fi
 dpkg -x "$work"/*.deb "$work/kernel"
 release=$(ls "$work/kernel/lib/modules")
 root=$work/initramfs
@@ -34,13 +40,18 @@ depmod -b "$work/kernel" "$release"
 modprobe -d "$work/kernel" -S "$release" --show-depends -a virtio_net virtio_pci > "$work/depends" \
   || { echo "$package $version has no virtio_net or virtio_pci module" >&2; exit 2; }
 : > "$root/lib/modules/load-order"
+# unpack TOOL DEBIAN_PACKAGE MODULE NAME: a compressed module, as plain ELF for the guest's insmod
+unpack() {
+  command -v "$1" >/dev/null 2>&1 || { echo "module $(basename "$3") is compressed: needs $1 (Debian package $2)" >&2; exit 2; }
+  "$1" -dc "$3" > "$root/lib/modules/$4"
+}
 awk '$1 == "insmod" && !seen[$2]++ { print $2 }' "$work/depends" | while read -r module; do
   name=$(basename "$module")
   case "$name" in
     *.ko) cp "$module" "$root/lib/modules/$name" ;;
-    *.ko.xz) name=${name%.xz}; xz -dc "$module" > "$root/lib/modules/$name" ;;
-    *.ko.zst) name=${name%.zst}; zstd -q -dc "$module" > "$root/lib/modules/$name" ;;
-    *.ko.gz) name=${name%.gz}; gzip -dc "$module" > "$root/lib/modules/$name" ;;
+    *.ko.xz) name=${name%.xz}; unpack xz xz-utils "$module" "$name" ;;
+    *.ko.zst) name=${name%.zst}; unpack zstd zstd "$module" "$name" ;;
+    *.ko.gz) name=${name%.gz}; unpack gzip gzip "$module" "$name" ;;
     *) echo "module $module of $package has an unknown format" >&2; exit 2 ;;
   esac
   echo "$name" >> "$root/lib/modules/load-order"

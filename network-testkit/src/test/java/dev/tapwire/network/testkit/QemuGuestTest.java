@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.guest.GuestImage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,6 +53,32 @@ class QemuGuestTest {
             }
             loaded.add(module.replaceFirst("\\.ko$", ""));
         }
+    }
+
+    @Test
+    void compressedModulesOfAKernelPackageAreUnpackedForTheGuestsInsmod() throws Exception {
+        // the package the image was made from, its NIC modules xz-compressed as Debian's newer kernels ship them
+        String key = Files.readString(image.resolve("image.key"));
+        Path work = Files.createDirectories(temp.resolve("deb"));
+        sh("cd \"$1\" && apt-get download -q \"$2=$3\" >/dev/null 2>&1 && dpkg-deb -R ./*.deb tree && rm ./*.deb"
+                + " && find tree/lib/modules \\( -name 'virtio*.ko' -o -name '*failover.ko' \\) -exec xz {} +"
+                + " && dpkg-deb -Znone -b tree compressed.deb >/dev/null", work.toString(),
+                GuestImageKey.field(key, "kernel-package"), GuestImageKey.field(key, "kernel-version"));
+        assertThat(sh("find \"$1\" -name 'virtio_ring.ko*'", work.resolve("tree").toString()).strip())
+                .endsWith("virtio_ring.ko.xz");
+
+        Path dir = GuestImage.build(temp.resolve("from-compressed"), work.resolve("compressed.deb")).dir();
+
+        Path root = unpackInitrd(dir, temp.resolve("initramfs"));
+        List<String> order = Files.readAllLines(root.resolve("lib/modules/load-order"));
+        assertThat(order).isEqualTo(Files.readAllLines(unpackInitrd(image, temp.resolve("plain"))
+                .resolve("lib/modules/load-order")));
+        for (String module : order) {
+            byte[] head = Arrays.copyOf(Files.readAllBytes(root.resolve("lib/modules").resolve(module)), 4);
+            assertThat(head).as(module + " is plain ELF").isEqualTo(new byte[] {0x7f, 'E', 'L', 'F'});
+        }
+        assertThat(Files.readString(dir.resolve("image.key"))).contains("kernel-version=" + GuestImageKey.field(key,
+                "kernel-version")).doesNotContain(GuestImageKey.field(key, "kernel-sha256"));
     }
 
     @Test
@@ -122,6 +149,14 @@ class QemuGuestTest {
         }
         assertThat(Duration.ofNanos(System.nanoTime() - start)).as("reported at once, not after " + BOOT)
                 .isLessThan(Duration.ofSeconds(60));
+    }
+
+    /** Reads a line of an image key ({@code name=value}). */
+    private static final class GuestImageKey {
+        static String field(String key, String name) {
+            return key.lines().filter(l -> l.startsWith(name + "=")).map(l -> l.substring(name.length() + 1))
+                    .findFirst().orElseThrow(() -> new AssertionError("no " + name + " in " + key));
+        }
     }
 
     private static NicConfig nic(String tap) {
