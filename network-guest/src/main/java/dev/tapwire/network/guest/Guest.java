@@ -50,6 +50,8 @@ public final class Guest implements AutoCloseable {
     private final OutputStream console;
     private final List<String> lines = new ArrayList<>();
     private final Thread reader;
+    /** Set, under the lock of {@link #lines}, once the console ended (QEMU exited). */
+    private boolean ended;
     private int marker;
 
     private Guest(String name, Process process) {
@@ -69,6 +71,7 @@ public final class Guest implements AutoCloseable {
                 LOG.debug("console of guest {} ended: {}", name, e.getMessage());
             } finally {
                 synchronized (lines) {
+                    ended = true; // not reader.isAlive(): the thread may still be alive after this notify
                     lines.notifyAll(); // the console ended: waiters stop waiting for more
                 }
             }
@@ -207,7 +210,7 @@ public final class Guest implements AutoCloseable {
                     }
                 }
                 long left = deadline - System.nanoTime();
-                if (!reader.isAlive()) {
+                if (ended) {
                     throw failure("exited (" + exitStatus() + ") without printing a line matching " + p
                             + (lines.isEmpty() ? "" : ": " + lines.get(lines.size() - 1).strip()));
                 }
