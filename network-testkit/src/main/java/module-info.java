@@ -1,7 +1,7 @@
 /**
  * What users and backend authors test with: the in-memory provider (type {@code memory}), the provider
- * contract kit, JUnit 5 extensions (isolated network namespace, temporary registry, leak check) and
- * AssertJ assertions, and real QEMU guests for tests ({@code QemuGuest}, over {@code network-guest}).
+ * contract kit, JUnit 5 extensions (isolated network namespace, temporary registry, leak check), real QEMU
+ * guests for tests ({@code QemuGuest}, over {@code network-guest}) and AssertJ assertions.
  */
 module dev.tapwire.network.testkit {
     requires transitive dev.tapwire.network.api;

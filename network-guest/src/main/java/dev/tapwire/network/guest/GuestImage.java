@@ -115,8 +115,8 @@ public final class GuestImage {
      *
      * @param dir where the image goes (created when missing)
      * @return the image
-     * @throws GuestImageException if apt cannot name the kernel package and there is no image yet, or the build
-     *     fails (the message carries the build's last output line; the log at debug level all of it)
+     * @throws GuestImageException if apt cannot name the kernel package and no keyed image is there, or the
+     *     build fails (the message carries the build's last output line; the log at debug level all of it)
      */
     public static GuestImage build(Path dir) {
         return build(dir, null);
@@ -128,7 +128,8 @@ public final class GuestImage {
      * version and SHA-256), busybox and build script; {@link #build(Path)} explains the key.
      *
      * @param dir where the image goes (created when missing)
-     * @param kernelPackage a Debian {@code linux-image-*} package file
+     * @param kernelPackage a Debian {@code linux-image-*} package file, or null for the one apt would download
+     *     (as {@link #build(Path)})
      * @return the image
      * @throws GuestImageException if the file is no kernel package, or the build fails
      */
