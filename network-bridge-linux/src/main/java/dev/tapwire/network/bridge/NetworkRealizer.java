@@ -304,8 +304,7 @@ public final class NetworkRealizer {
             }
             if (newDir) {
                 deleteTree(dir(wanted.network()));
-                deleteTree(runtime.resolve(wanted.network()));
-                RuntimeDirectory.removeIfUnused(runtime);
+                RuntimeDirectory.remove(runtime, wanted.network());
             } else {
                 before.ifPresent(this::write);
             }
@@ -355,8 +354,7 @@ public final class NetworkRealizer {
         dnsmasq(network).stop();
         removed |= deleteBridge(bridge, network);
         deleteTree(dir(network));
-        deleteTree(runtime.resolve(network));
-        RuntimeDirectory.removeIfUnused(runtime);
+        RuntimeDirectory.remove(runtime, network);
         if (removed) {
             applyFirewall();
             LOG.debug("unrealized network {}", network);

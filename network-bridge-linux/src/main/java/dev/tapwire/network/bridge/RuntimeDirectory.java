@@ -63,8 +63,15 @@ final class RuntimeDirectory {
         }
     }
 
-    /** Removes {@code dir} once no network's data is left in it. */
-    static void removeIfUnused(Path dir) {
+    /**
+     * Removes a network's data from {@code dir}, and {@code dir} itself once no network's data is left in it. A
+     * {@code dir} that is not a directory of its own (a link planted there) is left alone.
+     */
+    static void remove(Path dir, String network) {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        NetworkRealizer.deleteTree(dir.resolve(network));
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, Files::isDirectory)) {
             if (entries.iterator().hasNext()) {
                 return;
