@@ -133,7 +133,7 @@ class NetworkCommandTest {
         CliRunner root = new CliRunner(state).asUid(0).env("TAPWIRE_STATE_DIR", null)
                 .env("XDG_STATE_HOME", state.resolve("xdg").toString());
         CliRunner.Result help = root.run("network", "--help");
-        assertThat(help.out()).contains("as root, /var/lib/tapwire");
+        assertThat(help.out()).contains("/var/lib/tapwire");
         Tapwire asRoot = new Tapwire(Map.of("HOME", "/root", "XDG_STATE_HOME", "/root/.local/state"), 0);
         assertThat(asRoot.stateDir()).isEqualTo(Path.of("/var/lib/tapwire"));
         Tapwire user = new Tapwire(Map.of("HOME", "/home/u"), 1000);
@@ -156,7 +156,7 @@ class NetworkCommandTest {
             CliRunner.Result help = cli.run(path.toArray(String[]::new));
             assertThat(help.status()).as(String.join(" ", path) + ": " + help.err()).isZero();
             assertThat(help.out()).as(String.join(" ", path))
-                    .startsWith("Usage: " + leaf.getCommandSpec().qualifiedName(" "));
+                    .contains("Usage: " + leaf.getCommandSpec().qualifiedName(" ") + " ");
             assertThat(help.err()).isEmpty();
         }
     }
