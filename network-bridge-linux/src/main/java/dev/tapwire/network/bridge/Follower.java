@@ -4,6 +4,7 @@ import dev.tapwire.network.RegistryWatch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.lang.ref.Cleaner;
 import java.time.Duration;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -21,6 +22,8 @@ final class Follower {
 
     private static final Logger LOG = LoggerFactory.getLogger(Follower.class);
     private static final Duration STOP_WAIT = Duration.ofSeconds(30);
+    /** Our own cleaner thread: releasing a collected handle may wait for a sync under way. */
+    private static final Cleaner CLEANER = Cleaner.create();
 
     private final NetworkRealizer realizer;
     private final String namespace;
@@ -59,18 +62,41 @@ final class Follower {
         }
     }
 
-    /** Returns a new handle (the follower runs until every handle is closed), or null once it is stopping. */
+    /**
+     * Returns a new handle (the follower runs until every handle is closed), or null once it is stopping. A handle
+     * dropped without being closed is closed when it is collected — a safety net, so a forgotten handle cannot
+     * keep the thread alive for ever; closing it is the plan.
+     */
     synchronized RegistryWatch handle() {
         if (stopping) {
             return null;
         }
         handles++;
-        AtomicBoolean closed = new AtomicBoolean();
-        return () -> {
+        return new Handle(new Release(this, new AtomicBoolean()));
+    }
+
+    /** Releases one handle's share once; refers to the follower, never to the handle. */
+    private record Release(Follower follower, AtomicBoolean closed) implements Runnable {
+        @Override
+        public void run() {
             if (closed.compareAndSet(false, true)) {
-                release();
+                follower.release();
             }
-        };
+        }
+    }
+
+    /** A handle; closing it (or its being collected unclosed) releases its share of the follower. */
+    private static final class Handle implements RegistryWatch {
+        private final Cleaner.Cleanable cleanable;
+
+        Handle(Release release) {
+            this.cleanable = CLEANER.register(this, release);
+        }
+
+        @Override
+        public void close() {
+            cleanable.clean();
+        }
     }
 
     private void release() {

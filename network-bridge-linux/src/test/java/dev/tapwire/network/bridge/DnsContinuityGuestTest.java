@@ -80,10 +80,10 @@ class DnsContinuityGuestTest {
         assertThat(a.resolve("beta.team")).containsExactly(betaIp);
 
         try (RegistryWatch following = provider.realizer().orElseThrow().follow()) {
-            a.run(": > /tmp/fail; : > /tmp/ok; (while [ ! -e /tmp/stop ]; do nslookup beta.team > /tmp/q 2>&1; if grep -q '"
-                    + betaIp.replace(".", "\\.") + "$' /tmp/q; then echo ok >> /tmp/ok; else cat /tmp/q >> /tmp/fail;"
-                    + " echo FAILED >> /tmp/fail; fi; done; echo done > /tmp/stopped) > /dev/null 2>&1 &",
-                    Duration.ofSeconds(10));
+            // one process per query, so the guest queries as often as it can: a refused query fails at once
+            a.run(": > /tmp/fail; : > /tmp/ok; (while [ ! -e /tmp/stop ]; do if nslookup beta.team > /tmp/q 2>&1;"
+                    + " then echo ok >> /tmp/ok; else cat /tmp/q >> /tmp/fail; echo FAILED >> /tmp/fail; fi; done;"
+                    + " echo done > /tmp/stopped) > /dev/null 2>&1 &", Duration.ofSeconds(10));
             Path dhcp = NetworkRealizer.runtimeDir(root).resolve("team/dhcp");
             for (int cycle = 0; cycle < 20; cycle++) { // alpha queries after every change, not only between them
                 registry.leave("team", "gamma_ws"); // no sync call: the follower sees it

@@ -273,6 +273,23 @@ class NetworkRealizerTest {
     }
 
     @Test
+    void aFollowerHandleDroppedWithoutClosingStopsTheThreadOnceCollected() throws Exception {
+        realizer.follow(); // dropped: a manager that forgot to close its provider
+        assertThat(followerThreads()).hasSize(1);
+        long start = System.nanoTime();
+        while (realizer.isFollowing()) {
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("the dropped handle is released")
+                    .isLessThan(Duration.ofSeconds(20));
+            System.gc();
+            Thread.sleep(50);
+        }
+        while (!followerThreads().isEmpty()) {
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(30));
+            Thread.sleep(10);
+        }
+    }
+
+    @Test
     void aFollowerFromAnotherNetworkNamespaceIsRefused() throws Exception {
         try (RegistryWatch following = realizer.follow();
                 NetworkNamespace other = NetworkNamespace.create()) {
@@ -446,6 +463,7 @@ class NetworkRealizerTest {
         Files.createSymbolicLink(runtime, target);
         try {
             assertThatThrownBy(() -> realizer.realize("team", false)).isInstanceOf(RealizationException.class)
+                    .isInstanceOf(dev.tapwire.network.NetworkException.class)
                     .hasMessageContaining(runtime + " exists and is a symbolic link")
                     .hasMessageContaining("never follows a link");
             try (var inTarget = Files.list(target)) {
