@@ -519,8 +519,10 @@ public final class NetworkRealizer {
         }
         dnsmasq.reload();
         for (String line : change.removedLeases()) { // MAC,address
-            int comma = line.indexOf(',');
-            dnsmasq.release(r, MacAddress.parse(line.substring(0, comma)), Ipv4Address.parse(line.substring(comma + 1)));
+            String[] fields = line.split(",");
+            if (fields.length >= 2 && MacAddress.isValid(fields[0]) && Ipv4Address.isValid(fields[1])) {
+                dnsmasq.release(r, MacAddress.parse(fields[0]), Ipv4Address.parse(fields[1]));
+            }
         }
         LOG.debug("dnsmasq of network {} re-read its data: {} lease(s) released", r.network(),
                 change.removedLeases().size());
