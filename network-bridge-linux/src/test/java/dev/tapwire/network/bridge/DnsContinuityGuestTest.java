@@ -79,12 +79,14 @@ class DnsContinuityGuestTest {
         String betaIp = beta.network().ip().toString();
         assertThat(a.resolve("beta.team")).containsExactly(betaIp);
 
-        try (RegistryWatch following = provider.realizer().orElseThrow().follow()) {
+        try (RegistryWatch following = provider.realizer().orElseThrow().follow()) { // shared if the provider follows
             // one process per query, so the guest queries as often as it can: a refused query fails at once
             a.run(": > /tmp/fail; : > /tmp/ok; (while [ ! -e /tmp/stop ]; do if nslookup beta.team > /tmp/q 2>&1;"
                     + " then echo ok >> /tmp/ok; else cat /tmp/q >> /tmp/fail; echo FAILED >> /tmp/fail; fi; done;"
                     + " echo done > /tmp/stopped) > /dev/null 2>&1 &", Duration.ofSeconds(10));
             Path dhcp = NetworkRealizer.runtimeDir(root).resolve("team/dhcp");
+            NetworkRealizer realizer = provider.realizer().orElseThrow();
+            int dnsmasq = realizer.inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
             for (int cycle = 0; cycle < 20; cycle++) { // alpha queries after every change, not only between them
                 registry.leave("team", "gamma_ws"); // no sync call: the follower sees it
                 awaitEntries(dhcp, 2);
@@ -97,6 +99,8 @@ class DnsContinuityGuestTest {
             List<String> failed = a.run("cat /tmp/fail", Duration.ofSeconds(10));
             int answered = number(a, "wc -l < /tmp/ok");
             assertThat(failed).as("queries that failed through 20 leave/re-join cycles").isEmpty();
+            assertThat(realizer.inspect("team").orElseThrow().dnsmasqPid()).as("dnsmasq was never restarted")
+                    .hasValue(dnsmasq);
             assertThat(answered).as("queries answered").isGreaterThan(40);
             System.err.println("DnsContinuityGuestTest: " + answered + " queries answered, none failed");
 
