@@ -3,7 +3,10 @@ package dev.tapwire.network.bridge;
 import com.sun.jna.LastErrorException;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.bridge.linux.DhcpRelease;
 import dev.tapwire.network.bridge.linux.raw.LibC;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,8 +24,15 @@ import org.slf4j.LoggerFactory;
 /**
  * One network's dnsmasq: started as a daemon in the calling thread's network namespace, bound to the gateway
  * address only, serving static leases and names from two directories it watches ({@code hosts/} and
- * {@code dhcp/} under the network's state directory). Its pid file is the record of the instance: a process
+ * {@code dhcp/} under the network's runtime directory). Its pid file is the record of the instance: a process
  * counts as this network's dnsmasq only when it is alive, is dnsmasq, and was started with this pid file.
+ *
+ * <p>Names come from the hosts directory only, never from a lease: {@code --dhcp-ignore-names} drops the
+ * hostnames guests send, dhcp-host entries carry no name, and no {@code --domain} is set — dnsmasq names a lease
+ * after the hosts entry of its address only when that entry's domain is dnsmasq's own domain, and such a name
+ * would outlive the entry for as long as the lease lives. The guests get the domain through DHCP options 15 and
+ * 119 all the same. So a member's name goes the moment its hosts entry does, and a membership change never needs
+ * a restart.
  */
 final class Dnsmasq {
 
@@ -113,9 +123,9 @@ final class Dnsmasq {
                 "--dhcp-hostsdir=" + dhcpDir(), "--hostsdir=" + hostsDir(),
                 "--dhcp-leasefile=" + dir.resolve("dnsmasq.leases"),
                 "--dhcp-authoritative", "--dhcp-ignore-clid",
-                "--domain=" + network, "--local=/" + network + "/",
+                "--dhcp-ignore-names", "--local=/" + network + "/",
                 "--dhcp-option=option:router," + gateway, "--dhcp-option=option:dns-server," + gateway,
-                "--dhcp-option=option:domain-search," + network,
+                "--dhcp-option=option:domain-name," + network, "--dhcp-option=option:domain-search," + network,
                 "--local-ttl=1", "--dhcp-ttl=1", "--neg-ttl=1", "--no-hosts",
                 "--log-facility=" + dir.resolve("dnsmasq.log"), "--quiet-dhcp"));
         if (!r.nat()) {
@@ -174,9 +184,25 @@ final class Dnsmasq {
         }
     }
 
-    /** Makes dnsmasq re-read its host directories and drop its cache (entries removed from a file go too). */
+    /**
+     * Makes dnsmasq re-read its host directories whole (SIGHUP): only then does it forget a removed dhcp-host
+     * entry. It keeps serving meanwhile: the signal is handled in its event loop between two requests.
+     */
     void reload() {
         pid().ifPresent(pid -> signal(pid, SIGHUP));
+    }
+
+    /**
+     * Releases the lease of {@code mac} on {@code address}, if this dnsmasq holds one, so the address can be leased
+     * to another member at once. A failure is a warning: the lease then lasts until it runs out (one hour).
+     */
+    void release(Realization r, MacAddress mac, Ipv4Address address) {
+        try {
+            DhcpRelease.send(r.bridge(), r.gateway(), address, mac);
+        } catch (DeviceOperationException e) {
+            LOG.warn("could not release the DHCP lease of {} on {} in network {}: {}; the address stays leased to that"
+                    + " MAC until the lease runs out", mac, address, network, e.getMessage());
+        }
     }
 
     /** Stops this network's dnsmasq, if it runs, and waits until it is gone. */
@@ -225,7 +251,7 @@ final class Dnsmasq {
                 Thread.sleep(10);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for the dnsmasq of network " + network, e);
+                throw new RealizationException("interrupted while waiting for the dnsmasq of network " + network, e);
             }
         }
     }

@@ -167,7 +167,7 @@ final class Firewall {
                 LOG.warn("enabled IPv4 forwarding (net.ipv4.ip_forward=1) for a tapwire network with NAT");
             }
         } catch (IOException e) {
-            throw new IllegalStateException("cannot enable IPv4 forwarding for NAT (" + forward + "): " + e, e);
+            throw new RealizationException("cannot enable IPv4 forwarding for NAT (" + forward + "): " + e, e);
         }
     }
 

@@ -14,9 +14,9 @@ import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.bridge.linux.Link;
-import dev.tapwire.network.gc.GcModule;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.gc.GcModule;
 import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.lock.LockFile;
 import java.io.IOException;
@@ -28,10 +28,10 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -46,8 +46,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,17 +57,20 @@ import org.slf4j.LoggerFactory;
  * member address) and DNS names ({@code <workspace>} and {@code <workspace>.<network>}) from the registry,
  * and tapwire's nftables table isolating the networks from each other, with optional NAT.
  *
- * <p>Works against any {@link NetworkRegistry} (file, etcd or a user's own). State lives under
- * {@code rootDir/realized/<network>/}: the realization record, dnsmasq's watched host directories, its pid
- * file and leases. Every change holds {@code rootDir/realized/realize.lock}, so two processes realizing one
- * network make one bridge and one dnsmasq. dnsmasq drops root to {@code nobody}, which must be able to traverse
- * every directory above the state directory; realizing checks that first.
+ * <p>Works against any {@link NetworkRegistry} (file, etcd or a user's own). The realization record of a network
+ * lives under {@code rootDir/realized/<network>/}; what dnsmasq reads and writes (its watched host directories,
+ * pid file, leases, log) lives under {@link #runtimeDir(Path)} — {@code /run/tapwire/<id>/<network>/} — because
+ * dnsmasq drops root to {@code nobody}, which cannot read a private state directory (mode 0700 is fine for it).
+ * Every change holds {@code rootDir/realized/realize.lock}, so two processes realizing one network make one
+ * bridge and one dnsmasq.
  *
  * <pre>{@code
  * NetworkRealizer realizer = new NetworkRealizer(stateDir, registry);
  * realizer.realize("team", false);      // bridge tw-team with the gateway, dnsmasq, isolation rules
- * registry.join("team", "web");         // then, from any process:
- * realizer.sync("team");                // web and web.team resolve; web's MAC gets its static lease
+ * try (RegistryWatch following = realizer.follow()) {
+ *     registry.join("team", "web");     // from any process: web and web.team resolve within 2 s,
+ *     registry.leave("team", "web");    // and stop resolving within 2 s; dnsmasq never stops serving
+ * }
  * }</pre>
  */
 public final class NetworkRealizer {
@@ -85,13 +87,23 @@ public final class NetworkRealizer {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+            throw new RealizationException("SHA-256 is missing from this JVM", e); // every JVM must have it
         }
     });
 
+    /** How often a follower re-reads the whole registry even when its watch reported nothing. */
+    static final Duration RESYNC_PERIOD = Duration.ofSeconds(10);
+
     private final Path root;
+    private final Path runtime;
+    private final Path stateDir;
     private final NetworkRegistry registry;
     private final LockFile lock;
+    /** Clashes (MACs, names differing in case) already warned about, so a periodic resync does not repeat them. */
+    private final Set<String> warned = ConcurrentHashMap.newKeySet();
+    private final Object following = new Object();
+    /** The running follower, if any; guarded by {@link #following}. */
+    private Follower follower;
 
     /**
      * Creates a realizer for the networks of {@code registry}, keeping its state under {@code rootDir/realized}.
@@ -105,6 +117,8 @@ public final class NetworkRealizer {
             throw new InvalidNetworkSpecException("a realizer needs a root directory and a registry");
         }
         this.root = stateOf(rootDir);
+        this.stateDir = rootDir;
+        this.runtime = runtimeDir(rootDir);
         this.registry = registry;
         this.lock = LockFile.at(root.resolve("realize.lock"));
     }
@@ -122,6 +136,19 @@ public final class NetworkRealizer {
 
     private static Path stateOf(Path rootDir) {
         return rootDir.resolve("realized");
+    }
+
+    /**
+     * Returns where the dnsmasq data of the networks realized under {@code rootDir} lives:
+     * {@code /run/tapwire/<id>}, {@code <id>} being 16 hex digits of the SHA-256 of {@code rootDir}'s absolute path.
+     * Realizing creates it (mode 0755, owned by this user, no link followed); removing the last realization
+     * removes it. Nothing is created by this call.
+     *
+     * @param rootDir the root (state) directory, as given to the bridge provider
+     * @return the directory
+     */
+    public static Path runtimeDir(Path rootDir) {
+        return RuntimeDirectory.of(rootDir);
     }
 
     /**
@@ -182,8 +209,8 @@ public final class NetworkRealizer {
      * @throws NetworkNotFoundException if the registry has no such network
      * @throws DeviceOperationException if a device of the bridge's name exists and is not this network's bridge,
      *     dnsmasq cannot start (its own message), or nftables refuses the rules
-     * @throws IllegalStateException if dnsmasq or libnftables is missing (naming the package), or user
-     *     {@code nobody} cannot reach the state directory
+     * @throws RealizationException if dnsmasq or libnftables is missing (naming the package), or the state cannot
+     *     be written
      */
     public Realization realize(String network, boolean nat) {
         return realize(network, Boolean.valueOf(nat));
@@ -242,8 +269,11 @@ public final class NetworkRealizer {
         Dnsmasq dnsmasq = dnsmasq(wanted.network());
         boolean startedDnsmasq = false;
         try {
+            reclaimStaleOverlaps(wanted);
             makeDirectories(dir);
             write(wanted); // recorded first: a bridge left by a realize that dies later is known to the GC
+            RuntimeDirectory.ensure(runtime, stateDir);
+            stopLegacyDnsmasq(wanted.network());
             madeBridge = ensureBridge(wanted);
             DataChange data = writeData(wanted.network(), record, dnsmasq);
             if (before.isPresent() && before.get().nat() != wanted.nat()) {
@@ -274,6 +304,7 @@ public final class NetworkRealizer {
             }
             if (newDir) {
                 deleteTree(dir(wanted.network()));
+                RuntimeDirectory.remove(runtime, wanted.network());
             } else {
                 before.ifPresent(this::write);
             }
@@ -323,6 +354,7 @@ public final class NetworkRealizer {
         dnsmasq(network).stop();
         removed |= deleteBridge(bridge, network);
         deleteTree(dir(network));
+        RuntimeDirectory.remove(runtime, network);
         if (removed) {
             applyFirewall();
             LOG.debug("unrealized network {}", network);
@@ -333,9 +365,12 @@ public final class NetworkRealizer {
     // ------------------------------------------------------------------ sync
 
     /**
-     * Brings a realized network's DHCP and DNS data up to the registry's members: new members' entries are
-     * added (dnsmasq reads them through its directory watch); when a member left or moved, dnsmasq is restarted
-     * without its lease, so its name stops resolving at once. A network that is not realized here is skipped.
+     * Brings a realized network's DHCP and DNS data up to the registry's members, from a fresh read of the
+     * registry, without ever stopping its dnsmasq: new members' entries are added (dnsmasq reads them through its
+     * directory watch); a member that left or moved loses its name and its static lease at once, and its lease is
+     * released so that its address can be leased to the next member. A network that is not realized here is
+     * skipped; one realized here but gone from the registry has its realization removed, unless VMs' TAPs are
+     * still on its bridge (then it is left to the GC, with a warning).
      *
      * @param network the network
      * @return true when the network is realized here (and so was synced)
@@ -367,102 +402,129 @@ public final class NetworkRealizer {
     private void syncLocked(Realization r) {
         Optional<NetworkRecord> record = registry.find(r.network());
         if (record.isEmpty()) {
-            LOG.warn("network {} is realized here but gone from the registry; its realization stays until the GC"
-                    + " or an unrealize removes it", r.network());
+            reclaimIfUnused(r.network());
             return;
         }
         refresh(r, record.get());
     }
 
-    /**
-     * Follows the registry: every change to a realized network's members, made by any process or host, is synced
-     * to its dnsmasq as soon as the registry reports it (a burst of changes is synced once). The syncing runs on a
-     * thread of its own started here, so it acts — restarting a dnsmasq when a member left — in the calling
-     * thread's network namespace, whichever thread the registry reports changes on.
-     *
-     * @return the watch; close it to stop following
-     * @throws NetworkException if the registry cannot be watched
-     */
-    public RegistryWatch follow() {
-        Semaphore changed = new Semaphore(0);
-        AtomicBoolean open = new AtomicBoolean(true);
-        Thread syncer = new Thread(() -> {
-            while (open.get()) {
-                try {
-                    changed.acquire();
-                    changed.drainPermits(); // one sync covers every change reported so far
-                } catch (InterruptedException e) {
-                    return;
-                }
-                if (!open.get()) {
-                    return;
-                }
-                try {
-                    syncAll();
-                } catch (RuntimeException e) {
-                    LOG.warn("could not sync realized networks after a registry change: {}", e.getMessage());
-                }
-            }
-        }, "tapwire-realizer-sync");
-        syncer.setDaemon(true);
-        syncer.start();
-        RegistryWatch watch;
+    /** Removes the realization of a network gone from the registry unless VMs' TAPs are on its bridge. */
+    private void reclaimIfUnused(String network) {
         try {
-            watch = registry.watch(change -> changed.release());
-        } catch (RuntimeException e) {
-            open.set(false);
-            changed.release();
-            throw e;
-        }
-        return () -> {
-            watch.close();
-            if (open.getAndSet(false)) {
-                changed.release(); // wakes it; a sync under way finishes first (never cut off mid-restart)
-                try {
-                    syncer.join(10_000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            unrealizeLocked(network, false);
+            LOG.debug("network {} is gone from the registry: removed its realization", network);
+        } catch (DeviceOperationException e) {
+            if (warned.add("gone:" + network)) {
+                LOG.warn("network {} is gone from the registry but its realization stays: {}; the GC reclaims it",
+                        network, e.getMessage());
             }
-        };
+        }
     }
 
     /**
-     * Brings dnsmasq up to date with the registry. Additions reach it through its directory watch. A member that
-     * left or moved needs more: dnsmasq names a lease after the hosts entry of its address and keeps that name in
-     * DNS for as long as the lease lives, so it is restarted with the departed members' leases taken out of its
-     * lease file — they stop resolving at once, and a guest that still holds such a lease is refused (NAK) when
-     * it renews.
+     * Before a network is realized, removes the realizations of networks gone from the registry whose subnet
+     * overlaps its own: their bridge and dnsmasq would hold its gateway address ({@code network rm --force}, or a
+     * removal by another process or host, leaves them). With VMs' TAPs still on such a bridge the realize is
+     * refused, naming those VMs.
      */
+    private void reclaimStaleOverlaps(Realization wanted) {
+        for (Realization other : list()) {
+            if (!other.network().equals(wanted.network()) && other.subnet().overlaps(wanted.subnet())
+                    && registry.find(other.network()).isEmpty()) {
+                try {
+                    unrealizeLocked(other.network(), false);
+                    LOG.warn("realize {}: removed the realization of network {} ({}), gone from the registry,"
+                            + " which still held its subnet", wanted.network(), other.network(), other.subnet());
+                } catch (DeviceOperationException e) {
+                    throw DeviceOperationException.of("realize", wanted.bridge(), Reason.BUSY, "network "
+                            + other.network() + ", gone from the registry, is still realized here on " + other.subnet()
+                            + ", which overlaps " + wanted.network() + "'s " + wanted.subnet() + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    /**
+     * Follows the registry: DNS and DHCP of the networks realized here reflect it within 2 s of any change, made by
+     * any process or host, with no further call. Level-triggered: a change the registry's watch reports wakes one
+     * {@link #syncAll} (a burst of changes, one sync), which reads the registry afresh, so no change is ever
+     * replayed or lost; and every 10 s it syncs anyway, as a safety net for a watch that
+     * dies or cannot be set up (that is warned about and retried at each resync).
+     *
+     * <p>One follower per realizer: it runs on a thread of its own, started by the first call in the calling
+     * thread's network namespace, where it acts (dnsmasq, DHCP releases). Further calls share it and get their
+     * own handle; the thread stops, and the watch closes, when every handle is closed. Closing a handle is
+     * idempotent and waits for a sync under way to finish (nothing is cut off mid-change).
+     *
+     * @return a handle; close it to stop following (once every handle is closed)
+     * @throws RealizationException if this realizer already follows from another network namespace (a realizer
+     *     acts in one namespace: make one per namespace)
+     */
+    public RegistryWatch follow() {
+        return follow(RESYNC_PERIOD);
+    }
+
+    /** Follows as {@link #follow()} does, resyncing every {@code period} (tests shorten it). */
+    RegistryWatch follow(Duration period) {
+        String namespace = Follower.currentNamespace();
+        synchronized (following) {
+            if (follower != null && !follower.namespace().equals(namespace)) {
+                throw new RealizationException("this realizer already follows the registry in network namespace "
+                        + follower.namespace() + ", and the calling thread is in " + namespace
+                        + "; a realizer acts in one namespace: make another realizer for this one");
+            }
+            RegistryWatch handle = follower == null ? null : follower.handle();
+            if (handle == null) { // none, or one on its way out
+                follower = new Follower(this, namespace, period);
+                handle = follower.handle();
+            }
+            return handle;
+        }
+    }
+
+    /** Called by the follower once its last handle closed and its thread ended. */
+    void followerStopped(Follower stopped) {
+        synchronized (following) {
+            if (follower == stopped) {
+                follower = null;
+            }
+        }
+    }
+
+    /** Whether a follower runs (for tests). */
+    boolean isFollowing() {
+        synchronized (following) {
+            return follower != null;
+        }
+    }
+
+    /** Brings dnsmasq up to date with the registry; see {@link #apply}. */
     private void refresh(Realization r, NetworkRecord record) {
         Dnsmasq dnsmasq = dnsmasq(r.network());
         apply(r, dnsmasq, writeData(r.network(), record, dnsmasq));
     }
 
+    /**
+     * Hands dnsmasq a rewrite of its data, never stopping it, so DNS and DHCP keep serving through every
+     * membership change. Additions reach it through its directory watch. A removal needs a SIGHUP as well:
+     * dnsmasq forgets a removed dhcp-host entry only when it re-reads its directories whole. A removed static
+     * lease is then released (a DHCPRELEASE on the guest's behalf), so the address can go to the next member at
+     * once instead of when the lease runs out. No lease carries a name (dnsmasq runs with
+     * {@code --dhcp-ignore-names} and derives none from the hosts data, see {@link Dnsmasq}), so only the hosts
+     * directory names members, and a name goes with its member's entry.
+     */
     private void apply(Realization r, Dnsmasq dnsmasq, DataChange change) {
-        if (change.removedLeases().isEmpty()) {
-            if (change.removedNames()) {
-                dnsmasq.reload(); // a SIGHUP re-reads the host directories whole
-            }
+        if (change.removedLeases().isEmpty() && !change.removedNames()) {
             return; // additions only: dnsmasq's inotify watch on both directories reads them without a signal
         }
-        dnsmasq.stop();
-        Set<String> macs = new HashSet<>();
-        change.removedLeases().forEach(line -> macs.add(line.substring(0, line.indexOf(',')).toLowerCase(Locale.ROOT)));
-        Path leases = dir(r.network()).resolve("dnsmasq.leases");
-        if (Files.exists(leases)) {
-            // lease lines: expiry MAC address name client-id
-            StringBuilder kept = new StringBuilder();
-            for (String l : readLines(leases)) {
-                String[] f = l.split(" ");
-                if (f.length < 2 || !macs.contains(f[1].toLowerCase(Locale.ROOT))) {
-                    kept.append(l).append('\n');
-                }
+        dnsmasq.reload();
+        for (String line : change.removedLeases()) { // MAC,address
+            String[] fields = line.split(",");
+            if (fields.length >= 2 && MacAddress.isValid(fields[0]) && Ipv4Address.isValid(fields[1])) {
+                dnsmasq.release(r, MacAddress.parse(fields[0]), Ipv4Address.parse(fields[1]));
             }
-            replace(leases, kept.toString());
         }
-        dnsmasq.ensureRunning(r);
-        LOG.debug("restarted dnsmasq of network {}: {} member entr(ies) left", r.network(),
+        LOG.debug("dnsmasq of network {} re-read its data: {} lease(s) released", r.network(),
                 change.removedLeases().size());
     }
 
@@ -470,7 +532,7 @@ public final class NetworkRealizer {
         try {
             return Files.readAllLines(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot read " + file + ": " + e, e);
+            throw new RealizationException("cannot read " + file + ": " + e, e);
         }
     }
 
@@ -490,22 +552,21 @@ public final class NetworkRealizer {
      * directory listings and writes only what changed, and no file is ever replaced under dnsmasq.
      */
     private DataChange writeData(String network, NetworkRecord record, Dnsmasq dnsmasq) {
-        List<String> hosts = new ArrayList<>();
         List<String> dhcp = new ArrayList<>();
         Map<MacAddress, String> macs = new HashMap<>();
         for (Member m : record.members()) {
             MacAddress mac = MacAddress.forMember(network, m.workspace());
             String clash = macs.putIfAbsent(mac, m.workspace());
             if (clash != null) {
-                LOG.warn("members {} and {} of network {} would share MAC {}; {} gets no DHCP lease", clash,
-                        m.workspace(), network, mac, m.workspace());
+                if (warned.add("mac:" + network + ":" + m.workspace())) {
+                    LOG.warn("members {} and {} of network {} would share MAC {}; {} gets no DHCP lease", clash,
+                            m.workspace(), network, mac, m.workspace());
+                }
                 continue;
             }
-            dhcp.add(mac + "," + m.ip());
-            if (hasDnsName(m.workspace())) {
-                hosts.add(hostsEntry(network, m));
-            }
+            dhcp.add(mac + "," + m.ip()); // no name: a name in a dhcp-host entry would outlive the member's lease
         }
+        List<String> hosts = named(network, record).stream().map(m -> hostsEntry(network, m)).toList();
         boolean removedNames = !syncEntries(dnsmasq.hostsDir(), hosts).isEmpty();
         return new DataChange(syncEntries(dnsmasq.dhcpDir(), dhcp), removedNames);
     }
@@ -526,7 +587,7 @@ public final class NetworkRealizer {
                 }
             }
         } catch (IOException e) {
-            throw new IllegalStateException("cannot list " + dir + ": " + e, e);
+            throw new RealizationException("cannot list " + dir + ": " + e, e);
         }
         Set<String> removed = new HashSet<>();
         for (String name : present) {
@@ -536,7 +597,7 @@ public final class NetworkRealizer {
                 try {
                     Files.deleteIfExists(stale);
                 } catch (IOException e) {
-                    throw new IllegalStateException("cannot remove " + stale + ": " + e, e);
+                    throw new RealizationException("cannot remove " + stale + ": " + e, e);
                 }
             }
         }
@@ -549,7 +610,7 @@ public final class NetworkRealizer {
     }
 
     private static String entryName(String entry) {
-        return HexFormat.of().formatHex(SHA256.get().digest(entry.getBytes(StandardCharsets.UTF_8)), 0, 10);
+        return HexFormat.of().formatHex(sha256(entry), 0, 10);
     }
 
     /** Creates a file that does not exist yet, complete before it appears under its name. */
@@ -560,7 +621,7 @@ public final class NetworkRealizer {
             Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot write " + file + ": " + e, e);
+            throw new RealizationException("cannot write " + file + ": " + e, e);
         }
     }
 
@@ -574,9 +635,32 @@ public final class NetworkRealizer {
      */
     public String hostsLines(String network) {
         StringBuilder sb = new StringBuilder();
-        registry.get(network).members().stream().filter(m -> hasDnsName(m.workspace()))
-                .sorted(Comparator.comparing(Member::ip)).forEach(m -> sb.append(hostsEntry(network, m)).append('\n'));
+        named(network, registry.get(network)).forEach(m -> sb.append(hostsEntry(network, m)).append('\n'));
         return sb.toString();
+    }
+
+    /**
+     * The members that get DNS names, by address: those whose workspace name is a DNS label — one per name
+     * whatever its case, since DNS names are case-insensitive ({@code Beta}, {@code BETA} and {@code beta} would
+     * share one name): the one with the lowest address keeps it, the others get none (warned once).
+     */
+    private List<Member> named(String network, NetworkRecord record) {
+        Map<String, Member> byName = new HashMap<>();
+        List<Member> named = new ArrayList<>();
+        for (Member m : record.members().stream().sorted(Comparator.comparing(Member::ip)).toList()) {
+            if (!hasDnsName(m.workspace())) {
+                continue;
+            }
+            Member holder = byName.putIfAbsent(m.workspace().toLowerCase(Locale.ROOT), m);
+            if (holder == null) {
+                named.add(m);
+            } else if (warned.add("case:" + network + ":" + m.workspace())) {
+                LOG.warn("members {} ({}) and {} ({}) of network {} differ only in case, and DNS names do not: {} keeps"
+                        + " the name, {} gets none", holder.workspace(), holder.ip(), m.workspace(), m.ip(), network,
+                        holder.workspace(), m.workspace());
+            }
+        }
+        return named;
     }
 
     /** A member's hosts-file entry: address, {@code workspace.network}, {@code workspace}. */
@@ -615,7 +699,7 @@ public final class NetworkRealizer {
                 }
             }
         } catch (IOException e) {
-            throw new IllegalStateException("cannot list realized networks under " + root + ": " + e, e);
+            throw new RealizationException("cannot list realized networks under " + root + ": " + e, e);
         }
         all.sort((a, b) -> a.network().compareTo(b.network()));
         return all;
@@ -849,7 +933,20 @@ public final class NetworkRealizer {
     }
 
     private Dnsmasq dnsmasq(String network) {
-        return new Dnsmasq(dir(network), network);
+        return new Dnsmasq(runtime.resolve(network), network);
+    }
+
+    /**
+     * Stops a dnsmasq that an earlier tapwire started with its data in the state directory (before it moved to
+     * {@link #runtimeDir}): it would hold the gateway's ports, and the new one could not start.
+     */
+    private void stopLegacyDnsmasq(String network) {
+        Dnsmasq legacy = new Dnsmasq(dir(network), network);
+        if (legacy.pid().isPresent()) {
+            LOG.warn("stopping the dnsmasq of network {} that keeps its data in {} (the old place); its successor keeps"
+                    + " it in {}", network, dir(network), runtime.resolve(network));
+            legacy.stop();
+        }
     }
 
     private Optional<Realization> read(String network) {
@@ -876,7 +973,7 @@ public final class NetworkRealizer {
     }
 
     /** Replaces a file atomically (a hidden temporary file renamed over it); returns true when it changed. */
-    private static boolean replace(Path file, String content) {
+    static boolean replace(Path file, String content) {
         try {
             if (Files.isRegularFile(file) && Files.readString(file, StandardCharsets.UTF_8).equals(content)) {
                 return false;
@@ -895,7 +992,7 @@ public final class NetworkRealizer {
             }
             return true;
         } catch (IOException e) {
-            throw new IllegalStateException("cannot write " + file + ": " + e, e);
+            throw new RealizationException("cannot write " + file + ": " + e, e);
         }
     }
 
@@ -903,11 +1000,11 @@ public final class NetworkRealizer {
         try {
             LockFile.createDirectories(dir);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot create " + dir + ": " + e, e);
+            throw new RealizationException("cannot create " + dir + ": " + e, e);
         }
     }
 
-    private static void deleteTree(Path dir) {
+    static void deleteTree(Path dir) {
         if (!Files.exists(dir)) {
             return;
         }
@@ -916,29 +1013,18 @@ public final class NetworkRealizer {
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {
-            throw new IllegalStateException("cannot remove " + dir + ": " + e, e);
+            throw new RealizationException("cannot remove " + dir + ": " + e, e);
         }
     }
 
     private void requireAvailable() {
         unavailabilityCause().ifPresent(cause -> {
-            throw new IllegalStateException("named networks cannot be realized here: " + cause);
+            throw new RealizationException("named networks cannot be realized here: " + cause);
         });
-        // dnsmasq runs as nobody: every directory above its files must let others through
-        Path p = root.toAbsolutePath();
-        for (Path at = p; at != null; at = at.getParent()) {
-            if (Files.isDirectory(at)) {
-                try {
-                    Set<PosixFilePermission> perms = Files.getPosixFilePermissions(at);
-                    if (!perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
-                        throw new IllegalStateException("dnsmasq drops root to user nobody, which cannot reach " + root
-                                + ": directory " + at + " has mode " + PosixFilePermissions.toString(perms)
-                                + "; give it o+x (chmod o+x " + at + ") or use a state directory nobody can traverse");
-                    }
-                } catch (IOException e) {
-                    throw new IllegalStateException("cannot read the mode of " + at + ": " + e, e);
-                }
-            }
-        }
+    }
+
+    /** Returns the 32-byte SHA-256 of the text's UTF-8 bytes. */
+    static byte[] sha256(String text) {
+        return SHA256.get().digest(text.getBytes(StandardCharsets.UTF_8));
     }
 }

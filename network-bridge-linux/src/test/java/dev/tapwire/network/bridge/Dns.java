@@ -18,16 +18,7 @@ final class Dns {
     }
 
     static List<String> queryA(String server, String name) throws Exception {
-        ByteArrayOutputStream q = new ByteArrayOutputStream();
-        int id = (int) (System.nanoTime() & 0xffff);
-        q.write(new byte[] {(byte) (id >> 8), (byte) id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0});
-        for (String label : name.split("\\.")) {
-            byte[] b = label.getBytes(StandardCharsets.US_ASCII);
-            q.write(b.length);
-            q.write(b);
-        }
-        q.write(new byte[] {0, 0, 1, 0, 1});
-        byte[] query = q.toByteArray();
+        byte[] query = query(name);
         try (DatagramSocket socket = new DatagramSocket()) {
             socket.setSoTimeout(1000);
             for (int attempt = 0; attempt < 3; attempt++) {
@@ -44,6 +35,36 @@ final class Dns {
             }
         }
         throw new IllegalStateException("no DNS answer from " + server + " for " + name);
+    }
+
+    /**
+     * One A query, no retry: the answer's addresses, or an exception when the server refuses (ICMP port
+     * unreachable: nothing listens) or does not answer within {@code timeoutMillis}.
+     */
+    static List<String> queryOnce(String server, String name, int timeoutMillis) throws Exception {
+        byte[] query = query(name);
+        try (DatagramSocket socket = new DatagramSocket()) {
+            socket.connect(new InetSocketAddress(InetAddress.getByName(server), 53)); // so a refusal is reported
+            socket.setSoTimeout(timeoutMillis);
+            socket.send(new DatagramPacket(query, query.length));
+            byte[] buf = new byte[1500];
+            DatagramPacket reply = new DatagramPacket(buf, buf.length);
+            socket.receive(reply);
+            return parse(ByteBuffer.wrap(buf, 0, reply.getLength()));
+        }
+    }
+
+    private static byte[] query(String name) throws Exception {
+        ByteArrayOutputStream q = new ByteArrayOutputStream();
+        int id = (int) (System.nanoTime() & 0xffff);
+        q.write(new byte[] {(byte) (id >> 8), (byte) id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0});
+        for (String label : name.split("\\.")) {
+            byte[] b = label.getBytes(StandardCharsets.US_ASCII);
+            q.write(b.length);
+            q.write(b);
+        }
+        q.write(new byte[] {0, 0, 1, 0, 1});
+        return q.toByteArray();
     }
 
     private static List<String> parse(ByteBuffer b) {

@@ -17,12 +17,18 @@ import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import dev.tapwire.network.testkit.TemporaryRegistry;
+import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -40,7 +46,6 @@ class NetworkRealizerTest {
     @BeforeEach
     void available(@TemporaryRegistry NetworkRegistry registry) throws Exception {
         HostRequirements.assume(NetworkRealizer.unavailabilityCause());
-        Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x")); // dnsmasq runs as nobody
         realizer = new NetworkRealizer(root, registry);
         registry.create("team", Ipv4Subnet.parse("10.77.0.0/24"));
         registry.create("other", Ipv4Subnet.parse("10.78.0.0/24"));
@@ -51,6 +56,7 @@ class NetworkRealizerTest {
         for (Realization r : realizer.list()) { // never leave a dnsmasq running
             realizer.unrealize(r.network());
         }
+        assertThat(NetworkRealizer.runtimeDir(root)).as("removed with the last realization").doesNotExist();
     }
 
     private static Optional<Link> link(String name) {
@@ -100,23 +106,211 @@ class NetworkRealizerTest {
     }
 
     @Test
-    void followingTheRegistrySyncsALeaveMadeThroughAnotherRegistryInstance() throws Exception {
+    void aLeaveNeverStopsDnsmasqAndNoQueryFailsThroughTwentyLeaveAndRejoinCycles() throws Exception {
+        NetworkRegistry registry = realizer.registry();
+        registry.join("team", "web");
+        registry.join("team", "db");
+        realizer.realize("team", false);
+        int pid = realizer.inspect("team").orElseThrow().dnsmasqPid().orElseThrow();
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicInteger answered = new AtomicInteger();
+        List<String> failures = new CopyOnWriteArrayList<>();
+        Thread resolver = new Thread(() -> { // a thread made here stays in the test's namespace
+            while (!done.get()) {
+                try {
+                    List<String> a = Dns.queryOnce("10.77.0.1", "web.team", 500);
+                    if (a.equals(List.of("10.77.0.2"))) {
+                        answered.incrementAndGet();
+                    } else {
+                        failures.add("answer " + a);
+                    }
+                } catch (Exception e) {
+                    failures.add(e.toString());
+                }
+            }
+        });
+        resolver.start();
+        try {
+            for (int cycle = 0; cycle < 20; cycle++) {
+                registry.leave("team", "db");
+                realizer.sync("team");
+                awaitResolving("db.team", List.of());
+                registry.join("team", "db");
+                realizer.sync("team");
+                awaitResolving("db.team", List.of("10.77.0.3"));
+            }
+        } finally {
+            done.set(true);
+            resolver.join();
+        }
+        assertThat(failures).as("queries that failed during the cycles").isEmpty();
+        assertThat(answered.get()).isPositive();
+        assertThat(realizer.inspect("team").orElseThrow().dnsmasqPid()).as("never restarted").hasValue(pid);
+    }
+
+    /** Waits, at most 2 s, until {@code name} resolves to exactly {@code addresses} (none: it does not resolve). */
+    private static void awaitResolving(String name, List<String> addresses) throws Exception {
+        long start = System.nanoTime();
+        while (!Dns.queryA("10.77.0.1", name).equals(addresses)) {
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as(name + " should resolve to " + addresses)
+                    .isLessThan(Duration.ofSeconds(2));
+            Thread.sleep(10);
+        }
+    }
+
+    @Test
+    void aDepartedMembersAddressIsLeasedToTheNextMemberAtOnceAndNoDhcpHostnameBecomesAName() throws Exception {
+        HostRequirements.assume(Files.isExecutable(Path.of("/bin/busybox")), "needs busybox (Debian package busybox-static)");
         NetworkRegistry registry = realizer.registry();
         registry.join("team", "web");
         realizer.realize("team", false);
-        assertThat(Dns.queryA("10.77.0.1", "web")).containsExactly("10.77.0.2");
+        exec("ip", "link", "add", "twc0", "type", "veth", "peer", "name", "twc1");
+        exec("ip", "link", "set", "twc0", "master", "tw-team", "up");
+
+        assertThat(lease(MacAddress.forMember("team", "web"), "admin")).isEqualTo("10.77.0.2");
+        assertThat(Dns.queryA("10.77.0.1", "admin")).as("a DHCP hostname is never a name").isEmpty();
+        assertThat(Dns.queryA("10.77.0.1", "admin.team")).isEmpty();
+
+        registry.leave("team", "web");
+        registry.join("team", "my_ws"); // takes web's address; its name is no DNS label, so it has no hosts entry
+        realizer.sync("team");
+        assertThat(Dns.queryA("10.77.0.1", "web")).isEmpty();
+        assertThat(lease(MacAddress.forMember("team", "my_ws"), "admin")).as("web's lease was released")
+                .isEqualTo("10.77.0.2");
+        assertThat(Dns.queryA("10.77.0.1", "admin")).as("nor for a member without a name of its own").isEmpty();
+        assertThat(Dns.queryA("10.77.0.1", "admin.team")).isEmpty();
+        assertThat(lease(MacAddress.forMember("team", "my_ws"), "web")).isEqualTo("10.77.0.2");
+        assertThat(Dns.queryA("10.77.0.1", "web")).as("nor a departed member's name").isEmpty();
+    }
+
+    /** Takes a DHCP lease with busybox udhcpc on twc1 (the other end is on the bridge) as {@code mac}. */
+    private static String lease(MacAddress mac, String hostname) throws Exception {
+        exec("ip", "link", "set", "twc1", "down");
+        exec("ip", "link", "set", "twc1", "address", mac.toString(), "up");
+        String out = exec("busybox", "udhcpc", "-i", "twc1", "-f", "-q", "-n", "-B", "-t", "5", "-T", "1", "-s",
+                "/bin/true", "-x", "hostname:" + hostname);
+        Matcher m = Pattern.compile("lease of (\\S+) obtained").matcher(out);
+        assertThat(m.find()).as(out).isTrue();
+        return m.group(1);
+    }
+
+    private static String exec(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(String.join(" ", command) + ": " + out).isZero();
+        return out;
+    }
+
+    @Test
+    void namesThatDifferOnlyInCaseNameOneMemberTheOneWithTheLowestAddress() throws Exception {
+        NetworkRegistry registry = realizer.registry();
+        registry.join("team", "Beta");
+        registry.join("team", "BETA");
+        registry.join("team", "beta");
+        realizer.realize("team", false);
+        assertThat(Dns.queryA("10.77.0.1", "beta.team")).containsExactly("10.77.0.2");
+        assertThat(Dns.queryA("10.77.0.1", "BETA")).containsExactly("10.77.0.2");
+        assertThat(realizer.hostsLines("team")).isEqualTo("10.77.0.2 Beta.team Beta\n");
+
+        registry.leave("team", "Beta");
+        realizer.sync("team");
+        assertThat(Dns.queryA("10.77.0.1", "beta")).as("the next holder").containsExactly("10.77.0.3");
+    }
+
+    @Test
+    void followingConvergesWithinTwoSecondsOnChangesMadeThroughAnotherRegistryInstance() throws Exception {
+        NetworkRegistry registry = realizer.registry();
+        realizer.realize("team", false);
+        NetworkRegistry elsewhere = FileNetworkRegistry.open(
+                ((FileNetworkRegistry) registry).indexFile().getParent().getParent());
         try (RegistryWatch following = realizer.follow()) {
-            NetworkRegistry elsewhere = FileNetworkRegistry.open(
-                    ((FileNetworkRegistry) registry).indexFile().getParent().getParent());
-            elsewhere.leave("team", "web");
-            long left = System.nanoTime();
-            while (!Dns.queryA("10.77.0.1", "web").isEmpty()) {
-                assertThat(Duration.ofNanos(System.nanoTime() - left)).as("web still resolves")
-                        .isLessThan(Duration.ofSeconds(2));
-                Thread.sleep(20);
-            }
-            System.err.println("stopped resolving after " + Duration.ofNanos(System.nanoTime() - left).toMillis() + " ms");
+            elsewhere.join("team", "web");
+            awaitResolving("web.team", List.of("10.77.0.2"));
+            elsewhere.leave("team", "web"); // e.g. a manager's leaveAll after bridge.delete: no sync is called
+            awaitResolving("web", List.of());
+            awaitResolving("web.team", List.of());
         }
+    }
+
+    @Test
+    void followersAreSharedPerRealizerAndStopWhenEveryHandleIsClosed() throws Exception {
+        RegistryWatch first = realizer.follow();
+        RegistryWatch second = realizer.follow();
+        assertThat(followerThreads()).hasSize(1);
+        first.close();
+        first.close(); // idempotent: the other handle keeps it running
+        assertThat(realizer.isFollowing()).isTrue();
+        realizer.realize("team", false);
+        realizer.registry().join("team", "web");
+        awaitResolving("web.team", List.of("10.77.0.2"));
+        second.close();
+        assertThat(realizer.isFollowing()).isFalse();
+        assertThat(followerThreads()).as("no thread is left behind").isEmpty();
+        try (RegistryWatch again = realizer.follow()) {
+            assertThat(followerThreads()).hasSize(1);
+        }
+        assertThat(followerThreads()).isEmpty();
+    }
+
+    @Test
+    void aFollowerHandleDroppedWithoutClosingStopsTheThreadOnceCollected() throws Exception {
+        realizer.follow(); // dropped: a manager that forgot to close its provider
+        assertThat(followerThreads()).hasSize(1);
+        long start = System.nanoTime();
+        while (realizer.isFollowing()) {
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("the dropped handle is released")
+                    .isLessThan(Duration.ofSeconds(20));
+            System.gc();
+            Thread.sleep(50);
+        }
+        while (!followerThreads().isEmpty()) {
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(30));
+            Thread.sleep(10);
+        }
+    }
+
+    @Test
+    void aFollowerFromAnotherNetworkNamespaceIsRefused() throws Exception {
+        try (RegistryWatch following = realizer.follow();
+                NetworkNamespace other = NetworkNamespace.create()) {
+            assertThatThrownBy(() -> other.run(realizer::follow)).isInstanceOf(RealizationException.class)
+                    .hasMessageContaining("already follows the registry in network namespace");
+        }
+    }
+
+    @Test
+    void aFollowerWhoseWatchReportsNothingStillConvergesByItsPeriodicResync() throws Exception {
+        NetworkRegistry deaf = (NetworkRegistry) Proxy.newProxyInstance(NetworkRegistry.class.getClassLoader(),
+                new Class<?>[] {NetworkRegistry.class}, (proxy, method, args) -> method.getName().equals("watch")
+                        ? (RegistryWatch) () -> { } : method.invoke(realizer.registry(), args));
+        NetworkRealizer onDeaf = new NetworkRealizer(root, deaf);
+        onDeaf.realize("team", false);
+        try (RegistryWatch following = onDeaf.follow(Duration.ofMillis(300))) {
+            realizer.registry().join("team", "web");
+            awaitResolving("web.team", List.of("10.77.0.2"));
+            realizer.registry().leave("team", "web");
+            awaitResolving("web.team", List.of());
+        }
+    }
+
+    @Test
+    void aNetworkRemovedFromTheRegistryGivesUpItsSubnetToTheNextNetwork() throws Exception {
+        NetworkRegistry registry = realizer.registry();
+        registry.join("team", "web");
+        realizer.realize("team", false);
+        registry.remove("team", true); // as network rm --force, from any process, does
+        registry.create("next", Ipv4Subnet.parse("10.77.0.0/24"));
+        registry.join("next", "api");
+
+        assertThat(realizer.realize("next", false).gateway()).hasToString("10.77.0.1");
+        assertThat(Dns.queryA("10.77.0.1", "api.next")).containsExactly("10.77.0.2");
+        assertThat(link("tw-team")).isEmpty();
+        assertThat(realizer.list()).extracting(Realization::network).containsExactly("next");
+    }
+
+    private static List<Thread> followerThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("tapwire-realizer-follow") && t.isAlive()).toList();
     }
 
     @Test
@@ -220,14 +414,46 @@ class NetworkRealizerTest {
     }
 
     @Test
-    void unavailableToolsAndUnreachableStateAreClearErrors() throws Exception {
-        Path closed = root.resolve("closed");
-        Files.createDirectories(closed);
-        Files.setPosixFilePermissions(closed, PosixFilePermissions.fromString("rwx------"));
-        NetworkRealizer hidden = new NetworkRealizer(closed, realizer.registry());
-        assertThatThrownBy(() -> hidden.realize("team", false)).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("dnsmasq drops root to user nobody, which cannot reach")
-                .hasMessageContaining("chmod o+x " + closed);
+    void aPrivateStateDirectoryRealizesBecauseDnsmasqsDataLivesUnderRun() throws Exception {
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root))).as("JUnit's @TempDir")
+                .isEqualTo("rwx------");
+        realizer.registry().join("team", "web");
+        realizer.realize("team", false);
+
+        assertThat(Dns.queryA("10.77.0.1", "web.team")).containsExactly("10.77.0.2");
+        Path runtime = NetworkRealizer.runtimeDir(root);
+        assertThat(runtime.getParent()).isEqualTo(Path.of("/run/tapwire"));
+        assertThat(runtime.getFileName().toString()).matches("[0-9a-f]{16}");
+        assertThat(NetworkRealizer.runtimeDir(root.resolve("."))).as("stable").isEqualTo(runtime);
+        assertThat(NetworkRealizer.runtimeDir(root.resolve("other"))).as("distinct").isNotEqualTo(runtime);
+        assertThat(Files.readString(runtime.resolve("state-dir"))).isEqualTo(root.toAbsolutePath() + "\n");
+        for (Path dir : List.of(runtime.getParent(), runtime, runtime.resolve("team"), runtime.resolve("team/hosts"))) {
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).as(dir.toString())
+                    .isEqualTo("rwxr-xr-x");
+        }
+        assertThat(root.resolve("realized/team/realization.properties")).exists();
+        assertThat(root.resolve("realized/team/hosts")).as("no dnsmasq data in the state directory").doesNotExist();
+    }
+
+    @Test
+    void aLinkPlantedWhereDnsmasqsDataGoesIsRefusedAndNeverFollowed() throws Exception {
+        Path runtime = NetworkRealizer.runtimeDir(root);
+        Files.createDirectories(runtime.getParent());
+        Path target = Files.createDirectory(root.resolve("elsewhere"));
+        Files.createSymbolicLink(runtime, target);
+        try {
+            assertThatThrownBy(() -> realizer.realize("team", false)).isInstanceOf(RealizationException.class)
+                    .isInstanceOf(dev.tapwire.network.NetworkException.class)
+                    .hasMessageContaining(runtime + " exists and is a symbolic link")
+                    .hasMessageContaining("never follows a link");
+            try (var inTarget = Files.list(target)) {
+                assertThat(inTarget).as("nothing written through the link").isEmpty();
+            }
+            assertThat(link("tw-team")).isEmpty();
+            assertThat(realizer.list()).isEmpty();
+        } finally {
+            Files.delete(runtime);
+        }
         assertThatThrownBy(() -> realizer.realize("missing", false))
                 .isInstanceOf(dev.tapwire.network.NetworkNotFoundException.class);
         assertThat(link("tw-missing")).isEmpty();

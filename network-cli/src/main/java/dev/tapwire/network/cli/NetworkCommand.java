@@ -2,12 +2,16 @@ package dev.tapwire.network.cli;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonUnwrapped;
+import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.DeviceOperationException.Reason;
+import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.RegistryCorruptedException;
 import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.bridge.Realization;
 import dev.tapwire.network.registry.FileNetworkRegistry;
@@ -17,14 +21,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /** {@code tapwire network ...}: the registry of named networks. */
-@Command(name = "network", description = "Create, list, inspect and remove named networks; join and leave them.",
-        mixinStandardHelpOptions = true)
+@Command(name = "network", description = "Create, list, inspect and remove named networks; join and leave them.")
 final class NetworkCommand {
 
     @ParentCommand
@@ -121,9 +126,26 @@ final class NetworkCommand {
         return 0;
     }
 
-    @Command(name = "rm", description = "Remove a network (refused while it has members, unless --force).")
+    @Command(name = "rm", description = "Remove a network (refused while it has members, unless --force); its"
+            + " realization on this host goes first (refused while VMs' TAPs are on its bridge).")
     int rm(@Parameters(paramLabel = "NAME") String name,
             @Option(names = "--force", description = "Remove even while workspaces are members.") boolean force) {
+        NetworkRecord network = root.registry().get(name);
+        if (!force && !network.members().isEmpty()) {
+            root.registry().remove(name, false); // refused, naming the members: nothing is touched
+        }
+        if (NetworkRealizer.anyUnder(root.stateDir())) {
+            // its bridge and dnsmasq would keep holding the gateway address the next network on this subnet needs
+            NetworkRealizer realizer = new NetworkRealizer(root.stateDir(), root.registry());
+            if (realizer.inspect(name).isPresent()) {
+                try {
+                    realizer.unrealize(name);
+                } catch (DeviceOperationException e) {
+                    throw DeviceOperationException.of("network rm", e.device(), Reason.BUSY, "network " + name
+                            + " was not removed: it is realized on this host and " + e.getMessage());
+                }
+            }
+        }
         root.registry().remove(name, force);
         root.syncRealized();
         return 0;
@@ -165,7 +187,12 @@ final class NetworkCommand {
     @Command(name = "import", description = "Replace the whole index of the registry in use with FILE (as export"
             + " prints it, or an index.json); the index is validated before anything is written.")
     int importIndex(@Parameters(paramLabel = "FILE") Path file) throws IOException {
-        NetworkIndex index = FileNetworkRegistry.parseIndex(Files.readAllBytes(file), file);
+        NetworkIndex index;
+        try {
+            index = FileNetworkRegistry.parseIndex(Files.readAllBytes(file), file);
+        } catch (RegistryCorruptedException e) {
+            throw new InvalidNetworkSpecException(notAnIndex(file, e) + "; the registry was not changed", e);
+        }
         root.registry().writeIndex(index);
         root.syncRealized();
         if (!root.json) {
@@ -173,6 +200,19 @@ final class NetworkCommand {
         }
         return 0;
     }
+
+    /**
+     * Says what is wrong with an import file. The registry's message is for its own index ("registry index F is
+     * corrupt at …: …; it was left untouched — restore it from a backup"), which is not what FILE is: keep where
+     * and what, drop the advice.
+     */
+    static String notAnIndex(Path file, RegistryCorruptedException e) {
+        Matcher m = CORRUPT.matcher(e.getMessage());
+        return file + " is not a valid index" + (m.matches() ? m.group(1) : ": " + e.getMessage());
+    }
+
+    private static final Pattern CORRUPT = Pattern.compile("registry index .+? is corrupt(.*?); it was left untouched.*",
+            Pattern.DOTALL);
 
     private void print(List<NetworkRecord> networks) {
         if (root.json) {

@@ -7,8 +7,10 @@ import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -22,9 +24,11 @@ import picocli.CommandLine.ScopeType;
  * The {@code tapwire} command: named networks, TAPs, garbage collection and a demo, over the library.
  *
  * <p>Exit status: 0 on success, 1 with {@code tapwire: error: <what and why>} on stderr when the operation
- * fails, 2 on a usage error.
+ * fails, 2 on a usage error. Every command, down to each leaf, answers {@code --help} and {@code --version}: the
+ * standard help options are declared here once and inherited ({@code scope = INHERIT}).
  */
-@Command(name = "tapwire", mixinStandardHelpOptions = true, versionProvider = Tapwire.Version.class,
+@Command(name = "tapwire", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT,
+        versionProvider = Tapwire.Version.class,
         description = "Named networks and Linux TAP devices for VM and workspace managers.",
         subcommands = {NetworkCommand.class, TapCommand.class, GcCommand.class, DemoCommand.class,
             CommandLine.HelpCommand.class})
@@ -33,8 +37,8 @@ public final class Tapwire {
     static final ObjectMapper JSON = new ObjectMapper();
 
     @Option(names = "--state-dir", scope = ScopeType.INHERIT, paramLabel = "DIR",
-            description = "State directory (default: $TAPWIRE_STATE_DIR, else $XDG_STATE_HOME/tapwire, "
-                    + "else ~/.local/state/tapwire).")
+            description = "State directory (default: $TAPWIRE_STATE_DIR; else, as root, /var/lib/tapwire; else "
+                    + "$XDG_STATE_HOME/tapwire, else ~/.local/state/tapwire).")
     Path stateDir;
 
     @Option(names = "--registry", scope = ScopeType.INHERIT, paramLabel = "URI",
@@ -47,12 +51,17 @@ public final class Tapwire {
 
     private static final Logger LOG = LoggerFactory.getLogger(Tapwire.class);
 
+    /** Root's default state directory: where a system service keeps its state. */
+    static final Path SYSTEM_STATE_DIR = Path.of("/var/lib/tapwire");
+
     private final Map<String, String> env;
+    private final int uid;
     private NetworkRegistry registry;
     PrintWriter out;
 
-    Tapwire(Map<String, String> env) {
+    Tapwire(Map<String, String> env, int uid) {
         this.env = env;
+        this.uid = uid;
     }
 
     /**
@@ -76,7 +85,22 @@ public final class Tapwire {
      * @return the exit status: 0, 1 (failure) or 2 (usage)
      */
     static int execute(Map<String, String> env, PrintWriter out, PrintWriter err, String... args) {
-        Tapwire root = new Tapwire(env);
+        return execute(env, effectiveUid(), out, err, args);
+    }
+
+    /**
+     * Runs the command as {@link #execute(Map, PrintWriter, PrintWriter, String...)} does, for a caller of the
+     * given effective user id (which decides the default state directory).
+     *
+     * @param env the environment variables to read defaults from
+     * @param uid the caller's effective user id
+     * @param out where results go
+     * @param err where errors go
+     * @param args the command line
+     * @return the exit status: 0, 1 (failure) or 2 (usage)
+     */
+    static int execute(Map<String, String> env, int uid, PrintWriter out, PrintWriter err, String... args) {
+        Tapwire root = new Tapwire(env, uid);
         root.out = out;
         CommandLine cli = new CommandLine(root);
         cli.setOut(out);
@@ -105,7 +129,10 @@ public final class Tapwire {
         return env.get(name);
     }
 
-    /** Returns the state directory from the option, the environment, or the XDG default. */
+    /**
+     * Returns the state directory from the option, the environment, or the default: {@code /var/lib/tapwire} for
+     * root (a system service's place), the XDG state directory for anyone else.
+     */
     Path stateDir() {
         if (stateDir != null) {
             return stateDir;
@@ -113,6 +140,9 @@ public final class Tapwire {
         String explicit = env.get("TAPWIRE_STATE_DIR");
         if (explicit != null && !explicit.isBlank()) {
             return Path.of(explicit);
+        }
+        if (uid == 0) {
+            return SYSTEM_STATE_DIR;
         }
         String xdg = env.get("XDG_STATE_HOME");
         if (xdg != null && !xdg.isBlank()) {
@@ -159,6 +189,15 @@ public final class Tapwire {
             out.println(JSON.writeValueAsString(value));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot write JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /** The effective user id of this process: the owner of {@code /proc/self}; -1 where that cannot be read. */
+    static int effectiveUid() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return -1;
         }
     }
 

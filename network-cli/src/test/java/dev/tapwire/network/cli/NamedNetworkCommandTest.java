@@ -6,12 +6,12 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.bridge.NetworkRealizer;
+import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,8 +31,7 @@ class NamedNetworkCommandTest {
     @BeforeEach
     void setUp() throws Exception {
         HostRequirements.assume(NetworkRealizer.unavailabilityCause());
-        Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x")); // dnsmasq runs as nobody
-        cli = new CliRunner(state);
+        cli = new CliRunner(state); // state is JUnit's @TempDir, mode 0700: realizable as it is
         assertThat(cli.run("network", "create", "team", "--subnet", "10.90.0.0/24").status()).isZero();
     }
 
@@ -66,7 +65,7 @@ class NamedNetworkCommandTest {
 
         // a registry command syncs the realized network: the member is gone from dnsmasq's data at once
         assertThat(cli.run("network", "leave", "team", "web").status()).isZero();
-        try (var served = Files.list(state.resolve("realized/team/hosts"))) {
+        try (var served = Files.list(NetworkRealizer.runtimeDir(state).resolve("team/hosts"))) {
             assertThat(served.filter(f -> !f.getFileName().toString().startsWith("."))).isEmpty();
         }
 
@@ -111,9 +110,33 @@ class NamedNetworkCommandTest {
     }
 
     @Test
-    void theGcReclaimsTheRealizationOfANetworkGoneFromTheRegistry() {
+    void removingARealizedNetworkRemovesItsRealizationSoTheNextNetworkOnItsSubnetRealizes() throws Exception {
+        assertThat(cli.run("network", "up", "team").status()).isZero();
+        assertThat(cli.run("tap", "create", "vm-1", "--network", "team", "--workspace", "web", "--single-queue")
+                .status()).isZero();
+        CliRunner.Result refused = cli.run("network", "rm", "team", "--force");
+        assertThat(refused.status()).isEqualTo(1);
+        assertThat(refused.err()).contains("network team was not removed: it is realized on this host")
+                .contains("still has TAPs of VM(s) [vm-1]");
+        assertThat(cli.run("network", "ls").out()).contains("team");
+        assertThat(NetworkNamespace.links()).contains("tw-team");
+
+        cli.run("tap", "rm", "vm-1");
+        CliRunner.Result removed = cli.run("network", "rm", "team", "--force"); // web is still a member
+        assertThat(removed.status()).as(removed.err()).isZero();
+        assertThat(NetworkNamespace.links()).doesNotContain("tw-team");
+        assertThat(cli.run("network", "create", "next", "--subnet", "10.90.0.0/24").status()).isZero();
+        CliRunner.Result up = cli.run("network", "up", "next");
+        assertThat(up.status()).as(up.err()).isZero();
+        assertThat(up.out()).contains("gateway 10.90.0.1/24");
+        cli.run("network", "down", "next");
+    }
+
+    @Test
+    void theGcReclaimsTheRealizationOfANetworkGoneFromTheRegistry() throws Exception {
         cli.run("network", "up", "team");
-        cli.run("network", "rm", "team");
+        // removed from the registry by another process, which does not know this host realized it
+        FileNetworkRegistry.open(state).remove("team", false);
         CliRunner.Result gc = cli.run("gc", "--active");
         assertThat(gc.status()).as(gc.err()).isZero();
         assertThat(gc.out()).containsPattern("named-networks\\s+1\\s+team");

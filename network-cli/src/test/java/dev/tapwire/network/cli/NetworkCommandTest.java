@@ -9,10 +9,13 @@ import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 class NetworkCommandTest {
 
@@ -126,6 +129,46 @@ class NetworkCommandTest {
     }
 
     @Test
+    void rootsDefaultStateDirectoryIsTheSystemOneAndAnExplicitOneStillWins() {
+        CliRunner root = new CliRunner(state).asUid(0).env("TAPWIRE_STATE_DIR", null)
+                .env("XDG_STATE_HOME", state.resolve("xdg").toString());
+        CliRunner.Result help = root.run("network", "--help");
+        assertThat(help.out()).contains("/var/lib/tapwire");
+        Tapwire asRoot = new Tapwire(Map.of("HOME", "/root", "XDG_STATE_HOME", "/root/.local/state"), 0);
+        assertThat(asRoot.stateDir()).isEqualTo(Path.of("/var/lib/tapwire"));
+        Tapwire user = new Tapwire(Map.of("HOME", "/home/u"), 1000);
+        assertThat(user.stateDir()).isEqualTo(Path.of("/home/u/.local/state/tapwire"));
+        Tapwire explicit = new Tapwire(Map.of("TAPWIRE_STATE_DIR", "/srv/mgr"), 0);
+        assertThat(explicit.stateDir()).isEqualTo(Path.of("/srv/mgr"));
+        root.env("TAPWIRE_STATE_DIR", state.resolve("explicit").toString()).run("network", "create", "d");
+        assertThat(FileNetworkRegistry.indexPath(state.resolve("explicit"))).exists();
+    }
+
+    @Test
+    void everyLeafCommandAnswersHelp() {
+        List<CommandLine> leaves = new ArrayList<>();
+        collectLeaves(new CommandLine(new Tapwire(Map.of(), 1000)), leaves);
+        assertThat(leaves).hasSizeGreaterThan(15);
+        for (CommandLine leaf : leaves) {
+            List<String> path = new ArrayList<>(List.of(leaf.getCommandSpec().qualifiedName(" ").split(" ")));
+            path.remove(0); // "tapwire"
+            path.add("--help");
+            CliRunner.Result help = cli.run(path.toArray(String[]::new));
+            assertThat(help.status()).as(String.join(" ", path) + ": " + help.err()).isZero();
+            assertThat(help.out()).as(String.join(" ", path))
+                    .contains("Usage: " + leaf.getCommandSpec().qualifiedName(" ") + " ");
+            assertThat(help.err()).isEmpty();
+        }
+    }
+
+    private static void collectLeaves(CommandLine command, List<CommandLine> leaves) {
+        if (command.getSubcommands().isEmpty()) {
+            leaves.add(command);
+        }
+        command.getSubcommands().values().stream().distinct().forEach(c -> collectLeaves(c, leaves));
+    }
+
+    @Test
     void theLibrarysWarningsReachTheOperatorOnStderr() throws Exception {
         Path index = FileNetworkRegistry.indexPath(state);
         Files.createDirectories(index.getParent());
@@ -162,7 +205,18 @@ class NetworkCommandTest {
         Files.writeString(file, "{\"networks\": 7}");
         CliRunner.Result bad = cli.run("network", "import", file.toString());
         assertThat(bad.status()).isEqualTo(1);
-        assertThat(bad.err()).contains("exported.json").contains("networks has the wrong type");
+        assertThat(bad.err()).startsWith("tapwire: error: " + file + " is not a valid index at line 1, column 14:"
+                + " networks has the wrong type").endsWith("; the registry was not changed\n")
+                .doesNotContain("backup").doesNotContain("left untouched");
+        String twice = "{\"networks\": [{\"name\": \"a\", \"subnet\": \"10.44.1.0/24\", \"gateway\": \"10.44.1.1\","
+                + " \"members\": [{\"workspace\": \"w\", \"ip\": \"10.44.1.2\"}, {\"workspace\": \"w\", \"ip\":"
+                + " \"10.44.1.3\"}]}]}";
+        Files.writeString(file, twice);
+        CliRunner.Result rule = cli.run("network", "import", file.toString());
+        assertThat(rule.status()).isEqualTo(1);
+        assertThat(rule.err()).startsWith("tapwire: error: " + file + " is not a valid index: ")
+                .endsWith("; the registry was not changed\n").doesNotContain("backup");
+        assertThat(cli.run("network", "inspect", "dev").out()).as("unchanged").contains("w1");
         CliRunner.Result unknown = cli.run("--registry", "consul://127.0.0.1:8500/x", "network", "ls");
         assertThat(unknown.status()).isEqualTo(1);
         assertThat(unknown.err()).contains("\"consul\"").contains("schemes found: etcd, file");

@@ -7,6 +7,7 @@ import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 import dev.tapwire.network.testkit.internal.TestkitNative;
 import java.lang.ref.Cleaner;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +17,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -181,11 +183,62 @@ public final class NetworkNamespace implements AutoCloseable {
         void run() throws Throwable;
     }
 
-    /** Releases the namespace; it disappears with its devices once no thread is left in it. Idempotent. */
+    /**
+     * Releases the namespace: first every process still running in it (a dnsmasq, a QEMU a test did not stop) is
+     * stopped — SIGTERM, and SIGKILL for any still there 5 s later — since each would keep the namespace and its
+     * devices alive; then it disappears with its devices once no thread of this JVM is left in it. Idempotent.
+     */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
+            stopProcesses();
             cleanable.clean();
+        }
+    }
+
+    /** The processes (other than this JVM) whose network namespace is this one. */
+    List<ProcessHandle> processes() {
+        String self = identity();
+        if (self == null) {
+            return List.of();
+        }
+        long me = ProcessHandle.current().pid();
+        return ProcessHandle.allProcesses().filter(p -> p.pid() != me && self.equals(namespaceOf(p.pid()))).toList();
+    }
+
+    private void stopProcesses() {
+        List<ProcessHandle> left = processes();
+        left.forEach(ProcessHandle::destroy);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        for (ProcessHandle p : left) {
+            while (p.isAlive() && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            if (p.isAlive()) {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    /** This namespace as the kernel names it ({@code net:[inode]}), or null where /proc does not say. */
+    private String identity() {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+        } catch (IOException | UnsupportedOperationException e) {
+            return null;
+        }
+    }
+
+    private static String namespaceOf(long pid) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/net")).toString();
+        } catch (IOException | UnsupportedOperationException e) {
+            return null; // gone, or not ours to see
         }
     }
 
