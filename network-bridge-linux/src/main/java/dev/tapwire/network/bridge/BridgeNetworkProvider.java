@@ -65,8 +65,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Given a registry, the provider follows it while it is open ({@link NetworkRealizer#follow}): whichever
  * process changes the registry, and in whatever order a manager deletes VMs and leaves networks, the DNS and DHCP
- * data of the networks realized here follow within moments, with no further call. {@link #close} stops that;
- * devices and addresses stay.
+ * data of the networks realized here follow within moments, with no further call. The following acts in the
+ * network namespace of the thread that created the provider. {@link #close} stops it; devices and addresses stay.
  *
  * <pre>{@code
  * try (NetworkProvider bridge = NetworkProviders.create("bridge",
