@@ -18,6 +18,8 @@ import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.gc.ActiveVms;
+import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.HostRequirements;
@@ -29,6 +31,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CyclicBarrier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -161,6 +164,24 @@ class NamedNetworkProviderTest {
             assertThat(again.mac()).isEqualTo(first.mac());
             other.verify("vm-2");
         }
+    }
+
+    @Test
+    void theWorkspaceRecordOfAVmGoesWithItsTapsByDeleteOrByTheGc() {
+        VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+        provider.configure("vm-1", 1, web, List.of());
+        provider.configure("vm-2", 1, web.withWorkspace("api"), List.of());
+        assertThat(BridgeTaps.workspaceOf(root, "vm-1")).contains("web");
+
+        provider.delete(List.of("vm-1"));
+        assertThat(BridgeTaps.workspaceOf(root, "vm-1")).isEmpty();
+
+        GcOrchestrator gc = new GcOrchestrator();
+        provider.registerGc(gc);
+        gc.register(ActiveVms.of(Set.of()));
+        assertThat(gc.runOnce().succeeded()).isTrue();
+        assertThat(provider.taps()).isEmpty();
+        assertThat(BridgeTaps.workspaceOf(root, "vm-2")).isEmpty();
     }
 
     @Test
