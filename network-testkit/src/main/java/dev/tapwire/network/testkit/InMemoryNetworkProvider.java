@@ -151,7 +151,12 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                     String tap = naming.tapName(vmId, i);
                     FakeHost.Tap present = host.tap(tap).orElse(null);
                     boolean recovering = !previous.isEmpty();
-                    if (present != null && !(recovering && present.vmId().equals(vmId))) {
+                    if (present != null && !recovering && present.vmId().equals(vmId)) {
+                        throw DeviceOperationException.of("TUNSETIFF", tap, Reason.BUSY, "TAP " + tap + " exists and"
+                                + " is VM " + vmId + "'s own: this VM's TAP exists; pass its saved configs (configure's"
+                                + " existing configs) to recover it, or delete the VM first");
+                    }
+                    if (present != null && !present.vmId().equals(vmId)) {
                         throw TapNames.nameTaken("TUNSETIFF", tap, vmId, naming, null);
                     }
                     host.failure(tap).ifPresent(f -> {

@@ -432,6 +432,18 @@ public abstract class NetworkProviderContractKit {
         }
 
         @Test
+        void aVmConfiguredAgainWithoutItsSavedConfigsIsToldToPassThem() throws Exception {
+            List<NicConfig> first = configure("vm-again", 1, VmSpec.of(1));
+            assertThatThrownBy(() -> provider().configure("vm-again", 1, VmSpec.of(1), List.of()))
+                    .isInstanceOfSatisfying(DeviceOperationException.class,
+                            e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
+                    .hasMessageContaining("this VM's TAP exists; pass its saved configs")
+                    .hasMessageNotContaining("another VM");
+            assertThat(provider().configure("vm-again", 1, VmSpec.of(1), first)).isEqualTo(first);
+            provider().verify("vm-again");
+        }
+
+        @Test
         void deletingTheCollidingVmLeavesTheFirstIntact() throws Exception {
             configure("abcdefgh-first", 1, VmSpec.of(1));
             provider().delete(List.of("abcdefgh-second"));
