@@ -1,6 +1,7 @@
 package dev.tapwire.network;
 
 import dev.tapwire.network.gc.GcOrchestrator;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
@@ -9,8 +10,12 @@ import java.util.Set;
 /**
  * A backend that realizes VM NICs on the host, one VM at a time; obtained through
  * {@link NetworkProviders#create}.
+ *
+ * <p>A provider may keep work running while it is open — the bridge backend, given a registry, follows it so that
+ * DNS and DHCP on this host reflect every change to the registry, whichever process makes it. Close it when done
+ * (try-with-resources); closing stops that work and leaves every device and address in place.
  */
-public interface NetworkProvider {
+public interface NetworkProvider extends AutoCloseable {
 
     /**
      * Returns the provider type this instance was made for, e.g. {@code bridge}.
@@ -58,7 +63,7 @@ public interface NetworkProvider {
      */
     default List<List<NicConfig>> configureAll(List<ConfigureRequest> requests) {
         ConfigureRequest.requireDistinct(requests);
-        List<List<NicConfig>> done = new java.util.ArrayList<>(requests.size());
+        List<List<NicConfig>> done = new ArrayList<>(requests.size());
         try {
             for (ConfigureRequest r : requests) {
                 done.add(configure(r.vmId(), r.nics(), r.vm(), r.existing()));
@@ -106,4 +111,14 @@ public interface NetworkProvider {
      * @param orchestrator the orchestrator to register with
      */
     void registerGc(GcOrchestrator orchestrator);
+
+    /**
+     * Stops what the provider runs in the background (the bridge backend's following of its registry); the TAPs,
+     * networks and addresses it made stay. Idempotent. This default does nothing.
+     *
+     * @throws NetworkException never by this default; a backend throws it only if it cannot stop its work
+     */
+    @Override
+    default void close() {
+    }
 }

@@ -1,5 +1,6 @@
 package dev.tapwire.network;
 
+import dev.tapwire.network.spi.RegistryRules;
 import java.util.List;
 
 /**
@@ -11,7 +12,7 @@ import java.util.List;
  * @param queueSize the virtio queue size, a power of two from 1 to 32768
  * @param multiQueue whether the VMM opens multi-queue TAPs
  * @param networks the named network of each NIC, in NIC order; may be empty
- * @param workspace the member name the VM joins its networks as, or null for the VM ID
+ * @param workspace the member name the VM joins its networks as, or null for the VM ID; stored trimmed
  */
 public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> networks, String workspace) {
 
@@ -23,8 +24,12 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
     /**
      * Validates the spec and copies the network list.
      *
+     * <p>The workspace is stored as the registry stores member names: without leading or trailing whitespace, so
+     * {@code " beta "} is the workspace {@code beta}, with beta's MAC and address.
+     *
      * @throws InvalidNetworkSpecException if cpu is not in 1-{@value #MAX_CPU}, the queue size is not a power of
-     *     two in 1-32768, a network name is null or blank, or the workspace is blank
+     *     two in 1-32768, a network name is null or blank, or the workspace is blank, too long or holds control
+     *     characters
      */
     public VmSpec {
         if (cpu < 1 || cpu > MAX_CPU) {
@@ -41,6 +46,8 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
         if (workspace != null && workspace.isBlank()) {
             throw new InvalidNetworkSpecException("workspace must not be blank; leave it unset to use the VM ID");
         }
+        // normalised once, here: the MAC, the membership check and a rollback's leave all use this very name
+        workspace = workspace == null ? null : RegistryRules.requireWorkspace(workspace);
     }
 
     /**

@@ -53,4 +53,15 @@ class VmSpecTest {
         assertThatThrownBy(() -> TapNaming.parse("short")).isInstanceOf(InvalidNetworkSpecException.class)
                 .hasMessageContaining("expected prefix").hasMessageContaining("or hashed");
     }
+
+    @Test
+    void theWorkspaceIsStoredTrimmedAsTheRegistryStoresMembers() {
+        assertThat(VmSpec.of(1).withWorkspace(" beta ").workspace()).isEqualTo("beta");
+        assertThat(VmSpec.of(1).withWorkspace("\tbeta\n").workspaceOr("vm-1")).isEqualTo("beta");
+        assertThat(VmSpec.of(1).withWorkspace(" beta ")).isEqualTo(VmSpec.of(1).withWorkspace("beta"));
+        assertThatThrownBy(() -> VmSpec.of(1).withWorkspace("  ")).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("leave it unset to use the VM ID");
+        assertThatThrownBy(() -> VmSpec.of(1).withWorkspace("be\u0007ta")).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("control character");
+    }
 }

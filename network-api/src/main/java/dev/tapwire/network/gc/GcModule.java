@@ -29,7 +29,9 @@ public interface GcModule<S> {
     /**
      * Tells whether this module's snapshot reports which VMs are alive ({@link ActiveVmSnapshot}): such
      * snapshots are taken last, after every resource was listed. A VM marked active before its resources were
-     * made is then never reclaimed, whatever the timing.
+     * made is then never reclaimed, whatever the timing. The orchestrator does not rely on it: a snapshot that
+     * is an {@link ActiveVmSnapshot} from a module that returns false here is taken again after the resources.
+     * Saying so saves that second snapshot.
      *
      * @return true for a liveness module; false by default
      */

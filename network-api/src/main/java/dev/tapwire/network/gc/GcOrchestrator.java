@@ -17,9 +17,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A cycle try-locks every module in name order and <b>aborts the whole cycle</b> (releasing what it
  * took) when any lock is busy or any snapshot fails: deciding garbage from a partial view could reclaim a
- * live VM's resources. Snapshots are taken resources first and liveness last
- * ({@link GcModule#reportsLiveness()}): a VM marked active at any time before its resources were listed is
- * seen as active. Then each module resolves against the other modules' snapshots and collects; a
+ * live VM's resources. Snapshots are taken resources first and liveness last: modules that
+ * {@linkplain GcModule#reportsLiveness() say} they report liveness go last, and a module whose snapshot is an
+ * {@link ActiveVmSnapshot} without saying so is snapshotted again after the resources, so a VM marked active at
+ * any time before its resources were listed is seen as active whatever a module author forgot. Then each module resolves against the other modules' snapshots and collects; a
  * module that fails is reported and the others still run. Thread-safe; cycles are serialized.
  *
  * <pre>{@code
@@ -82,15 +83,11 @@ public final class GcOrchestrator {
                 }
                 leases.add(lease.get());
             }
-            Map<String, Object> snapshots = new LinkedHashMap<>();
-            List<GcModule<?>> resourcesThenLiveness = new ArrayList<>(ordered);
-            resourcesThenLiveness.sort(Comparator.comparing(GcModule::reportsLiveness)); // stable: name order kept
-            for (GcModule<?> module : resourcesThenLiveness) {
-                try {
-                    snapshots.put(module.name(), module.snapshot());
-                } catch (RuntimeException e) {
-                    return abort("snapshot of module " + module.name() + " failed: " + e.getMessage());
-                }
+            Map<String, Object> snapshots;
+            try {
+                snapshots = snapshotResourcesThenLiveness(ordered);
+            } catch (SnapshotFailed e) {
+                return abort(e.getMessage());
             }
             List<GcReport.ModuleResult> results = new ArrayList<>();
             for (GcModule<?> module : ordered) {
@@ -101,6 +98,57 @@ public final class GcOrchestrator {
             for (int i = leases.size() - 1; i >= 0; i--) {
                 leases.get(i).close();
             }
+        }
+    }
+
+    /**
+     * Takes every module's snapshot so that each liveness snapshot is taken after every resource snapshot. The
+     * flagged liveness modules go last; then any module whose snapshot turned out to be an {@link ActiveVmSnapshot}
+     * although a resource snapshot came after it (a module that does not override
+     * {@link GcModule#reportsLiveness()}) is snapshotted once more, and that later snapshot is the one used. So the
+     * safe order rests on the kind of snapshot a module returns, not on a flag its author may forget.
+     *
+     * @return the snapshots by module name
+     * @throws SnapshotFailed naming the module whose snapshot failed
+     */
+    private static Map<String, Object> snapshotResourcesThenLiveness(List<GcModule<?>> ordered) {
+        List<GcModule<?>> resourcesThenLiveness = new ArrayList<>(ordered);
+        resourcesThenLiveness.sort(Comparator.comparing(GcModule::reportsLiveness)); // stable: name order kept
+        Map<String, Object> snapshots = new LinkedHashMap<>();
+        int lastResource = -1;
+        for (int i = 0; i < resourcesThenLiveness.size(); i++) {
+            GcModule<?> module = resourcesThenLiveness.get(i);
+            Object snapshot = snapshot(module);
+            snapshots.put(module.name(), snapshot);
+            if (!(snapshot instanceof ActiveVmSnapshot)) {
+                lastResource = i;
+            }
+        }
+        for (int i = 0; i < lastResource; i++) {
+            GcModule<?> module = resourcesThenLiveness.get(i);
+            if (snapshots.get(module.name()) instanceof ActiveVmSnapshot) {
+                LOG.debug("GC module {} reports liveness without saying so (reportsLiveness); snapshotting it again"
+                        + " after the resources", module.name());
+                snapshots.put(module.name(), snapshot(module));
+            }
+        }
+        return snapshots;
+    }
+
+    private static Object snapshot(GcModule<?> module) {
+        try {
+            return module.snapshot();
+        } catch (RuntimeException e) {
+            throw new SnapshotFailed("snapshot of module " + module.name() + " failed: " + e.getMessage());
+        }
+    }
+
+    /** A snapshot failed: the cycle aborts. */
+    private static final class SnapshotFailed extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        SnapshotFailed(String message) {
+            super(message, null, false, false);
         }
     }
 

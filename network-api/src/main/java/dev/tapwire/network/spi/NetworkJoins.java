@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * — the bridge backend, the in-memory fake, a plug-in of yours — gives the same addresses, MACs and errors.
  *
  * <pre>{@code
- * NetworkJoins joins = NetworkJoins.check(settings.findRegistry(), vmId, vm);   // nothing joined yet
+ * NetworkJoins joins = NetworkJoins.check(settings.findRegistry(), vmId, vm, holders); // nothing joined yet
  * ... make the devices, NIC i with joins.mac(i) on joins.network(i)'s bridge ...
  * joins.joinAll();                                                               // then joins.guest(i)
  * // on failure: joins.undo(e)
@@ -45,18 +45,45 @@ public final class NetworkJoins {
     }
 
     /**
-     * Checks a VM's named networks without joining any: the registry is there, each network exists, and the
+     * Tells which live VM holds a workspace on a network, as the backend sees its devices: the one whose NIC on
+     * that network carries the workspace's guest MAC now.
+     */
+    @FunctionalInterface
+    public interface Holders {
+
+        /**
+         * Returns the live VM that holds {@code workspace} on {@code network}, if any.
+         *
+         * @param network the network
+         * @param workspace the member name
+         * @return the VM's ID, or empty when no live VM holds it (the workspace may still be a member: its VM is
+         *     stopped, or it joined without a VM)
+         * @throws dev.tapwire.network.NetworkException if the backend cannot tell
+         */
+        Optional<String> holderOf(String network, String workspace);
+    }
+
+    /**
+     * Checks a VM's named networks without joining any: the registry is there, each network exists, no member
+     * holds the workspace's DNS name in another case, no other live VM holds the workspace on it, and the
      * workspace's guest MAC on each is not another member's.
+     *
+     * <p>One workspace is one address, one MAC and one DNS name per network, so it serves one VM: a second VM
+     * configured as a workspace that a live VM holds is refused, naming that VM. The same VM (a recovery, a
+     * configure again) is not a second VM, and neither is a VM re-created under a new ID once the old one's
+     * devices are gone.
      *
      * @param registry the provider's registry, if it has one
      * @param vmId the VM, whose ID is the workspace unless the spec names one
      * @param vm the spec, whose networks are those of its first NICs
+     * @param holders which live VM holds a workspace on a network, as the backend sees it
      * @return the joins to make
-     * @throws InvalidNetworkSpecException if the VM names networks and there is no registry, or its MAC on a
-     *     network would be another member's
+     * @throws InvalidNetworkSpecException if the VM names networks and there is no registry, another live VM holds
+     *     the workspace on a network, a member's name differs from the workspace only in case, or the
+     *     workspace's MAC on a network would be another member's
      * @throws NetworkNotFoundException if a network does not exist
      */
-    public static NetworkJoins check(Optional<NetworkRegistry> registry, String vmId, VmSpec vm) {
+    public static NetworkJoins check(Optional<NetworkRegistry> registry, String vmId, VmSpec vm, Holders holders) {
         if (vm.networks().isEmpty()) {
             return new NetworkJoins(null, vm.workspaceOr(vmId), List.of());
         }
@@ -67,6 +94,15 @@ public final class NetworkJoins {
         List<NetworkRecord> records = new ArrayList<>();
         for (String network : vm.networks()) {
             NetworkRecord record = r.get(network);
+            requireOwnName(network, record, workspace);
+            if (record.member(workspace).isPresent()) {
+                holders.holderOf(network, workspace).filter(holder -> !holder.equals(vmId)).ifPresent(holder -> {
+                    throw new InvalidNetworkSpecException("workspace " + workspace + " is held on network " + network
+                            + " by live VM " + holder + ": one workspace has one address and one MAC there, so VM "
+                            + vmId + " cannot share it; delete VM " + holder + " first, or give VM " + vmId
+                            + " a workspace of its own (VmSpec.withWorkspace)");
+                });
+            }
             MacAddress mac = MacAddress.forMember(network, workspace);
             macHolder(network, record, workspace, mac).ifPresent(holder -> {
                 throw new InvalidNetworkSpecException("workspace " + workspace + " would have MAC " + mac
@@ -78,6 +114,18 @@ public final class NetworkJoins {
         return new NetworkJoins(r, workspace, List.copyOf(records));
     }
 
+    /** Refuses a workspace whose name a member holds in another case: DNS names are case-insensitive. */
+    private static void requireOwnName(String network, NetworkRecord record, String workspace) {
+        record.members().stream().map(Member::workspace)
+                .filter(other -> !other.equals(workspace) && other.equalsIgnoreCase(workspace)).findFirst()
+                .ifPresent(other -> {
+                    throw new InvalidNetworkSpecException("workspace " + workspace + " cannot join network " + network
+                            + ": member " + other + " has that name there, and DNS names are case-insensitive ("
+                            + workspace + "." + network + " is " + other + "." + network + "); use " + other
+                            + " itself or another name");
+                });
+    }
+
     /** Who on the network has {@code mac} already, other than the workspace itself: the gateway or a member. */
     static Optional<String> macHolder(String network, NetworkRecord record, String workspace,
             MacAddress mac) {
@@ -87,6 +135,15 @@ public final class NetworkJoins {
         return record.members().stream()
                 .filter(m -> !m.workspace().equals(workspace) && MacAddress.forMember(network, m.workspace()).equals(mac))
                 .map(m -> "member " + m.workspace()).findFirst();
+    }
+
+    /**
+     * Returns the member name the VM joins its networks as: its spec's workspace, or its ID.
+     *
+     * @return the workspace
+     */
+    public String workspace() {
+        return workspace;
     }
 
     /**

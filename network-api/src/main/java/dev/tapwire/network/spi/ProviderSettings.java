@@ -5,13 +5,17 @@ import dev.tapwire.network.NetworkRegistry;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * What a provider is created with: a root (state) directory, string options and, for NICs on named
  * networks, the registry those networks live in.
  *
- * <p>The bridge backend reads {@code bridge} (device name), {@code owner} (uid) and {@code group} (gid).
+ * <p>The bridge backend reads {@code bridge} (device name), {@code owner} (uid), {@code group} (gid) and
+ * {@code tap-names} ({@code prefix} or {@code hashed}); a backend refuses a key it does not read
+ * ({@link #requireKnownOptions}).
  *
  * @param rootDir the directory the provider keeps its state and locks under
  * @param options backend options by key
@@ -91,6 +95,25 @@ public record ProviderSettings(Path rootDir, Map<String, String> options, Networ
         Map<String, String> copy = new TreeMap<>(options);
         copy.put(key, value);
         return new ProviderSettings(rootDir, copy, registry);
+    }
+
+    /**
+     * Refuses options the backend does not read, so that a typo ({@code tap-name}, {@code ownr}) is an error
+     * instead of a silent default. Backends call it when they are created.
+     *
+     * @param type the provider type, for the message
+     * @param known the option keys the backend reads
+     * @return these settings
+     * @throws InvalidNetworkSpecException naming the unknown keys and listing the known ones
+     */
+    public ProviderSettings requireKnownOptions(String type, Set<String> known) {
+        Set<String> unknown = new TreeSet<>(options.keySet());
+        unknown.removeAll(known);
+        if (!unknown.isEmpty()) {
+            throw new InvalidNetworkSpecException("the " + type + " provider has no option" + (unknown.size() > 1 ? "s "
+                    : " ") + String.join(", ", unknown) + "; its options are " + String.join(", ", new TreeSet<>(known)));
+        }
+        return this;
     }
 
     /**

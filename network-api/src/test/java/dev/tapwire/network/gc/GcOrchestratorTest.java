@@ -172,4 +172,97 @@ class GcOrchestratorTest {
         assertThat(report.succeeded()).isTrue();
         assertThat(resources.collected).isEmpty();
     }
+
+    @Test
+    void aLivenessModuleThatForgetsTheFlagIsStillReadAfterTheResources() {
+        Set<String> live = new TreeSet<>();
+        GcModule<ActiveVmSnapshot> forgetful = new GcModule<>() { // reportsLiveness() not overridden
+            @Override
+            public String name() {
+                return "a-manager"; // sorts before the resource module
+            }
+
+            @Override
+            public Optional<Lease> tryLock() {
+                return Optional.of(() -> { });
+            }
+
+            @Override
+            public ActiveVmSnapshot snapshot() {
+                Set<String> now = Set.copyOf(live);
+                return () -> now;
+            }
+
+            @Override
+            public Set<String> resolve(ActiveVmSnapshot snapshot, Map<String, Object> others) {
+                return Set.of();
+            }
+
+            @Override
+            public void collect(Set<String> ids) {
+            }
+        };
+        FakeModule taps = new FakeModule("taps", "vm-old") {
+            @Override
+            public Set<String> snapshot() {
+                // while the cycle runs, the manager marks vm-new active and then configures its TAP
+                live.add("vm-new");
+                devices.add("vm-new");
+                return super.snapshot();
+            }
+        };
+        GcOrchestrator gc = new GcOrchestrator();
+        gc.register(forgetful);
+        gc.register(taps);
+
+        GcReport report = gc.runOnce();
+
+        assertThat(report.succeeded()).isTrue();
+        assertThat(report.collected()).containsEntry("taps", Set.of("vm-old"));
+        assertThat(taps.devices).as("the VM marked active before its TAP was made keeps it").containsExactly("vm-new");
+    }
+
+    @Test
+    void aSecondSnapshotOfAForgetfulLivenessModuleThatFailsAbortsTheCycle() {
+        int[] calls = {0};
+        GcModule<ActiveVmSnapshot> flaky = new GcModule<>() {
+            @Override
+            public String name() {
+                return "a-manager";
+            }
+
+            @Override
+            public Optional<Lease> tryLock() {
+                return Optional.of(() -> { });
+            }
+
+            @Override
+            public ActiveVmSnapshot snapshot() {
+                if (++calls[0] == 2) {
+                    throw new NetworkException("database gone");
+                }
+                return Set::of;
+            }
+
+            @Override
+            public Set<String> resolve(ActiveVmSnapshot snapshot, Map<String, Object> others) {
+                return Set.of();
+            }
+
+            @Override
+            public void collect(Set<String> ids) {
+            }
+        };
+        FakeModule taps = new FakeModule("taps", "vm-1");
+        GcOrchestrator gc = new GcOrchestrator();
+        gc.register(flaky);
+        gc.register(taps);
+
+        GcReport report = gc.runOnce();
+
+        assertThat(report.aborted()).isTrue();
+        assertThat(report.abortReason()).contains("snapshot of module a-manager failed: database gone");
+        assertThat(taps.collected).isEmpty();
+        assertThat(taps.locksHeld).isZero();
+    }
 }

@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The bridge backend's GC module: reclaims tapwire TAPs (those carrying tapwire's alias, wherever they are
  * attached) whose VM is not among the active VM IDs the other modules' snapshots report, deleting all
- * orphans in one batch. Locks {@code rootDir/bridge/gc.lock}, which {@link BridgeNetworkProvider#configure}
+ * orphans in one batch, and forgets the workspaces their configures recorded. Locks {@code rootDir/bridge/gc.lock}, which {@link BridgeNetworkProvider#configure}
  * and {@link BridgeNetworkProvider#delete} hold too: a VM being configured is never collected.
  *
  * <p>It deletes exactly the links it snapshotted: a TAP is collected only if a link with the same ifindex,
@@ -32,6 +32,7 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
 
     private static final Logger LOG = LoggerFactory.getLogger(BridgeGcModule.class);
 
+    private final Path rootDir;
     private final LockFile lock;
     /** The links the last resolve chose, by name; read by the collect of the same cycle. */
     private final Map<String, Link> resolved = new ConcurrentHashMap<>();
@@ -42,11 +43,12 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
      * @param provider the provider whose configures and deletes the GC must not overlap
      */
     public BridgeGcModule(BridgeNetworkProvider provider) {
-        this.lock = provider.gcLock();
+        this(provider.settings().rootDir());
     }
 
-    private BridgeGcModule(LockFile lock) {
-        this.lock = lock;
+    private BridgeGcModule(Path rootDir) {
+        this.rootDir = rootDir;
+        this.lock = BridgeNetworkProvider.gcLock(rootDir);
     }
 
     /**
@@ -57,7 +59,7 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
      * @return the module
      */
     public static BridgeGcModule forRoot(Path rootDir) {
-        return new BridgeGcModule(BridgeNetworkProvider.gcLock(rootDir));
+        return new BridgeGcModule(rootDir);
     }
 
     /**
@@ -110,6 +112,9 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
                 return seen != null && seen.index() == l.index() && seen.alias().equals(l.alias()) && l.isTap();
             }).toList();
             BridgeTaps.delete(netlink, all, doomed);
+            // their VMs are gone: so are the workspaces their configures recorded
+            doomed.stream().map(BridgeTaps::vmIdOf).flatMap(Optional::stream).distinct()
+                    .forEach(vm -> BridgeTaps.recordWorkspace(rootDir, vm, Optional.empty()));
             LOG.debug("bridge GC reclaimed {} TAP(s): {}", doomed.size(), tapNames);
         } finally {
             resolved.clear();

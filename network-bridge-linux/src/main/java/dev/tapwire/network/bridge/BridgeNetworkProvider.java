@@ -7,8 +7,10 @@ import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmNetworks;
@@ -36,6 +38,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,19 +60,27 @@ import org.slf4j.LoggerFactory;
  * and {@code group} (gid) that may attach — the kernel lets a user attach only when it matches
  * <em>every</em> one that is set, so with {@code group} alone the TAP has no owner and any member of the
  * group may attach, and with neither the owner is this process's effective uid (a TAP with no owner and no
- * group is never made); {@value TapNaming#OPTION} ({@code prefix} or {@code hashed}). This backend keeps no
- * guest records: {@link #inspect} and {@link #list} return empty.
+ * group is never made); {@value TapNaming#OPTION} ({@code prefix} or {@code hashed}). Any other key is refused,
+ * naming these. This backend keeps no guest records: {@link #inspect} and {@link #list} return empty.
+ *
+ * <p>Given a registry, the provider follows it while it is open ({@link NetworkRealizer#follow}): whichever
+ * process changes the registry, and in whatever order a manager deletes VMs and leaves networks, the DNS and DHCP
+ * data of the networks realized here follow within moments, with no further call. The following acts in the
+ * network namespace of the thread that created the provider. {@link #close} stops it; devices and addresses stay.
  *
  * <pre>{@code
- * NetworkProvider bridge = NetworkProviders.create("bridge",
- *         ProviderSettings.of(stateDir).with("bridge", "cni0").with("owner", "1000"));
- * List<NicConfig> nics = bridge.configure("vm-0f3a2b1c", 2, VmSpec.of(4), List.of());
+ * try (NetworkProvider bridge = NetworkProviders.create("bridge",
+ *         ProviderSettings.of(stateDir).with("bridge", "cni0").with("owner", "1000"))) {
+ *     List<NicConfig> nics = bridge.configure("vm-0f3a2b1c", 2, VmSpec.of(4), List.of());
+ * }
  * }</pre>
  */
 public final class BridgeNetworkProvider implements NetworkProvider {
 
     /** The provider type. */
     public static final String TYPE = "bridge";
+    /** The option keys this backend reads; {@link ProviderSettings} with any other key is refused. */
+    public static final Set<String> OPTIONS = Set.of("bridge", "owner", "group", TapNaming.OPTION);
 
     private static final Logger LOG = LoggerFactory.getLogger(BridgeNetworkProvider.class);
     /** The MTU the kernel gives a new TAP. */
@@ -83,21 +94,26 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     private final OptionalInt group;
     private final TapNaming naming;
     private final LockFile gcLock;
+    private final Optional<RegistryWatch> following;
+    private final AtomicBoolean open = new AtomicBoolean(true);
 
     /**
-     * Creates the provider and checks that the bridge exists and is a bridge.
+     * Creates the provider, checks that the bridge exists and is a bridge and, given a registry, starts
+     * following it (see {@link #close}).
      *
      * @param settings root directory, options and, for NICs on named networks, the registry ({@code bridge} is
      *     required without a registry)
-     * @throws InvalidNetworkSpecException if there is neither {@code bridge} nor a registry, {@code bridge} is
-     *     invalid, owner/group are not ids or the TAP naming is unknown
+     * @throws InvalidNetworkSpecException if there is neither {@code bridge} nor a registry, an option key is not
+     *     one of {@link #OPTIONS}, {@code bridge} is invalid, owner/group are not ids or the TAP naming is unknown
      * @throws DeviceOperationException if the bridge does not exist ({@code ENODEV}) or is not a bridge
-     * @throws IllegalStateException if the backend cannot run on this host (see {@link #unavailabilityCause()})
+     * @throws NetworkException if the backend cannot run on this host (see {@link #unavailabilityCause()}) or the
+     *     registry cannot be watched
      */
     public BridgeNetworkProvider(ProviderSettings settings) {
         unavailabilityCause().ifPresent(cause -> {
-            throw new IllegalStateException("the bridge network provider cannot run here: " + cause);
+            throw new NetworkException("the bridge network provider cannot run here: " + cause);
         });
+        settings.requireKnownOptions(TYPE, OPTIONS);
         this.settings = settings;
         this.bridge = settings.option("bridge").map(TapNames::requireValidInterfaceName);
         if (bridge.isEmpty() && settings.findRegistry().isEmpty()) {
@@ -113,6 +129,19 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             try (Rtnetlink netlink = Rtnetlink.open()) {
                 bridgeLink(netlink);
             }
+        }
+        // last: nothing after it can fail, so a constructor that throws leaves no watch running
+        this.following = realizer.map(NetworkRealizer::follow);
+    }
+
+    /**
+     * Stops following the registry; the TAPs, networks and addresses stay. Idempotent. Changes made to the
+     * registry afterwards reach this host's DNS and DHCP data on the next configure, delete, verify or sync.
+     */
+    @Override
+    public void close() {
+        if (open.getAndSet(false)) {
+            following.ifPresent(RegistryWatch::close);
         }
     }
 
@@ -137,6 +166,11 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             unavailability = cause;
         }
         return cause;
+    }
+
+    /** Sets what {@link #unavailabilityCause()} reports, for tests of a host where the backend cannot run. */
+    static void overrideUnavailability(Optional<String> cause) {
+        unavailability = cause;
     }
 
     private static Optional<String> probe() {
@@ -227,27 +261,74 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             previous.add(TapNames.requireValidConfigure(r.vmId(), r.nics(), r.vm(), r.existing(), naming));
         }
         Attachments attachments = new Attachments();
-        try {
-            for (ConfigureRequest r : requests) {
-                attachments.join(r);
+        List<List<NicConfig>> configs;
+        // the whole call holds the GC lock: two configures under this root never both take one workspace, and a
+        // rollback never leaves a network that the other configure's VM joined meanwhile
+        try (Lease gc = gcLock.acquire()) {
+            try {
+                for (ConfigureRequest r : requests) {
+                    attachments.join(r);
+                }
+                try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.over(netlink)) {
+                    configs = configureLocked(netlink, interfaces, requests, previous, attachments);
+                }
+            } catch (RuntimeException e) {
+                attachments.rollback(e);
+                throw e;
             }
-            List<List<NicConfig>> configs;
-            try (Lease gc = gcLock.acquire(); Rtnetlink netlink = Rtnetlink.open();
-                    Interfaces interfaces = Interfaces.over(netlink)) {
-                configs = configureLocked(netlink, interfaces, requests, previous, attachments);
-            }
-            attachments.sync();
-            return configs;
-        } catch (RuntimeException e) {
-            attachments.rollback(e);
-            throw e;
+            attachments.recordWorkspaces();
         }
+        attachments.sync();
+        return configs;
     }
 
-    /** The named-network side of one configure call: each VM's joins, and the networks' realizations. */
-    private final class Attachments {
+    /**
+     * The named-network side of one configure call: each VM's joins, the networks' realizations, and which live
+     * VM holds a workspace on a network (a VM of this call, or one whose TAP is on the network's bridge and whose
+     * recorded workspace it is).
+     */
+    private final class Attachments implements NetworkJoins.Holders {
         private final Map<String, Realization> realized = new LinkedHashMap<>();
-        private final Map<String, NetworkJoins> joins = new HashMap<>(); // by VM
+        private final Map<String, NetworkJoins> joins = new LinkedHashMap<>(); // by VM, in request order
+        private final Map<List<String>, String> claimed = new HashMap<>(); // [network, workspace] → VM of this call
+        private List<Link> links; // read once, when first needed
+
+        @Override
+        public Optional<String> holderOf(String network, String workspace) {
+            String claim = claimed.get(List.of(network, workspace));
+            if (claim != null) {
+                return Optional.of(claim);
+            }
+            if (links == null) {
+                try (Rtnetlink netlink = Rtnetlink.open()) {
+                    links = netlink.links();
+                }
+            }
+            String bridgeName = NetworkRealizer.bridgeName(network);
+            Optional<Link> onBridge = links.stream().filter(l -> l.isBridge() && l.name().equals(bridgeName))
+                    .findFirst();
+            if (onBridge.isEmpty()) {
+                return Optional.empty();
+            }
+            int index = onBridge.get().index();
+            return links.stream().filter(l -> l.masterIndex() == index).map(BridgeTaps::vmIdOf)
+                    .flatMap(Optional::stream).distinct()
+                    .filter(vm -> BridgeTaps.workspaceOf(settings.rootDir(), vm).filter(workspace::equals).isPresent())
+                    .findFirst();
+        }
+
+        /** Records each VM's workspace (or that it has none), for the holder check of later configures. */
+        void recordWorkspaces() {
+            joins.forEach((vm, vmJoins) -> {
+                try {
+                    BridgeTaps.recordWorkspace(settings.rootDir(), vm, vmJoins.size() > 0
+                            ? Optional.of(vmJoins.workspace()) : Optional.empty());
+                } catch (NetworkException e) {
+                    LOG.warn("configured VM {}, but could not record its workspace; a second VM taking it will not be"
+                            + " refused: {}", vm, e.getMessage());
+                }
+            });
+        }
 
         /**
          * Checks the VM's networks and that NICs on none have a bridge, realizes the networks, then joins them
@@ -259,7 +340,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                         + request.vmId() + " is on no named network, and this provider has no bridge option for such"
                         + " NICs (bridge=<device>); name a network for every NIC, or give the bridge option");
             }
-            NetworkJoins vmJoins = NetworkJoins.check(settings.findRegistry(), request.vmId(), request.vm());
+            NetworkJoins vmJoins = NetworkJoins.check(settings.findRegistry(), request.vmId(), request.vm(), this);
             joins.put(request.vmId(), vmJoins);
             for (int nic = 0; nic < vmJoins.size(); nic++) {
                 String network = vmJoins.network(nic).name();
@@ -268,6 +349,9 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                 }
             }
             vmJoins.joinAll();
+            for (int nic = 0; nic < vmJoins.size(); nic++) {
+                claimed.put(List.of(vmJoins.network(nic).name(), vmJoins.workspace()), request.vmId());
+            }
         }
 
         /** The VM's joins (empty for a VM on no named network). */
@@ -397,7 +481,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             int bridgeMtu = target[1];
             String tap = naming.tapName(vmId, i);
             // create first, look only when the name is taken: after a reboot nothing exists to adopt
-            Optional<Tun.NewTap> made = createTap(tap, vmId, multiQueue, !previous.isEmpty());
+            Optional<Tun.NewTap> made = createTap(netlink, tap, vmId, multiQueue, !previous.isEmpty());
             boolean adopted = made.isEmpty() && adopt(netlink, tap, vmId);
             if (!adopted) {
                 created.put(tap, null);
@@ -426,15 +510,23 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      * Creates a TAP, not yet persistent; returns empty when the name is taken and {@code mayExist} (recovery:
      * the caller adopts it if it is this VM's).
      *
-     * @throws DeviceOperationException ({@code BUSY}) when the name is taken and may not be
+     * @throws DeviceOperationException ({@code BUSY}) when the name is taken and may not be: by this VM's own TAP
+     *     (its saved configs were not passed), or by a device of another VM or of no VM
      */
-    private Optional<Tun.NewTap> createTap(String tap, String vmId, boolean multiQueue, boolean mayExist) {
+    private Optional<Tun.NewTap> createTap(Rtnetlink netlink, String tap, String vmId, boolean multiQueue,
+            boolean mayExist) {
         try {
             return Optional.of(Tun.create(tap, multiQueue, owner, group));
         } catch (DeviceOperationException e) {
             if (e.reason() == Reason.BUSY) {
                 if (mayExist) {
                     return Optional.empty();
+                }
+                if (netlink.link(tap).filter(l -> BridgeTaps.belongsTo(l, vmId)).isPresent()) {
+                    throw DeviceOperationException.of(e.operation(), tap, Reason.BUSY, "TAP " + tap + " exists and"
+                            + " carries " + BridgeTaps.ALIAS_PREFIX + vmId + ": this VM's TAP exists; pass its saved"
+                            + " configs (configure's existing configs, CLI tap create --existing FILE) to recover it,"
+                            + " or delete the VM first", e);
                 }
                 throw TapNames.nameTaken(e.operation(), tap, vmId, naming, e);
             }
@@ -554,6 +646,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      */
     public static String verifyOnAnyBridge(ProviderSettings settings, String vmId) {
         TapNames.requireValidVmId(vmId);
+        settings.requireKnownOptions(TYPE, OPTIONS);
         OptionalInt group = settings.intOption("group").map(OptionalInt::of).orElse(OptionalInt.empty());
         TapNaming naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         try (Rtnetlink netlink = Rtnetlink.open()) {

@@ -19,10 +19,11 @@ public final class BridgeNetworkProviderFactory implements NetworkProviderFactor
     /**
      * Creates a bridge provider.
      *
-     * @param settings root directory and options ({@code bridge} required)
-     * @return the provider
-     * @throws dev.tapwire.network.NetworkException if the bridge is missing or invalid
-     * @throws IllegalStateException if the backend cannot run on this host
+     * @param settings root directory, options (see {@link BridgeNetworkProvider#OPTIONS}) and, for named networks,
+     *     the registry
+     * @return the provider; close it when done (it follows the registry while open)
+     * @throws dev.tapwire.network.NetworkException if an option is unknown or invalid, the bridge is missing, or
+     *     the backend cannot run on this host
      */
     @Override
     public NetworkProvider create(ProviderSettings settings) {

@@ -1,11 +1,18 @@
 package dev.tapwire.network.bridge;
 
 import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.TapNames;
-import dev.tapwire.network.lock.Lease;
-import java.nio.file.Path;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.lock.Lease;
+import dev.tapwire.network.lock.LockFile;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
@@ -75,18 +82,76 @@ public final class BridgeTaps {
     /**
      * Removes every TAP of the given VMs as {@link #cleanup(Collection)} does, holding the GC lock of the bridge
      * providers under {@code rootDir} (as {@link BridgeNetworkProvider#delete} does), so a GC cycle never
-     * races the delete.
+     * races the delete, and forgetting the workspace their configure recorded.
      *
      * @param rootDir the providers' root directory
      * @param vmIds the VMs
      * @return the VM IDs cleaned
      * @throws dev.tapwire.network.InvalidNetworkSpecException if a VM ID is invalid
      * @throws dev.tapwire.network.DeviceOperationException if a TAP exists but cannot be removed
+     * @throws NetworkException if a VM's workspace record cannot be removed
      */
     public static Set<String> cleanup(Path rootDir, Collection<String> vmIds) {
         vmIds.forEach(TapNames::requireValidVmId); // before the lock: bad input waits for nothing
         try (Lease gc = BridgeNetworkProvider.gcLock(rootDir).acquire()) {
-            return cleanup(vmIds);
+            Set<String> cleaned = cleanup(vmIds);
+            for (String vmId : vmIds) {
+                recordWorkspace(rootDir, vmId, Optional.empty());
+            }
+            return cleaned;
+        }
+    }
+
+    /** Where the workspace a VM joined its named networks as is recorded: {@code rootDir/bridge/workspaces/<vm>}. */
+    private static Path workspaceRecord(Path rootDir, String vmId) {
+        return rootDir.resolve("bridge").resolve("workspaces").resolve(vmId);
+    }
+
+    /**
+     * Returns the workspace a configure under {@code rootDir} recorded for a VM. The record alone proves nothing
+     * (the VM may be gone): a caller asks only of VMs whose TAPs it sees on a network's bridge.
+     *
+     * @param rootDir the providers' root directory
+     * @param vmId the VM
+     * @return the workspace, or empty when none is recorded
+     * @throws NetworkException if the record exists and cannot be read
+     */
+    static Optional<String> workspaceOf(Path rootDir, String vmId) {
+        Path file = workspaceRecord(rootDir, vmId);
+        try {
+            return Optional.of(Files.readString(file, StandardCharsets.UTF_8));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new NetworkException("cannot read the workspace record " + file + ": " + e, e);
+        }
+    }
+
+    /**
+     * Records the workspace of a VM on named networks, or removes the record ({@code workspace} empty). Callers
+     * hold the GC lock.
+     *
+     * @param rootDir the providers' root directory
+     * @param vmId the VM
+     * @param workspace its workspace, or empty for a VM on no named network (or deleted)
+     * @throws NetworkException if the record cannot be written or removed
+     */
+    static void recordWorkspace(Path rootDir, String vmId, Optional<String> workspace) {
+        Path file = workspaceRecord(rootDir, vmId);
+        try {
+            if (workspace.isEmpty()) {
+                Files.deleteIfExists(file);
+                return;
+            }
+            if (workspace.equals(workspaceOf(rootDir, vmId))) {
+                return;
+            }
+            LockFile.createDirectories(file.getParent());
+            Path tmp = file.resolveSibling("." + vmId + ".tmp");
+            Files.writeString(tmp, workspace.get(), StandardCharsets.UTF_8);
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new NetworkException("cannot record the workspace of VM " + vmId + " in " + file + ": " + e, e);
         }
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkProviders;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.VmSpec;
@@ -354,5 +355,46 @@ class BridgeNetworkProviderTest {
         assertThat(NetworkProviders.types()).contains("bridge");
         assertThat(NetworkProviders.create("bridge", ProviderSettings.of(root).with("bridge", "br0")).type())
                 .isEqualTo("bridge");
+    }
+
+    @Test
+    void anUnknownOptionKeyIsRefusedWithTheKnownOnes() {
+        for (String typo : List.of("tap-name", "ownr")) {
+            assertThatThrownBy(() -> NetworkProviders.create("bridge", ProviderSettings.of(root).with("bridge", "br0")
+                    .with(typo, "1000"))).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessage("the bridge provider has no option " + typo
+                            + "; its options are bridge, group, owner, tap-names");
+            assertThatThrownBy(() -> BridgeNetworkProvider.verifyOnAnyBridge(ProviderSettings.of(root)
+                    .with(typo, "1000"), "vm-1")).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("has no option " + typo);
+        }
+    }
+
+    @Test
+    void aHostWhereTheBackendCannotRunIsANetworkException() {
+        Optional<String> real = BridgeNetworkProvider.unavailabilityCause();
+        BridgeNetworkProvider.overrideUnavailability(Optional.of("/dev/net/tun is missing (load the tun module)"));
+        try {
+            assertThatThrownBy(() -> NetworkProviders.create("bridge", ProviderSettings.of(root).with("bridge", "br0")))
+                    .isInstanceOf(NetworkException.class)
+                    .hasMessage("the bridge network provider cannot run here: /dev/net/tun is missing (load the tun"
+                            + " module)");
+        } finally {
+            BridgeNetworkProvider.overrideUnavailability(real);
+        }
+    }
+
+    @Test
+    void configuringAVmWhoseTapExistsWithoutItsSavedConfigsSaysSo() {
+        List<NicConfig> first = provider.configure("vm-own", 1, VmSpec.of(1), List.of());
+        assertThatThrownBy(() -> provider.configure("vm-own", 1, VmSpec.of(1), List.of()))
+                .isInstanceOfSatisfying(DeviceOperationException.class,
+                        e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
+                .hasMessageContaining("TAP btvm-own-0 exists and carries tapwire:vm-own: this VM's TAP exists; pass"
+                        + " its saved configs")
+                .hasMessageNotContaining("another VM");
+        assertThat(provider.configure("vm-own", 1, VmSpec.of(1), first)).isEqualTo(first);
+        provider.verify("vm-own");
+        provider.delete(List.of("vm-own"));
     }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.AddressExhaustedException;
+import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.InvalidNetworkSpecException;
@@ -17,6 +18,8 @@ import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.gc.ActiveVms;
+import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.HostRequirements;
@@ -28,6 +31,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CyclicBarrier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -55,8 +59,10 @@ class NamedNetworkProviderTest {
 
     @AfterEach
     void tearDown() {
-        provider.delete(provider.taps().stream().map(l -> BridgeTaps.vmIdOf(l).orElseThrow()).distinct().toList());
-        provider.realizer().orElseThrow().list().forEach(r -> provider.realizer().orElseThrow().unrealize(r.network()));
+        try (BridgeNetworkProvider done = provider) {
+            done.delete(done.taps().stream().map(l -> BridgeTaps.vmIdOf(l).orElseThrow()).distinct().toList());
+            done.realizer().orElseThrow().list().forEach(r -> done.realizer().orElseThrow().unrealize(r.network()));
+        }
     }
 
     /** What dnsmasq reads from one of its watched directories: every visible file, by content. */
@@ -125,13 +131,57 @@ class NamedNetworkProviderTest {
         assertThat(registry.get("team").members()).isEmpty(); // the join was undone
 
         NetworkNamespace.createBridge("br0");
-        BridgeNetworkProvider both = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0")
-                .withRegistry(registry));
-        List<NicConfig> nics = both.configure("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team")), List.of());
-        assertThat(nics).extracting(NicConfig::bridgeDev).containsExactly("tw-team", "br0");
-        assertThat(nics.get(1).network()).isNull();
-        assertThat(registry.get("team").member("vm-1")).isPresent();
-        both.verify("vm-1");
+        try (BridgeNetworkProvider both = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", "br0")
+                .withRegistry(registry))) {
+            List<NicConfig> nics = both.configure("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team")), List.of());
+            assertThat(nics).extracting(NicConfig::bridgeDev).containsExactly("tw-team", "br0");
+            assertThat(nics.get(1).network()).isNull();
+            assertThat(registry.get("team").member("vm-1")).isPresent();
+            both.verify("vm-1");
+        }
+    }
+
+    @Test
+    void aWorkspaceHeldByALiveVmIsRefusedToAnotherProviderOrBatchAndFreedWhenTheVmIsGone() throws Exception {
+        VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+        NicConfig first = provider.configure("vm-1", 1, web, List.of()).get(0);
+        try (BridgeNetworkProvider other = new BridgeNetworkProvider(ProviderSettings.of(root).withRegistry(registry))) {
+            assertThatThrownBy(() -> other.configure("vm-2", 1, web, List.of()))
+                    .isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("workspace web is held on network team by live VM vm-1");
+            assertThatThrownBy(() -> other.configureAll(List.of(new ConfigureRequest("vm-3", 1,
+                    web.withWorkspace("api"), List.of()), new ConfigureRequest("vm-4", 1, web.withWorkspace("api"),
+                    List.of())))).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("workspace api is held on network team by live VM vm-3");
+            assertThat(registry.get("team").workspaces()).containsExactly("web");
+            assertThat(provider.taps()).extracting(Link::name).containsExactly(first.tap());
+            provider.verify("vm-1");
+            assertThat(Dns.queryA("10.77.0.1", "web.team")).containsExactly(first.network().ip().toString());
+
+            BridgeTaps.cleanup(root, List.of("vm-1")); // as tap rm does: the VM is gone, its workspace is free
+            NicConfig again = other.configure("vm-2", 1, web, List.of()).get(0);
+            assertThat(again.network()).isEqualTo(first.network());
+            assertThat(again.mac()).isEqualTo(first.mac());
+            other.verify("vm-2");
+        }
+    }
+
+    @Test
+    void theWorkspaceRecordOfAVmGoesWithItsTapsByDeleteOrByTheGc() {
+        VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+        provider.configure("vm-1", 1, web, List.of());
+        provider.configure("vm-2", 1, web.withWorkspace("api"), List.of());
+        assertThat(BridgeTaps.workspaceOf(root, "vm-1")).contains("web");
+
+        provider.delete(List.of("vm-1"));
+        assertThat(BridgeTaps.workspaceOf(root, "vm-1")).isEmpty();
+
+        GcOrchestrator gc = new GcOrchestrator();
+        provider.registerGc(gc);
+        gc.register(ActiveVms.of(Set.of()));
+        assertThat(gc.runOnce().succeeded()).isTrue();
+        assertThat(provider.taps()).isEmpty();
+        assertThat(BridgeTaps.workspaceOf(root, "vm-2")).isEmpty();
     }
 
     @Test

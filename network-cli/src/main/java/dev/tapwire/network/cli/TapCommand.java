@@ -59,21 +59,25 @@ final class TapCommand {
                     + "(bt<first 8 characters of the VM ID>-<nic>) or hashed (tw<hash of the whole ID>-<nic>, for IDs"
                     + " that share their first 8 characters).") String tapNames,
             @Option(names = "--existing", paramLabel = "FILE", description = "The NIC configs this command printed"
-                    + " for the VM before (e.g. before a host reboot), as JSON: recovery — the same TAP names and MACs,"
-                    + " the VM's TAPs that still exist adopted. Give the same options as when it was created.")
+                    + " for the VM before (e.g. before a host reboot), or the record --record printed: recovery — the"
+                    + " same TAP names and MACs, the VM's TAPs that still exist adopted. Give the same options as when"
+                    + " it was created.")
             Path existingFile,
             @Option(names = "--record", description = "Print the VM's record (its spec and NIC configs) instead of"
                     + " the bare NIC configs: what tap restore reads after a host reboot.") boolean record) {
         List<String> named = networks == null ? List.of() : networks;
-        List<NicConfig> existing = existingFile == null ? List.of() : readConfigs(existingFile);
+        List<NicConfig> existing = existingFile == null ? List.of() : readConfigs(existingFile, vmId);
         int count = nics != null ? nics : Math.max(1, named.size());
         if (bridge == null && count > named.size()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--bridge is required for the "
                     + (count - named.size()) + " NIC(s) on no --network");
         }
         VmRecord wanted = new VmRecord(vmId, cpu, singleQueue, workspace, named, existing);
-        List<NicConfig> configs = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames, !named.isEmpty()))
-                .configure(vmId, count, wanted.spec(), existing);
+        List<NicConfig> configs;
+        try (BridgeNetworkProvider provider = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames,
+                !named.isEmpty()))) {
+            configs = provider.configure(vmId, count, wanted.spec(), existing);
+        }
         root.printJson(record ? wanted.withNics(configs) : configs);
         return 0;
     }
@@ -135,8 +139,11 @@ final class TapCommand {
             requests.add(ConfigureRequest.recover(r.vm(), r.spec(), r.nics()));
         }
         boolean networks = records.stream().anyMatch(r -> !r.networks().isEmpty());
-        List<List<NicConfig>> configs = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames, networks))
-                .configureAll(requests);
+        List<List<NicConfig>> configs;
+        try (BridgeNetworkProvider provider = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames,
+                networks))) {
+            configs = provider.configureAll(requests);
+        }
         List<VmRecord> restored = new ArrayList<>();
         for (int i = 0; i < records.size(); i++) {
             restored.add(records.get(i).withNics(configs.get(i)));
@@ -181,14 +188,42 @@ final class TapCommand {
         }
     }
 
-    /** Reads the JSON array of NIC configs that {@code tap create} printed. */
-    private List<NicConfig> readConfigs(Path file) {
+    /**
+     * Reads a VM's saved configs for {@code --existing}: the JSON array of NIC configs that {@code tap create}
+     * printed, or the record that {@code tap create --record} printed (its {@code nics}).
+     */
+    private List<NicConfig> readConfigs(Path file, String vmId) {
+        JsonNode tree;
         try {
-            return List.of(Tapwire.JSON.readValue(file.toFile(), NicConfig[].class));
+            tree = Tapwire.JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--existing " + file + " is not the JSON"
-                    + " array of NIC configs that tap create prints: " + e.getMessage().lines().findFirst().orElse(""));
+            throw existingError(file, "is not JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }
+        try {
+            if (tree != null && tree.isObject() && tree.has("nics")) {
+                VmRecord record = Tapwire.JSON.treeToValue(tree, VmRecord.class);
+                if (!vmId.equals(record.vm())) {
+                    throw existingError(file, "is the record of VM " + record.vm() + ", not of " + vmId);
+                }
+                return record.nics();
+            }
+            if (tree != null && tree.isArray() && !tree.isEmpty() && tree.get(0).has("vm")) {
+                throw existingError(file, "holds VM records, which tap restore reads; --existing takes one VM's NIC"
+                        + " configs (what tap create prints) or its record (what tap create --record prints)");
+            }
+            if (tree != null && tree.isArray()) {
+                return List.of(Tapwire.JSON.treeToValue(tree, NicConfig[].class));
+            }
+        } catch (IOException e) {
+            throw existingError(file, "is neither the NIC configs nor the record of a VM: "
+                    + e.getMessage().lines().findFirst().orElse(""));
+        }
+        throw existingError(file, "is neither the JSON array of NIC configs that tap create prints nor the record"
+                + " (a JSON object with vm, cpu and nics) that tap create --record prints");
+    }
+
+    private CommandLine.ParameterException existingError(Path file, String what) {
+        return new CommandLine.ParameterException(spec.commandLine(), "--existing " + file + " " + what);
     }
 
     @Command(name = "rm", description = "Remove every TAP of the given VMs (batched; unknown VMs are fine).")
@@ -208,12 +243,11 @@ final class TapCommand {
         boolean networks = NetworkRealizer.anyUnder(root.stateDir()); // named networks: check their realization too
         ProviderSettings settings = settings(bridge, owner, group, tapNames, networks);
         String on;
-        if (networks) {
-            new BridgeNetworkProvider(settings).verify(vmId);
+        if (networks || bridge != null) {
+            try (BridgeNetworkProvider provider = new BridgeNetworkProvider(settings)) {
+                provider.verify(vmId);
+            }
             on = bridge != null ? bridge : "their bridges";
-        } else if (bridge != null) {
-            new BridgeNetworkProvider(settings).verify(vmId);
-            on = bridge;
         } else {
             on = BridgeNetworkProvider.verifyOnAnyBridge(settings, vmId);
         }

@@ -107,7 +107,7 @@ class TapCommandTest {
         Files.writeString(saved, "not json");
         CliRunner.Result bad = cli.run("tap", "create", "vm-4ebo07", "--bridge", "br0", "--existing", saved.toString());
         assertThat(bad.status()).isEqualTo(2);
-        assertThat(bad.err()).contains("is not the JSON array of NIC configs that tap create prints");
+        assertThat(bad.err()).contains("--existing " + saved + " is not JSON");
     }
 
     @Test
@@ -156,7 +156,9 @@ class TapCommandTest {
         assertThat(cli.run("tap", "ls").out()).contains("btlive0001-0").doesNotContain("btdead0001");
         JsonNode report = json.readTree(cli.run("gc", "--bridge", "br0", "--active", "live0001", "--json").out());
         assertThat(report.get("aborted").asBoolean()).isFalse();
-        assertThat(cli.run("gc", "--bridge", "br0").status()).as("--active is required").isEqualTo(2);
+        CliRunner.Result neither = cli.run("gc", "--bridge", "br0");
+        assertThat(neither.status()).as("--active or --none-active is required").isEqualTo(2);
+        assertThat(neither.err()).contains("say which VMs are alive").contains("--none-active");
 
         cli.run("tap", "create", "live0002", "--bridge", "br0");
         CliRunner.Result typo = cli.run("gc", "--active", "bad/id");
@@ -165,5 +167,51 @@ class TapCommandTest {
         assertThat(cli.run("gc", "--active", "live0001,live0002").status()).as("comma-separated, without --bridge")
                 .isZero();
         assertThat(cli.run("tap", "ls").out()).contains("btlive0001-0").contains("btlive0002-0");
+    }
+
+    @Test
+    void gcWithNoOrEmptyActiveIdsIsAUsageErrorAndNoneActiveMustBeSaid() throws Exception {
+        cli.run("tap", "create", "live0003", "--bridge", "br0");
+        for (String[] args : List.of(new String[] {"gc", "--active"}, new String[] {"gc", "--active", ""},
+                new String[] {"gc", "--active", ","}, new String[] {"gc", "--active", "live0003", "--none-active"})) {
+            CliRunner.Result gc = cli.run(args);
+            assertThat(gc.status()).as(String.join(" ", args) + ": " + gc.err()).isEqualTo(2);
+            assertThat(cli.run("tap", "ls").out()).as(String.join(" ", args)).contains("btlive0003-0");
+        }
+        assertThat(cli.run("gc", "--active", "").err()).contains("--active got an empty VM ID");
+
+        CliRunner.Result none = cli.run("gc", "--none-active");
+        assertThat(none.status()).as(none.err()).isZero();
+        assertThat(none.out()).contains("btlive0003-0");
+        assertThat(json.readTree(cli.run("tap", "ls", "--json").out())).isEmpty();
+    }
+
+    @Test
+    void createWithoutTheSavedConfigsOfItsOwnTapSaysToPassThemAndTakesARecordAsTheSavedConfigs() throws Exception {
+        CliRunner.Result created = cli.run("tap", "create", "vm-own0001", "--bridge", "br0", "--record");
+        assertThat(created.status()).as(created.err()).isZero();
+        Path record = state.resolve("vm-own0001.json");
+        Files.writeString(record, created.out());
+
+        CliRunner.Result again = cli.run("tap", "create", "vm-own0001", "--bridge", "br0");
+        assertThat(again.status()).isEqualTo(1);
+        assertThat(again.err()).contains("carries tapwire:vm-own0001: this VM's TAP exists; pass its saved configs")
+                .doesNotContain("another VM");
+
+        CliRunner.Result recovered = cli.run("tap", "create", "vm-own0001", "--bridge", "br0", "--existing",
+                record.toString());
+        assertThat(recovered.status()).as(recovered.err()).isZero();
+        assertThat(json.readTree(recovered.out())).isEqualTo(json.readTree(created.out()).get("nics"));
+
+        CliRunner.Result otherVm = cli.run("tap", "create", "vm-other01", "--bridge", "br0", "--existing",
+                record.toString());
+        assertThat(otherVm.status()).isEqualTo(2);
+        assertThat(otherVm.err()).contains("is the record of VM vm-own0001, not of vm-other01");
+        Files.writeString(record, "[" + created.out() + "]");
+        CliRunner.Result records = cli.run("tap", "create", "vm-own0001", "--bridge", "br0", "--existing",
+                record.toString());
+        assertThat(records.status()).isEqualTo(2);
+        assertThat(records.err()).contains("holds VM records, which tap restore reads").doesNotContain("START_OBJECT");
+        cli.run("tap", "rm", "vm-own0001");
     }
 }

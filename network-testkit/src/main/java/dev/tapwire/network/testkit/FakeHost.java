@@ -27,6 +27,7 @@ public final class FakeHost {
     private final Map<String, Tap> taps = new ConcurrentHashMap<>();
     private final Map<String, DeviceOperationException> failures = new ConcurrentHashMap<>();
     private final ReentrantLock gcLock = new ReentrantLock();
+    private final Map<String, String> workspaces = new ConcurrentHashMap<>(); // VM → workspace on named networks
 
     /** Creates an empty host. */
     public FakeHost() {
@@ -77,6 +78,20 @@ public final class FakeHost {
      */
     public void remove(String name) {
         taps.remove(name);
+    }
+
+    /** Records the workspace a VM joined its named networks as, or forgets it (empty). */
+    void recordWorkspace(String vmId, Optional<String> workspace) {
+        workspace.ifPresentOrElse(w -> workspaces.put(vmId, w), () -> workspaces.remove(vmId));
+    }
+
+    /**
+     * Returns the live VM that holds {@code workspace} on the network whose bridge is {@code bridge}: one with a TAP
+     * there and that workspace recorded.
+     */
+    Optional<String> holderOf(String bridge, String workspace) {
+        return taps.values().stream().filter(t -> t.bridge().equals(bridge)).map(Tap::vmId).distinct()
+                .filter(vm -> workspace.equals(workspaces.get(vm))).sorted().findFirst();
     }
 
     Optional<DeviceOperationException> failure(String tap) {

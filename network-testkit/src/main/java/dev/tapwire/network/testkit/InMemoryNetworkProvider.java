@@ -54,6 +54,11 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
 
     /** The provider type. */
     public static final String TYPE = "memory";
+    /**
+     * The option keys this backend reads — the bridge backend's, so that settings written for one work for the
+     * other; any other key is refused.
+     */
+    public static final Set<String> OPTIONS = Set.of("bridge", "owner", "group", TapNaming.OPTION);
 
     private static final Map<Path, FakeHost> HOSTS = new ConcurrentHashMap<>();
 
@@ -66,8 +71,9 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     /**
      * Creates a provider on the shared fake host of {@code settings.rootDir()}.
      *
-     * @param settings root directory and options ({@code bridge}, default {@code br0}; {@value TapNaming#OPTION})
-     * @throws InvalidNetworkSpecException if the bridge name is not a valid interface name
+     * @param settings root directory and options ({@code bridge}, default {@code br0}; {@value TapNaming#OPTION};
+     *     {@code owner} and {@code group}, checked and otherwise ignored)
+     * @throws InvalidNetworkSpecException as {@link #InMemoryNetworkProvider(ProviderSettings, FakeHost)} does
      */
     public InMemoryNetworkProvider(ProviderSettings settings) {
         this(settings, HOSTS.computeIfAbsent(settings.rootDir().toAbsolutePath().normalize(), p -> new FakeHost()));
@@ -76,11 +82,16 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     /**
      * Creates a provider on a given fake host.
      *
-     * @param settings root directory and options ({@code bridge}, default {@code br0}; {@value TapNaming#OPTION})
+     * @param settings root directory and options ({@code bridge}, default {@code br0}; {@value TapNaming#OPTION};
+     *     {@code owner} and {@code group}, checked and otherwise ignored)
      * @param host the fake host its TAPs live on
-     * @throws InvalidNetworkSpecException if the bridge name is not a valid interface name
+     * @throws InvalidNetworkSpecException if an option key is not one of {@link #OPTIONS}, the bridge name is not a
+     *     valid interface name, owner or group is not an id, or the TAP naming is unknown
      */
     public InMemoryNetworkProvider(ProviderSettings settings, FakeHost host) {
+        settings.requireKnownOptions(TYPE, OPTIONS);
+        settings.intOption("owner");
+        settings.intOption("group");
         this.host = host;
         this.bridge = TapNames.requireValidInterfaceName(settings.option("bridge").orElse("br0"));
         this.registry = settings.findRegistry();
@@ -130,16 +141,22 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     @Override
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
         List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing, naming);
-        NetworkJoins joins = NetworkJoins.check(registry, vmId, vm);
         List<NicConfig> result = new ArrayList<>();
-        synchronized (host) {
+        synchronized (host) { // checked and joined under the host's lock, as the bridge backend holds its GC lock
+            NetworkJoins joins = NetworkJoins.check(registry, vmId, vm,
+                    (network, workspace) -> host.holderOf(NetworkNames.bridgeName(network), workspace));
             List<String> created = new ArrayList<>();
             try {
                 for (int i = 0; i < nics; i++) {
                     String tap = naming.tapName(vmId, i);
                     FakeHost.Tap present = host.tap(tap).orElse(null);
                     boolean recovering = !previous.isEmpty();
-                    if (present != null && !(recovering && present.vmId().equals(vmId))) {
+                    if (present != null && !recovering && present.vmId().equals(vmId)) {
+                        throw DeviceOperationException.of("TUNSETIFF", tap, Reason.BUSY, "TAP " + tap + " exists and"
+                                + " is VM " + vmId + "'s own: this VM's TAP exists; pass its saved configs (configure's"
+                                + " existing configs) to recover it, or delete the VM first");
+                    }
+                    if (present != null && !present.vmId().equals(vmId)) {
                         throw TapNames.nameTaken("TUNSETIFF", tap, vmId, naming, null);
                     }
                     host.failure(tap).ifPresent(f -> {
@@ -166,6 +183,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                 joins.undo(e);
                 throw e;
             }
+            host.recordWorkspace(vmId, joins.size() > 0 ? Optional.of(joins.workspace()) : Optional.empty());
         }
         records.put(vmId, new VmNetworks(vmId, result));
         return List.copyOf(result);
@@ -180,6 +198,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                     host.remove(tap.name());
                 }
             }
+            vmIds.forEach(vm -> host.recordWorkspace(vm, Optional.empty()));
         }
         vmIds.forEach(records::remove);
         return new LinkedHashSet<>(vmIds);

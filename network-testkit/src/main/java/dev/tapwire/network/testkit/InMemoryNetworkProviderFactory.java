@@ -19,9 +19,10 @@ public final class InMemoryNetworkProviderFactory implements NetworkProviderFact
     /**
      * Creates an in-memory provider on the fake host shared by every provider of the same root directory.
      *
-     * @param settings root directory and options ({@code bridge}, default {@code br0})
+     * @param settings root directory and options ({@code bridge}, default {@code br0}; see
+     *     {@link InMemoryNetworkProvider#OPTIONS})
      * @return the provider
-     * @throws dev.tapwire.network.InvalidNetworkSpecException if the bridge name is invalid
+     * @throws dev.tapwire.network.InvalidNetworkSpecException if an option key is unknown or a value invalid
      */
     @Override
     public NetworkProvider create(ProviderSettings settings) {

@@ -130,11 +130,15 @@ public abstract class NetworkProviderContractKit {
         return provider().configure(vmId, nics, spec, List.of());
     }
 
-    /** Deletes every VM the test configured, so nothing leaks between tests. */
+    /** Deletes every VM the test configured and closes the provider, so nothing leaks between tests. */
     @AfterEach
     void deleteConfiguredVms() throws Exception {
-        if (provider != null && !vms.isEmpty()) {
-            provider.delete(vms);
+        if (provider != null) {
+            try (NetworkProvider done = provider) {
+                if (!vms.isEmpty()) {
+                    done.delete(vms);
+                }
+            }
         }
     }
 
@@ -163,9 +167,63 @@ public abstract class NetworkProviderContractKit {
 
         @AfterEach
         void deleteVms() {
-            if (named != null && !namedVms.isEmpty()) {
-                named.delete(namedVms);
+            if (named != null) {
+                try (NetworkProvider done = named) {
+                    if (!namedVms.isEmpty()) {
+                        done.delete(namedVms);
+                    }
+                }
             }
+        }
+
+        @Test
+        void aSecondLiveVmCannotTakeAWorkspaceThatALiveVmHoldsOnANetwork() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+            List<NicConfig> first = configureOn("vm-1", 1, web);
+
+            assertThatThrownBy(() -> configureOn("vm-2", 1, web)).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("workspace web is held on network team by live VM vm-1")
+                    .hasMessageContaining("delete VM vm-1 first");
+            assertThat(registry.get("team").members()).extracting(Member::workspace).containsExactly("web");
+            assertThat(registry.get("team").member("web")).map(Member::ip).contains(first.get(0).network().ip());
+            named.verify("vm-1");
+
+            // the same VM again, with its saved configs, is no second VM
+            assertThat(named.configure("vm-1", 1, web, first)).isEqualTo(first);
+            named.verify("vm-1");
+        }
+
+        @Test
+        void aWorkspaceNameIsTrimmedOnceSoARollbackNeverMakesTheRealMemberLeave() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            registry.create("tiny", Ipv4Subnet.parse("10.79.0.0/30")); // one host
+            registry.join("tiny", "first");
+            Ipv4Address beta = registry.join("team", "beta"); // a member with no VM yet
+            assertThatThrownBy(() -> configureOn("vm-2", 2, VmSpec.of(1).withNetworks(List.of("team", "tiny"))
+                    .withWorkspace(" beta "))).isInstanceOf(AddressExhaustedException.class);
+            assertThat(registry.get("team").member("beta")).map(Member::ip).contains(beta);
+
+            NicConfig nic = configureOn("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("beta"))
+                    .get(0);
+            assertThatThrownBy(() -> configureOn("vm-3", 1, VmSpec.of(1).withNetworks(List.of("team"))
+                    .withWorkspace("\tbeta "))).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("held on network team by live VM vm-1");
+            assertThat(nic.mac()).isEqualTo(MacAddress.forMember("team", "beta"));
+            assertThat(registry.get("team").workspaces()).containsExactly("beta");
+            assertThat(registry.get("team").member("beta")).map(Member::ip).contains(beta);
+        }
+
+        @Test
+        void aWorkspaceWhoseNameDiffersFromAMembersOnlyInCaseIsRefused() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            configureOn("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("beta"));
+            for (String other : List.of("Beta", "BETA")) {
+                assertThatThrownBy(() -> configureOn("vm-" + other, 1, VmSpec.of(1).withNetworks(List.of("team"))
+                        .withWorkspace(other))).isInstanceOf(InvalidNetworkSpecException.class)
+                        .hasMessageContaining("member beta has that name there, and DNS names are case-insensitive");
+            }
+            assertThat(registry.get("team").workspaces()).containsExactly("beta");
         }
 
         @Test
@@ -371,6 +429,18 @@ public abstract class NetworkProviderContractKit {
                             e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
                     .hasMessageContaining(first.get(0).tap());
             provider().verify("abcdefgh-first");
+        }
+
+        @Test
+        void aVmConfiguredAgainWithoutItsSavedConfigsIsToldToPassThem() throws Exception {
+            List<NicConfig> first = configure("vm-again", 1, VmSpec.of(1));
+            assertThatThrownBy(() -> provider().configure("vm-again", 1, VmSpec.of(1), List.of()))
+                    .isInstanceOfSatisfying(DeviceOperationException.class,
+                            e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
+                    .hasMessageContaining("this VM's TAP exists; pass its saved configs")
+                    .hasMessageNotContaining("another VM");
+            assertThat(provider().configure("vm-again", 1, VmSpec.of(1), first)).isEqualTo(first);
+            provider().verify("vm-again");
         }
 
         @Test

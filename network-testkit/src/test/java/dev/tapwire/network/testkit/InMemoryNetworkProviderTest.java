@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.NetworkProviders;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.spi.ProviderSettings;
@@ -61,5 +63,16 @@ class InMemoryNetworkProviderTest {
                         e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
                 .hasMessageStartingWith("TUNSETIFF(btleft0ver-0) failed: EBUSY (Device or resource busy");
         provider.host().remove("btleft0ver-0");
+    }
+
+    @Test
+    void anUnknownOptionKeyIsRefusedWithTheKnownOnesAsTheBridgeBackendDoes() {
+        assertThatThrownBy(() -> NetworkProviders.create("memory", ProviderSettings.of(root).with("tap-name", "hashed")))
+                .isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessage("the memory provider has no option tap-name; its options are bridge, group, owner, tap-names");
+        assertThatThrownBy(() -> new InMemoryNetworkProvider(ProviderSettings.of(root).with("owner", "bob")))
+                .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("owner=bob");
+        assertThat(new InMemoryNetworkProvider(ProviderSettings.of(root).with("owner", "1000").with("group", "100")
+                .with("tap-names", "hashed")).type()).isEqualTo("memory");
     }
 }
