@@ -717,6 +717,7 @@ public final class Benchmarks {
             }
             provider.delete(ids);
             realizer.unrealize("team");
+            provider.close(); // stops following the registry
         }
     }
 

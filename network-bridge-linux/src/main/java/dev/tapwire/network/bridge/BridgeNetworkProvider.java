@@ -598,7 +598,9 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     /**
      * Checks that every TAP of the VM is as configure left it: a persistent TAP ({@code IFF_NO_PI},
      * {@code IFF_VNET_HDR}) with tapwire's alias for this VM, owned as this provider's options say, up, on
-     * this provider's bridge, NIC 0 present under this provider's naming, and all NICs in one queue mode.
+     * this provider's bridge, NIC 0 present under this provider's naming, all NICs in one queue mode, and each
+     * port the target of exactly one static forwarding entry (its guest's: not moved to another port, and no
+     * other guest's MAC on it).
      *
      * @throws DeviceOperationException naming the first TAP that is not, and what is wrong with it
      */
@@ -681,6 +683,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         Boolean multiQueue = null;
         Link on = null;
         List<Link> masters = new ArrayList<>();
+        Map<Integer, List<Rtnetlink.FdbEntry>> fdbs = new HashMap<>(); // by bridge ifindex, read once each
         for (Link tap : taps) {
             Link.TunInfo info = tap.tun().orElseThrow(() -> wrong(vmId, tap, "it reports no TUN/TAP details"));
             if (!info.tap() || info.packetInfo() || !info.vnetHdr() || !info.persist()) {
@@ -715,6 +718,18 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             }
             if (!tap.isUp()) {
                 throw wrong(vmId, tap, "it is down");
+            }
+            List<MacAddress> forwarded = fdbs.computeIfAbsent(master.index(), netlink::fdb).stream()
+                    .filter(e -> e.isStatic() && e.port() == tap.index()).map(Rtnetlink.FdbEntry::mac).toList();
+            if (forwarded.isEmpty()) {
+                throw wrong(vmId, tap, "bridge " + master.name() + " has no static forwarding entry for its guest on"
+                        + " its port: frames for the guest go to another port (was the guest's MAC given to another"
+                        + " VM or device?) or nowhere; configure the VM again with its saved configs");
+            }
+            if (forwarded.size() > 1) {
+                throw wrong(vmId, tap, "bridge " + master.name() + " forwards " + forwarded.size() + " MACs " + forwarded
+                        + " to its port, where configure puts only its guest's: another guest's frames reach this VM;"
+                        + " configure that other VM again with its saved configs");
             }
         }
         return masters;

@@ -397,4 +397,24 @@ class BridgeNetworkProviderTest {
         provider.verify("vm-own");
         provider.delete(List.of("vm-own"));
     }
+
+    @Test
+    void verifyDetectsAGuestsForwardingEntryThatIsNotOnItsOwnPort() throws Exception {
+        List<NicConfig> first = provider.configure("vm-fdb1", 1, VmSpec.of(1), List.of());
+        List<NicConfig> second = provider.configure("vm-fdb2", 1, VmSpec.of(1), List.of());
+        provider.verify("vm-fdb1");
+        // the first guest's MAC now forwarded to the second VM's port, as a second VM with the same MAC does
+        run("bridge", "fdb", "replace", first.get(0).mac().toString(), "dev", second.get(0).tap(), "master", "static");
+
+        assertThatThrownBy(() -> provider.verify("vm-fdb1")).isInstanceOf(DeviceOperationException.class)
+                .hasMessageContaining("TAP btvm-fdb1-0 of VM vm-fdb1 is not as configured: bridge br0 has no static"
+                        + " forwarding entry for its guest on its port");
+        assertThatThrownBy(() -> provider.verify("vm-fdb2")).isInstanceOf(DeviceOperationException.class)
+                .hasMessageContaining("bridge br0 forwards 2 MACs").hasMessageContaining(first.get(0).mac().toString());
+
+        provider.configure("vm-fdb1", 1, VmSpec.of(1), first); // a recovery puts the entry back on its port
+        provider.verify("vm-fdb1");
+        provider.verify("vm-fdb2");
+        provider.delete(List.of("vm-fdb1", "vm-fdb2"));
+    }
 }

@@ -79,7 +79,7 @@ class NamedNetworkProviderTest {
     /** How many processes are dnsmasqs started for network team under this root. */
     private long dnsmasqsOfTeam() {
         return ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("")
-                .contains("--pid-file=" + root.resolve("realized/team/dnsmasq.pid"))).count();
+                .contains("--pid-file=" + NetworkRealizer.runtimeDir(root).resolve("team/dnsmasq.pid"))).count();
     }
 
     /** SIGKILLs network team's dnsmasq, as a crash would; returns its pid. */
@@ -109,7 +109,7 @@ class NamedNetworkProviderTest {
         assertThat(registry.get("team").member("web")).isPresent();
         assertThat(link(nic.tap()).orElseThrow().masterIndex()).isEqualTo(link("tw-team").orElseThrow().index());
         assertThat(Dns.queryA("10.77.0.1", "web.team")).containsExactly("10.77.0.2");
-        assertThat(served(root.resolve("realized/team/dhcp")))
+        assertThat(served(NetworkRealizer.runtimeDir(root).resolve("team/dhcp")))
                 .isEqualTo(nic.mac() + ",10.77.0.2\n");
         provider.verify("vm-1");
 
@@ -214,8 +214,8 @@ class NamedNetworkProviderTest {
                 .withWorkspace("my_workspace"), List.of()).get(0);
         assertThat(nic.network().ip()).hasToString("10.77.0.2");
         assertThat(NetworkRealizer.hasDnsName("my_workspace")).isFalse();
-        assertThat(served(root.resolve("realized/team/dhcp"))).contains("10.77.0.2");
-        assertThat(served(root.resolve("realized/team/hosts"))).isEmpty();
+        assertThat(served(NetworkRealizer.runtimeDir(root).resolve("team/dhcp"))).contains("10.77.0.2");
+        assertThat(served(NetworkRealizer.runtimeDir(root).resolve("team/hosts"))).isEmpty();
         assertThat(provider.realizer().orElseThrow().hostsLines("team")).isEmpty();
     }
 

@@ -55,7 +55,7 @@ import picocli.CommandLine.Spec;
  * A guest image that cannot be built is not a failure: the tour shows a frame crossing a TAP instead and says
  * why it booted no guests.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "demo",
         description = {"Show tapwire at work in a temporary state directory (and, as root, a private network namespace).",
             "Exit status 1 when a guest failed (one line on stderr says why), after the rest of the tour and the"
                 + " clean-up."})
@@ -184,8 +184,12 @@ final class DemoCommand implements Callable<Integer> {
             out.println();
             printLinks(out);
         } finally {
-            guests.forEach(Guest::close);
-            tearDown(out, provider, realizer, network, nics);
+            try {
+                guests.forEach(Guest::close);
+                tearDown(out, provider, realizer, network, nics);
+            } finally {
+                provider.close(); // stops following the registry
+            }
         }
     }
 

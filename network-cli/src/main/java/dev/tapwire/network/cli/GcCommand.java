@@ -19,7 +19,7 @@ import picocli.CommandLine.ParentCommand;
  * {@code tapwire gc}: one garbage-collection cycle with the listed VMs as the live ones ({@code --active}), or with
  * none alive ({@code --none-active}); one of the two is required, and an empty VM ID is a usage error.
  */
-@Command(name = "gc", mixinStandardHelpOptions = true,
+@Command(name = "gc",
         description = "Reclaim, in one batch, the tapwire TAPs (on any bridge or none) whose VMs are not listed as active,"
                 + " and the realizations (bridge, dnsmasq, rules) of networks gone from the registry.")
 final class GcCommand implements Callable<Integer> {

@@ -25,8 +25,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /** {@code tapwire tap ...}: TAP devices on a Linux bridge (needs CAP_NET_ADMIN). */
-@Command(name = "tap", description = "Create, verify, list and remove the TAP devices of VMs.",
-        mixinStandardHelpOptions = true)
+@Command(name = "tap", description = "Create, verify, list and remove the TAP devices of VMs.")
 final class TapCommand {
 
     @ParentCommand

@@ -137,7 +137,7 @@ class NamedNetworkCommandTest {
         cli.run("network", "up", "team");
         // removed from the registry by another process, which does not know this host realized it
         FileNetworkRegistry.open(state).remove("team", false);
-        CliRunner.Result gc = cli.run("gc", "--active");
+        CliRunner.Result gc = cli.run("gc", "--none-active");
         assertThat(gc.status()).as(gc.err()).isZero();
         assertThat(gc.out()).containsPattern("named-networks\\s+1\\s+team");
         assertThat(NetworkNamespace.links()).doesNotContain("tw-team");

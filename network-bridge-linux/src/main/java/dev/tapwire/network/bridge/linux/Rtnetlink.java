@@ -213,6 +213,57 @@ public final class Rtnetlink implements AutoCloseable {
         return addresses;
     }
 
+    /**
+     * An entry of a bridge's forwarding database.
+     *
+     * @param port the ifindex of the port that frames for {@code mac} go to
+     * @param mac the MAC
+     * @param isStatic true for a static entry ({@code NUD_NOARP}, as {@link #addStaticFdb} makes it); false for a
+     *     learned entry or a port's own address
+     */
+    public record FdbEntry(int port, MacAddress mac, boolean isStatic) {
+    }
+
+    /**
+     * Dumps the forwarding database of one bridge, as {@code bridge fdb show br BRIDGE} does.
+     *
+     * @param bridgeIndex the bridge's ifindex
+     * @return its entries, in kernel order
+     * @throws DeviceOperationException on failure
+     */
+    public List<FdbEntry> fdb(int bridgeIndex) {
+        Message m = new Message(Linux.RTM_GETNEIGH, Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP)
+                .ndmsg(Linux.AF_BRIDGE, 0, 0, 0);
+        int s = send(List.of(m));
+        List<FdbEntry> entries = new ArrayList<>();
+        receiveUntil("RTM_GETNEIGH dump", null, (buf, off, len, type, seq) -> {
+            if (seq != s) {
+                return false;
+            }
+            if (type == Linux.NLMSG_ERROR) {
+                throwIfError(buf, off, len, "RTM_GETNEIGH dump", null, 0);
+            } else if (type == Linux.RTM_NEWNEIGH) {
+                int base = off + Linux.NLMSG_HDRLEN;
+                int port = buf.getInt(base + 4);
+                int state = buf.getShort(base + 8) & 0xffff;
+                byte[] mac = null;
+                int master = 0;
+                for (Attrs a = new Attrs(buf, base + Linux.NDMSG_LEN, off + len); a.next(); ) {
+                    if (a.type == Linux.NDA_LLADDR && a.length == 6) {
+                        mac = a.bytes();
+                    } else if (a.type == Linux.NDA_MASTER && a.length == 4) {
+                        master = a.u32();
+                    }
+                }
+                if (mac != null && master == bridgeIndex) {
+                    entries.add(new FdbEntry(port, MacAddress.of(mac), (state & Linux.NUD_NOARP) != 0));
+                }
+            }
+            return type == Linux.NLMSG_DONE;
+        });
+        return entries;
+    }
+
     /** Handles one received message; returns true when no more are expected. */
     @FunctionalInterface
     private interface ReplyHandler {

@@ -183,6 +183,10 @@ public final class Linux {
     public static final int NTF_MASTER = 0x04;
     /** {@code NDA_LLADDR}. */
     public static final int NDA_LLADDR = 2;
+    /** {@code NDA_MASTER}: with {@code AF_BRIDGE}, the bridge an FDB entry belongs to. */
+    public static final int NDA_MASTER = 9;
+    /** {@code RTM_GETNEIGH}: with {@code AF_BRIDGE} and {@code NLM_F_DUMP}, dumps the forwarding databases. */
+    public static final int RTM_GETNEIGH = 30;
     /** {@code MSG_TRUNC}: {@code recv} returns the datagram's real length even when it did not fit. */
     public static final int MSG_TRUNC = 0x20;
     /** {@code IFLA_TUN_OWNER}. */
