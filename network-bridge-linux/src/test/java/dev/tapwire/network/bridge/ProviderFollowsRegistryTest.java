@@ -126,6 +126,6 @@ class ProviderFollowsRegistryTest {
 
     private static long syncThreads() {
         return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.isAlive() && t.getName().equals("tapwire-realizer-sync")).count();
+                .filter(t -> t.isAlive() && t.getName().equals("tapwire-realizer-follow")).count();
     }
 }
