@@ -1,0 +1,201 @@
+package dev.tapwire.network.bridge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.bridge.PortSecurity.Entry;
+import dev.tapwire.network.bridge.PortSecurity.Mode;
+import dev.tapwire.network.bridge.linux.Nftables;
+import dev.tapwire.network.testkit.HostRequirements;
+import dev.tapwire.network.testkit.IsolatedNetns;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The port-security table as the kernel holds it: elements per port, repairs, owners, bad input, scale. */
+@IsolatedNetns
+class PortSecurityTest {
+
+    private static final MacAddress MAC_A = MacAddress.parse("02:00:00:00:00:0a");
+    private static final MacAddress MAC_B = MacAddress.parse("02:00:00:00:00:0b");
+    private static final Ipv4Address IP_A = Ipv4Address.parse("10.44.1.10");
+    private static final Ipv4Address IP_B = Ipv4Address.parse("10.44.1.11");
+
+    private PortSecurity security;
+
+    @BeforeEach
+    void nftables() {
+        HostRequirements.assume(Nftables.unavailabilityCause());
+        security = new PortSecurity("t1");
+    }
+
+    @Test
+    void aPortIsAdmittedWithItsElementsAndTheTableReadsBackAsCreated() {
+        assertThat(security.admit("bt0000000a-0", Entry.strict(MAC_A, IP_A))).isNotEmpty();
+
+        String listing = Nftables.run("list table " + security.table());
+        assertThat(listing).contains("\"bt0000000a-0\" . 02:00:00:00:00:0a").contains("\"bt0000000a-0\" . 10.44.1.10");
+        assertThat(security.admitted()).containsExactly(Map.entry("bt0000000a-0", Entry.strict(MAC_A, IP_A)));
+        // the kernel lists the rules exactly as created: nothing to repair, nothing wrong
+        assertThat(security.verify(Map.of("bt0000000a-0", Entry.strict(MAC_A, IP_A)))).isEmpty();
+        assertThat(security.reconcile(Map.of("bt0000000a-0", Entry.strict(MAC_A, IP_A)))).isEmpty();
+    }
+
+    @Test
+    void admitIsIdempotentAndReplacesAPortsPreviousEntry() {
+        security.admit("p0", Entry.strict(MAC_A, IP_A));
+        assertThat(security.admit("p0", Entry.strict(MAC_A, IP_A))).isEmpty();
+
+        assertThat(security.admit("p0", Entry.strict(MAC_B, IP_B))).containsExactly(
+                "port p0 had elements other than its MAC 02:00:00:00:00:0b and address 10.44.1.11: replaced");
+        assertThat(security.admitted()).containsExactly(Map.entry("p0", Entry.strict(MAC_B, IP_B)));
+
+        security.admit("p0", Entry.macOnly(MAC_A));
+        assertThat(security.admitted()).containsExactly(Map.entry("p0", Entry.macOnly(MAC_A)));
+        security.admit("p0", Entry.open());
+        assertThat(security.admitted()).containsExactly(Map.entry("p0", Entry.open()));
+        assertThat(Nftables.run("list table " + security.table())).doesNotContain("02:00:00:00:00:0a");
+    }
+
+    @Test
+    void revokeRemovesOnlyTheNamedPorts() {
+        security.admit(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B), "p2", Entry.open()));
+
+        security.revoke(List.of("p0", "p2", "never-admitted"));
+
+        assertThat(security.admitted()).containsExactly(Map.entry("p1", Entry.macOnly(MAC_B)));
+        assertThat(security.revoke(List.of("p0"))).isEmpty();
+    }
+
+    @Test
+    void reconcileRestoresAFlushedRulesetAndAlteredRulesAndRemovesStrays() {
+        Map<String, Entry> expected = Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B));
+        security.admit(expected);
+
+        Nftables.run("flush ruleset");
+        assertThat(security.verify(expected)).containsExactly(
+                "nftables table " + security.table() + " was missing (was the ruleset flushed?): recreated");
+        assertThat(security.reconcile(expected)).hasSize(1);
+        assertThat(security.admitted()).isEqualTo(expected);
+
+        Nftables.run("flush chain " + security.table() + " guard"); // someone empties the rules, elements stay
+        assertThat(security.verify(expected)).containsExactly(
+                "nftables table " + security.table() + "'s rules were changed by someone else: recreated");
+        security.reconcile(expected);
+        assertThat(security.verify(expected)).isEmpty();
+        assertThat(Nftables.run("list chain " + security.table() + " guard")).contains("iifname . ip saddr != @addrs drop");
+
+        Nftables.run("add element " + security.table() + " macs { \"stray0\" . 02:00:00:00:00:66 }\n"
+                + "add element " + security.table() + " ports { \"stray0\" }\n"
+                + "delete element " + security.table() + " addrs { \"p0\" . 10.44.1.10 }");
+        assertThat(security.reconcile(expected)).containsExactlyInAnyOrder(
+                "port stray0 was admitted but is not expected: revoked",
+                "port p0 lacked its MAC 02:00:00:00:00:0a and address 10.44.1.10: added");
+        assertThat(security.admitted()).isEqualTo(expected);
+    }
+
+    @Test
+    void admitOfOnePortRecreatesAMissingTableAndReconcileThenRestoresTheOthers() {
+        security.admit(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B)));
+        Nftables.run("delete table " + security.table());
+
+        security.admit("p2", Entry.open());
+        assertThat(security.admitted()).containsOnlyKeys("p2");
+        security.reconcile(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B), "p2", Entry.open()));
+        assertThat(security.admitted()).containsOnlyKeys("p0", "p1", "p2");
+    }
+
+    @Test
+    void twoOwnersInOneNamespaceNeverTouchEachOthersElements() {
+        PortSecurity other = new PortSecurity("t2");
+        security.admit("p0", Entry.strict(MAC_A, IP_A));
+        other.admit("q0", Entry.strict(MAC_B, IP_B));
+
+        assertThat(security.reconcile(Map.of())).containsExactly("port p0 was admitted but is not expected: revoked");
+        assertThat(other.admitted()).containsOnlyKeys("q0");
+        security.admit("q0", Entry.macOnly(MAC_A)); // the same port name in another owner's table
+        security.drop();
+        assertThat(other.admitted()).containsExactly(Map.entry("q0", Entry.strict(MAC_B, IP_B)));
+        assertThat(Nftables.run("list tables")).doesNotContain(security.table()).contains(other.table());
+        security.drop(); // a missing table is fine
+    }
+
+    @Test
+    void badInputIsRefusedSayingWhatIsAcceptedAndChangesNothing() {
+        security.admit("p0", Entry.strict(MAC_A, IP_A));
+        String before = Nftables.run("list table " + security.table());
+
+        assertThatThrownBy(() -> security.admit(Map.of("p1", Entry.macOnly(MAC_B), "x\" }\nflush ruleset\n",
+                Entry.open()))).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("1-15 characters of A-Z, a-z, 0-9, '_', '.' and '-'");
+        assertThatThrownBy(() -> security.revoke(List.of("p0", "a-very-long-port-name"))).isInstanceOf(
+                InvalidNetworkSpecException.class).hasMessageContaining("a-very-long-port-name");
+        assertThatThrownBy(() -> security.reconcile(Map.of("", Entry.open()))).isInstanceOf(
+                InvalidNetworkSpecException.class);
+        assertThatThrownBy(() -> new PortSecurity("../Other")).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("1-32 characters of a-z and 0-9");
+        assertThatThrownBy(() -> Entry.strict(MacAddress.parse("01:00:5e:00:00:01"), IP_A)).isInstanceOf(
+                InvalidNetworkSpecException.class).hasMessageContaining("must be unicast");
+        assertThatThrownBy(() -> new Entry(Mode.OPEN, Optional.of(MAC_A), Optional.empty())).isInstanceOf(
+                InvalidNetworkSpecException.class).hasMessageContaining("takes no MAC and no address");
+        assertThatThrownBy(() -> new Entry(Mode.STRICT, Optional.of(MAC_A), Optional.empty())).isInstanceOf(
+                InvalidNetworkSpecException.class).hasMessageContaining("takes a MAC and an address");
+
+        assertThat(Nftables.run("list table " + security.table())).isEqualTo(before);
+    }
+
+    @Test
+    void aThousandPortsAreAdmittedInOneTransactionAndTheRulesDoNotGrow() {
+        security.admit("p0", Entry.strict(MAC_A, IP_A));
+        int rulesForOne = rules(Nftables.run("list table " + security.table()));
+
+        Map<String, Entry> many = new LinkedHashMap<>();
+        for (int i = 0; i < 1000; i++) {
+            many.put("bt" + String.format("%08x", i) + "-0", Entry.strict(MacAddress.of(new byte[] {2, 0, 0, 0,
+                    (byte) (i >> 8), (byte) i}), Ipv4Address.of(10, 44, 100 + (i >> 8), i & 0xff)));
+        }
+        long t0 = System.nanoTime();
+        security.admit(many);
+        long admit = System.nanoTime() - t0;
+        many.put("p0", Entry.strict(MAC_A, IP_A));
+        t0 = System.nanoTime();
+        assertThat(security.reconcile(many)).isEmpty();
+        long reconcile = System.nanoTime() - t0;
+        t0 = System.nanoTime();
+        security.admit("bt00000001-0", Entry.strict(MAC_B, IP_B)); // one TAP reconfigured among 1,000
+        long one = System.nanoTime() - t0;
+        String listing = Nftables.run("list table " + security.table());
+        t0 = System.nanoTime();
+        security.revoke(many.keySet());
+        long revoke = System.nanoTime() - t0;
+
+        assertThat(rules(listing)).isEqualTo(rulesForOne);
+        assertThat(listing.split("\"bt", -1)).hasSize(1 + 4 * 1000); // ports, strict, macs and addrs elements of each
+        assertThat(security.admitted()).isEmpty();
+        System.out.printf("port security at 1,000 ports: %d rules (%d with 1 port); admit 1,000 in one transaction "
+                + "%.1f ms, no-op reconcile %.1f ms, re-admit one %.1f ms, revoke 1,000 %.1f ms%n", rules(listing),
+                rulesForOne, admit / 1e6, reconcile / 1e6, one / 1e6, revoke / 1e6);
+    }
+
+    /** Counts rules: the lines of chains that are neither the chain's header, its hook line nor its end. */
+    private static int rules(String listing) {
+        int rules = 0;
+        boolean inChain = false;
+        for (String line : listing.lines().map(String::strip).toList()) {
+            if (line.startsWith("chain ")) {
+                inChain = true;
+            } else if (line.equals("}")) {
+                inChain = false;
+            } else if (inChain && !line.isEmpty() && !line.startsWith("type ")) {
+                rules++;
+            }
+        }
+        return rules;
+    }
+}
