@@ -71,15 +71,17 @@ final class Frames {
 
     /**
      * An ICMPv6 router advertisement (hop limit 255, router lifetime 1800 s) from {@code src}, a link-local
-     * address, to all nodes, announcing {@code prefix}/64 for SLAAC and the sender's MAC.
+     * address, to all nodes, announcing {@code prefix}/64 for SLAAC and the sender's MAC, and carrying
+     * {@code marker} (at most 14 bytes) in a nonce option.
      */
-    static byte[] routerAdvertisement(MacAddress srcMac, byte[] src, byte[] prefix) {
-        ByteBuffer ra = ByteBuffer.allocate(16 + 8 + 32);
+    static byte[] routerAdvertisement(MacAddress srcMac, byte[] src, byte[] prefix, byte[] marker) {
+        ByteBuffer ra = ByteBuffer.allocate(16 + 8 + 32 + 16);
         ra.put((byte) 134).put((byte) 0).putShort((short) 0).put((byte) 64).put((byte) 0).putShort((short) 1800)
                 .putInt(0).putInt(0);
         ra.put((byte) 1).put((byte) 1).put(srcMac.toBytes()); // source link-layer address
         ra.put((byte) 3).put((byte) 4).put((byte) 64).put((byte) 0xc0).putInt(86_400).putInt(14_400).putInt(0)
                 .put(prefix, 0, 8).putLong(0); // prefix information: on-link, autonomous
+        ra.put((byte) 14).put((byte) 2).put(marker); // nonce (RFC 3971), zero-padded to 16 bytes
         byte[] icmp = ra.array();
         byte[] allNodes = ipv6Address("ff02::1");
         ByteBuffer.wrap(icmp).putShort(2, (short) checksum6(src, allNodes, 58, icmp));
