@@ -256,8 +256,10 @@ final class PortSecurity {
 
     /**
      * Admits many ports in one transaction (a {@code configureAll}), replacing what each was admitted with before;
-     * idempotent. Other ports are left as they are (but the table is recreated first if it is missing or altered,
-     * keeping their elements where the kernel still had them).
+     * idempotent. Other ports are left as they are. Ports none of which is admitted yet are added without reading
+     * the table (its rules are then not compared: {@link #reconcile} and {@link #verify} do that); otherwise the
+     * kernel's table is read and the difference applied, recreating the table first if it is missing or altered
+     * (keeping the other ports' elements where the kernel still had them).
      *
      * @param entries port name to entry
      * @return what had to change, empty when the kernel had it already
@@ -266,7 +268,31 @@ final class PortSecurity {
      */
     List<String> admit(Map<String, Entry> entries) {
         Map<String, Entry> expected = requireValid(entries);
-        return apply(expected.keySet()::contains, expected, "admit");
+        if (expected.isEmpty()) {
+            return List.of();
+        }
+        synchronized (lock) {
+            // Ports never admitted before, the common case (new TAPs), need no listing: "create element" on the
+            // ports set fails unless none of them is there, and a port's other elements are only ever added and
+            // removed with its ports element, so then none of them has any. One transaction, without reading
+            // the table, whose listing costs time in proportion to every port admitted.
+            StringBuilder sb = new StringBuilder();
+            Map<String, Set<String>> want = elementsOf(expected);
+            sb.append("create element ").append(table).append(" ports { ")
+                    .append(String.join(", ", want.get("ports"))).append(" }\n");
+            SETS.stream().filter(set -> !set.equals("ports")).forEach(set -> addElements(sb, set, want.get(set)));
+            try {
+                Nftables.run(sb.toString());
+                List<String> added = expected.entrySet().stream()
+                        .map(e -> "port " + e.getKey() + " lacked " + describe(e.getValue()) + ": added").toList();
+                LOG.debug("port security {} admit: {}", table, String.join("; ", added));
+                return added;
+            } catch (Nftables.NftablesException e) {
+                // a port was admitted already (EEXIST) or the table is missing (ENOENT): compare with the kernel
+                LOG.debug("port security {} admit: {}; comparing with the kernel's table", table, e.getMessage());
+            }
+            return apply(expected.keySet()::contains, expected, "admit");
+        }
     }
 
     /**

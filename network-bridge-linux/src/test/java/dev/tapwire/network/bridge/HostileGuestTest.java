@@ -1,7 +1,9 @@
 package dev.tapwire.network.bridge;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.bridge.PortSecurity.Entry;
@@ -120,6 +122,24 @@ class HostileGuestTest {
         arrives(m -> Frames.udp4(Frames.BROADCAST, ATTACKER_MAC, ATTACKER_IP, ALL, PORT, PORT, m), atVictim());
         isDropped(m -> Frames.udp4(Frames.BROADCAST, VICTIM_MAC, ATTACKER_IP, ALL, PORT, PORT, m), atVictim());
         assertThat(fdb(ATTACKER)).contains(ATTACKER_MAC.toString()).doesNotContain(VICTIM_MAC.toString());
+    }
+
+    @Test
+    void afterTheRulesetIsFlushedReconcileRestoresTheFiltering() {
+        Function<byte[], byte[]> spoofed = m -> Frames.udp4(Frames.BROADCAST, VICTIM_MAC, ATTACKER_IP, ALL, PORT,
+                PORT, m);
+        Map<String, Entry> expected = Map.of(VICTIM, Entry.strict(VICTIM_MAC, VICTIM_IP), ATTACKER,
+                Entry.strict(ATTACKER_MAC, ATTACKER_IP));
+        security.admit(expected);
+        arrives(m -> Frames.udp4(Frames.BROADCAST, ATTACKER_MAC, ATTACKER_IP, ALL, PORT, PORT, m), atVictim());
+        isDropped(spoofed, atVictim());
+
+        Nftables.run("flush ruleset"); // a firewall reload
+        arrives(spoofed, atVictim());
+        assertThat(security.verify(expected)).isNotEmpty();
+        assertThat(security.reconcile(expected)).isNotEmpty();
+        isDropped(spoofed, atVictim());
+        assertThat(security.verify(expected)).isEmpty();
     }
 
     // ------------------------------------------------------------------ ARP
@@ -331,6 +351,17 @@ class HostileGuestTest {
         isolate(false);
         assertThat(run("bridge", "-d", "link", "show", "dev", ATTACKER)).contains("isolated off");
         arrives(toVictim, atVictim());
+    }
+
+    @Test
+    void isolatingALinkThatIsNoBridgePortFailsNamingIt() {
+        Tun.createPersistentTap("loose0", false, OptionalInt.empty(), OptionalInt.empty());
+        try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.open()) {
+            int index = interfaces.index("loose0");
+            assertThatThrownBy(() -> netlink.execute(List.of(BridgePorts.setIsolated(index, "loose0", true))))
+                    .isInstanceOf(DeviceOperationException.class).hasMessageContaining("loose0")
+                    .hasMessageContaining("RTM_SETLINK AF_BRIDGE isolated on");
+        }
     }
 
     private void isolate(boolean on) {
