@@ -11,10 +11,15 @@ import dev.tapwire.network.bridge.PortSecurity.Mode;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.IsolatedNetns;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -124,6 +129,30 @@ class PortSecurityTest {
         assertThat(other.admitted()).containsExactly(Map.entry("q0", Entry.strict(MAC_B, IP_B)));
         assertThat(Nftables.run("list tables")).doesNotContain(security.table()).contains(other.table());
         security.drop(); // a missing table is fine
+    }
+
+    @Test
+    void managersInTwoProcessesAdmittingAndRevokingAtOnceLoseNothing() throws Exception {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<Process> managers = new ArrayList<>();
+        for (String prefix : List.of("a", "b")) {
+            // started from this thread, so each child lives in this test's network namespace
+            managers.add(new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"),
+                    PortSecurityMain.class.getName(), "t1", prefix, "40").redirectErrorStream(true).start());
+        }
+        for (Process manager : managers) {
+            String out = new String(manager.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(manager.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(manager.exitValue()).as(out).isZero();
+        }
+        Map<String, Entry> expected = new TreeMap<>();
+        for (String prefix : List.of("a", "b")) {
+            for (int i = 0; i < 40; i += 2) {
+                expected.put(prefix + i, PortSecurityMain.entry(prefix, i, 2));
+            }
+        }
+        assertThat(security.admitted()).isEqualTo(expected);
+        assertThat(security.verify(expected)).isEmpty();
     }
 
     @Test
