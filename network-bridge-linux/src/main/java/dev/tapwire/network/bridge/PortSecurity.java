@@ -17,6 +17,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -251,31 +252,33 @@ final class PortSecurity {
      * @throws dev.tapwire.network.DeviceOperationException if nftables refuses (with its error text)
      */
     List<String> admit(String port, Entry entry) {
-        return admit(Map.of(port, entry));
+        return admit(Map.of(port, entry), Map::of);
     }
 
     /**
      * Admits many ports in one transaction (a {@code configureAll}), replacing what each was admitted with before;
-     * idempotent. Other ports are left as they are. Ports none of which is admitted yet are added without reading
-     * the table (its rules are then not compared: {@link #reconcile} and {@link #verify} do that); otherwise the
-     * kernel's table is read and the difference applied, recreating the table first if it is missing or altered
-     * (keeping the other ports' elements where the kernel still had them).
+     * idempotent; other ports are left as they are. Ports none of which is admitted yet are added without reading
+     * the table, whose listing costs time in proportion to every port admitted (its rules are then not compared:
+     * {@link #reconcile} and {@link #verify} do that). Otherwise the kernel's table is read and the difference for
+     * these ports applied — and when the table is missing (a {@code nft flush ruleset}) or its rules were altered,
+     * it is recreated holding these ports and every port {@code everyone} names, so a flush between two configures
+     * is undone by the second.
      *
      * @param entries port name to entry
+     * @param everyone every port of this owner that should be filtered (asked for only when the table must be
+     *     recreated), e.g. from the provider's records; these ports' entries win over it
      * @return what had to change, empty when the kernel had it already
      * @throws InvalidNetworkSpecException if a port name is not a valid interface name of {@code A-Za-z0-9_.-}
      * @throws dev.tapwire.network.DeviceOperationException if nftables refuses (with its error text)
      */
-    List<String> admit(Map<String, Entry> entries) {
+    List<String> admit(Map<String, Entry> entries, Supplier<Map<String, Entry>> everyone) {
         Map<String, Entry> expected = requireValid(entries);
         if (expected.isEmpty()) {
             return List.of();
         }
         synchronized (lock) {
-            // Ports never admitted before, the common case (new TAPs), need no listing: "create element" on the
-            // ports set fails unless none of them is there, and a port's other elements are only ever added and
-            // removed with its ports element, so then none of them has any. One transaction, without reading
-            // the table, whose listing costs time in proportion to every port admitted.
+            // "create element" on the ports set fails unless none of these ports is there, and a port's other
+            // elements are only ever added and removed with its ports element, so then none of them has any
             StringBuilder sb = new StringBuilder();
             Map<String, Set<String>> want = elementsOf(expected);
             sb.append("create element ").append(table).append(" ports { ")
@@ -291,7 +294,11 @@ final class PortSecurity {
                 // a port was admitted already (EEXIST) or the table is missing (ENOENT): compare with the kernel
                 LOG.debug("port security {} admit: {}; comparing with the kernel's table", table, e.getMessage());
             }
-            return apply(expected.keySet()::contains, expected, "admit");
+            return apply(expected.keySet()::contains, expected, expected.keySet(), () -> {
+                Map<String, Entry> all = new TreeMap<>(requireValid(everyone.get()));
+                all.putAll(expected);
+                return all;
+            }, "admit");
         }
     }
 
@@ -309,7 +316,7 @@ final class PortSecurity {
         if (scope.isEmpty()) {
             return List.of();
         }
-        return apply(scope::contains, Map.of(), "revoke");
+        return apply(scope::contains, Map.of(), Set.of(), null, "revoke");
     }
 
     /**
@@ -324,25 +331,24 @@ final class PortSecurity {
      */
     List<String> reconcile(Map<String, Entry> expected) {
         Map<String, Entry> valid = requireValid(expected);
-        List<String> repaired = apply(port -> true, valid, "reconcile");
-        if (!repaired.isEmpty()) {
-            LOG.warn("port security {} repaired: {}", table, String.join("; ", repaired));
-        }
-        return repaired;
+        return apply(port -> true, valid, Set.of(), null, "reconcile");
     }
 
     /**
-     * Compares the kernel's table with what is expected, changing nothing.
+     * Compares the kernel's table with what is expected for these ports, changing nothing.
      *
-     * @param expected every port of this owner that should be filtered, with its entry
+     * @param expected ports of this owner that should be filtered, with their entries; other ports are not looked
+     *     at (for ports admitted but no longer expected, give every port: {@link #reconcile} removes them)
+     * @param exhaustive whether {@code expected} names every port of this owner, so that any other port admitted
+     *     counts as wrong
      * @return what is wrong (a missing or altered table, a port's missing or foreign elements), empty when exact
      * @throws InvalidNetworkSpecException if a port name is not a valid interface name of {@code A-Za-z0-9_.-}
      * @throws dev.tapwire.network.DeviceOperationException if nftables cannot list the table
      */
-    List<String> verify(Map<String, Entry> expected) {
+    List<String> verify(Map<String, Entry> expected, boolean exhaustive) {
         Map<String, Entry> valid = requireValid(expected);
         synchronized (lock) {
-            return plan(read(), port -> true, valid).problems;
+            return plan(read(), exhaustive ? port -> true : valid::containsKey, valid, Set.of()).problems;
         }
     }
 
@@ -395,16 +401,25 @@ final class PortSecurity {
 
     // ------------------------------------------------------------------ the difference
 
-    private List<String> apply(Predicate<String> scope, Map<String, Entry> expected, String operation) {
+    private List<String> apply(Predicate<String> scope, Map<String, Entry> expected, Set<String> admitting,
+            Supplier<Map<String, Entry>> everyone, String operation) {
         synchronized (lock) {
             for (int attempt = 1; ; attempt++) {
-                Plan plan = plan(read(), scope, expected);
+                Optional<Kernel> kernel = read();
+                boolean recreate = kernel.isEmpty() || !kernel.get().intact;
+                Plan plan = recreate && everyone != null ? plan(kernel, port -> true, everyone.get(), admitting)
+                        : plan(kernel, scope, expected, admitting);
                 if (plan.commands.isEmpty()) {
                     return List.of();
                 }
                 try {
                     Nftables.run(plan.commands);
-                    LOG.debug("port security {} {}: {}", table, operation, String.join("; ", plan.problems));
+                    // a lost or altered table, and any drift reconcile finds, is what an operator must know
+                    if (plan.lost || operation.equals("reconcile")) {
+                        LOG.warn("port security {} {}: {}", table, operation, String.join("; ", plan.problems));
+                    } else {
+                        LOG.debug("port security {} {}: {}", table, operation, String.join("; ", plan.problems));
+                    }
                     return plan.problems;
                 } catch (Nftables.NftablesException e) {
                     // another process changed the table between the listing and the transaction (an element it
@@ -427,15 +442,28 @@ final class PortSecurity {
         }
     }
 
-    private record Plan(List<String> problems, String commands) {
+    /** What to run, what it repairs, and whether that includes a table lost or altered since it was made. */
+    private record Plan(List<String> problems, String commands, boolean lost) {
     }
 
-    private Plan plan(Optional<Kernel> kernel, Predicate<String> scope, Map<String, Entry> expected) {
+    /**
+     * The commands that make the ports in scope hold exactly their expected elements.
+     *
+     * @param admitting the ports being admitted by this call: a missing table holding no other expected port
+     *     is a first use, not a loss
+     */
+    private Plan plan(Optional<Kernel> kernel, Predicate<String> scope, Map<String, Entry> expected,
+            Set<String> admitting) {
         Map<String, Set<String>> want = elementsOf(expected);
         List<String> problems = new ArrayList<>();
+        if (kernel.isEmpty() && expected.isEmpty()) {
+            return new Plan(problems, "", false); // nothing to filter, no table needed
+        }
         if (kernel.isEmpty() || !kernel.get().intact) {
-            problems.add("nftables table " + table + (kernel.isEmpty() ? " was missing (was the ruleset flushed?)"
-                    : "'s rules were changed by someone else") + ": recreated");
+            boolean lost = kernel.isPresent() || !admitting.containsAll(expected.keySet());
+            problems.add("nftables table " + table + (kernel.isPresent()
+                    ? "'s rules were changed by someone else: recreated"
+                    : lost ? " was missing (was the ruleset flushed, or the host restarted?): recreated" : " created"));
             // keep the elements of ports out of scope that the kernel still had; the ports in scope get theirs
             Map<String, Set<String>> keep = new LinkedHashMap<>();
             for (String set : SETS) {
@@ -452,7 +480,7 @@ final class PortSecurity {
             }
             sb.append("table ").append(table).append(" {\n").append(SKELETON).append("}\n");
             keep.forEach((set, elements) -> addElements(sb, set, elements));
-            return new Plan(problems, sb.toString());
+            return new Plan(problems, sb.toString(), lost);
         }
         StringBuilder sb = new StringBuilder();
         Map<String, Set<String>> have = kernel.get().elements;
@@ -497,7 +525,7 @@ final class PortSecurity {
         for (String port : missingPorts) {
             problems.add("port " + port + " lacked " + describe(expected.get(port)) + ": added");
         }
-        return new Plan(problems, sb.toString());
+        return new Plan(problems, sb.toString(), false);
     }
 
     private void addElements(StringBuilder sb, String set, Set<String> elements) {

@@ -42,13 +42,14 @@ class PortSecurityTest {
 
     @Test
     void aPortIsAdmittedWithItsElementsAndTheTableReadsBackAsCreated() {
-        assertThat(security.admit("bt0000000a-0", Entry.strict(MAC_A, IP_A))).isNotEmpty();
+        assertThat(security.admit("bt0000000a-0", Entry.strict(MAC_A, IP_A))).containsExactly(
+                "nftables table bridge tapwire_portsec_t1 created");
 
         String listing = Nftables.run("list table " + security.table());
         assertThat(listing).contains("\"bt0000000a-0\" . 02:00:00:00:00:0a").contains("\"bt0000000a-0\" . 10.44.1.10");
         assertThat(security.admitted()).containsExactly(Map.entry("bt0000000a-0", Entry.strict(MAC_A, IP_A)));
         // the kernel lists the rules exactly as created: nothing to repair, nothing wrong
-        assertThat(security.verify(Map.of("bt0000000a-0", Entry.strict(MAC_A, IP_A)))).isEmpty();
+        assertThat(security.verify(Map.of("bt0000000a-0", Entry.strict(MAC_A, IP_A)), true)).isEmpty();
         assertThat(security.reconcile(Map.of("bt0000000a-0", Entry.strict(MAC_A, IP_A)))).isEmpty();
     }
 
@@ -70,7 +71,8 @@ class PortSecurityTest {
 
     @Test
     void revokeRemovesOnlyTheNamedPorts() {
-        security.admit(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B), "p2", Entry.open()));
+        security.admit(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B), "p2", Entry.open()),
+                Map::of);
 
         security.revoke(List.of("p0", "p2", "never-admitted"));
 
@@ -81,20 +83,22 @@ class PortSecurityTest {
     @Test
     void reconcileRestoresAFlushedRulesetAndAlteredRulesAndRemovesStrays() {
         Map<String, Entry> expected = Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B));
-        security.admit(expected);
+        security.admit(expected, Map::of);
 
         Nftables.run("flush ruleset");
-        assertThat(security.verify(expected)).containsExactly(
-                "nftables table " + security.table() + " was missing (was the ruleset flushed?): recreated");
+        assertThat(security.verify(expected, true)).containsExactly(
+                "nftables table " + security.table()
+                        + " was missing (was the ruleset flushed, or the host restarted?): recreated");
         assertThat(security.reconcile(expected)).hasSize(1);
         assertThat(security.admitted()).isEqualTo(expected);
 
         Nftables.run("flush chain " + security.table() + " guard"); // someone empties the rules, elements stay
-        assertThat(security.verify(expected)).containsExactly(
+        assertThat(security.verify(expected, true)).containsExactly(
                 "nftables table " + security.table() + "'s rules were changed by someone else: recreated");
         security.reconcile(expected);
-        assertThat(security.verify(expected)).isEmpty();
-        assertThat(Nftables.run("list chain " + security.table() + " guard")).contains("iifname . ip saddr != @addrs drop");
+        assertThat(security.verify(expected, true)).isEmpty();
+        assertThat(Nftables.run("list chain " + security.table() + " guard"))
+                .contains("iifname . ip saddr != @addrs drop");
 
         Nftables.run("add element " + security.table() + " macs { \"stray0\" . 02:00:00:00:00:66 }\n"
                 + "add element " + security.table() + " ports { \"stray0\" }\n"
@@ -106,14 +110,36 @@ class PortSecurityTest {
     }
 
     @Test
-    void admitOfOnePortRecreatesAMissingTableAndReconcileThenRestoresTheOthers() {
-        security.admit(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B)));
-        Nftables.run("delete table " + security.table());
+    void admitAfterAFlushRecreatesTheTableWithEveryoneItIsGiven() {
+        Map<String, Entry> everyone = Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B));
+        security.admit(everyone, Map::of);
+        Nftables.run("flush ruleset");
 
-        security.admit("p2", Entry.open());
-        assertThat(security.admitted()).containsOnlyKeys("p2");
-        security.reconcile(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B), "p2", Entry.open()));
-        assertThat(security.admitted()).containsOnlyKeys("p0", "p1", "p2");
+        assertThat(security.admit(Map.of("p1", Entry.strict(MAC_B, IP_B), "p2", Entry.open()), () -> everyone))
+                .containsExactly("nftables table " + security.table()
+                        + " was missing (was the ruleset flushed, or the host restarted?): recreated");
+        assertThat(security.admitted()).isEqualTo(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1",
+                Entry.strict(MAC_B, IP_B), "p2", Entry.open()));
+
+        // without a flush, everyone is not even asked for
+        assertThat(security.admit(Map.of("p3", Entry.open()), () -> {
+            throw new AssertionError("asked for everyone although the table is there");
+        })).containsExactly("port p3 lacked its open (unfiltered) entry: added");
+        security.admit(Map.of("p3", Entry.macOnly(MAC_A)), () -> {
+            throw new AssertionError("asked for everyone although the table is there");
+        });
+    }
+
+    @Test
+    void verifyOfSomePortsLooksAtThoseOnly() {
+        security.admit(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B)), Map::of);
+
+        assertThat(security.verify(Map.of("p0", Entry.strict(MAC_A, IP_A)), false)).isEmpty();
+        assertThat(security.verify(Map.of("p0", Entry.strict(MAC_A, IP_A)), true)).containsExactly(
+                "port p1 was admitted but is not expected: revoked");
+        assertThat(security.verify(Map.of("p0", Entry.strict(MAC_B, IP_A)), false)).containsExactly(
+                "port p0 had elements other than its MAC 02:00:00:00:00:0b and address 10.44.1.10: replaced");
+        assertThat(security.admitted()).containsOnlyKeys("p0", "p1"); // verify changed nothing
     }
 
     @Test
@@ -152,7 +178,7 @@ class PortSecurityTest {
             }
         }
         assertThat(security.admitted()).isEqualTo(expected);
-        assertThat(security.verify(expected)).isEmpty();
+        assertThat(security.verify(expected, true)).isEmpty();
     }
 
     @Test
@@ -161,7 +187,7 @@ class PortSecurityTest {
         String before = Nftables.run("list table " + security.table());
 
         assertThatThrownBy(() -> security.admit(Map.of("p1", Entry.macOnly(MAC_B), "x\" }\nflush ruleset\n",
-                Entry.open()))).isInstanceOf(InvalidNetworkSpecException.class)
+                Entry.open()), Map::of)).isInstanceOf(InvalidNetworkSpecException.class)
                 .hasMessageContaining("1-15 characters of A-Z, a-z, 0-9, '_', '.' and '-'");
         assertThatThrownBy(() -> security.revoke(List.of("p0", "a-very-long-port-name"))).isInstanceOf(
                 InvalidNetworkSpecException.class).hasMessageContaining("a-very-long-port-name");
@@ -190,7 +216,7 @@ class PortSecurityTest {
                     (byte) (i >> 8), (byte) i}), Ipv4Address.of(10, 44, 100 + (i >> 8), i & 0xff)));
         }
         long t0 = System.nanoTime();
-        security.admit(many);
+        security.admit(many, Map::of);
         long admit = System.nanoTime() - t0;
         many.put("p0", Entry.strict(MAC_A, IP_A));
         t0 = System.nanoTime();
