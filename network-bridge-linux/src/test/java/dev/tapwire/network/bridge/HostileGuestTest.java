@@ -125,6 +125,27 @@ class HostileGuestTest {
     }
 
     @Test
+    void aLinkLocalFrameWithASpoofedSourceTeachesTheBridgeNothingEither() throws Exception {
+        // 01:80:c2:00:00:03 (802.1X) is passed up at the bridge's input hook without prerouting, and the bridge
+        // learns its source there: only the input chain keeps it from moving the victim's MAC to the attacker
+        MacAddress pae = MacAddress.parse("01:80:c2:00:00:03");
+        byte[] eapol = Frames.ethernet(pae, FOREIGN_MAC, 0x888e, new byte[46]);
+        waitFor(() -> {
+            attacker.writeFrame(eapol);
+            return fdb(ATTACKER).contains(FOREIGN_MAC.toString());
+        }, "the bridge to learn the source of a link-local frame");
+        run("bridge", "fdb", "del", FOREIGN_MAC.toString(), "dev", ATTACKER, "master");
+        admitBoth();
+        arrives(m -> Frames.udp4(Frames.BROADCAST, ATTACKER_MAC, ATTACKER_IP, ALL, PORT, PORT, m), atVictim());
+        byte[] spoofed = Frames.ethernet(pae, VICTIM_MAC, 0x888e, new byte[46]);
+        for (int i = 0; i < 3; i++) {
+            attacker.writeFrame(spoofed);
+        }
+        Thread.sleep(300);
+        assertThat(fdb(ATTACKER)).doesNotContain(VICTIM_MAC.toString());
+    }
+
+    @Test
     void afterTheRulesetIsFlushedReconcileRestoresTheFiltering() {
         Function<byte[], byte[]> spoofed = m -> Frames.udp4(Frames.BROADCAST, VICTIM_MAC, ATTACKER_IP, ALL, PORT,
                 PORT, m);
