@@ -10,7 +10,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
@@ -79,13 +78,14 @@ final class PortSecurity {
         /**
          * Checks that the fields fit the mode.
          *
-         * @throws InvalidNetworkSpecException if a MAC or address is missing or superfluous for the mode, or the MAC
-         *     is not a unicast one
+         * @throws InvalidNetworkSpecException if a field is null, a MAC or address is missing or superfluous for the
+         *     mode, or the MAC is not a unicast one
          */
         Entry {
-            Objects.requireNonNull(mode, "mode");
-            Objects.requireNonNull(mac, "mac");
-            Objects.requireNonNull(ip, "ip");
+            if (mode == null || mac == null || ip == null) {
+                throw new InvalidNetworkSpecException("a port-security entry needs a mode, a MAC (or empty) and an "
+                        + "address (or empty); got mode " + mode + ", MAC " + mac + ", address " + ip);
+            }
             if (mac.isPresent() != (mode != Mode.OPEN) || ip.isPresent() != (mode == Mode.STRICT)) {
                 throw new InvalidNetworkSpecException("a port-security entry of mode " + mode + " takes "
                         + (mode == Mode.OPEN ? "no MAC and no address" : mode == Mode.STRICT ? "a MAC and an address"
@@ -619,7 +619,13 @@ final class PortSecurity {
 
     private static Map<String, Entry> requireValid(Map<String, Entry> entries) {
         Map<String, Entry> valid = new TreeMap<>();
-        entries.forEach((port, entry) -> valid.put(requirePort(port), Objects.requireNonNull(entry, "entry")));
+        entries.forEach((port, entry) -> {
+            if (entry == null) {
+                throw new InvalidNetworkSpecException("port " + port + " has no port-security entry (strict, MAC "
+                        + "only or open)");
+            }
+            valid.put(requirePort(port), entry);
+        });
         return valid;
     }
 

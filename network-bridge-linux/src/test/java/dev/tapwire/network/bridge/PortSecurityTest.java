@@ -202,6 +202,13 @@ class PortSecurityTest {
         assertThatThrownBy(() -> new Entry(Mode.STRICT, Optional.of(MAC_A), Optional.empty())).isInstanceOf(
                 InvalidNetworkSpecException.class).hasMessageContaining("takes a MAC and an address");
 
+        assertThatThrownBy(() -> new Entry(null, Optional.empty(), Optional.empty())).isInstanceOf(
+                InvalidNetworkSpecException.class).hasMessageContaining("needs a mode");
+        Map<String, Entry> noEntry = new java.util.HashMap<>();
+        noEntry.put("p1", null);
+        assertThatThrownBy(() -> security.reconcile(noEntry)).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("port p1 has no port-security entry");
+
         assertThat(Nftables.run("list table " + security.table())).isEqualTo(before);
     }
 
