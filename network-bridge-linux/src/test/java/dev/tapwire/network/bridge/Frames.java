@@ -89,6 +89,18 @@ final class Frames {
     }
 
     /**
+     * An ICMP redirect (type 5, code 1: for the host) telling {@code dst} to send to {@code gateway}, carrying
+     * {@code marker} where the offending datagram's header would be.
+     */
+    static byte[] icmpRedirect(MacAddress dstMac, MacAddress srcMac, Ipv4Address src, Ipv4Address dst,
+            Ipv4Address gateway, byte[] marker) {
+        byte[] icmp = ByteBuffer.allocate(8 + marker.length).put((byte) 5).put((byte) 1).putShort((short) 0)
+                .put(gateway.toBytes()).put(marker).array();
+        ByteBuffer.wrap(icmp).putShort(2, (short) checksum(icmp, 0, icmp.length, 0));
+        return ethernet(dstMac, srcMac, IPV4, ipv4(src, dst, 1, icmp));
+    }
+
+    /**
      * A DHCP server message (BOOTREPLY, {@code type} OFFER or ACK) offering {@code yiaddr} to {@code chaddr},
      * naming {@code router} as router and DNS server: what a rogue server sends.
      */

@@ -258,6 +258,16 @@ class HostileGuestTest {
     }
 
     @Test
+    void icmpRedirectsFromAGuestAreDroppedEvenFromItsOwnAddress() {
+        Function<byte[], byte[]> redirect = m -> Frames.icmpRedirect(VICTIM_MAC, ATTACKER_MAC, ATTACKER_IP, VICTIM_IP,
+                ATTACKER_IP, m);
+        arrives(redirect, atVictim());
+        admitBoth();
+        arrives(m -> Frames.udp4(VICTIM_MAC, ATTACKER_MAC, ATTACKER_IP, VICTIM_IP, PORT, PORT, m), atVictim());
+        isDropped(redirect, atVictim());
+    }
+
+    @Test
     void dhcpv6AdvertisementsAndRouterAdvertisementsFromAGuestAreDropped() throws Exception {
         byte[] attackerLl = Frames.linkLocal(ATTACKER_MAC);
         byte[] allNodes = Frames.ipv6Address("ff02::1");
@@ -351,6 +361,8 @@ class HostileGuestTest {
                 Frames.dhcp6Advertise(7, m)), atVictim());
         isDropped(m -> Frames.routerAdvertisement(ATTACKER_MAC, attackerLl,
                 Frames.ipv6Address("2001:db8:66::"), m), atVictim());
+        isDropped(m -> Frames.icmpRedirect(VICTIM_MAC, ATTACKER_MAC, ATTACKER_IP, VICTIM_IP, ATTACKER_IP, m),
+                atVictim());
     }
 
     // ------------------------------------------------------------------ isolation
