@@ -52,6 +52,8 @@ final class EtcdWatch implements RegistryWatch {
     private volatile long next;
     private volatile long lastHeard;
     private volatile boolean compacted;
+    /** Recoveries since the last answer: only the first of a row is worth a warning. */
+    private volatile int recoveries;
 
     EtcdWatch(EtcdNetworkRegistry registry, Consumer<RegistryChange> listener, long from, Consumer<EtcdWatch> onClose) {
         this.registry = registry;
@@ -111,6 +113,7 @@ final class EtcdWatch implements RegistryWatch {
             return;
         }
         lastHeard = System.nanoTime(); // a progress reply too: the member answers
+        recoveries = 0;
         List<RegistryChange> changes = new ArrayList<>();
         long last = 0;
         int cut = registry.prefix().length();
@@ -186,7 +189,10 @@ final class EtcdWatch implements RegistryWatch {
         shift++;
         generation++; // what the old stream still reports is ignored
         disconnect();
-        if (compacted) {
+        if (recoveries++ > 0 && !compacted) {
+            LOG.debug("etcd registry watch on {} {}: {}; trying the next endpoint", registry.endpointsText(),
+                    registry.prefix(), why);
+        } else if (compacted) {
             LOG.warn("etcd registry watch on {} {}: the changes since revision {} were compacted away; telling the"
                     + " listener to read the registry again", registry.endpointsText(), registry.prefix(), next);
         } else {
