@@ -46,13 +46,17 @@ final class EtcdFailures {
                 || lower.contains("certificate_unknown") && lower.contains("sslhandshake") && !lower.contains("alert")) {
             return "TLS: the server's certificate is not signed by a CA this client trusts";
         }
-        if (lower.contains("no subject alternative") || lower.contains("subject alternative names")
+        if (lower.contains("no subject alternative") || lower.contains("no name matching") || lower.contains("subject alternative names")
                 || lower.contains("hostname") && lower.contains("match")) {
             return "TLS: the server's certificate is not valid for the host name or address connected to";
         }
         if (lower.contains("notsslrecordexception") || lower.contains("not an ssl/tls record")
                 || lower.contains("unsupported or unrecognized ssl message")) {
             return "TLS: the server does not speak TLS (plain http?); use http:// or an etcd:// URI";
+        }
+        if (lower.contains("closed while performing tls negotiation")) {
+            return "TLS: the server closed the connection during the handshake: it likely does not speak TLS (plain"
+                    + " http?); then use http:// or an etcd:// URI";
         }
         if (lower.contains("bad_certificate") || lower.contains("certificate_required")
                 || lower.contains("unknown_ca") || lower.contains("alert") && lower.contains("certificate")) {

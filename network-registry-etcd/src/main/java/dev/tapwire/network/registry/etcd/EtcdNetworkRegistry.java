@@ -121,6 +121,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * a burst of concurrent joiners that read the same state to all succeed in their first round trip.
      */
     private static final int CANDIDATES = 16;
+    /** Netty's list of handlers that gRPC appends to a transport failure: noise to an operator. */
+    private static final java.util.regex.Pattern CHANNEL_PIPELINE = java.util.regex.Pattern.compile(
+            "\\s*Channel Pipeline: \\[[^\\]]*\\]");
 
     private final Client client;
     private final KV kv;
@@ -955,6 +958,10 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 + " ms (" + attempts + " attempt" + (attempts == 1 ? "" : "s") + ")";
         String lastWhy = last == null ? "other clients kept changing the same keys"
                 : last.getCause() == null ? last.getMessage() : describe(last.getCause());
+        if (lastWhy.contains("Network closed for unknown reason") && endpoints.contains("http://")) {
+            lastWhy += " (a server that speaks TLS closes plain http connections so: if the server speaks TLS, use"
+                    + " https:// endpoints or an etcd+https:// URI)";
+        }
         if (uncertain) {
             return new NetworkException(within + ": the outcome is unknown — a commit's reply was lost, so the change"
                     + " may or may not have been made. Calling the same operation again is safe: a join returns the"
@@ -1075,7 +1082,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             out.append(c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage());
         }
-        return out.toString();
+        return CHANNEL_PIPELINE.matcher(out).replaceAll("");
     }
 
     /** A member key's value: {@code <ip>}, or {@code <ip> <ordinal>} when written by {@link #writeIndex}. */
