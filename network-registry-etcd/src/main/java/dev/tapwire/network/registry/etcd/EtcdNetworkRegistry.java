@@ -384,7 +384,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             long guess = last == null ? 1 : last.value();
             List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
                     Op.get(memberKey(network, ws), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
-                    Op.get(addressKey(network, guess), pageFrom(network)),
+                    Op.get(addressKey(network, guess), pageFrom(network, PAGE)),
                     Op.get(key("i"), GetOption.DEFAULT), Op.get(key("r/" + network), GetOption.DEFAULT));
             KeyValue networkKv = first(seen.get(0));
             if (networkKv == null) {
@@ -417,15 +417,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Op> raise = new ArrayList<>();
             long raisedTo = -1;
             if (run.size() >= PAGE) {
-                // a page or more of hosts from the hint on is taken: take the first free one and raise the hint
-                // past that page, guarded by each of those keys (a leave of one of them meanwhile makes this
-                // start over)
+                // a page or more of hosts from the hint on is taken: take the first free one and raise the hint to
+                // it. The hint's revision guards that: every leave rewrites the hint, so a host of that run freed
+                // meanwhile makes this start over
                 free = free.subList(0, 1);
-                List<Long> checked = run.subList(0, PAGE);
-                for (long taken : checked) {
-                    guards.add(new Cmp(addressKey(network, taken), Cmp.Op.GREATER, CmpTarget.version(0)));
-                }
-                raisedTo = checked.get(checked.size() - 1) + 1;
+                raisedTo = free.get(0);
                 raise.add(put("h/" + network, Long.toString(raisedTo)));
             }
             TxnResponse response = commitResponse(firstFreeTxn(network, ws, record, networkKv, free, guards, raise));
@@ -508,8 +504,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         String network = record.name();
         GetResponse page = prefetched;
         while (o < end) {
-            if (page == null) {
-                page = await(kv.get(addressKey(network, o), pageFrom(network)), "read addresses of " + network, false);
+            if (page == null) { // past the first page: larger ones, so a long run of taken hosts costs few round trips
+                page = await(kv.get(addressKey(network, o), pageFrom(network, READ_PAGE)), "read addresses of "
+                        + network, false);
             }
             for (KeyValue taken : page.getKvs()) {
                 long k = offsetOf(taken);
@@ -530,14 +527,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 }
                 o = k + 1;
             }
-            if (!page.isMore()) {
-                break;
+            if (!page.isMore() || !free.isEmpty()) {
+                break; // a free host found: the candidates this page offers are enough, read no further page for more
             }
             page = null;
         }
-        for (; o < end && free.size() < count; o++) {
+        for (; o < end && free.size() < count && (free.isEmpty() || page == null || !page.isMore()); o++) {
             if (o != gateway) {
-                free.add(o);
+                free.add(o); // past the last address key: every host is free
             }
         }
         if (!free.isEmpty()) {
@@ -548,9 +545,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     }
 
     /** Reads a page of address keys (keys only) from a start key to the end of the network's address keys. */
-    private GetOption pageFrom(String network) {
+    private GetOption pageFrom(String network, int size) {
         return GetOption.builder().withKeysOnly(true).withRange(OptionsUtil.prefixEndOf(key("a/" + network + "/")))
-                .withLimit(PAGE).build();
+                .withLimit(size).build();
     }
 
     /** An address key: the host offset in eight hex digits, so that keys sort as addresses do. */
@@ -733,6 +730,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 wanted.put(prefix + "m/" + network.name() + "/" + member.workspace(), member.ip() + " " + i);
                 wanted.put(text(addressKey(network.name(), offsetIn(network, member.ip()))), member.workspace());
             }
+            wanted.put(prefix + "h/" + network.name(), Long.toString(lowestFree(network)));
         }
         requireFits(wanted.size() + 2);
         retrying("write the whole index", attempt -> {
@@ -763,6 +761,20 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 revokeLease(lease);
             }
         });
+    }
+
+    /** The lowest host offset of a network that no member holds (the gateway counts as held): its first hint. */
+    private static long lowestFree(NetworkRecord network) {
+        java.util.Set<Long> taken = new java.util.HashSet<>();
+        taken.add(offsetIn(network, network.gateway()));
+        for (Member m : network.members()) {
+            taken.add(offsetIn(network, m.ip()));
+        }
+        long o = 1;
+        while (taken.contains(o)) {
+            o++;
+        }
+        return o;
     }
 
     private void requireFits(int ops) {
@@ -961,6 +973,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         if (lastWhy.contains("Network closed for unknown reason") && endpoints.contains("http://")) {
             lastWhy += " (a server that speaks TLS closes plain http connections so: if the server speaks TLS, use"
                     + " https:// endpoints or an etcd+https:// URI)";
+        } else if (lastWhy.contains("Connection reset") && endpoints.contains("https://") && !lastWhy.contains("TLS")) {
+            lastWhy += " (a server that does not speak TLS resets TLS connections so: if it does not speak TLS, use"
+                    + " http:// endpoints or an etcd:// URI)";
         }
         if (uncertain) {
             return new NetworkException(within + ": the outcome is unknown — a commit's reply was lost, so the change"

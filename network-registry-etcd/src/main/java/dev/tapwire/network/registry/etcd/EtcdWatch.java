@@ -42,6 +42,7 @@ final class EtcdWatch implements RegistryWatch {
     private final ScheduledExecutorService keeper;
     private final long periodMillis;
     private final ByteSequence prefix;
+    private volatile Thread deliveryThread;
 
     // guarded by this
     private Client client;
@@ -62,7 +63,10 @@ final class EtcdWatch implements RegistryWatch {
         this.next = from;
         this.prefix = ByteSequence.from(registry.prefix(), StandardCharsets.UTF_8);
         this.periodMillis = Math.max(100, registry.requestTimeout().toMillis() / 2);
-        this.delivery = Executors.newSingleThreadExecutor(task -> daemon(task, "tapwire-etcd-watch " + registry.prefix()));
+        this.delivery = Executors.newSingleThreadExecutor(task -> {
+            deliveryThread = daemon(task, "tapwire-etcd-watch " + registry.prefix());
+            return deliveryThread;
+        });
         this.keeper = Executors.newSingleThreadScheduledExecutor(task -> daemon(task,
                 "tapwire-etcd-watch-keeper " + registry.prefix()));
     }
@@ -255,7 +259,7 @@ final class EtcdWatch implements RegistryWatch {
             }
             delivery.shutdown();
             try {
-                if (!delivery.awaitTermination(5, TimeUnit.SECONDS)) {
+                if (Thread.currentThread() != deliveryThread && !delivery.awaitTermination(5, TimeUnit.SECONDS)) {
                     delivery.shutdownNow();
                 }
             } catch (InterruptedException e) {

@@ -38,7 +38,7 @@ class RemoveMarkTest {
     void joinsOfABusyNetworkNeverFailWhileRemovesOfItKeepFailing() throws Exception {
         try (EtcdNetworkRegistry remover = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).build();
                 EtcdNetworkRegistry joiner = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).build()) {
-            remover.create("busy");
+            remover.create("busy", dev.tapwire.network.Ipv4Subnet.parse("10.44.0.0/18")); // room for every join
             joiner.join("busy", "first");
             AtomicBoolean stop = new AtomicBoolean();
             AtomicInteger refused = new AtomicInteger();
