@@ -927,6 +927,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             boolean uncertain = false;
             int races = 0;
             Retry last = null;
+            Retry telling = null; // the last failure that says more than "no answer in time"
             for (int i = 1; ; i++) {
                 try {
                     T result = step.run(new Attempt(uncertain, races));
@@ -938,11 +939,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 } catch (Retry e) {
                     uncertain |= e.kind == Retry.Kind.UNKNOWN_OUTCOME;
                     last = e;
+                    if (!(e.getCause() instanceof TimeoutException)) {
+                        telling = e;
+                    }
                     LOG.debug("{}: {}; trying again", what, e.getCause() == null ? e.getMessage() : describe(e.getCause()));
                 }
                 long left = end - System.nanoTime();
                 if (i >= maxAttempts || left <= 0) {
-                    throw failure(what, i, uncertain, last);
+                    throw failure(what, i, uncertain, last, telling);
                 }
                 // a lost race: a little jitter; anything else: give the cluster time to settle
                 long bound = last == null ? Math.min(20, 1L << Math.min(i, 5)) : Math.min(500, 20L << Math.min(i, 5));
@@ -965,11 +969,15 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         }
     }
 
-    private NetworkException failure(String what, int attempts, boolean uncertain, Retry last) {
+    private NetworkException failure(String what, int attempts, boolean uncertain, Retry last, Retry telling) {
         String within = "could not " + what + " on etcd " + endpoints + " within its deadline of " + deadline.toMillis()
                 + " ms (" + attempts + " attempt" + (attempts == 1 ? "" : "s") + ")";
         String lastWhy = last == null ? "other clients kept changing the same keys"
                 : last.getCause() == null ? last.getMessage() : describe(last.getCause());
+        if (telling != null && telling != last) {
+            lastWhy += "; before that: " + (telling.getCause() == null ? telling.getMessage()
+                    : describe(telling.getCause()));
+        }
         if (lastWhy.contains("Network closed for unknown reason") && endpoints.contains("http://")) {
             lastWhy += " (a server that speaks TLS closes plain http connections so: if the server speaks TLS, use"
                     + " https:// endpoints or an etcd+https:// URI)";
