@@ -123,8 +123,13 @@ final class EtcdWatch implements RegistryWatch {
         int cut = registry.prefix().length();
         for (WatchEvent event : response.getEvents()) {
             String rest = EtcdNetworkRegistry.text(event.getKeyValue().getKey()).substring(cut);
-            changes.addAll(registry.changesOf(rest, event.getEventType() == WatchEvent.EventType.PUT,
-                    event.getKeyValue(), event.getPrevKV()));
+            try {
+                changes.addAll(registry.changesOf(rest, event.getEventType() == WatchEvent.EventType.PUT,
+                        event.getKeyValue(), event.getPrevKV()));
+            } catch (RuntimeException e) { // a key no tapwire wrote: the listener's next read says what it holds
+                LOG.warn("etcd registry watch on {}: cannot read the change of {}{}: {}", registry.endpointsText(),
+                        registry.prefix(), rest, e.getMessage());
+            }
             last = event.getKeyValue().getModRevision();
         }
         if (last > 0) {

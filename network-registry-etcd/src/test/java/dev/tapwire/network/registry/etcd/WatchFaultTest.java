@@ -141,6 +141,35 @@ class WatchFaultTest {
     }
 
     @Test
+    @Timeout(120)
+    void aWatchWhoseMemberIsFrozenMovesToAnotherWithinBoundedTimeAndMissesNothing() throws Exception {
+        EtcdServers.Member frozen = etcd.members().get(0);
+        try (EtcdNetworkRegistry watched = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix)
+                        .timeout(Duration.ofSeconds(2)).build();
+                EtcdNetworkRegistry others = others()) {
+            others.create("dev");
+            BlockingQueue<RegistryChange> seen = new LinkedBlockingQueue<>();
+            try (RegistryWatch watch = watched.watch(seen::add)) { // on the first endpoint: the member frozen next
+                others.join("dev", "before");
+                assertThat(joined(awaitChanges(seen, 10, c -> joined(c).contains("before")))).contains("before");
+                frozen.pause();
+                long start = System.nanoTime();
+                Set<String> expected = new HashSet<>();
+                for (int i = 0; i < 50; i++) {
+                    others.join("dev", "during-" + i);
+                    expected.add("during-" + i);
+                }
+                List<RegistryChange> got = awaitChanges(seen, 15, c -> joined(c).containsAll(expected));
+                long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                assertThat(joined(got)).as("every join while its member was frozen, within 15 s").containsAll(expected);
+                System.out.printf("watch fail-over after SIGSTOP: all 50 changes delivered %d ms after it%n", millis);
+            } finally {
+                frozen.resume();
+            }
+        }
+    }
+
+    @Test
     @Timeout(60)
     void aSubnetChangeByWriteIndexIsReported() throws Exception {
         try (EtcdNetworkRegistry registry = others()) {
