@@ -143,28 +143,51 @@ class WatchFaultTest {
     @Test
     @Timeout(120)
     void aWatchWhoseMemberIsFrozenMovesToAnotherWithinBoundedTimeAndMissesNothing() throws Exception {
-        EtcdServers.Member frozen = etcd.members().get(0);
-        try (EtcdNetworkRegistry watched = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix)
-                        .timeout(Duration.ofSeconds(2)).build();
-                EtcdNetworkRegistry others = others()) {
-            others.create("dev");
+        List<CuttingProxy> proxies = new ArrayList<>();
+        for (EtcdServers.Member m : etcd.members()) {
+            proxies.add(new CuttingProxy(m.clientPort()));
+        }
+        EtcdServers.Member frozen = null;
+        try (EtcdNetworkRegistry watched = EtcdNetworkRegistry.builder(proxies.stream().map(CuttingProxy::endpoint)
+                        .toArray(String[]::new)).prefix(prefix).timeout(Duration.ofSeconds(2)).build();
+                EtcdNetworkRegistry setup = others()) {
+            setup.create("dev");
             BlockingQueue<RegistryChange> seen = new LinkedBlockingQueue<>();
-            try (RegistryWatch watch = watched.watch(seen::add)) { // on the first endpoint: the member frozen next
-                others.join("dev", "before");
-                assertThat(joined(awaitChanges(seen, 10, c -> joined(c).contains("before")))).contains("before");
+            try (RegistryWatch watch = watched.watch(seen::add)) {
+                proxies.forEach(p -> p.fromServer.set(0));
+                for (int i = 0; i < 20; i++) {
+                    setup.join("dev", "before-" + i);
+                }
+                assertThat(joined(awaitChanges(seen, 10, c -> joined(c).contains("before-19")))).contains("before-19");
+                // the member behind the proxy that carried those events serves the watch: freeze it
+                int carrier = 0;
+                for (int i = 1; i < proxies.size(); i++) {
+                    carrier = proxies.get(i).fromServer.get() > proxies.get(carrier).fromServer.get() ? i : carrier;
+                }
+                frozen = etcd.members().get(carrier);
+                List<String> running = new ArrayList<>(List.of(etcd.endpoints()));
+                running.remove(frozen.clientUrl());
                 frozen.pause();
                 long start = System.nanoTime();
                 Set<String> expected = new HashSet<>();
-                for (int i = 0; i < 50; i++) {
-                    others.join("dev", "during-" + i);
-                    expected.add("during-" + i);
+                try (EtcdNetworkRegistry others = EtcdNetworkRegistry.builder(running.toArray(String[]::new))
+                        .prefix(prefix).build()) {
+                    for (int i = 0; i < 50; i++) {
+                        others.join("dev", "during-" + i);
+                        expected.add("during-" + i);
+                    }
                 }
                 List<RegistryChange> got = awaitChanges(seen, 15, c -> joined(c).containsAll(expected));
                 long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
                 assertThat(joined(got)).as("every join while its member was frozen, within 15 s").containsAll(expected);
                 System.out.printf("watch fail-over after SIGSTOP: all 50 changes delivered %d ms after it%n", millis);
-            } finally {
+            }
+        } finally {
+            if (frozen != null) {
                 frozen.resume();
+            }
+            for (CuttingProxy p : proxies) {
+                p.close();
             }
         }
     }
