@@ -15,6 +15,12 @@ public final class ScaleMain {
     private ScaleMain() {
     }
 
+    /**
+     * Starts one etcd, writes the registry straight into it, and times each operation once.
+     *
+     * @param args the number of members of the big network and of networks (default 100,000 and 1,000)
+     * @throws Exception if etcd cannot be started or an operation fails
+     */
     public static void main(String[] args) throws Exception {
         int members = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
         int networks = args.length > 1 ? Integer.parseInt(args[1]) : 1_000;

@@ -99,55 +99,22 @@ class WatchFaultTest {
         }
     }
 
-    @Test
-    @Timeout(120)
-    void aWatchWhoseMemberIsPartitionedMovesToAnotherWithinBoundedTimeAndMissesNothing() throws Exception {
-        List<CuttingProxy> proxies = new ArrayList<>();
-        for (EtcdServers.Member m : etcd.members()) {
-            proxies.add(new CuttingProxy(m.clientPort()));
-        }
-        try (EtcdNetworkRegistry watched = EtcdNetworkRegistry.builder(proxies.stream().map(CuttingProxy::endpoint)
-                        .toArray(String[]::new)).prefix(prefix).timeout(Duration.ofSeconds(2)).build();
-                EtcdNetworkRegistry others = others()) {
-            others.create("dev");
-            BlockingQueue<RegistryChange> seen = new LinkedBlockingQueue<>();
-            try (RegistryWatch watch = watched.watch(seen::add)) {
-                proxies.forEach(p -> p.fromServer.set(0));
-                for (int i = 0; i < 20; i++) {
-                    others.join("dev", "before-" + i);
-                }
-                assertThat(joined(awaitChanges(seen, 10, c -> joined(c).contains("before-19")))).contains("before-19");
-                // the proxy that carried those events carries the watch: partition it
-                CuttingProxy carrier = proxies.stream().max(java.util.Comparator.comparingLong(p -> p.fromServer.get()))
-                        .orElseThrow();
-                carrier.blackHole(true);
-                long start = System.nanoTime();
-                Set<String> expected = new HashSet<>();
-                for (int i = 0; i < 50; i++) {
-                    others.join("dev", "during-" + i);
-                    expected.add("during-" + i);
-                }
-                List<RegistryChange> got = awaitChanges(seen, 15, c -> joined(c).containsAll(expected));
-                long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-                assertThat(joined(got)).as("every join while partitioned, within 15 s").containsAll(expected);
-                System.out.printf("watch fail-over after a partition: all 50 changes delivered %d ms after it%n",
-                        millis);
-            }
-        } finally {
-            for (CuttingProxy p : proxies) {
-                p.close();
-            }
-        }
+    /** What a test does to the member that serves the watch: its index, and the proxy in front of it. */
+    @FunctionalInterface
+    private interface Fault {
+        void apply(int member, CuttingProxy proxy) throws Exception;
     }
 
-    @Test
-    @Timeout(120)
-    void aWatchWhoseMemberIsFrozenMovesToAnotherWithinBoundedTimeAndMissesNothing() throws Exception {
+    /**
+     * Watches through a proxy per member, finds the one that carries the watch (the one the events came through),
+     * applies {@code fault} to it, makes 50 joins through the other members and returns how long it took until the
+     * watch had delivered all of them (failing if not within 15 s).
+     */
+    private long failOverAfter(String what, Fault fault) throws Exception {
         List<CuttingProxy> proxies = new ArrayList<>();
         for (EtcdServers.Member m : etcd.members()) {
             proxies.add(new CuttingProxy(m.clientPort()));
         }
-        EtcdServers.Member frozen = null;
         try (EtcdNetworkRegistry watched = EtcdNetworkRegistry.builder(proxies.stream().map(CuttingProxy::endpoint)
                         .toArray(String[]::new)).prefix(prefix).timeout(Duration.ofSeconds(2)).build();
                 EtcdNetworkRegistry setup = others()) {
@@ -159,15 +126,13 @@ class WatchFaultTest {
                     setup.join("dev", "before-" + i);
                 }
                 assertThat(joined(awaitChanges(seen, 10, c -> joined(c).contains("before-19")))).contains("before-19");
-                // the member behind the proxy that carried those events serves the watch: freeze it
                 int carrier = 0;
                 for (int i = 1; i < proxies.size(); i++) {
                     carrier = proxies.get(i).fromServer.get() > proxies.get(carrier).fromServer.get() ? i : carrier;
                 }
-                frozen = etcd.members().get(carrier);
                 List<String> running = new ArrayList<>(List.of(etcd.endpoints()));
-                running.remove(frozen.clientUrl());
-                frozen.pause();
+                running.remove(carrier);
+                fault.apply(carrier, proxies.get(carrier));
                 long start = System.nanoTime();
                 Set<String> expected = new HashSet<>();
                 try (EtcdNetworkRegistry others = EtcdNetworkRegistry.builder(running.toArray(String[]::new))
@@ -179,15 +144,35 @@ class WatchFaultTest {
                 }
                 List<RegistryChange> got = awaitChanges(seen, 15, c -> joined(c).containsAll(expected));
                 long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-                assertThat(joined(got)).as("every join while its member was frozen, within 15 s").containsAll(expected);
-                System.out.printf("watch fail-over after SIGSTOP: all 50 changes delivered %d ms after it%n", millis);
+                assertThat(joined(got)).as("every join after %s, within 15 s", what).containsAll(expected);
+                System.out.printf("watch fail-over after %s: all 50 changes delivered %d ms after it%n", what, millis);
+                return millis;
             }
         } finally {
-            if (frozen != null) {
-                frozen.resume();
-            }
             for (CuttingProxy p : proxies) {
                 p.close();
+            }
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aWatchWhoseMemberIsPartitionedMovesToAnotherWithinBoundedTimeAndMissesNothing() throws Exception {
+        failOverAfter("a partition", (member, proxy) -> proxy.blackHole(true));
+    }
+
+    @Test
+    @Timeout(120)
+    void aWatchWhoseMemberIsFrozenMovesToAnotherWithinBoundedTimeAndMissesNothing() throws Exception {
+        List<EtcdServers.Member> frozen = new ArrayList<>();
+        try {
+            failOverAfter("SIGSTOP", (member, proxy) -> {
+                frozen.add(etcd.members().get(member));
+                etcd.members().get(member).pause();
+            });
+        } finally {
+            for (EtcdServers.Member m : frozen) {
+                m.resume();
             }
         }
     }
