@@ -732,7 +732,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             wanted.put(prefix + "h/" + network.name(), Long.toString(lowestFree(network)));
         }
-        requireFits(wanted.size() + 2);
+        requireFits(wanted.size() + 2, wanted);
         retrying("write the whole index", attempt -> {
             long lease = grantLease();
             try {
@@ -754,7 +754,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 wanted.forEach((k, v) -> ops.add(Op.put(bytes(k), bytes(v), PutOption.DEFAULT)));
                 ops.add(put("v", Long.toString(version + 1)));
                 ops.add(Op.delete(key("i"), DeleteOption.DEFAULT));
-                requireFits(ops.size());
+                requireFits(ops.size(), wanted);
                 return commit(txn(List.of(new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.modRevision(marked)),
                         new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version))), ops)) ? Boolean.TRUE : null;
             } finally {
@@ -777,11 +777,17 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return o;
     }
 
-    private void requireFits(int ops) {
+    private void requireFits(int ops, Map<String, String> wanted) {
         if (ops > maxTxnOps) {
+            long bytes = 0;
+            for (Map.Entry<String, String> e : wanted.entrySet()) {
+                bytes += e.getKey().length() + e.getValue().length() + 8;
+            }
             throw new InvalidNetworkSpecException("replacing the index needs " + ops + " etcd operations in one"
                     + " transaction, but one may hold at most " + maxTxnOps + "; raise --max-txn-ops on the etcd"
-                    + " servers and EtcdNetworkRegistry.Builder.maxTxnOps (URI parameter max-txn-ops) to match");
+                    + " servers and EtcdNetworkRegistry.Builder.maxTxnOps (URI parameter max-txn-ops) to match"
+                    + " (the request is about " + (bytes / 1024 + 1) + " KiB: the servers' --max-request-bytes,"
+                    + " default 1.5 MiB, must hold it too)");
         }
     }
 
