@@ -68,7 +68,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Keys, under the prefix (default {@code /tapwire/}):
  * <ul>
- *   <li>{@code n/<network>} → {@code <subnet> <gateway> <created_at or -> [<creation token>]}: one per network;</li>
+ *   <li>{@code n/<network>} → {@code <subnet> <gateway> <created_at or ->}: one per network;</li>
+ *   <li>{@code c/<network>} → a random token only the create that made the network wrote, so that after a lost
+ *   reply it tells its own network from another client's (a key apart, so that older clients read networks as
+ *   before);</li>
  *   <li>{@code m/<network>/<workspace>} → {@code <ip>}: one per member (join order = creation revision;
  *   {@code <ip> <ordinal>} when {@link #writeIndex} wrote many in one transaction);</li>
  *   <li>{@code a/<network>/<offset>} → {@code <workspace>}: one per address held (the host offset in eight hex
@@ -238,17 +241,13 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             // the version first: a create or remove after this read changes it, and the guarded commit then fails
             long version = modRevision(get(key("v")));
             List<NetworkRecord> existing = new ArrayList<>();
-            String sameToken = null;
             for (KeyValue kv : readRange("n/", 0).keys()) {
-                NetworkRecord n = decodeNetwork(kv);
-                existing.add(n);
-                if (n.name().equals(name)) {
-                    sameToken = tokenOf(kv);
-                }
+                existing.add(decodeNetwork(kv));
             }
             Optional<NetworkRecord> same = existing.stream().filter(n -> n.name().equals(name)).findFirst();
             if (same.isPresent()) {
-                if (attempt.uncertain() && token.equals(sameToken)) {
+                KeyValue made = attempt.uncertain() ? first(get(key("c/" + name))) : null;
+                if (made != null && text(made.getValue()).equals(token)) {
                     return same.get(); // our own create, whose reply was lost
                 }
                 throw new NetworkAlreadyExistsException("network \"" + name + "\" already exists");
@@ -265,7 +264,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             boolean done = commit(txn(List.of(
                             new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version)),
                             new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
-                    List.of(put("n/" + name, encodeNetwork(created) + " " + token),
+                    List.of(put("n/" + name, encodeNetwork(created)), put("c/" + name, token),
                             put("v", Long.toString(version + 1)))));
             return done ? created : null;
         });
@@ -349,6 +348,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return List.of(Op.delete(key("m/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
                 Op.delete(key("a/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
                 Op.delete(key("h/" + name), DeleteOption.DEFAULT),
+                Op.delete(key("c/" + name), DeleteOption.DEFAULT),
                 Op.delete(key("n/" + name), DeleteOption.DEFAULT),
                 put("v", Long.toString(version + 1)));
     }
@@ -744,7 +744,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 long marked = mark.getHeader().getRevision();
                 long version = modRevision(get(key("v")));
                 List<Op> ops = new ArrayList<>();
-                for (String under : List.of("n/", "m/", "a/", "h/")) {
+                for (String under : List.of("n/", "m/", "a/", "h/", "c/")) {
                     for (KeyValue kv : readRange(under, marked).keys()) {
                         if (!wanted.containsKey(text(kv.getKey()))) {
                             ops.add(Op.delete(kv.getKey(), DeleteOption.DEFAULT)); // one key each: etcd refuses a
@@ -1166,16 +1166,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             value = value.substring(REMOVING.length());
         }
         String[] parts = value.split(" ");
-        if (parts.length != 3 && parts.length != 4) {
+        if (parts.length != 3) {
             throw new NetworkException("etcd key " + text(kv.getKey()) + " is not a tapwire network record; expected"
-                    + " \"<subnet> <gateway> <created_at or -> [<token>]\"");
+                    + " \"<subnet> <gateway> <created_at or ->\"");
         }
         return parts;
-    }
-
-    private static String tokenOf(KeyValue kv) {
-        String[] parts = networkFields(kv);
-        return parts.length == 4 ? parts[3] : null;
     }
 
     private NetworkRecord decodeNetwork(KeyValue kv) {
