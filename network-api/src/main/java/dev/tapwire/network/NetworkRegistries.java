@@ -31,7 +31,9 @@ public final class NetworkRegistries {
     }
 
     /**
-     * Opens the registry {@code uri} names, through the factory of its scheme.
+     * Opens the registry {@code uri} names, through the factory of its scheme. A scheme with a transport after a
+     * {@code +} ({@code etcd+https}) goes to the factory of the part before it ({@code etcd}) when no factory
+     * claims the whole scheme.
      *
      * @param uri e.g. {@code file:///var/lib/mymanager}
      * @return the registry
@@ -49,6 +51,12 @@ public final class NetworkRegistries {
         return factory(uri.getScheme().toLowerCase(Locale.ROOT), NetworkRegistries.class.getClassLoader()).open(uri);
     }
 
+    /** The factory's scheme for a URI scheme: itself if a factory has it, else the part before a {@code +}. */
+    static String baseScheme(String scheme, Map<String, NetworkRegistryFactory> byScheme) {
+        int plus = scheme.indexOf('+');
+        return byScheme.containsKey(scheme) || plus <= 0 ? scheme : scheme.substring(0, plus);
+    }
+
     /**
      * Returns the URI schemes whose factories are installed.
      *
@@ -60,7 +68,7 @@ public final class NetworkRegistries {
 
     static NetworkRegistryFactory factory(String scheme, ClassLoader loader) {
         Map<String, NetworkRegistryFactory> byScheme = discover(loader);
-        NetworkRegistryFactory factory = byScheme.get(scheme);
+        NetworkRegistryFactory factory = byScheme.get(baseScheme(scheme, byScheme));
         if (factory == null) {
             throw new ProviderNotFoundException("no network registry for URI scheme \"" + scheme + "\" found; schemes"
                     + " found: " + (byScheme.isEmpty() ? "none" : String.join(", ", byScheme.keySet())) + "; add "

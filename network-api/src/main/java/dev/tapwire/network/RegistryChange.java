@@ -9,9 +9,14 @@ import java.util.Objects;
 /**
  * One change to a registry, as {@link NetworkRegistry#watch} reports it, whichever process or host made it.
  *
+ * <p>A watch either reports every change or, when it cannot (an etcd watch whose missed revisions were compacted
+ * away), reports {@link Type#RESYNC}: the listener must then read the registry again ({@link
+ * NetworkRegistry#readIndex()}, {@link NetworkRegistry#list()}) and take that as the truth, since changes before it
+ * may not have been reported. Every change after a {@code RESYNC} is reported again.
+ *
  * @param type what happened
- * @param network the network's name
- * @param member the member that joined or left; null for a network created or removed
+ * @param network the network's name; null for {@link Type#RESYNC}
+ * @param member the member that joined or left; null for a network change and for {@link Type#RESYNC}
  */
 public record RegistryChange(Type type, String network, Member member) {
 
@@ -24,27 +29,50 @@ public record RegistryChange(Type type, String network, Member member) {
         /** A workspace joined a network; {@code member} holds its address. */
         MEMBER_JOINED,
         /** A workspace left a network; {@code member} holds the address it gave up. */
-        MEMBER_LEFT
+        MEMBER_LEFT,
+        /** A network's subnet or gateway changed ({@link NetworkRegistry#writeIndex}); its members are reported apart. */
+        NETWORK_CHANGED,
+        /**
+         * Changes may have been missed: read the registry again and take it as the truth. {@code network} and
+         * {@code member} are null.
+         */
+        RESYNC
     }
 
     /**
      * Validates the change.
      *
-     * @throws NullPointerException if {@code type} or {@code network} is null, or {@code member} is null for a
-     *     member change
+     * @throws NullPointerException if {@code type} is null, {@code network} is null for any change but
+     *     {@link Type#RESYNC}, or {@code member} is null for a member change
+     * @throws IllegalArgumentException if a {@link Type#RESYNC} names a network or a member
      */
     public RegistryChange {
         Objects.requireNonNull(type, "type");
-        Objects.requireNonNull(network, "network");
+        if (type == Type.RESYNC) {
+            if (network != null || member != null) {
+                throw new IllegalArgumentException("a RESYNC names no network and no member");
+            }
+        } else {
+            Objects.requireNonNull(network, "network");
+        }
         if (type == Type.MEMBER_JOINED || type == Type.MEMBER_LEFT) {
             Objects.requireNonNull(member, "member");
         }
     }
 
     /**
+     * Returns the change that tells a listener it must read the registry again.
+     *
+     * @return a {@link Type#RESYNC}
+     */
+    public static RegistryChange resync() {
+        return new RegistryChange(Type.RESYNC, null, null);
+    }
+
+    /**
      * Returns the changes that turn {@code before} into {@code after}: members left, networks removed, networks
-     * created, members joined — in that order, networks by name. A member whose address changed is reported as
-     * having left and joined again.
+     * changed (subnet or gateway), networks created, members joined — in that order, networks by name. A member
+     * whose address changed is reported as having left and joined again.
      *
      * @param before the earlier index
      * @param after the later index
@@ -55,6 +83,7 @@ public record RegistryChange(Type type, String network, Member member) {
         Map<String, NetworkRecord> now = byName(after);
         List<RegistryChange> left = new ArrayList<>();
         List<RegistryChange> removed = new ArrayList<>();
+        List<RegistryChange> changed = new ArrayList<>();
         List<RegistryChange> created = new ArrayList<>();
         List<RegistryChange> joined = new ArrayList<>();
         for (NetworkRecord n : before.sorted().networks()) {
@@ -72,6 +101,8 @@ public record RegistryChange(Type type, String network, Member member) {
             NetworkRecord earlier = old.get(n.name());
             if (earlier == null) {
                 created.add(new RegistryChange(Type.NETWORK_CREATED, n.name(), null));
+            } else if (!earlier.subnet().equals(n.subnet()) || !earlier.gateway().equals(n.gateway())) {
+                changed.add(new RegistryChange(Type.NETWORK_CHANGED, n.name(), null));
             }
             for (Member m : n.members()) {
                 if (earlier == null || !earlier.members().contains(m)) {
@@ -81,6 +112,7 @@ public record RegistryChange(Type type, String network, Member member) {
         }
         List<RegistryChange> all = new ArrayList<>(left);
         all.addAll(removed);
+        all.addAll(changed);
         all.addAll(created);
         all.addAll(joined);
         return all;

@@ -55,4 +55,19 @@ class EtcdInteropTest {
             assertThat(cli.run("--registry", uri, "network", "join", "dev", "w3").out().strip()).isEqualTo("10.44.1.4");
         }
     }
+
+    @Test
+    void theCliTakesAnEtcdHttpsUriAndNamesWhatTlsRefused() throws Exception {
+        try (EtcdServers etcd = EtcdServers.start(1)) {
+            String plain = etcd.endpoints()[0].substring("http://".length());
+            CliRunner.Result result = new CliRunner(state).run("--registry", "etcd+https://" + plain
+                    + "/fleet/?timeout=3s&deadline=6s", "network", "ls");
+            assertThat(result.status()).isNotZero();
+            assertThat(result.err()).doesNotContain("schemes found").contains("TLS");
+            CliRunner.Result secret = new CliRunner(state).run("--registry", "etcd://" + plain
+                    + "/fleet/?timeout=-1s&user=u&password=hunter2", "network", "ls");
+            assertThat(secret.status()).isNotZero();
+            assertThat(secret.err()).contains("timeout").doesNotContain("hunter2");
+        }
+    }
 }

@@ -40,6 +40,7 @@ public final class EtcdServers implements AutoCloseable {
         private final int metricsPort;
         private final Path dataDir;
         private Process process;
+        private volatile boolean paused;
 
         Member(String name, int clientPort, int peerPort, int metricsPort, Path dataDir) {
             this.name = name;
@@ -78,6 +79,47 @@ public final class EtcdServers implements AutoCloseable {
          */
         public void kill() throws InterruptedException {
             process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+
+        /**
+         * Freezes the member with SIGSTOP, as a long GC pause or a stalled disk would: its sockets stay open and
+         * requests sent to it wait in the kernel until {@link #resume()}.
+         *
+         * @throws IOException if the signal cannot be sent
+         * @throws InterruptedException if interrupted while sending it
+         */
+        public void pause() throws IOException, InterruptedException {
+            signal("STOP");
+            paused = true;
+        }
+
+        /**
+         * Lets a member frozen by {@link #pause()} run again (SIGCONT); it then handles what was sent to it meanwhile.
+         *
+         * @throws IOException if the signal cannot be sent
+         * @throws InterruptedException if interrupted while sending it
+         */
+        public void resume() throws IOException, InterruptedException {
+            signal("CONT");
+            paused = false;
+        }
+
+        private void signal(String name) throws IOException, InterruptedException {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+                    .redirectErrorStream(true).start();
+            String out = new String(kill.getInputStream().readAllBytes());
+            if (kill.waitFor() != 0) {
+                throw new IOException("kill -" + name + " " + process.pid() + " failed: " + out);
+            }
+        }
+
+        /**
+         * Returns the loopback port clients connect to.
+         *
+         * @return the port
+         */
+        public int clientPort() {
+            return clientPort;
         }
 
         /**
@@ -279,6 +321,9 @@ public final class EtcdServers implements AutoCloseable {
     private void stopAll() {
         for (Member m : members) {
             if (m.process != null) {
+                if (m.paused) {
+                    m.process.destroyForcibly(); // a frozen process would not act on SIGTERM
+                }
                 m.process.destroy();
                 try {
                     if (!m.process.waitFor(5, TimeUnit.SECONDS)) {

@@ -22,7 +22,7 @@ import io.etcd.jetcd.Client;
 import io.etcd.jetcd.ClientBuilder;
 import io.etcd.jetcd.KV;
 import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.Txn;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.kv.TxnResponse;
 import io.etcd.jetcd.op.Cmp;
@@ -32,9 +32,6 @@ import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.OptionsUtil;
 import io.etcd.jetcd.options.PutOption;
-import io.etcd.jetcd.options.WatchOption;
-import io.etcd.jetcd.watch.WatchEvent;
-import io.etcd.jetcd.watch.WatchResponse;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -44,18 +41,17 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -73,26 +69,41 @@ import org.slf4j.LoggerFactory;
  * <p>Keys, under the prefix (default {@code /tapwire/}):
  * <ul>
  *   <li>{@code n/<network>} → {@code <subnet> <gateway> <created_at or ->}: one per network;</li>
+ *   <li>{@code c/<network>} → a random token only the create that made the network wrote, so that after a lost
+ *   reply it tells its own network from another client's (a key apart, so that older clients read networks as
+ *   before);</li>
  *   <li>{@code m/<network>/<workspace>} → {@code <ip>}: one per member (join order = creation revision;
  *   {@code <ip> <ordinal>} when {@link #writeIndex} wrote many in one transaction);</li>
  *   <li>{@code a/<network>/<offset>} → {@code <workspace>}: one per address held (the host offset in eight hex
  *   digits, so keys sort as addresses do), so no address is held twice;</li>
  *   <li>{@code h/<network>} → an offset below which every host is taken (raised by a join that found a page of
- *   taken hosts from it, guarded by each of their keys; lowered by a leave below it): a join reads a page of
+ *   taken hosts from it, lowered by a leave below it, and written by every leave): a join reads a page of
  *   address keys from there, not all of them, so it costs about the same at 100 or 100,000 members;</li>
- *   <li>{@code v} → a counter bumped by every create and remove, so no two subnets overlap.</li>
+ *   <li>{@code v} → a counter bumped by every create, remove and {@link #writeIndex}, so no two subnets overlap;</li>
+ *   <li>{@code r/<network>} and {@code i}: short-lived marks, bound to an etcd lease, of a remove of an empty
+ *   network and of a {@link #writeIndex} under way; a client that dies holding one loses it when its lease
+ *   expires (a few seconds).</li>
  * </ul>
  * A join writes two keys, not the whole index. Every change is one etcd transaction guarded by revision
  * compares (optimistic concurrency): two hosts can never take one address or overlapping subnets; a lost
- * race is retried with jitter, at most {@link Builder#maxAttempts(int)} times, then fails with a clear error.
+ * race is retried with jitter until the operation's deadline ({@link Builder#deadline(Duration)}).
  *
- * <p>A transaction whose reply is lost (a timeout or {@code UNAVAILABLE} after the commit) may or may not
- * have been applied; jetcd does not retry writes. The operation is then run again from a fresh read: a join
- * finds its own member key and returns that address, a create finds its own network (same subnet and
- * creation time), a leave or remove finds nothing left to do. Nothing leaks and nothing is handed out twice.
+ * <p><b>Stale commits never apply.</b> A transaction sent to a member that then stalls (a GC pause, SIGSTOP, a
+ * slow disk) is applied when that member resumes — possibly long after its caller gave up. Every transaction is
+ * therefore guarded by revisions, which never come back, not by values or absences, which do: a join compares the
+ * revision of the network's {@code h/} key, which every leave rewrites, so a join read before a leave can never
+ * bring the member back; a leave compares the revision of the member key it read, so it can never delete the
+ * member that joined again at the same address.
  *
- * <p>Removing a network first marks it ({@code removing}) so that no join can commit meanwhile, then deletes
- * it with its members — or, while it has members and {@code force} is false, unmarks it and fails.
+ * <p><b>Unknown outcomes.</b> A transaction whose reply is lost (a timeout or {@code UNAVAILABLE} after the commit)
+ * may or may not have been applied; jetcd does not retry writes. The operation is then run again from a fresh
+ * read: a join finds its own member key and returns that address, a create finds its own network (by a token
+ * only it wrote), a leave or remove finds nothing left to do. When the deadline passes first, the error says that
+ * the outcome is unknown: calling the same operation again is always safe — a join then returns the same address.
+ *
+ * <p><b>Deadline.</b> Each operation — all its reads, commits and retries — ends within one deadline (default
+ * twice the request timeout, 10 s), with quorum lost, an endpoint black-holed or not; each request waits at most
+ * the request timeout (default 5 s) and is then tried on another member.
  */
 public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable {
 
@@ -102,14 +113,20 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public static final Ipv4Subnet DEFAULT_POOL = Ipv4Subnet.parse("10.44.0.0/16");
 
     private static final Logger LOG = LoggerFactory.getLogger(EtcdNetworkRegistry.class);
+    /** The mark an older tapwire put before a network's value while removing it; read as the plain value. */
     private static final String REMOVING = "removing ";
     /** Address keys read per request when looking for a free host. */
     private static final int PAGE = 64;
+    /** Keys read per request when reading a range whole (the index, a network's members), so no reply is too big. */
+    private static final int READ_PAGE = 2000;
     /**
      * How many free hosts, lowest first, one join transaction tries in turn (nested transactions): enough for
      * a burst of concurrent joiners that read the same state to all succeed in their first round trip.
      */
     private static final int CANDIDATES = 16;
+    /** Netty's list of handlers that gRPC appends to a transport failure: noise to an operator. */
+    private static final java.util.regex.Pattern CHANNEL_PIPELINE = java.util.regex.Pattern.compile(
+            "\\s*Channel Pipeline: \\[[^\\]]*\\]");
 
     private final Client client;
     private final KV kv;
@@ -117,10 +134,18 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private final Ipv4Subnet pool;
     private final int subnetPrefix;
     private final Duration timeout;
+    private final Duration deadline;
     private final int maxAttempts;
     private final int maxTxnOps;
     private final Clock clock;
     private final String endpoints;
+    private final List<String> endpointList;
+    /** The client settings, for the watches' own clients. */
+    private final ClientBuilder clientTemplate;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Set<EtcdWatch> watches = ConcurrentHashMap.newKeySet();
+    /** The deadline (System.nanoTime) of the operation the calling thread runs. */
+    private final ThreadLocal<Long> operationDeadline = new ThreadLocal<>();
     /**
      * The hint and its revision as this client last read it, per network: where the next join's prefetched page of
      * address keys starts, and what a one-round-trip leave is guarded by.
@@ -128,27 +153,31 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private final ConcurrentMap<String, HintSeen> hints = new ConcurrentHashMap<>();
     /** The members this client joined, by "network/workspace": a leave of one needs no read first. */
     private final ConcurrentMap<String, MemberSeen> members = new ConcurrentHashMap<>();
+    /** What the caller sees of each commit's reply; a seam for the tests that lose replies. */
+    private final UnaryOperator<CompletableFuture<TxnResponse>> replies;
+    /** Runs just before each commit is sent; a seam for the tests that cut or freeze a member after a read. */
+    private final Runnable beforeCommit;
 
     private record HintSeen(long value, long modRevision) {
     }
 
-    private record MemberSeen(Ipv4Address ip, long offset) {
+    /** A member as this client last wrote or read it: the revision of its member key guards a leave. */
+    private record MemberSeen(Ipv4Address ip, long offset, long modRevision) {
     }
-    /** What the caller sees of each commit's reply; a seam for the tests that lose replies. */
-    private final UnaryOperator<CompletableFuture<TxnResponse>> replies;
-    /** Runs just before each commit is sent; a seam for the test that cuts the connection after a commit. */
-    private final Runnable beforeCommit;
 
-    private EtcdNetworkRegistry(Builder b, Client client) {
+    private EtcdNetworkRegistry(Builder b, Client client, ClientBuilder template) {
         this.client = client;
+        this.clientTemplate = template;
         this.kv = client.getKVClient();
         this.prefix = b.prefix;
         this.pool = b.pool;
         this.subnetPrefix = b.subnetPrefix;
         this.timeout = b.timeout;
+        this.deadline = b.deadline != null ? b.deadline : b.timeout.multipliedBy(2);
         this.maxAttempts = b.maxAttempts;
         this.maxTxnOps = b.maxTxnOps;
         this.clock = b.clock;
+        this.endpointList = List.copyOf(b.endpoints);
         this.endpoints = String.join(",", b.endpoints);
         this.replies = b.replies;
         this.beforeCommit = b.beforeCommit;
@@ -169,60 +198,23 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     }
 
     /**
-     * Opens the registry an {@code etcd:} URI names: {@code etcd://h1:2379,h2:2379/prefix} (plain HTTP), or
-     * {@code etcd+https://...} for TLS with the JVM's trust store. The path is the key prefix (default
-     * {@value #DEFAULT_PREFIX}); query parameters: {@code user}, {@code password}, {@code timeout} (e.g.
-     * {@code 5s}), {@code pool} and {@code subnet-prefix} (the size of auto-allocated subnets).
+     * Opens the registry an {@code etcd:} URI names; see {@link EtcdUris#open(URI)} for the forms accepted.
      *
      * @param uri the URI
      * @return the registry
-     * @throws InvalidNetworkSpecException if the URI is malformed, saying what is accepted
+     * @throws InvalidNetworkSpecException if the URI is malformed, saying what is accepted (never printing a secret)
      */
     public static EtcdNetworkRegistry fromUri(URI uri) {
-        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-        boolean tls = scheme.equals("etcd+https");
-        String authority = uri.getRawAuthority();
-        if (!(scheme.equals("etcd") || tls) || authority == null || authority.isEmpty()) {
-            throw new InvalidNetworkSpecException("registry URI \"" + uri + "\" is not an etcd URI; expected"
-                    + " etcd://host:2379[,host:2379...][/prefix/][?user=..&password=..&timeout=5s]");
-        }
-        List<String> endpoints = new ArrayList<>();
-        for (String hostPort : authority.split(",")) {
-            endpoints.add((tls ? "https://" : "http://") + hostPort);
-        }
-        Builder b = builder(endpoints.toArray(String[]::new));
-        String path = uri.getPath();
-        if (path != null && !path.isEmpty() && !path.equals("/")) {
-            b.prefix(path.endsWith("/") ? path : path + "/");
-        }
-        for (Map.Entry<String, String> p : RegistryRules.parameters(uri, "user", "password", "timeout", "pool",
-                "subnet-prefix").entrySet()) {
-            String value = p.getValue();
-            switch (p.getKey()) {
-                case "user" -> b.user = value;
-                case "password" -> b.password = value;
-                case "timeout" -> b.timeout(parseDuration(value, uri));
-                case "pool" -> b.subnetPool(Ipv4Subnet.parse(value));
-                default -> b.subnetPrefix(RegistryRules.subnetPrefix(uri, value));
-            }
-        }
-        b.tls = tls;
-        return b.build();
+        return EtcdUris.open(uri);
     }
 
-    private static Duration parseDuration(String value, URI uri) {
-        try {
-            if (value.endsWith("ms")) {
-                return Duration.ofMillis(Long.parseLong(value.substring(0, value.length() - 2)));
-            }
-            if (value.endsWith("s")) {
-                return Duration.ofSeconds(Long.parseLong(value.substring(0, value.length() - 1)));
-            }
-            return Duration.ofSeconds(Long.parseLong(value));
-        } catch (NumberFormatException e) {
-            throw new InvalidNetworkSpecException("registry URI \"" + uri + "\": timeout \"" + value
-                    + "\" is not a duration; expected e.g. 5s or 500ms", e);
-        }
+    /**
+     * Returns the deadline of each operation: all its requests and retries end within it.
+     *
+     * @return the deadline
+     */
+    public Duration deadline() {
+        return deadline;
     }
 
     // ---------------------------------------------------------------- the contract
@@ -243,18 +235,19 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
     private NetworkRecord createWith(String name, Ipv4Subnet explicit) {
         Instant createdAt = clock.instant().truncatedTo(ChronoUnit.SECONDS);
-        return retrying("create network " + name, (uncertain, races) -> {
+        // only this call writes this token: after a lost reply it tells our own create from another client's
+        String token = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
+        return retrying("create network " + name, attempt -> {
             // the version first: a create or remove after this read changes it, and the guarded commit then fails
-            long version = modRevision(get(key("v"), false));
-            GetResponse networks = get(key("n/"), true);
+            long version = modRevision(get(key("v")));
             List<NetworkRecord> existing = new ArrayList<>();
-            for (KeyValue kv : networks.getKvs()) {
+            for (KeyValue kv : readRange("n/", 0).keys()) {
                 existing.add(decodeNetwork(kv));
             }
             Optional<NetworkRecord> same = existing.stream().filter(n -> n.name().equals(name)).findFirst();
             if (same.isPresent()) {
-                if (uncertain && Objects.equals(same.get().createdAt(), createdAt)
-                        && (explicit == null || same.get().subnet().equals(explicit))) {
+                KeyValue made = attempt.uncertain() ? first(get(key("c/" + name))) : null;
+                if (made != null && text(made.getValue()).equals(token)) {
                     return same.get(); // our own create, whose reply was lost
                 }
                 throw new NetworkAlreadyExistsException("network \"" + name + "\" already exists");
@@ -271,7 +264,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             boolean done = commit(txn(List.of(
                             new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version)),
                             new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
-                    List.of(put("n/" + name, encodeNetwork(created)), put("v", Long.toString(version + 1)))));
+                    List.of(put("n/" + name, encodeNetwork(created)), put("c/" + name, token),
+                            put("v", Long.toString(version + 1)))));
             return done ? created : null;
         });
     }
@@ -281,98 +275,153 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return readIndex().networks();
     }
 
+    /** Reads the network and its members only (at one revision), not the whole registry. */
     @Override
     public Optional<NetworkRecord> find(String name) {
-        return readIndex().find(name);
+        return retrying("read network " + name, attempt -> {
+            List<GetResponse> seen = readTogether(Op.get(key("n/" + name), GetOption.DEFAULT));
+            KeyValue network = first(seen.get(0));
+            if (network == null) {
+                return Optional.<NetworkRecord>empty();
+            }
+            Range members = readRange("m/" + name + "/", seen.get(0).getHeader().getRevision());
+            return Optional.of(decodeNetwork(network).withMembers(membersInJoinOrder(members.keys(), "m/" + name + "/")));
+        });
     }
 
+    /**
+     * Removes a network. A network with members (and {@code force} false) is refused at once, without touching it:
+     * joins go on meanwhile. An empty one is marked for one round trip (a lease-bound {@code r/} key that joins
+     * wait for), checked empty again and deleted; a client that dies holding the mark loses it when its lease
+     * expires.
+     */
     @Override
     public void remove(String name, boolean force) {
-        retrying("remove network " + name, (uncertain, races) -> {
-            KeyValue network = first(get(key("n/" + name), false));
+        retrying("remove network " + name, attempt -> {
+            List<GetResponse> seen = readTogether(Op.get(key("n/" + name), GetOption.DEFAULT),
+                    Op.get(key("v"), GetOption.DEFAULT),
+                    Op.get(key("m/" + name + "/"), GetOption.builder().isPrefix(true).withKeysOnly(true)
+                            .withLimit(1).build()));
+            KeyValue network = first(seen.get(0));
             if (network == null) {
-                if (uncertain) {
+                if (attempt.uncertain()) {
                     return Boolean.TRUE; // our own remove, whose reply was lost
                 }
                 throw notFound(name);
             }
-            String value = text(network.getValue());
-            String marked = value.startsWith(REMOVING) ? value : REMOVING + value;
-            long markedRevision = network.getModRevision();
-            if (!value.startsWith(REMOVING)) { // no join can commit once the network key has changed
-                TxnResponse mark = commitResponse(txn(List.of(new Cmp(key("n/" + name), Cmp.Op.EQUAL,
-                        CmpTarget.modRevision(network.getModRevision()))), List.of(put("n/" + name, marked))));
+            long version = modRevision(seen.get(1));
+            List<Cmp> guards = new ArrayList<>(List.of(
+                    new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.modRevision(network.getModRevision())),
+                    new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version))));
+            if (force) { // every member goes with it, whoever joined meanwhile
+                return commit(txn(guards, removeOps(name, version))) ? Boolean.TRUE : null;
+            }
+            if (!seen.get(2).getKvs().isEmpty()) {
+                throw inUse(name, seen.get(0).getHeader().getRevision());
+            }
+            // empty: mark it so that no join commits between the check and the delete
+            long lease = grantLease();
+            try {
+                TxnResponse mark = commitResponse(txn(List.of(guards.get(0),
+                                new Cmp(key("r/" + name), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
+                        List.of(Op.put(key("r/" + name), bytes("removing"),
+                                PutOption.builder().withLeaseId(lease).build()))));
                 if (!mark.isSucceeded()) {
-                    return null;
+                    return null; // another remove holds it, or the network changed
                 }
-                markedRevision = mark.getPutResponses().get(0).getHeader().getRevision();
+                long marked = mark.getHeader().getRevision();
+                GetResponse after = get(key("m/" + name + "/"),
+                        GetOption.builder().isPrefix(true).withKeysOnly(true).withLimit(1).build());
+                if (!after.getKvs().isEmpty()) { // a join committed before the mark
+                    throw inUse(name, after.getHeader().getRevision());
+                }
+                guards.add(new Cmp(key("r/" + name), Cmp.Op.EQUAL, CmpTarget.modRevision(marked)));
+                return commit(txn(guards, removeOps(name, version))) ? Boolean.TRUE : null;
+            } finally {
+                revokeLease(lease); // deletes the mark, if it is still there
             }
-            GetResponse members = get(key("m/" + name + "/"), true);
-            if (!members.getKvs().isEmpty() && !force) {
-                List<String> workspaces = members.getKvs().stream()
-                        .sorted(Comparator.comparingLong(KeyValue::getCreateRevision))
-                        .map(kv -> text(kv.getKey()).substring(key("m/" + name + "/").size())).toList();
-                commit(txn(List.of(new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.modRevision(markedRevision))),
-                        List.of(put("n/" + name, value.startsWith(REMOVING) ? value.substring(REMOVING.length())
-                                : value))));
-                throw new NetworkInUseException(name, workspaces);
-            }
-            long version = modRevision(get(key("v"), false));
-            return commit(txn(List.of(
-                            new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.modRevision(markedRevision)),
-                            new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version))),
-                    // members first, then the network: a watch sees them leave before it goes
-                    List.of(Op.delete(key("m/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
-                            Op.delete(key("a/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
-                            Op.delete(key("h/" + name), DeleteOption.DEFAULT),
-                            Op.delete(key("n/" + name), DeleteOption.DEFAULT),
-                            put("v", Long.toString(version + 1))))) ? Boolean.TRUE : null;
+        });
+    }
+
+    private List<Op> removeOps(String name, long version) {
+        // members first, then the network: a watch sees them leave before it goes
+        return List.of(Op.delete(key("m/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
+                Op.delete(key("a/" + name + "/"), DeleteOption.builder().isPrefix(true).build()),
+                Op.delete(key("h/" + name), DeleteOption.DEFAULT),
+                Op.delete(key("c/" + name), DeleteOption.DEFAULT),
+                Op.delete(key("n/" + name), DeleteOption.DEFAULT),
+                put("v", Long.toString(version + 1)));
+    }
+
+    private NetworkInUseException inUse(String name, long revision) throws Retry {
+        List<String> workspaces = new ArrayList<>();
+        String under = "m/" + name + "/";
+        for (Member m : membersInJoinOrder(readRange(under, revision).keys(), under)) {
+            workspaces.add(m.workspace());
+        }
+        return new NetworkInUseException(name, workspaces);
+    }
+
+    private long grantLease() throws Retry {
+        long seconds = Math.max(2, (timeout.toMillis() + 999) / 1000);
+        return await(client.getLeaseClient().grant(seconds), "grant a lease", false).getID();
+    }
+
+    private void revokeLease(long lease) {
+        client.getLeaseClient().revoke(lease).exceptionally(e -> {
+            LOG.debug("revoking etcd lease {} failed ({}); it expires on its own", lease, e.toString());
+            return null;
         });
     }
 
     @Override
     public Ipv4Address join(String network, String workspace) {
         String ws = RegistryRules.requireWorkspace(workspace);
-        return retrying("join " + ws + " to network " + network, (uncertain, races) -> {
-            // one round trip: the network, this member, the hint, and a page of address keys from the hint this
-            // client saw last (used only if it is not above the hint read now)
+        return retrying("join " + ws + " to network " + network, attempt -> {
+            // one round trip: the network, this member, the hint, the marks, and a page of address keys from the
+            // hint this client saw last (used only if it is not above the hint read now)
             HintSeen last = hints.get(network);
             long guess = last == null ? 1 : last.value();
             List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
                     Op.get(memberKey(network, ws), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
-                    Op.get(addressKey(network, guess), pageFrom(network)));
+                    Op.get(addressKey(network, guess), pageFrom(network, PAGE)),
+                    Op.get(key("i"), GetOption.DEFAULT), Op.get(key("r/" + network), GetOption.DEFAULT));
             KeyValue networkKv = first(seen.get(0));
             if (networkKv == null) {
                 throw notFound(network);
             }
-            if (text(networkKv.getValue()).startsWith(REMOVING)) {
-                throw new NetworkNotFoundException("network \"" + network + "\" is being removed");
-            }
+            NetworkRecord record = decodeNetwork(networkKv);
             KeyValue mine = first(seen.get(1));
-            if (mine != null) {
-                return memberIp(mine); // a re-join, or our own join whose reply was lost
+            if (mine != null) { // a re-join, or our own join whose reply was lost
+                Ipv4Address ip = memberIp(mine);
+                members.put(network + "/" + ws, new MemberSeen(ip, offsetIn(record, ip), mine.getModRevision()));
+                return ip;
+            }
+            if (first(seen.get(4)) != null) {
+                throw new Retry(Retry.Kind.BUSY, "another client is replacing the whole index (writeIndex)");
+            }
+            if (first(seen.get(5)) != null) {
+                throw new Retry(Retry.Kind.BUSY, "another client is removing network " + network);
             }
             KeyValue hintKv = first(seen.get(2));
-            NetworkRecord record = decodeNetwork(networkKv);
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
+            long hintRevision = hintKv == null ? 0 : hintKv.getModRevision();
             List<Long> run = new ArrayList<>();
             List<Long> free = freeOffsets(record, hint, guess <= hint ? seen.get(3) : null, CANDIDATES, run);
-            hints.put(network, new HintSeen(hint, hintKv == null ? 0 : hintKv.getModRevision()));
-            List<Cmp> guards = new ArrayList<>();
+            hints.put(network, new HintSeen(hint, hintRevision));
+            // the hint's revision: every leave rewrites it, so a join read before a leave never applies after it
+            List<Cmp> guards = new ArrayList<>(List.of(
+                    new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
+                    new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                    new Cmp(key("r/" + network), Cmp.Op.EQUAL, CmpTarget.createRevision(0))));
             List<Op> raise = new ArrayList<>();
             long raisedTo = -1;
             if (run.size() >= PAGE) {
-                // a page or more of hosts from the hint on is taken: take the first free one and raise the hint
-                // past that page, guarded by the hint and by each of those keys (a leave of one of them meanwhile
-                // makes this start over)
+                // a page or more of hosts from the hint on is taken: take the first free one and raise the hint to
+                // it. The hint's revision guards that: every leave rewrites the hint, so a host of that run freed
+                // meanwhile makes this start over
                 free = free.subList(0, 1);
-                List<Long> checked = run.subList(0, PAGE);
-                guards.add(new Cmp(key("h/" + network), Cmp.Op.EQUAL,
-                        CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision())));
-                for (long taken : checked) {
-                    guards.add(new Cmp(addressKey(network, taken), Cmp.Op.GREATER, CmpTarget.version(0)));
-                }
-                raisedTo = checked.get(checked.size() - 1) + 1;
+                raisedTo = free.get(0);
                 raise.add(put("h/" + network, Long.toString(raisedTo)));
             }
             TxnResponse response = commitResponse(firstFreeTxn(network, ws, record, networkKv, free, guards, raise));
@@ -380,9 +429,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 if (response.isSucceeded()) {
                     long offset = free.get(i);
                     Ipv4Address ip = record.subnet().networkAddress().plus(offset);
-                    members.put(network + "/" + ws, new MemberSeen(ip, offset));
-                    if (raisedTo >= 0) { // the keys a transaction writes get its revision
-                        hints.put(network, new HintSeen(raisedTo, response.getHeader().getRevision()));
+                    // the keys a transaction writes get its revision
+                    long revision = response.getHeader().getRevision();
+                    members.put(network + "/" + ws, new MemberSeen(ip, offset, revision));
+                    if (raisedTo >= 0) {
+                        hints.put(network, new HintSeen(raisedTo, revision));
                     }
                     LOG.debug("workspace {} joins network {} as {} (candidate {} of {})", ws, network, ip, i + 1,
                             free.size());
@@ -403,14 +454,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * of level {@code i} (the top one, or the only nested one of level {@code i - 1}) says whether candidate
      * {@code i} was taken.
      */
-    private io.etcd.jetcd.Txn firstFreeTxn(String network, String ws, NetworkRecord record, KeyValue networkKv,
-            List<Long> free, List<Cmp> guards, List<Op> extra) {
+    private Txn firstFreeTxn(String network, String ws, NetworkRecord record, KeyValue networkKv, List<Long> free,
+            List<Cmp> guards, List<Op> extra) {
         Op.TxnOp next = null;
         for (int i = free.size() - 1; i >= 1; i--) {
             next = Op.txn(joinCompares(network, ws, networkKv, free.get(i), guards),
                     joinPuts(network, ws, record, free.get(i), extra), next == null ? new Op[0] : new Op[] {next});
         }
-        io.etcd.jetcd.Txn txn = kv.txn().If(joinCompares(network, ws, networkKv, free.get(0), guards))
+        Txn txn = kv.txn().If(joinCompares(network, ws, networkKv, free.get(0), guards))
                 .Then(joinPuts(network, ws, record, free.get(0), extra));
         return next == null ? txn : txn.Else(next);
     }
@@ -442,19 +493,20 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * @throws AddressExhaustedException when no host is free
      */
     private List<Long> freeOffsets(NetworkRecord record, long hint, GetResponse prefetched, int count,
-            List<Long> run) {
+            List<Long> run) throws Retry {
         List<Long> free = new ArrayList<>(count);
         boolean broken = false;
         Ipv4Subnet subnet = record.subnet();
         long size = subnet.size();
-        long gateway = record.gateway().toLong() - subnet.networkAddress().toLong();
+        long gateway = offsetIn(record, record.gateway());
         long end = subnet.prefixLength() < 31 ? size - 1 : size; // the broadcast address is no host
         long o = Math.max(1, hint);
         String network = record.name();
         GetResponse page = prefetched;
         while (o < end) {
-            if (page == null) {
-                page = await(kv.get(addressKey(network, o), pageFrom(network)), "read addresses of " + network, false);
+            if (page == null) { // past the first page: larger ones, so a long run of taken hosts costs few round trips
+                page = await(kv.get(addressKey(network, o), pageFrom(network, READ_PAGE)), "read addresses of "
+                        + network, false);
             }
             for (KeyValue taken : page.getKvs()) {
                 long k = offsetOf(taken);
@@ -475,14 +527,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 }
                 o = k + 1;
             }
-            if (!page.isMore()) {
-                break;
+            if (!page.isMore() || !free.isEmpty()) {
+                break; // a free host found: the candidates this page offers are enough, read no further page for more
             }
             page = null;
         }
-        for (; o < end && free.size() < count; o++) {
+        for (; o < end && free.size() < count && (free.isEmpty() || page == null || !page.isMore()); o++) {
             if (o != gateway) {
-                free.add(o);
+                free.add(o); // past the last address key: every host is free
             }
         }
         if (!free.isEmpty()) {
@@ -493,9 +545,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     }
 
     /** Reads a page of address keys (keys only) from a start key to the end of the network's address keys. */
-    private GetOption pageFrom(String network) {
+    private GetOption pageFrom(String network, int size) {
         return GetOption.builder().withKeysOnly(true).withRange(OptionsUtil.prefixEndOf(key("a/" + network + "/")))
-                .withLimit(PAGE).build();
+                .withLimit(size).build();
     }
 
     /** An address key: the host offset in eight hex digits, so that keys sort as addresses do. */
@@ -503,8 +555,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return key("a/" + network + "/" + String.format("%08x", offset));
     }
 
-    private ByteSequence addressKey(String network, Ipv4Subnet subnet, Ipv4Address ip) {
-        return key("a/" + network + "/" + String.format("%08x", ip.toLong() - subnet.networkAddress().toLong()));
+    private static long offsetIn(NetworkRecord record, Ipv4Address ip) {
+        return ip.toLong() - record.subnet().networkAddress().toLong();
     }
 
     private static long offsetOf(KeyValue addressKv) {
@@ -512,51 +564,37 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return Long.parseLong(k.substring(k.length() - 8), 16);
     }
 
-    /** Reads several keys or ranges in one round trip, at one revision (a transaction of reads only). */
-    private List<GetResponse> readTogether(Op... reads) throws OutcomeUnknownException {
-        try {
-            // a transaction is not retried by jetcd as a get is: a lost leader or connection makes the
-            // operation start over (reading has no effect, so "uncertain" costs nothing)
-            return await(kv.txn().Then(reads).commit(), "read the registry", true).getGetResponses();
-        } catch (UncertainCommit e) {
-            throw new OutcomeUnknownException(e.getCause());
-        }
-    }
-
     @Override
     public void leave(String network, String workspace) {
         String ws = RegistryRules.requireWorkspace(workspace);
         String member = network + "/" + ws;
-        retrying("leave " + ws + " from network " + network, (uncertain, races) -> {
+        retrying("leave " + ws + " from network " + network, attempt -> {
             List<GetResponse> seen = null;
             MemberSeen known = members.get(member);
             HintSeen hintSeen = hints.get(network);
-            if (known != null && hintSeen != null && races == 0 && !uncertain) {
-                // one round trip when this client knows the member's address and the hint: guarded by both, with the
-                // reads the slow path needs as the else branch
-                List<Op> ops = leaveOps(network, ws, known.offset(), hintSeen.value());
+            if (known != null && hintSeen != null && attempt.races() == 0 && !attempt.uncertain()) {
+                // one round trip when this client knows the member key's revision and the hint: guarded by both,
+                // with the reads the slow path needs as the else branch
                 TxnResponse fast = commitResponse(kv.txn().If(
-                                new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.value(bytes(known.ip().toString()))),
-                                // the address key at that offset is this member's (not another subnet's after a
-                                // remove and re-create)
-                                new Cmp(addressKey(network, known.offset()), Cmp.Op.EQUAL, CmpTarget.value(bytes(ws))),
-                                new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintSeen.modRevision())))
-                        .Then(ops.toArray(Op[]::new))
+                                new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.modRevision(known.modRevision())),
+                                new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintSeen.modRevision())),
+                                new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                        .Then(leaveOps(network, ws, known.offset(), hintSeen.value()).toArray(Op[]::new))
                         .Else(Op.get(memberKey(network, ws), GetOption.DEFAULT),
                                 Op.get(key("n/" + network), GetOption.DEFAULT),
-                                Op.get(key("h/" + network), GetOption.DEFAULT)));
+                                Op.get(key("h/" + network), GetOption.DEFAULT), Op.get(key("i"), GetOption.DEFAULT)));
                 if (fast.isSucceeded()) {
                     members.remove(member);
-                    if (known.offset() < hintSeen.value()) { // we lowered it
-                        hints.put(network, new HintSeen(known.offset(), fast.getHeader().getRevision()));
-                    }
+                    hints.put(network, new HintSeen(Math.min(known.offset(), hintSeen.value()),
+                            fast.getHeader().getRevision()));
                     return Boolean.TRUE;
                 }
                 seen = fast.getGetResponses();
             }
             if (seen == null) {
                 seen = readTogether(Op.get(memberKey(network, ws), GetOption.DEFAULT),
-                        Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT));
+                        Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
+                        Op.get(key("i"), GetOption.DEFAULT));
             }
             KeyValue memberKv = first(seen.get(0));
             KeyValue networkKv = first(seen.get(1));
@@ -564,91 +602,115 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 members.remove(member);
                 return Boolean.TRUE;
             }
+            if (first(seen.get(3)) != null) {
+                throw new Retry(Retry.Kind.BUSY, "another client is replacing the whole index (writeIndex)");
+            }
             KeyValue hintKv = first(seen.get(2));
             NetworkRecord record = decodeNetwork(networkKv);
-            long offset = memberIp(memberKv).toLong() - record.subnet().networkAddress().toLong();
+            long offset = offsetIn(record, memberIp(memberKv));
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
-            hints.put(network, new HintSeen(hint, hintKv == null ? 0 : hintKv.getModRevision()));
-            // the hint is compared even when it is not written: a join that raised it past this host after it was
-            // read must make this leave start over (and lower it)
+            long hintRevision = hintKv == null ? 0 : hintKv.getModRevision();
+            hints.put(network, new HintSeen(hint, hintRevision));
+            // the hint is compared even when its value does not change: a join that raised it past this host
+            // after it was read must make this leave start over (and lower it)
             TxnResponse committed = commitResponse(txn(List.of(
                             new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.modRevision(memberKv.getModRevision())),
-                            new Cmp(key("h/" + network), Cmp.Op.EQUAL,
-                                    CmpTarget.modRevision(hintKv == null ? 0 : hintKv.getModRevision()))),
+                            new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
+                            new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
                     leaveOps(network, ws, offset, hint)));
-            boolean done = committed.isSucceeded();
-            if (done) {
-                members.remove(member);
-                if (offset < hint) { // we lowered it
-                    hints.put(network, new HintSeen(offset, committed.getHeader().getRevision()));
-                }
+            if (!committed.isSucceeded()) {
+                return null;
             }
-            return done ? Boolean.TRUE : null;
+            members.remove(member);
+            hints.put(network, new HintSeen(Math.min(offset, hint), committed.getHeader().getRevision()));
+            return Boolean.TRUE;
         });
     }
 
-    /** Deletes a member and its address, and lowers the hint when the address freed lies below it. */
+    /**
+     * Deletes a member and its address, and writes the hint — lowered when the address freed lies below it, and
+     * written even when not, so that its revision tells every join read before this leave that it is stale.
+     */
     private List<Op> leaveOps(String network, String ws, long offset, long hint) {
-        List<Op> ops = new ArrayList<>(List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
-                Op.delete(addressKey(network, offset), DeleteOption.DEFAULT)));
-        if (offset < hint) {
-            ops.add(put("h/" + network, Long.toString(offset)));
-        }
-        return ops;
+        return List.of(Op.delete(memberKey(network, ws), DeleteOption.DEFAULT),
+                Op.delete(addressKey(network, offset), DeleteOption.DEFAULT),
+                put("h/" + network, Long.toString(Math.min(offset, hint))));
     }
 
+    /** Reads the network names, then this workspace's member key in each (a bounded transaction of reads at a time). */
     @Override
     public void leaveAll(String workspace) {
         String ws = RegistryRules.requireWorkspace(workspace);
-        for (NetworkRecord n : readIndex().networks()) {
-            if (n.member(ws).isPresent()) {
-                leave(n.name(), ws);
+        List<String> joined = retrying("find the networks of " + ws, attempt -> {
+            List<String> names = new ArrayList<>();
+            for (KeyValue n : readRange("n/", 0).keys()) {
+                names.add(text(n.getKey()).substring(prefix.length() + 2));
             }
+            List<String> found = new ArrayList<>();
+            int batch = Math.max(1, Math.min(maxTxnOps, 128));
+            for (int from = 0; from < names.size(); from += batch) {
+                List<String> some = names.subList(from, Math.min(names.size(), from + batch));
+                List<GetResponse> seen = readTogether(some.stream()
+                        .map(n -> Op.get(memberKey(n, ws), GetOption.builder().withCountOnly(true).build()))
+                        .toArray(Op[]::new));
+                for (int i = 0; i < some.size(); i++) {
+                    if (seen.get(i).getCount() > 0) {
+                        found.add(some.get(i));
+                    }
+                }
+            }
+            return found;
+        });
+        for (String network : joined) {
+            leave(network, ws);
         }
     }
 
     /**
-     * Returns the whole index as one consistent view (one read at one revision), sorted as the file registry
-     * sorts it, members in join order: the same {@link NetworkIndex}, and so the same JSON, as the file
-     * registry gives for the same networks.
+     * Returns the whole index as one consistent view (read in pages at one revision, address keys left out),
+     * sorted as the file registry sorts it, members in join order: the same {@link NetworkIndex}, and so the same
+     * JSON, as the file registry gives for the same networks.
      */
     @Override
     public NetworkIndex readIndex() {
-        GetResponse all = get(key(""), true);
-        List<KeyValue> networks = new ArrayList<>();
-        List<KeyValue> members = new ArrayList<>();
-        String n = prefix + "n/";
-        String m = prefix + "m/";
-        for (KeyValue kv : all.getKvs()) {
-            String k = text(kv.getKey());
-            if (k.startsWith(n)) {
-                networks.add(kv);
-            } else if (k.startsWith(m)) {
-                members.add(kv);
+        return retrying("read the index", attempt -> {
+            Range networks = readRange("n/", 0);
+            Range members = readRange("m/", networks.revision());
+            Map<String, List<KeyValue>> byNetwork = new HashMap<>();
+            String m = prefix + "m/";
+            for (KeyValue mk : members.keys()) { // m/<network>/<workspace>: network names hold no '/'
+                String rest = text(mk.getKey()).substring(m.length());
+                byNetwork.computeIfAbsent(rest.substring(0, rest.indexOf('/')), k -> new ArrayList<>()).add(mk);
             }
+            List<NetworkRecord> records = new ArrayList<>();
+            for (KeyValue kv : networks.keys()) {
+                NetworkRecord network = decodeNetwork(kv);
+                records.add(network.withMembers(membersInJoinOrder(byNetwork.getOrDefault(network.name(), List.of()),
+                        "m/" + network.name() + "/")));
+            }
+            return new NetworkIndex(records).sorted();
+        });
+    }
+
+    /** Members from their keys (under {@code under}), in join order: creation revision, then writeIndex's ordinal. */
+    private List<Member> membersInJoinOrder(List<KeyValue> keys, String under) {
+        List<KeyValue> sorted = new ArrayList<>(keys);
+        sorted.sort(Comparator.comparingLong(KeyValue::getCreateRevision).thenComparingInt(EtcdNetworkRegistry::ordinal));
+        int cut = prefix.length() + under.length();
+        List<Member> out = new ArrayList<>(sorted.size());
+        for (KeyValue mk : sorted) {
+            out.add(new Member(text(mk.getKey()).substring(cut), memberIp(mk)));
         }
-        // join order: creation revision, then the ordinal writeIndex gives the members one transaction made
-        members.sort(Comparator.comparingLong(KeyValue::getCreateRevision).thenComparingInt(EtcdNetworkRegistry::ordinal));
-        Map<String, List<Member>> byNetwork = new HashMap<>();
-        for (KeyValue mk : members) { // m/<network>/<workspace>: network names hold no '/'
-            String rest = text(mk.getKey()).substring(m.length());
-            int slash = rest.indexOf('/');
-            byNetwork.computeIfAbsent(rest.substring(0, slash), k -> new ArrayList<>())
-                    .add(new Member(rest.substring(slash + 1), memberIp(mk)));
-        }
-        List<NetworkRecord> records = new ArrayList<>();
-        for (KeyValue kv : networks) {
-            NetworkRecord network = decodeNetwork(kv);
-            records.add(network.withMembers(byNetwork.getOrDefault(network.name(), List.of())));
-        }
-        return new NetworkIndex(records).sorted();
+        return out;
     }
 
     /**
-     * Replaces the whole index in one transaction, after validating it as the file registry does. The
-     * transaction is guarded by the revision of every key it read: a change made meanwhile to an existing key, a
-     * create or a remove makes it start over; a member joined meanwhile to a network the new index also holds is
-     * kept as it is only if the new index agrees. Meant for moving a registry between stores, not for routine use.
+     * Replaces the whole index in one transaction, after validating it as the file registry does. It first takes
+     * the import mark ({@code i}, bound to a lease): from then on no join or leave commits until it is done, so
+     * the read that follows is the state it replaces — a member joined meanwhile is never overwritten nor left
+     * behind. The commit is guarded by the mark and the version counter (a create or remove meanwhile makes it
+     * start over), rewrites every network key (so a join read before it can never apply after it), and releases
+     * the mark. Meant for moving a registry between stores, not for routine use.
      *
      * @throws InvalidNetworkSpecException if the index is invalid, or needs more operations than one transaction
      *     may hold ({@link Builder#maxTxnOps(int)}, the servers' {@code --max-txn-ops})
@@ -658,249 +720,398 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public void writeIndex(NetworkIndex index) {
         Objects.requireNonNull(index, "index");
         RegistryRules.validate(index);
-        retrying("write the whole index", (uncertain, races) -> {
-            long version = modRevision(get(key("v"), false));
-            GetResponse existing = get(key(""), true);
-            Map<String, String> wanted = new LinkedHashMap<>();
-            for (NetworkRecord network : index.networks()) {
-                wanted.put(prefix + "n/" + network.name(), encodeNetwork(network));
-                List<Member> members = network.members();
-                for (int i = 0; i < members.size(); i++) {
-                    Member member = members.get(i);
-                    // one transaction gives every key one revision: the ordinal keeps the members' order
-                    wanted.put(prefix + "m/" + network.name() + "/" + member.workspace(), member.ip() + " " + i);
-                    wanted.put(text(addressKey(network.name(), network.subnet(), member.ip())), member.workspace());
+        Map<String, String> wanted = new LinkedHashMap<>();
+        for (NetworkRecord network : index.networks()) {
+            wanted.put(prefix + "n/" + network.name(), encodeNetwork(network));
+            List<Member> members = network.members();
+            for (int i = 0; i < members.size(); i++) {
+                Member member = members.get(i);
+                // one transaction gives every key one revision: the ordinal keeps the members' order
+                wanted.put(prefix + "m/" + network.name() + "/" + member.workspace(), member.ip() + " " + i);
+                wanted.put(text(addressKey(network.name(), offsetIn(network, member.ip()))), member.workspace());
+            }
+            wanted.put(prefix + "h/" + network.name(), Long.toString(lowestFree(network)));
+        }
+        requireFits(wanted.size() + 2, wanted);
+        retrying("write the whole index", attempt -> {
+            long lease = grantLease();
+            try {
+                TxnResponse mark = commitResponse(txn(List.of(new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
+                        List.of(Op.put(key("i"), bytes("importing"), PutOption.builder().withLeaseId(lease).build()))));
+                if (!mark.isSucceeded()) {
+                    throw new Retry(Retry.Kind.BUSY, "another client is replacing the whole index (writeIndex)");
                 }
-            }
-            List<Cmp> compares = new ArrayList<>();
-            List<Op> ops = new ArrayList<>();
-            compares.add(new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version)));
-            for (KeyValue kv : existing.getKvs()) {
-                String k = text(kv.getKey());
-                if (k.equals(prefix + "v")) {
-                    continue;
+                long marked = mark.getHeader().getRevision();
+                long version = modRevision(get(key("v")));
+                List<Op> ops = new ArrayList<>();
+                for (String under : List.of("n/", "m/", "a/", "h/", "c/")) {
+                    for (KeyValue kv : readRange(under, marked).keys()) {
+                        if (!wanted.containsKey(text(kv.getKey()))) {
+                            ops.add(Op.delete(kv.getKey(), DeleteOption.DEFAULT)); // one key each: etcd refuses a
+                        }                                                         // range that overlaps a put
+                    }
                 }
-                compares.add(new Cmp(kv.getKey(), Cmp.Op.EQUAL, CmpTarget.modRevision(kv.getModRevision())));
-                if (!wanted.containsKey(k)) {
-                    ops.add(Op.delete(kv.getKey(), DeleteOption.DEFAULT)); // one key each: etcd refuses a range
-                }                                                         // that overlaps a put of the same txn
+                wanted.forEach((k, v) -> ops.add(Op.put(bytes(k), bytes(v), PutOption.DEFAULT)));
+                ops.add(put("v", Long.toString(version + 1)));
+                ops.add(Op.delete(key("i"), DeleteOption.DEFAULT));
+                requireFits(ops.size(), wanted);
+                return commit(txn(List.of(new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.modRevision(marked)),
+                        new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version))), ops)) ? Boolean.TRUE : null;
+            } finally {
+                revokeLease(lease);
             }
-            wanted.forEach((k, v) -> ops.add(Op.put(bytes(k), bytes(v), PutOption.DEFAULT)));
-            ops.add(put("v", Long.toString(version + 1)));
-            if (ops.size() > maxTxnOps || compares.size() > maxTxnOps) {
-                throw new InvalidNetworkSpecException("replacing the index needs " + Math.max(ops.size(),
-                        compares.size()) + " etcd operations in one transaction, but one may hold at most " + maxTxnOps
-                        + "; raise --max-txn-ops on the etcd servers and EtcdNetworkRegistry.Builder.maxTxnOps to match");
-            }
-            return commit(txn(compares, ops)) ? Boolean.TRUE : null;
         });
     }
 
+    /** The lowest host offset of a network that no member holds (the gateway counts as held): its first hint. */
+    private static long lowestFree(NetworkRecord network) {
+        java.util.Set<Long> taken = new java.util.HashSet<>();
+        taken.add(offsetIn(network, network.gateway()));
+        for (Member m : network.members()) {
+            taken.add(offsetIn(network, m.ip()));
+        }
+        long o = 1;
+        while (taken.contains(o)) {
+            o++;
+        }
+        return o;
+    }
+
+    private void requireFits(int ops, Map<String, String> wanted) {
+        if (ops > maxTxnOps) {
+            long bytes = 0;
+            for (Map.Entry<String, String> e : wanted.entrySet()) {
+                bytes += e.getKey().length() + e.getValue().length() + 8;
+            }
+            throw new InvalidNetworkSpecException("replacing the index needs " + ops + " etcd operations in one"
+                    + " transaction, but one may hold at most " + maxTxnOps + "; raise --max-txn-ops on the etcd"
+                    + " servers and EtcdNetworkRegistry.Builder.maxTxnOps (URI parameter max-txn-ops) to match"
+                    + " (the request is about " + (bytes / 1024 + 1) + " KiB: the servers' --max-request-bytes,"
+                    + " default 1.5 MiB, must hold it too)");
+        }
+    }
+
     /**
-     * Watches every key of the registry (etcd watch, from the revision of a read made now): networks created
-     * and removed and members joined and left, by any client on any host, delivered in order on a thread of
-     * the watch's own.
+     * Watches every key of the registry (etcd watch, from the revision of a read made now) on a client of its own:
+     * networks created, changed and removed and members joined and left, by any client on any host, delivered in
+     * order on a thread of the watch's own. A watch that cannot resume where it stopped (the revisions it missed
+     * were compacted) tells its listener {@link RegistryChange.Type#RESYNC} and goes on from the present; one whose
+     * member stops answering (no reply to a progress request within the request timeout), loses its leader or its
+     * connection moves to the next endpoint from where it stopped, within about twice the request timeout.
      *
      * @throws NetworkException if etcd cannot be reached
      */
     @Override
     public RegistryWatch watch(Consumer<RegistryChange> listener) {
         Objects.requireNonNull(listener, "listener");
-        long revision = get(key("v"), false).getHeader().getRevision();
-        AtomicBoolean closed = new AtomicBoolean();
-        ExecutorService delivery = Executors.newSingleThreadExecutor(task -> {
-            Thread thread = new Thread(task, "tapwire-etcd-watch " + prefix);
-            thread.setDaemon(true);
-            return thread;
-        });
-        Watch.Watcher watcher = client.getWatchClient().watch(key(""),
-                WatchOption.builder().isPrefix(true).withPrevKV(true).withRevision(revision + 1).build(),
-                Watch.listener(response -> {
-                    List<RegistryChange> changes = changesOf(response);
-                    if (!changes.isEmpty() && !closed.get()) {
-                        delivery.execute(() -> RegistryRules.deliver(changes, listener, () -> !closed.get()));
-                    }
-                }, error -> {
-                    if (!closed.get()) {
-                        LOG.warn("etcd registry watch on {} {} failed: {}", endpoints, prefix, error.toString());
-                    }
-                }));
-        return () -> {
-            if (closed.compareAndSet(false, true)) {
-                watcher.close();
-                delivery.shutdown();
-                try {
-                    delivery.awaitTermination(5, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        };
+        ensureOpen();
+        long revision = retrying("start a watch", attempt -> get(key("v")).getHeader().getRevision());
+        EtcdWatch watch = new EtcdWatch(this, listener, revision + 1, watches::remove);
+        watches.add(watch);
+        watch.start();
+        return watch;
     }
 
-    /** Turns one watch response into registry changes; the removing mark and the version counter are not changes. */
-    private List<RegistryChange> changesOf(WatchResponse response) {
+    /** Closes the etcd client and every watch still open. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            for (EtcdWatch w : List.copyOf(watches)) {
+                w.close();
+            }
+            client.close();
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new NetworkException("this etcd registry (" + endpoints + " " + prefix + ") is closed");
+        }
+    }
+
+    // ---------------------------------------------------------------- for the watch
+
+    String prefix() {
+        return prefix;
+    }
+
+    Duration requestTimeout() {
+        return timeout;
+    }
+
+    String endpointsText() {
+        return endpoints;
+    }
+
+    /** A new client for a watch, with the endpoints rotated by {@code shift}, reaching the first it can. */
+    Client watchClient(int shift) {
+        List<String> rotated = new ArrayList<>(endpointList);
+        java.util.Collections.rotate(rotated, -Math.floorMod(shift, rotated.size()));
+        return clientTemplate.copy().endpoints(rotated.toArray(String[]::new)).loadBalancerPolicy("pick_first").build();
+    }
+
+    /**
+     * Turns one event into registry changes; the marks, the hint and the version counter are not changes.
+     *
+     * @param key the key, below the prefix
+     */
+    List<RegistryChange> changesOf(String rest, boolean put, KeyValue kv, KeyValue previous) {
         List<RegistryChange> changes = new ArrayList<>();
-        for (WatchEvent event : response.getEvents()) {
-            KeyValue kv = event.getKeyValue();
-            String rest = text(kv.getKey()).substring(prefix.length());
-            boolean put = event.getEventType() == WatchEvent.EventType.PUT;
-            if (rest.startsWith("n/")) {
-                String name = rest.substring(2);
-                if (put && kv.getVersion() == 1) {
-                    changes.add(new RegistryChange(RegistryChange.Type.NETWORK_CREATED, name, null));
-                } else if (!put) {
-                    changes.add(new RegistryChange(RegistryChange.Type.NETWORK_REMOVED, name, null));
+        boolean hadPrevious = previous != null && previous.getVersion() > 0;
+        if (rest.startsWith("n/")) {
+            String name = rest.substring(2);
+            if (put && !hadPrevious) {
+                changes.add(new RegistryChange(RegistryChange.Type.NETWORK_CREATED, name, null));
+            } else if (put) {
+                NetworkRecord before = decodeNetwork(previous);
+                NetworkRecord after = decodeNetwork(kv);
+                if (!before.subnet().equals(after.subnet()) || !before.gateway().equals(after.gateway())) {
+                    changes.add(new RegistryChange(RegistryChange.Type.NETWORK_CHANGED, name, null));
                 }
-            } else if (rest.startsWith("m/")) {
-                int slash = rest.indexOf('/', 2);
-                String network = rest.substring(2, slash);
-                String workspace = rest.substring(slash + 1);
-                KeyValue previous = event.getPrevKV();
-                boolean hadPrevious = previous != null && previous.getVersion() > 0;
-                if (!put || (hadPrevious && !memberIp(previous).equals(memberIp(kv)))) {
-                    if (hadPrevious) {
-                        changes.add(new RegistryChange(RegistryChange.Type.MEMBER_LEFT, network,
-                                new Member(workspace, memberIp(previous))));
-                    }
-                }
-                if (put && (kv.getVersion() == 1 || (hadPrevious && !memberIp(previous).equals(memberIp(kv))))) {
-                    changes.add(new RegistryChange(RegistryChange.Type.MEMBER_JOINED, network,
-                            new Member(workspace, memberIp(kv))));
-                }
+            } else {
+                changes.add(new RegistryChange(RegistryChange.Type.NETWORK_REMOVED, name, null));
+            }
+        } else if (rest.startsWith("m/")) {
+            int slash = rest.indexOf('/', 2);
+            String network = rest.substring(2, slash);
+            String workspace = rest.substring(slash + 1);
+            boolean moved = put && hadPrevious && !memberIp(previous).equals(memberIp(kv));
+            if ((!put || moved) && hadPrevious) {
+                changes.add(new RegistryChange(RegistryChange.Type.MEMBER_LEFT, network,
+                        new Member(workspace, memberIp(previous))));
+            }
+            if (put && (!hadPrevious || moved)) {
+                changes.add(new RegistryChange(RegistryChange.Type.MEMBER_JOINED, network,
+                        new Member(workspace, memberIp(kv))));
             }
         }
         return changes;
     }
 
-    /** Closes the etcd client. */
-    @Override
-    public void close() {
-        client.close();
-    }
-
     // ---------------------------------------------------------------- etcd plumbing
+
+    /** What an attempt knows of those before it. */
+    private record Attempt(boolean uncertain, int races) {
+    }
 
     /** One attempt of an operation: returns the result, or null when a guarded transaction lost a race. */
     @FunctionalInterface
-    private interface Attempt<T> {
-        T run(boolean uncertain, int races) throws OutcomeUnknownException;
+    private interface Step<T> {
+        T run(Attempt attempt) throws Retry;
     }
 
-    /** A transaction whose reply was lost: it may or may not have been applied. */
-    private static final class OutcomeUnknownException extends Exception {
+    /** Why an attempt must be made again: an unknown outcome, a request that got no answer, a mark held by another. */
+    private static final class Retry extends Exception {
         private static final long serialVersionUID = 1L;
 
-        OutcomeUnknownException(Throwable cause) {
+        enum Kind { UNKNOWN_OUTCOME, UNANSWERED, BUSY }
+
+        final Kind kind;
+
+        Retry(Kind kind, Throwable cause) {
             super(cause);
+            this.kind = kind;
+        }
+
+        Retry(Kind kind, String why) {
+            super(why);
+            this.kind = kind;
         }
     }
 
     /**
-     * Runs {@code attempt} until it returns a result: again after a lost race (with jitter) and after a
-     * transaction whose outcome is unknown (telling the next attempt so), at most {@code maxAttempts} times.
+     * Runs {@code step} until it returns a result: again after a lost race (with jitter), after a request that got
+     * no answer (jetcd then tries another member), after a commit whose outcome is unknown (telling the next attempt
+     * so) and while another client holds a mark — until the operation's deadline or {@code maxAttempts}.
      */
-    private <T> T retrying(String what, Attempt<T> attempt) {
-        boolean uncertain = false;
-        int races = 0;
-        Throwable last = null;
-        for (int i = 1; i <= maxAttempts; i++) {
-            try {
-                T result = attempt.run(uncertain, races);
-                if (result != null) {
-                    return result;
+    private <T> T retrying(String what, Step<T> step) {
+        ensureOpen();
+        Long outer = operationDeadline.get();
+        long end = outer != null ? outer : System.nanoTime() + deadline.toNanos();
+        operationDeadline.set(end);
+        try {
+            boolean uncertain = false;
+            int races = 0;
+            Retry last = null;
+            Retry telling = null; // the last failure that says more than "no answer in time"
+            for (int i = 1; ; i++) {
+                try {
+                    T result = step.run(new Attempt(uncertain, races));
+                    if (result != null) {
+                        return result;
+                    }
+                    races++;
+                    last = null;
+                } catch (Retry e) {
+                    uncertain |= e.kind == Retry.Kind.UNKNOWN_OUTCOME;
+                    last = e;
+                    if (!(e.getCause() instanceof TimeoutException)) {
+                        telling = e;
+                    }
+                    LOG.debug("{}: {}; trying again", what, e.getCause() == null ? e.getMessage() : describe(e.getCause()));
                 }
-                races++;
-                last = null;
-            } catch (OutcomeUnknownException e) {
-                uncertain = true;
-                last = e.getCause();
-                LOG.debug("{}: the outcome of a transaction is unknown ({}); reading again", what, last.toString());
+                long left = end - System.nanoTime();
+                if (i >= maxAttempts || left <= 0) {
+                    throw failure(what, i, uncertain, last, telling);
+                }
+                // a lost race: a little jitter; anything else: give the cluster time to settle
+                long bound = last == null ? Math.min(20, 1L << Math.min(i, 5)) : Math.min(500, 20L << Math.min(i, 5));
+                sleep(Math.min(TimeUnit.NANOSECONDS.toMillis(left) + 1, ThreadLocalRandom.current().nextLong(bound + 1)),
+                        what);
             }
-            try {
-                // a lost race: a little jitter; an unknown outcome: give the cluster time to settle
-                long bound = uncertain ? Math.min(500, 20L << Math.min(i, 5)) : Math.min(20, 1L << Math.min(i, 5));
-                Thread.sleep(ThreadLocalRandom.current().nextLong(bound + 1));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new NetworkException("interrupted while trying to " + what + " on etcd " + endpoints, e);
+        } finally {
+            if (outer == null) {
+                operationDeadline.remove();
             }
         }
-        throw new NetworkException("could not " + what + " on etcd " + endpoints + " after " + maxAttempts
-                + " attempts: " + (last == null ? "other clients kept changing the same keys" : describe(last)), last);
     }
 
-    private GetResponse get(ByteSequence key, boolean isPrefix) {
-        GetOption option = isPrefix ? GetOption.builder().isPrefix(true).build() : GetOption.DEFAULT;
+    private void sleep(long millis, String what) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NetworkException("interrupted while trying to " + what + " on etcd " + endpoints, e);
+        }
+    }
+
+    private NetworkException failure(String what, int attempts, boolean uncertain, Retry last, Retry telling) {
+        String within = "could not " + what + " on etcd " + endpoints + " within its deadline of " + deadline.toMillis()
+                + " ms (" + attempts + " attempt" + (attempts == 1 ? "" : "s") + ")";
+        String lastWhy = last == null ? "other clients kept changing the same keys"
+                : last.getCause() == null ? last.getMessage() : describe(last.getCause());
+        if (telling != null && telling != last) {
+            lastWhy += "; before that: " + (telling.getCause() == null ? telling.getMessage()
+                    : describe(telling.getCause()));
+        }
+        if (lastWhy.contains("Network closed for unknown reason") && endpoints.contains("http://")) {
+            lastWhy += " (a server that speaks TLS closes plain http connections so: if the server speaks TLS, use"
+                    + " https:// endpoints or an etcd+https:// URI)";
+        } else if (lastWhy.contains("Connection reset") && endpoints.contains("https://") && !lastWhy.contains("TLS")) {
+            lastWhy += " (a server that does not speak TLS resets TLS connections so: if it does not speak TLS, use"
+                    + " http:// endpoints or an etcd:// URI)";
+        }
+        if (uncertain) {
+            return new NetworkException(within + ": the outcome is unknown — a commit's reply was lost, so the change"
+                    + " may or may not have been made. Calling the same operation again is safe: a join returns the"
+                    + " address it took, a create the network it made, a leave or remove finds nothing left to do."
+                    + " Last error: " + lastWhy, last);
+        }
+        return new NetworkException(within + ": " + lastWhy, last);
+    }
+
+    /** The time left for the next request: the request timeout, or less when the operation's deadline is nearer. */
+    private long requestMillis() {
+        Long end = operationDeadline.get();
+        long millis = timeout.toMillis();
+        if (end != null) {
+            millis = Math.min(millis, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime()));
+        }
+        return Math.max(1, millis);
+    }
+
+    private GetResponse get(ByteSequence key) throws Retry {
+        return get(key, GetOption.DEFAULT);
+    }
+
+    private GetResponse get(ByteSequence key, GetOption option) throws Retry {
         return await(kv.get(key, option), "read " + text(key), false);
     }
 
-    private boolean commit(io.etcd.jetcd.Txn txn) throws OutcomeUnknownException {
+    /** Keys read in pages at one revision, and that revision. */
+    private record Range(List<KeyValue> keys, long revision) {
+    }
+
+    /**
+     * Reads every key under {@code under} in pages of {@value #READ_PAGE}, all at {@code revision} (0: now, and
+     * the rest at the revision of the first page), so that no reply is too big and the whole is one view.
+     */
+    private Range readRange(String under, long revision) throws Retry {
+        ByteSequence end = OptionsUtil.prefixEndOf(key(under));
+        ByteSequence from = key(under);
+        List<KeyValue> keys = new ArrayList<>();
+        long at = revision;
+        while (true) {
+            GetOption.Builder option = GetOption.builder().withRange(end).withLimit(READ_PAGE);
+            if (at > 0) {
+                option.withRevision(at);
+            }
+            GetResponse page = await(kv.get(from, option.build()), "read " + prefix + under, false);
+            if (at <= 0) {
+                at = page.getHeader().getRevision();
+            }
+            keys.addAll(page.getKvs());
+            if (!page.isMore() || page.getKvs().isEmpty()) {
+                return new Range(keys, at);
+            }
+            ByteSequence lastKey = page.getKvs().get(page.getKvs().size() - 1).getKey();
+            from = lastKey.concat(ByteSequence.from(new byte[] {0}));
+        }
+    }
+
+    /** Reads several keys or ranges in one round trip, at one revision (a transaction of reads only). */
+    private List<GetResponse> readTogether(Op... reads) throws Retry {
+        // reading has no effect, so a reply lost costs only the time
+        return await(kv.txn().Then(reads).commit(), "read the registry", false).getGetResponses();
+    }
+
+    private boolean commit(Txn txn) throws Retry {
         return commitResponse(txn).isSucceeded();
     }
 
-    private TxnResponse commitResponse(io.etcd.jetcd.Txn txn) throws OutcomeUnknownException {
-        try {
-            beforeCommit.run();
-            return await(replies.apply(txn.commit()), "commit a transaction", true);
-        } catch (UncertainCommit e) {
-            throw new OutcomeUnknownException(e.getCause());
-        }
+    private TxnResponse commitResponse(Txn txn) throws Retry {
+        beforeCommit.run();
+        return await(replies.apply(txn.commit()), "commit a transaction", true);
     }
 
-    private io.etcd.jetcd.Txn txn(List<Cmp> compares, List<Op> ops) {
+    private Txn txn(List<Cmp> compares, List<Op> ops) {
         return kv.txn().If(compares.toArray(Cmp[]::new)).Then(ops.toArray(Op[]::new));
     }
 
-    /** A commit that failed in a way that leaves its outcome unknown. */
-    private static final class UncertainCommit extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        UncertainCommit(Throwable cause) {
-            super(cause);
-        }
-    }
-
-    private <T> T await(CompletableFuture<T> future, String what, boolean isCommit) {
+    private <T> T await(CompletableFuture<T> future, String what, boolean isCommit) throws Retry {
+        long millis = requestMillis();
         try {
-            return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return future.get(millis, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             future.cancel(true);
             Thread.currentThread().interrupt();
             throw new NetworkException("interrupted while waiting to " + what + " on etcd " + endpoints, e);
         } catch (TimeoutException e) {
             future.cancel(true);
-            if (isCommit) {
-                throw new UncertainCommit(e);
-            }
-            throw new NetworkException("etcd " + endpoints + " did not answer within " + timeout.toMillis()
-                    + " ms when asked to " + what + " (no quorum, or unreachable)", e);
+            throw new Retry(isCommit ? Retry.Kind.UNKNOWN_OUTCOME : Retry.Kind.UNANSWERED,
+                    new TimeoutException("no answer within " + millis + " ms when asked to " + what
+                            + " (no quorum, the member is stalled, or it is unreachable)"));
         } catch (ExecutionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             String text = describe(cause);
-            if (isCommit && (text.contains("UNAVAILABLE") || text.contains("DEADLINE_EXCEEDED")
-                    || text.contains("leader changed") || text.contains("Connection") || text.contains("closed"))) {
-                throw new UncertainCommit(cause);
-            }
-            if (text.contains("UNAUTHENTICATED") || text.contains("PERMISSION_DENIED")
-                    || text.contains("authentication failed") || text.contains("user name is empty")
-                    || text.contains("invalid auth token")) {
+            if (EtcdFailures.isCredentials(text)) {
                 throw new NetworkException("etcd " + endpoints + " refused to " + what
                         + ": wrong or missing credentials (" + text + ")", cause);
+            }
+            if (EtcdFailures.isTooBig(text)) {
+                throw new NetworkException("etcd " + endpoints + " refused to " + what + ": " + text
+                        + " — the request or its reply exceeds a server limit (--max-request-bytes, --max-txn-ops)",
+                        cause);
+            }
+            if (EtcdFailures.isTransient(text) || EtcdFailures.tls(cause) != null) {
+                throw new Retry(isCommit ? Retry.Kind.UNKNOWN_OUTCOME : Retry.Kind.UNANSWERED, cause);
             }
             throw new NetworkException("etcd " + endpoints + " failed to " + what + ": " + text, cause);
         }
     }
 
+    /** The failure in words: what TLS refused, when it was TLS, then the chain of messages. */
     private static String describe(Throwable t) {
-        StringBuilder out = new StringBuilder();
-        for (Throwable c = t; c != null && out.length() < 400; c = c.getCause()) {
-            if (out.length() > 0) {
+        String tls = EtcdFailures.tls(t);
+        StringBuilder out = new StringBuilder(tls == null ? "" : tls + " — ");
+        int start = out.length();
+        for (Throwable c = t; c != null && out.length() < 600; c = c.getCause()) {
+            if (out.length() > start) {
                 out.append(": ");
             }
             out.append(c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage());
         }
-        return out.toString();
+        return CHANNEL_PIPELINE.matcher(out).replaceAll("");
     }
 
     /** A member key's value: {@code <ip>}, or {@code <ip> <ordinal>} when written by {@link #writeIndex}. */
@@ -941,7 +1152,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return ByteSequence.from(text, StandardCharsets.UTF_8);
     }
 
-    private static String text(ByteSequence bytes) {
+    static String text(ByteSequence bytes) {
         return bytes.toString(StandardCharsets.UTF_8);
     }
 
@@ -949,8 +1160,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return n.subnet() + " " + n.gateway() + " " + (n.createdAtText() == null ? "-" : n.createdAtText());
     }
 
-    private NetworkRecord decodeNetwork(KeyValue kv) {
-        String name = text(kv.getKey()).substring(prefix.length() + 2);
+    private static String[] networkFields(KeyValue kv) {
         String value = text(kv.getValue());
         if (value.startsWith(REMOVING)) {
             value = value.substring(REMOVING.length());
@@ -960,6 +1170,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             throw new NetworkException("etcd key " + text(kv.getKey()) + " is not a tapwire network record; expected"
                     + " \"<subnet> <gateway> <created_at or ->\"");
         }
+        return parts;
+    }
+
+    private NetworkRecord decodeNetwork(KeyValue kv) {
+        String name = text(kv.getKey()).substring(prefix.length() + 2);
+        String[] parts = networkFields(kv);
         return NetworkRecord.fromJson(name, Ipv4Subnet.parse(parts[0]), Ipv4Address.parse(parts[1]),
                 parts[2].equals("-") ? null : parts[2], List.of());
     }
@@ -975,7 +1191,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         private Ipv4Subnet pool = DEFAULT_POOL;
         private int subnetPrefix = 24;
         private Duration timeout = Duration.ofSeconds(5);
-        private int maxAttempts = 50;
+        private Duration deadline;
+        private int maxAttempts = Integer.MAX_VALUE;
         private int maxTxnOps = 128;
         private Clock clock = Clock.systemUTC();
         private String user;
@@ -1006,7 +1223,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         }
 
         /**
-         * Sets the pool auto-allocated subnets come from; its first block is never used.
+         * Sets the pool auto-allocated subnets come from; its first block is never used. A pool outside the private
+         * ranges is accepted with a warning; one that holds {@code 0.0.0.0/8}, loopback or multicast is refused when
+         * the registry is built.
          *
          * @param subnetPool e.g. {@code 10.44.0.0/16}
          * @return this builder
@@ -1019,7 +1238,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         /**
          * Sets the prefix length of auto-allocated subnets.
          *
-         * @param length e.g. 24
+         * @param length e.g. 24; longer than the pool's and at most 30
          * @return this builder
          */
         public Builder subnetPrefix(int length) {
@@ -1028,19 +1247,42 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         }
 
         /**
-         * Sets how long one request may take before it counts as failed (a commit then has an unknown outcome).
+         * Sets how long one request may wait for its answer before it is tried again (on another member; a commit
+         * then has an unknown outcome).
          *
-         * @param requestTimeout e.g. 5 seconds
+         * @param requestTimeout e.g. 5 seconds; positive
          * @return this builder
+         * @throws InvalidNetworkSpecException if it is not positive
          */
         public Builder timeout(Duration requestTimeout) {
-            this.timeout = Objects.requireNonNull(requestTimeout, "requestTimeout");
+            this.timeout = positive(requestTimeout, "request timeout");
             return this;
         }
 
         /**
-         * Sets how often an operation is tried when other clients keep winning the race, or a commit's outcome is
-         * unknown, before it fails.
+         * Sets the deadline of each operation: all its requests and retries end within it, then it fails saying why
+         * (and whether its outcome is unknown). Default: twice the request timeout.
+         *
+         * @param operationDeadline e.g. 10 seconds; positive
+         * @return this builder
+         * @throws InvalidNetworkSpecException if it is not positive
+         */
+        public Builder deadline(Duration operationDeadline) {
+            this.deadline = positive(operationDeadline, "deadline");
+            return this;
+        }
+
+        private static Duration positive(Duration d, String what) {
+            Objects.requireNonNull(d, what);
+            if (d.isNegative() || d.isZero()) {
+                throw new InvalidNetworkSpecException("the etcd registry's " + what + " must be positive, not " + d);
+            }
+            return d;
+        }
+
+        /**
+         * Sets how often an operation is tried at most within its deadline (lost races, unknown outcomes, members
+         * that do not answer). Default: no limit but the deadline.
          *
          * @param attempts at least 1
          * @return this builder
@@ -1062,7 +1304,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         }
 
         /**
-         * Sets user name and password for etcd's authentication.
+         * Sets user name and password for etcd's authentication. Over plain {@code http://} endpoints the password
+         * travels in clear: a warning is logged then.
          *
          * @param userName the user
          * @param secret the password
@@ -1086,7 +1329,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             return this;
         }
 
-        /** Runs {@code hook} just before each commit is sent, for the test that cuts the connection after a commit. */
+        /** Runs {@code hook} just before each commit is sent, for the tests that cut or freeze a member. */
         Builder beforeCommit(Runnable hook) {
             this.beforeCommit = Objects.requireNonNull(hook, "hook");
             return this;
@@ -1112,23 +1355,34 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         /**
          * Connects the client (lazily: the first operation reaches the cluster) and builds the registry.
          *
-         * @return the registry; close it to release the client
-         * @throws InvalidNetworkSpecException if the subnet prefix does not fit the pool, or an endpoint is bad
+         * @return the registry; close it to release the client and its watches
+         * @throws InvalidNetworkSpecException if the pool or subnet prefix cannot be right, or an endpoint is bad
          */
         public EtcdNetworkRegistry build() {
             RegistryRules.requirePrefixFitsPool(pool, subnetPrefix);
+            EtcdUris.checkPool(pool);
+            boolean plain = false;
             for (String endpoint : endpoints) {
                 boolean https = endpoint.startsWith("https://");
-                if (!(https || endpoint.startsWith("http://"))) {
+                if (!(https || endpoint.startsWith("http://")) || endpoint.length() <= (https ? 8 : 7)) {
                     throw new InvalidNetworkSpecException("etcd endpoint \"" + endpoint + "\" must be an http:// or"
-                            + " https:// URL, e.g. http://127.0.0.1:2379");
+                            + " https:// URL with a host, e.g. http://127.0.0.1:2379");
                 }
-                if (https) {
-                    tls = true;
-                }
+                tls |= https;
+                plain |= !https;
+            }
+            if (password != null && plain && !tls) {
+                LOG.warn("the etcd registry's password travels in clear over plain http to {}; use https",
+                        String.join(",", endpoints));
             }
             ClientBuilder builder = Client.builder().endpoints(endpoints.toArray(String[]::new))
-                    .connectTimeout(timeout);
+                    .connectTimeout(timeout)
+                    // a call fails at once on a connection that cannot be made (with its cause: TLS, refused) and
+                    // is tried again within the deadline, instead of waiting out the timeout without a word
+                    .waitForReady(false)
+                    // a member that stops answering (frozen, black-holed) is found out within ~15 s, not 40 s
+                    .keepaliveTime(Duration.ofSeconds(10)).keepaliveTimeout(Duration.ofSeconds(5))
+                    .keepaliveWithoutCalls(true);
             if (user != null) {
                 builder.user(bytes(user)).password(bytes(password == null ? "" : password));
             }
@@ -1140,7 +1394,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 }
             }
             customizer.accept(builder);
-            return new EtcdNetworkRegistry(this, builder.build());
+            return new EtcdNetworkRegistry(this, builder.copy().build(), builder);
         }
     }
 }

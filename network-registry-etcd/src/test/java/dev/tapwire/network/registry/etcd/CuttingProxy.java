@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A TCP proxy on loopback in front of one etcd that, once armed, lets the client's next request through, swallows
- * the server's answer and cuts the connection: a commit that the server applies but whose reply never arrives.
+ * the server's answer and cuts the connection: a commit that the server applies but whose reply never arrives. It
+ * can also black-hole its connections (a partition: bytes are swallowed both ways, nothing is closed).
  */
 final class CuttingProxy implements AutoCloseable {
 
@@ -22,6 +23,9 @@ final class CuttingProxy implements AutoCloseable {
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final AtomicBoolean armed = new AtomicBoolean();
     private final AtomicBoolean clientSpokeSinceArmed = new AtomicBoolean();
+    private final AtomicBoolean blackHoled = new AtomicBoolean();
+    /** Bytes forwarded from the server to the client. */
+    final java.util.concurrent.atomic.AtomicLong fromServer = new java.util.concurrent.atomic.AtomicLong();
     final AtomicInteger cuts = new AtomicInteger();
 
     CuttingProxy(int upstreamPort) throws IOException {
@@ -40,6 +44,11 @@ final class CuttingProxy implements AutoCloseable {
     void arm() {
         clientSpokeSinceArmed.set(false);
         armed.set(true);
+    }
+
+    /** Swallows every byte from now on, both ways, keeping the connections open — or, with false, forwards again. */
+    void blackHole(boolean on) {
+        blackHoled.set(on);
     }
 
     private void accept() {
@@ -62,6 +71,9 @@ final class CuttingProxy implements AutoCloseable {
             byte[] buffer = new byte[16384];
             try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
                 for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+                    if (blackHoled.get()) {
+                        continue; // partitioned: the bytes are lost
+                    }
                     if (clientToServer) {
                         out.write(buffer, 0, n);
                         out.flush();
@@ -75,6 +87,7 @@ final class CuttingProxy implements AutoCloseable {
                         closeQuietly(to);
                         return;
                     } else {
+                        fromServer.addAndGet(n);
                         out.write(buffer, 0, n);
                         out.flush();
                     }

@@ -49,7 +49,11 @@ class EtcdSecurityTest {
     }
 
     private EtcdNetworkRegistry tlsClient(EtcdServers etcd, String endpoint, String clientName) {
-        File ca = certs.resolve("ca.crt").toFile();
+        return tlsClient(endpoint, "ca", clientName);
+    }
+
+    private EtcdNetworkRegistry tlsClient(String endpoint, String trusted, String clientName) {
+        File ca = certs.resolve(trusted + ".crt").toFile();
         return EtcdNetworkRegistry.builder(endpoint).timeout(Duration.ofSeconds(3)).maxAttempts(2).client(b -> {
             try {
                 b.sslContext(ssl -> {
@@ -82,18 +86,35 @@ class EtcdSecurityTest {
                 assertThat(registry.join("dev", "w1")).isEqualTo(Ipv4Address.parse("10.44.1.2"));
             }
             try (EtcdNetworkRegistry noCertificate = tlsClient(etcd, endpoint, null)) {
-                assertThatThrownBy(noCertificate::list).isInstanceOf(NetworkException.class).hasMessageContaining(endpoint);
+                assertThatThrownBy(noCertificate::list).isInstanceOf(NetworkException.class).hasMessageContaining(endpoint)
+                        .hasMessageContaining("refused this client's certificate");
             }
             try (EtcdNetworkRegistry wrongCertificate = tlsClient(etcd, endpoint, "rogue")) {
                 assertThatThrownBy(wrongCertificate::list).isInstanceOf(NetworkException.class)
-                        .hasMessageContaining(endpoint);
+                        .hasMessageContaining(endpoint).hasMessageContaining("refused this client's certificate");
+            }
+            try (EtcdNetworkRegistry untrusting = tlsClient(endpoint, "rogue-ca", "client")) {
+                assertThatThrownBy(untrusting::list).isInstanceOf(NetworkException.class)
+                        .hasMessageContaining("not signed by a CA this client trusts");
+            }
+            String byName = endpoint.replace("127.0.0.1", "localhost");
+            try (EtcdNetworkRegistry wrongName = tlsClient(byName, "ca", "client")) {
+                assertThatThrownBy(wrongName::list).isInstanceOf(NetworkException.class)
+                        .hasMessageContaining("not valid for the host name");
             }
             String plaintext = endpoint.replace("https://", "http://");
             try (EtcdNetworkRegistry plain = EtcdNetworkRegistry.builder(plaintext).timeout(Duration.ofSeconds(3))
                     .maxAttempts(2).build()) {
                 assertThatThrownBy(plain::list).as("never a silent fallback to plaintext")
-                        .isInstanceOf(NetworkException.class).hasMessageContaining(plaintext);
+                        .isInstanceOf(NetworkException.class).hasMessageContaining(plaintext)
+                        .hasMessageContaining("the server speaks TLS");
             }
+        }
+        try (EtcdServers plainEtcd = EtcdServers.start(1);
+                EtcdNetworkRegistry tlsToPlain = tlsClient(plainEtcd.endpoints()[0].replace("http://", "https://"),
+                        "ca", "client")) {
+            assertThatThrownBy(tlsToPlain::list).isInstanceOf(NetworkException.class)
+                    .hasMessageContaining("does not speak TLS");
         }
     }
 

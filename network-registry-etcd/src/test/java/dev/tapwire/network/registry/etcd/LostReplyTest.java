@@ -1,8 +1,11 @@
 package dev.tapwire.network.registry.etcd;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.NetworkAlreadyExistsException;
+import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.testkit.EtcdServers;
 import dev.tapwire.network.testkit.RealEtcd;
@@ -114,6 +117,62 @@ class LostReplyTest {
                 assertThat(keys("a/dev/")).as("no address leaked").isEqualTo(1);
                 assertThat(registry.join("dev", "w2")).isEqualTo(Ipv4Address.parse("10.44.1.3"));
             }
+        }
+    }
+
+    @Test
+    void aJoinWhoseReplyIsLostAndWhoseRetriesRunOutSaysTheOutcomeIsUnknownAndARetryReturnsTheAddressItTook()
+            throws Exception {
+        EtcdServers.Member member = etcd.members().get(0);
+        java.util.concurrent.atomic.AtomicBoolean freeze = new java.util.concurrent.atomic.AtomicBoolean();
+        try (EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix)
+                .timeout(java.time.Duration.ofMillis(500)).deadline(java.time.Duration.ofSeconds(2))
+                .interceptReplies(reply -> {
+                    if (!freeze.getAndSet(false)) {
+                        return reply;
+                    }
+                    CompletableFuture<TxnResponse> lost = new CompletableFuture<>();
+                    reply.whenComplete((r, e) -> { // committed; then etcd stops answering until the deadline
+                        try {
+                            member.pause();
+                        } catch (Exception pauseFailed) {
+                            lost.completeExceptionally(pauseFailed);
+                        }
+                        lost.completeExceptionally(new RuntimeException("UNAVAILABLE: io exception (reply lost)"));
+                    });
+                    return lost;
+                }).build()) {
+            registry.create("dev");
+            freeze.set(true);
+            try {
+                assertThatThrownBy(() -> registry.join("dev", "w1")).isInstanceOf(NetworkException.class)
+                        .hasMessageContaining("outcome is unknown")
+                        .hasMessageContaining("a join returns the address it took");
+            } finally {
+                member.resume();
+            }
+            assertThat(keys("m/dev/")).as("etcd holds the member").isEqualTo(1);
+            assertThat(registry.join("dev", "w1")).isEqualTo(Ipv4Address.parse("10.44.1.2"));
+            assertThat(keys("a/dev/")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void twoCreatesOfOneNameInOneSecondOneOfWhoseRepliesIsLostDoNotBothSucceed() throws Exception {
+        java.time.Clock second = java.time.Clock.fixed(java.time.Instant.parse("2026-01-02T03:04:05Z"),
+                java.time.ZoneOffset.UTC);
+        AtomicInteger commits = new AtomicInteger();
+        try (EtcdNetworkRegistry first = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).clock(second)
+                        .build();
+                EtcdNetworkRegistry late = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).clock(second)
+                        .interceptReplies(loss::apply).beforeCommit(() -> {
+                            if (commits.incrementAndGet() == 1) {
+                                first.create("dev"); // commits between the late create's read and its commit
+                            }
+                        }).build()) {
+            loss.toLose.set(1); // the late create's commit (which fails: dev exists now) loses its reply
+            assertThatThrownBy(() -> late.create("dev")).isInstanceOf(NetworkAlreadyExistsException.class);
+            assertThat(first.get("dev").createdAt()).isEqualTo(java.time.Instant.parse("2026-01-02T03:04:05Z"));
         }
     }
 }
