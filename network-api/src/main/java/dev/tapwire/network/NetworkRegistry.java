@@ -28,8 +28,9 @@ import java.util.function.Consumer;
  *   <tr><td>{@link #leaveAll(String)}</td><td>leaves every network</td></tr>
  *   <tr><td>{@link #readIndex()} / {@link #writeIndex(NetworkIndex)}</td><td>the whole index (missing
  *       file = empty); {@code writeIndex} validates before it persists</td></tr>
- *   <tr><td>{@link #watch(Consumer)}</td><td>reports networks created and removed and members joined and
- *       left, whichever process or host made the change</td></tr>
+ *   <tr><td>{@link #watch(Consumer)}</td><td>reports networks created, changed and removed and members joined
+ *       and left, whichever process or host made the change, or that the listener must read again
+ *       ({@code RESYNC})</td></tr>
  * </table>
  *
  * <p>Implementations are safe for concurrent use by many threads; the file implementation is also
@@ -147,7 +148,11 @@ public interface NetworkRegistry {
      * Reports every change made to this registry from now on — by this client, another process or another
      * host — until the returned handle is closed. Changes are delivered in order, on a thread of the
      * registry's own; a listener that throws is logged and keeps receiving. Several quick changes may be
-     * reported together, as the difference between two states ({@link RegistryChange#between}).
+     * reported together, as the difference between two states ({@link RegistryChange#between}). A subnet or
+     * gateway change (made by {@link #writeIndex}) is {@link RegistryChange.Type#NETWORK_CHANGED}. When a watch
+     * cannot report every change (the store compacted away what it missed, say) it delivers
+     * {@link RegistryChange.Type#RESYNC}: the listener must then read the registry again and take that as the
+     * truth. A watch never stops silently while its handle is open.
      *
      * @param listener receives each change
      * @return the watch; close it to stop
