@@ -680,6 +680,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public void leaveAll(String workspace) {
         String ws = RegistryRules.requireWorkspace(workspace);
         List<String> joined = retrying("find the networks of " + ws, attempt -> {
+            List<GetResponse> marks = readTogether(Op.get(key(COMMIT), GetOption.DEFAULT),
+                    Op.get(key("i"), GetOption.DEFAULT));
+            if (first(marks.get(0)) != null) { // an import being applied: the networks are about to change
+                throw importUnderWay(first(marks.get(1)) != null);
+            }
             List<String> names = new ArrayList<>();
             for (KeyValue n : readRange("n/", 0).keys()) {
                 names.add(text(n.getKey()).substring(prefix.length() + 2));
@@ -712,9 +717,17 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     @Override
     public NetworkIndex readIndex() {
         return retrying("read the index", attempt -> {
-            long at = consistentRevision();
-            Range networks = readRange("n/", at);
-            Range members = readRange("m/", at);
+            // the commit record and the first page of networks in one round trip, at one revision
+            List<GetResponse> first = readTogether(Op.get(key(COMMIT), GetOption.DEFAULT),
+                    Op.get(key("n/"), pageOf("n/", 0)));
+            KeyValue importing = first(first.get(0));
+            Range networks;
+            if (importing != null) { // an import being applied: the index it replaces, whole
+                networks = readRange("n/", importing.getCreateRevision());
+            } else {
+                networks = readRange("n/", first.get(0).getHeader().getRevision(), first.get(1));
+            }
+            Range members = readRange("m/", networks.revision());
             Map<String, List<KeyValue>> byNetwork = new HashMap<>();
             String m = prefix + "m/";
             for (KeyValue mk : members.keys()) { // m/<network>/<workspace>: network names hold no '/'
@@ -807,8 +820,10 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                         return Boolean.TRUE; // our own commit, whose reply was lost
                     }
                 }
+                // v bumped: a create or remove that read before the commit point never applies after it
+                long version = modRevision(get(key("v")));
                 if (!commit(txn(List.of(mark.guard(), new Cmp(key(COMMIT), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
-                        List.of(put(COMMIT, id + " " + APPLYING), put("v", id))))) {
+                        List.of(put(COMMIT, id + " " + APPLYING), put("v", Long.toString(version + 1)))))) {
                     throw lostMark(mark, "before its commit point: nothing of it was applied");
                 }
                 return Boolean.TRUE;
@@ -1078,16 +1093,6 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         }
     }
 
-    /**
-     * The revision at which the registry is whole: now, or while an import is being applied (its commit record
-     * present), the revision of its commit point — the index it replaces.
-     */
-    private long consistentRevision() throws Retry {
-        GetResponse record = get(key(COMMIT));
-        KeyValue kv = first(record);
-        return kv == null ? record.getHeader().getRevision() : kv.getCreateRevision();
-    }
-
     /** A compare that holds while no import is being applied (no commit record). */
     private Cmp noImportApplying() {
         return new Cmp(key(COMMIT), Cmp.Op.EQUAL, CmpTarget.createRevision(0));
@@ -1343,16 +1348,19 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * the rest at the revision of the first page), so that no reply is too big and the whole is one view.
      */
     private Range readRange(String under, long revision) throws Retry {
-        ByteSequence end = OptionsUtil.prefixEndOf(key(under));
+        return readRange(under, revision, null);
+    }
+
+    /** As {@link #readRange(String, long)}, with its first page already read (at {@code revision}) when not null. */
+    private Range readRange(String under, long revision, GetResponse firstPage) throws Retry {
         ByteSequence from = key(under);
         List<KeyValue> keys = new ArrayList<>();
         long at = revision;
+        GetResponse prefetched = firstPage;
         while (true) {
-            GetOption.Builder option = GetOption.builder().withRange(end).withLimit(READ_PAGE);
-            if (at > 0) {
-                option.withRevision(at);
-            }
-            GetResponse page = await(kv.get(from, option.build()), "read " + prefix + under, false);
+            GetResponse page = prefetched != null ? prefetched
+                    : await(kv.get(from, pageOf(under, at)), "read " + prefix + under, false);
+            prefetched = null;
             if (at <= 0) {
                 at = page.getHeader().getRevision();
             }
@@ -1363,6 +1371,15 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             ByteSequence lastKey = page.getKvs().get(page.getKvs().size() - 1).getKey();
             from = lastKey.concat(ByteSequence.from(new byte[] {0}));
         }
+    }
+
+    /** One page of a range read under {@code under}, at {@code revision} (0: now). */
+    private GetOption pageOf(String under, long revision) {
+        GetOption.Builder option = GetOption.builder().withRange(OptionsUtil.prefixEndOf(key(under))).withLimit(READ_PAGE);
+        if (revision > 0) {
+            option.withRevision(revision);
+        }
+        return option.build();
     }
 
     /** Reads several keys or ranges in one round trip, at one revision (a transaction of reads only). */

@@ -10,8 +10,12 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import dev.tapwire.network.RegistryChange;
+import dev.tapwire.network.RegistryWatch;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -57,9 +61,9 @@ class LargeImportTest {
             registry.create("stale");
             registry.join("stale", "someone");
             registry.writeIndex(OLD); // ~3,000 members: about 6,000 live keys, over 50 transactions of 128
-            assertThat(registry.readIndex()).isEqualTo(OLD);
+            assertIndex(registry.readIndex(), OLD);
             registry.writeIndex(NEW);
-            assertThat(registry.readIndex()).isEqualTo(NEW);
+            assertIndex(registry.readIndex(), NEW);
             assertThat(keys.under("/large/", "a/")).hasSize(MEMBERS);
             assertThat(keys.under("/large/", "s/")).isEmpty();
             assertThat(keys.under("/large/", "commit")).isEmpty();
@@ -110,9 +114,9 @@ class LargeImportTest {
             killPaused("/killstage/", "stage", 6); // mark, 4 staging transactions, then SIGKILL
             assertThat(keys.under("/killstage/", "s/")).hasSizeGreaterThanOrEqualTo(4 * 128);
             assertThat(keys.under("/killstage/", "commit")).isEmpty();
-            assertThat(registry.readIndex()).isEqualTo(OLD);
+            assertIndex(registry.readIndex(), OLD);
             registry.writeIndex(NEW); // waits out the dead importer's mark (a 2 s lease), removes its staging keys
-            assertThat(registry.readIndex()).isEqualTo(NEW);
+            assertIndex(registry.readIndex(), NEW);
             assertThat(keys.under("/killstage/", "s/")).isEmpty();
         }
     }
@@ -127,15 +131,64 @@ class LargeImportTest {
             killPaused("/killapply/", "apply", 7);
             assertThat(keys.under("/killapply/", "commit")).hasSize(1);
             assertThat(keys.under("/killapply/", "m/")).isNotEmpty().hasSizeLessThan(MEMBERS);
-            assertThat(registry.readIndex()).isEqualTo(OLD); // served at the commit point: the old index, whole
+            assertIndex(registry.readIndex(), OLD); // served at the commit point: the old index, whole
             try (EtcdNetworkRegistry other = registry("/killapply/")) {
                 Ipv4Address ip = other.join("net0", "late"); // finishes the import first, then joins
                 assertThat(ip).isEqualTo(Ipv4Address.parse("10.44.16.2"));
                 other.leave("net0", "late");
             }
-            assertThat(registry.readIndex()).isEqualTo(NEW);
+            assertIndex(registry.readIndex(), NEW);
             assertThat(keys.under("/killapply/", "s/")).isEmpty();
             assertThat(keys.under("/killapply/", "commit")).isEmpty();
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void aWatchSeesAnImportAsTheChangesItMakes() throws Exception {
+        try (EtcdNetworkRegistry registry = registry("/watched/")) {
+            registry.writeIndex(OLD);
+            Map<String, Map<String, Ipv4Address>> seen = members(OLD);
+            List<RegistryChange> resyncs = new CopyOnWriteArrayList<>();
+            try (RegistryWatch watch = registry.watch(change -> {
+                synchronized (seen) {
+                    switch (change.type()) {
+                        case NETWORK_CREATED -> seen.put(change.network(), new TreeMap<>());
+                        case NETWORK_REMOVED -> seen.remove(change.network());
+                        case MEMBER_JOINED -> seen.get(change.network()).put(change.member().workspace(),
+                                change.member().ip());
+                        case MEMBER_LEFT -> seen.get(change.network()).remove(change.member().workspace());
+                        case RESYNC -> resyncs.add(change);
+                        default -> { }
+                    }
+                }
+            })) {
+                registry.writeIndex(NEW);
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (System.nanoTime() < end && resyncs.isEmpty() && !copy(seen).equals(members(NEW))) {
+                    Thread.sleep(50);
+                }
+            }
+            // every change the import made, replayed on the old index, gives the new one (or a RESYNC was sent)
+            assertThat(resyncs.isEmpty() ? copy(seen) : members(NEW)).isEqualTo(members(NEW));
+        }
+    }
+
+    private static Map<String, Map<String, Ipv4Address>> members(NetworkIndex index) {
+        Map<String, Map<String, Ipv4Address>> out = new TreeMap<>();
+        for (NetworkRecord n : index.networks()) {
+            Map<String, Ipv4Address> m = new TreeMap<>();
+            n.members().forEach(member -> m.put(member.workspace(), member.ip()));
+            out.put(n.name(), m);
+        }
+        return out;
+    }
+
+    private static Map<String, Map<String, Ipv4Address>> copy(Map<String, Map<String, Ipv4Address>> seen) {
+        synchronized (seen) {
+            Map<String, Map<String, Ipv4Address>> out = new TreeMap<>();
+            seen.forEach((k, v) -> out.put(k, new TreeMap<>(v)));
+            return out;
         }
     }
 
@@ -153,6 +206,11 @@ class LargeImportTest {
             worker.destroyForcibly(); // SIGKILL
             assertThat(worker.waitFor(10, TimeUnit.SECONDS)).isTrue();
         }
+    }
+
+    /** Compares two indexes, saying only how many members each network has when they differ. */
+    private static void assertIndex(NetworkIndex actual, NetworkIndex expected) {
+        assertThat(actual.equals(expected)).as("read %s, expected %s", summary(actual), summary(expected)).isTrue();
     }
 
     private static String summary(NetworkIndex index) {
