@@ -86,9 +86,10 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code s/<id>/...} and {@code commit}: the new index a {@link #writeIndex} stages, and its commit record
  *   (bound to no lease: from it on, the import is finished by whoever holds the mark next).</li>
  * </ul>
- * A join writes two keys, not the whole index. Every change is one etcd transaction guarded by revision
- * compares (optimistic concurrency): two hosts can never take one address or overlapping subnets; a lost
- * race is retried with jitter until the operation's deadline ({@link Builder#deadline(Duration)}).
+ * A join writes two keys, not the whole index. Every change (but an import: {@link #writeIndex}) is one etcd
+ * transaction guarded by revision compares (optimistic concurrency): two hosts can never take one address or
+ * overlapping subnets; a lost race is retried with jitter until the operation's deadline
+ * ({@link Builder#deadline(Duration)}).
  *
  * <p><b>Stale commits never apply.</b> A transaction sent to a member that then stalls (a GC pause, SIGSTOP, a
  * slow disk) is applied when that member resumes — possibly long after its caller gave up. Every transaction is
@@ -1423,7 +1424,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             if (EtcdFailures.isTooBig(text)) {
                 throw new NetworkException("etcd " + endpoints + " refused to " + what + ": " + text
-                        + " — the request or its reply exceeds a server limit (--max-request-bytes, --max-txn-ops)",
+                        + " — the request or its reply exceeds a server limit (--max-request-bytes, --max-txn-ops);"
+                        + " raise it on the servers, or set maxTxnOps (URI max-txn-ops) no higher than their"
+                        + " --max-txn-ops (default 128)",
                         cause);
             }
             if (text.contains("required revision has been compacted")) {

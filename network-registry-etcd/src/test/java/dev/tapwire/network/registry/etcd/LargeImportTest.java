@@ -1,8 +1,10 @@
 package dev.tapwire.network.registry.etcd;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.testkit.EtcdServers;
@@ -140,6 +142,23 @@ class LargeImportTest {
             assertIndex(registry.readIndex(), NEW);
             assertThat(keys.under("/killapply/", "s/")).isEmpty();
             assertThat(keys.under("/killapply/", "commit")).isEmpty();
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void aTransactionTheServerRefusesNamesTheLimitAndLeavesTheIndexAsItWas() throws Exception {
+        try (EtcdNetworkRegistry registry = registry("/refused/");
+                EtcdNetworkRegistry tooBold = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix("/refused/")
+                        .maxTxnOps(1024).build();
+                EtcdKeys keys = new EtcdKeys(etcd.endpoints())) {
+            registry.writeIndex(OLD);
+            assertThatThrownBy(() -> tooBold.writeIndex(NEW)).isInstanceOf(NetworkException.class)
+                    .hasMessageContaining("--max-txn-ops");
+            assertIndex(registry.readIndex(), OLD);
+            assertThat(keys.under("/refused/", "i")).isEmpty(); // the mark released at once: the next import goes on
+            registry.writeIndex(NEW);
+            assertIndex(registry.readIndex(), NEW);
         }
     }
 
