@@ -82,11 +82,14 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code v} → a counter bumped by every create, remove and {@link #writeIndex}, so no two subnets overlap;</li>
  *   <li>{@code r/<network>} and {@code i}: short-lived marks, bound to an etcd lease, of a remove of an empty
  *   network and of a {@link #writeIndex} under way; a client that dies holding one loses it when its lease
- *   expires (a few seconds).</li>
+ *   expires (a few seconds);</li>
+ *   <li>{@code s/<id>/...} and {@code commit}: the new index a {@link #writeIndex} stages, and its commit record
+ *   (bound to no lease: from it on, the import is finished by whoever holds the mark next).</li>
  * </ul>
- * A join writes two keys, not the whole index. Every change is one etcd transaction guarded by revision
- * compares (optimistic concurrency): two hosts can never take one address or overlapping subnets; a lost
- * race is retried with jitter until the operation's deadline ({@link Builder#deadline(Duration)}).
+ * A join writes two keys, not the whole index. Every change (but an import: {@link #writeIndex}) is one etcd
+ * transaction guarded by revision compares (optimistic concurrency): two hosts can never take one address or
+ * overlapping subnets; a lost race is retried with jitter until the operation's deadline
+ * ({@link Builder#deadline(Duration)}).
  *
  * <p><b>Stale commits never apply.</b> A transaction sent to a member that then stalls (a GC pause, SIGSTOP, a
  * slow disk) is applied when that member resumes — possibly long after its caller gave up. Every transaction is
@@ -124,6 +127,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * a burst of concurrent joiners that read the same state to all succeed in their first round trip.
      */
     private static final int CANDIDATES = 16;
+    /** The commit record of an import: {@code <id> applying}, then {@code <id> applied}; bound to no lease. */
+    private static final String COMMIT = "commit";
+    private static final String APPLYING = "applying";
+    private static final String APPLIED = "applied";
+    /** Where an import stages the new index: {@code s/<id>/n/...}, {@code s/<id>/h/...}, {@code s/<id>/m/...}. */
+    private static final String STAGING = "s/";
+    /** The most bytes one transaction of an import carries (the servers' --max-request-bytes is 1.5 MiB). */
+    private static final int BATCH_BYTES = 512 * 1024;
     /** Netty's list of handlers that gRPC appends to a transport failure: noise to an operator. */
     private static final java.util.regex.Pattern CHANNEL_PIPELINE = java.util.regex.Pattern.compile(
             "\\s*Channel Pipeline: \\[[^\\]]*\\]");
@@ -239,7 +250,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         String token = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         return retrying("create network " + name, attempt -> {
             // the version first: a create or remove after this read changes it, and the guarded commit then fails
-            long version = modRevision(get(key("v")));
+            List<GetResponse> marks = readTogether(Op.get(key("v"), GetOption.DEFAULT),
+                    Op.get(key(COMMIT), GetOption.DEFAULT), Op.get(key("i"), GetOption.DEFAULT));
+            if (first(marks.get(1)) != null) {
+                throw importUnderWay(first(marks.get(2)) != null);
+            }
+            long version = modRevision(marks.get(0));
             List<NetworkRecord> existing = new ArrayList<>();
             for (KeyValue kv : readRange("n/", 0).keys()) {
                 existing.add(decodeNetwork(kv));
@@ -263,7 +279,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             NetworkRecord created = new NetworkRecord(name, subnet, subnet.firstHost(), createdAt, List.of());
             boolean done = commit(txn(List.of(
                             new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version)),
-                            new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
+                            new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                            noImportApplying()),
                     List.of(put("n/" + name, encodeNetwork(created)), put("c/" + name, token),
                             put("v", Long.toString(version + 1)))));
             return done ? created : null;
@@ -279,12 +296,19 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     @Override
     public Optional<NetworkRecord> find(String name) {
         return retrying("read network " + name, attempt -> {
-            List<GetResponse> seen = readTogether(Op.get(key("n/" + name), GetOption.DEFAULT));
+            List<GetResponse> seen = readTogether(Op.get(key("n/" + name), GetOption.DEFAULT),
+                    Op.get(key(COMMIT), GetOption.DEFAULT));
+            long at = seen.get(0).getHeader().getRevision();
+            KeyValue importing = first(seen.get(1));
             KeyValue network = first(seen.get(0));
+            if (importing != null) { // an import being applied: the index it replaces, whole
+                at = importing.getCreateRevision();
+                network = first(get(key("n/" + name), GetOption.builder().withRevision(at).build()));
+            }
             if (network == null) {
                 return Optional.<NetworkRecord>empty();
             }
-            Range members = readRange("m/" + name + "/", seen.get(0).getHeader().getRevision());
+            Range members = readRange("m/" + name + "/", at);
             return Optional.of(decodeNetwork(network).withMembers(membersInJoinOrder(members.keys(), "m/" + name + "/")));
         });
     }
@@ -301,7 +325,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<GetResponse> seen = readTogether(Op.get(key("n/" + name), GetOption.DEFAULT),
                     Op.get(key("v"), GetOption.DEFAULT),
                     Op.get(key("m/" + name + "/"), GetOption.builder().isPrefix(true).withKeysOnly(true)
-                            .withLimit(1).build()));
+                            .withLimit(1).build()),
+                    Op.get(key(COMMIT), GetOption.DEFAULT), Op.get(key("i"), GetOption.DEFAULT));
+            if (first(seen.get(3)) != null) {
+                throw importUnderWay(first(seen.get(4)) != null);
+            }
             KeyValue network = first(seen.get(0));
             if (network == null) {
                 if (attempt.uncertain()) {
@@ -312,7 +340,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             long version = modRevision(seen.get(1));
             List<Cmp> guards = new ArrayList<>(List.of(
                     new Cmp(key("n/" + name), Cmp.Op.EQUAL, CmpTarget.modRevision(network.getModRevision())),
-                    new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version))));
+                    new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version)), noImportApplying()));
             if (force) { // every member goes with it, whoever joined meanwhile
                 return commit(txn(guards, removeOps(name, version))) ? Boolean.TRUE : null;
             }
@@ -363,8 +391,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     }
 
     private long grantLease() throws Retry {
-        long seconds = Math.max(2, (timeout.toMillis() + 999) / 1000);
-        return await(client.getLeaseClient().grant(seconds), "grant a lease", false).getID();
+        return await(client.getLeaseClient().grant(leaseSeconds()), "grant a lease", false).getID();
+    }
+
+    private long leaseSeconds() {
+        return Math.max(2, (timeout.toMillis() + 999) / 1000);
     }
 
     private void revokeLease(long lease) {
@@ -385,7 +416,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
                     Op.get(memberKey(network, ws), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
                     Op.get(addressKey(network, guess), pageFrom(network, PAGE)),
-                    Op.get(key("i"), GetOption.DEFAULT), Op.get(key("r/" + network), GetOption.DEFAULT));
+                    Op.get(key("i"), GetOption.DEFAULT), Op.get(key("r/" + network), GetOption.DEFAULT),
+                    Op.get(key(COMMIT), GetOption.DEFAULT));
+            if (first(seen.get(6)) != null) {
+                throw importUnderWay(first(seen.get(4)) != null);
+            }
             KeyValue networkKv = first(seen.get(0));
             if (networkKv == null) {
                 throw notFound(network);
@@ -413,7 +448,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Cmp> guards = new ArrayList<>(List.of(
                     new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
                     new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-                    new Cmp(key("r/" + network), Cmp.Op.EQUAL, CmpTarget.createRevision(0))));
+                    new Cmp(key("r/" + network), Cmp.Op.EQUAL, CmpTarget.createRevision(0)), noImportApplying()));
             List<Op> raise = new ArrayList<>();
             long raisedTo = -1;
             if (run.size() >= PAGE) {
@@ -578,11 +613,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 TxnResponse fast = commitResponse(kv.txn().If(
                                 new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.modRevision(known.modRevision())),
                                 new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintSeen.modRevision())),
-                                new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)))
+                                new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)), noImportApplying())
                         .Then(leaveOps(network, ws, known.offset(), hintSeen.value()).toArray(Op[]::new))
                         .Else(Op.get(memberKey(network, ws), GetOption.DEFAULT),
                                 Op.get(key("n/" + network), GetOption.DEFAULT),
-                                Op.get(key("h/" + network), GetOption.DEFAULT), Op.get(key("i"), GetOption.DEFAULT)));
+                                Op.get(key("h/" + network), GetOption.DEFAULT), Op.get(key("i"), GetOption.DEFAULT),
+                                Op.get(key(COMMIT), GetOption.DEFAULT)));
                 if (fast.isSucceeded()) {
                     members.remove(member);
                     hints.put(network, new HintSeen(Math.min(known.offset(), hintSeen.value()),
@@ -594,7 +630,10 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             if (seen == null) {
                 seen = readTogether(Op.get(memberKey(network, ws), GetOption.DEFAULT),
                         Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
-                        Op.get(key("i"), GetOption.DEFAULT));
+                        Op.get(key("i"), GetOption.DEFAULT), Op.get(key(COMMIT), GetOption.DEFAULT));
+            }
+            if (first(seen.get(4)) != null) {
+                throw importUnderWay(first(seen.get(3)) != null);
             }
             KeyValue memberKv = first(seen.get(0));
             KeyValue networkKv = first(seen.get(1));
@@ -616,7 +655,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             TxnResponse committed = commitResponse(txn(List.of(
                             new Cmp(memberKey(network, ws), Cmp.Op.EQUAL, CmpTarget.modRevision(memberKv.getModRevision())),
                             new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
-                            new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
+                            new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)), noImportApplying()),
                     leaveOps(network, ws, offset, hint)));
             if (!committed.isSucceeded()) {
                 return null;
@@ -642,6 +681,11 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public void leaveAll(String workspace) {
         String ws = RegistryRules.requireWorkspace(workspace);
         List<String> joined = retrying("find the networks of " + ws, attempt -> {
+            List<GetResponse> marks = readTogether(Op.get(key(COMMIT), GetOption.DEFAULT),
+                    Op.get(key("i"), GetOption.DEFAULT));
+            if (first(marks.get(0)) != null) { // an import being applied: the networks are about to change
+                throw importUnderWay(first(marks.get(1)) != null);
+            }
             List<String> names = new ArrayList<>();
             for (KeyValue n : readRange("n/", 0).keys()) {
                 names.add(text(n.getKey()).substring(prefix.length() + 2));
@@ -674,7 +718,16 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     @Override
     public NetworkIndex readIndex() {
         return retrying("read the index", attempt -> {
-            Range networks = readRange("n/", 0);
+            // the commit record and the first page of networks in one round trip, at one revision
+            List<GetResponse> first = readTogether(Op.get(key(COMMIT), GetOption.DEFAULT),
+                    Op.get(key("n/"), pageOf("n/", 0)));
+            KeyValue importing = first(first.get(0));
+            Range networks;
+            if (importing != null) { // an import being applied: the index it replaces, whole
+                networks = readRange("n/", importing.getCreateRevision());
+            } else {
+                networks = readRange("n/", first.get(0).getHeader().getRevision(), first.get(1));
+            }
             Range members = readRange("m/", networks.revision());
             Map<String, List<KeyValue>> byNetwork = new HashMap<>();
             String m = prefix + "m/";
@@ -705,62 +758,345 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     }
 
     /**
-     * Replaces the whole index in one transaction, after validating it as the file registry does. It first takes
-     * the import mark ({@code i}, bound to a lease): from then on no join or leave commits until it is done, so
-     * the read that follows is the state it replaces — a member joined meanwhile is never overwritten nor left
-     * behind. The commit is guarded by the mark and the version counter (a create or remove meanwhile makes it
-     * start over), rewrites every network key (so a join read before it can never apply after it), and releases
-     * the mark. Meant for moving a registry between stores, not for routine use.
+     * Replaces the whole index, after validating it as the file registry does, in bounded transactions (each at
+     * most {@link Builder#maxTxnOps(int)} operations and 512 KiB), so that an index of any size fits the servers'
+     * default limits — and all-or-nothing for every reader and writer, even when this client dies half-way:
+     * <ol>
+     *   <li>it takes the import mark {@code i} (bound to a lease this client keeps alive): joins, leaves and other
+     *   imports wait while it is held;</li>
+     *   <li>it stages the new index under {@code s/<id>/}, each transaction guarded by the mark's revision; live
+     *   keys are untouched, and a client that dies here leaves only staging keys, which the next import
+     *   removes;</li>
+     *   <li>one transaction guarded by the mark writes the commit record {@code commit} (bound to no lease) and
+     *   bumps {@code v}: from here the new index is the outcome;</li>
+     *   <li>it replaces the live keys from the staged ones, each transaction guarded by the mark and the commit
+     *   record, then removes the staging keys, the record and the mark. Reads meanwhile are served at the
+     *   revision of the commit record (the old index, whole); a client that finds the record while nobody holds
+     *   the mark (the importer died) takes the mark and finishes the replacement before its own operation.</li>
+     * </ol>
+     * A watch sees the replacement as the changes it makes: every member leaves and the new ones join, networks
+     * are created, changed or removed. Each transaction has the operation's deadline of its own. Meant for moving
+     * a registry between stores, not for routine use.
      *
-     * @throws InvalidNetworkSpecException if the index is invalid, or needs more operations than one transaction
-     *     may hold ({@link Builder#maxTxnOps(int)}, the servers' {@code --max-txn-ops})
+     * @throws InvalidNetworkSpecException if the index is invalid
      * @throws SubnetOverlapException if two subnets overlap
+     * @throws NetworkException if etcd cannot be reached, or another import holds the mark past the deadline, or
+     *     this client lost its mark (it stalled past the lease; a committed import is then finished by the next
+     *     client, a staged one dropped)
      */
     @Override
     public void writeIndex(NetworkIndex index) {
         Objects.requireNonNull(index, "index");
         RegistryRules.validate(index);
-        Map<String, String> wanted = new LinkedHashMap<>();
+        ensureOpen();
+        String id = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
+        String staging = STAGING + id + "/";
+        List<Write> staged = new ArrayList<>();
         for (NetworkRecord network : index.networks()) {
-            wanted.put(prefix + "n/" + network.name(), encodeNetwork(network));
+            staged.add(Write.put(key(staging + "n/" + network.name()), encodeNetwork(network)));
+            staged.add(Write.put(key(staging + "h/" + network.name()), Long.toString(lowestFree(network))));
             List<Member> members = network.members();
-            for (int i = 0; i < members.size(); i++) {
+            for (int i = 0; i < members.size(); i++) { // the ordinal in the key: staged members read back in order
                 Member member = members.get(i);
-                // one transaction gives every key one revision: the ordinal keeps the members' order
-                wanted.put(prefix + "m/" + network.name() + "/" + member.workspace(), member.ip() + " " + i);
-                wanted.put(text(addressKey(network.name(), offsetIn(network, member.ip()))), member.workspace());
+                staged.add(Write.put(key(staging + "m/" + network.name() + "/" + String.format("%08x", i)),
+                        member.workspace() + " " + member.ip()));
             }
-            wanted.put(prefix + "h/" + network.name(), Long.toString(lowestFree(network)));
         }
-        requireFits(wanted.size() + 2, wanted);
-        retrying("write the whole index", attempt -> {
-            long lease = grantLease();
-            try {
-                TxnResponse mark = commitResponse(txn(List.of(new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
-                        List.of(Op.put(key("i"), bytes("importing"), PutOption.builder().withLeaseId(lease).build()))));
-                if (!mark.isSucceeded()) {
-                    throw new Retry(Retry.Kind.BUSY, "another client is replacing the whole index (writeIndex)");
-                }
-                long marked = mark.getHeader().getRevision();
-                long version = modRevision(get(key("v")));
-                List<Op> ops = new ArrayList<>();
-                for (String under : List.of("n/", "m/", "a/", "h/", "c/")) {
-                    for (KeyValue kv : readRange(under, marked).keys()) {
-                        if (!wanted.containsKey(text(kv.getKey()))) {
-                            ops.add(Op.delete(kv.getKey(), DeleteOption.DEFAULT)); // one key each: etcd refuses a
-                        }                                                         // range that overlaps a put
+        ImportMark mark = ownDeadline(() -> retrying("take the import mark", attempt -> {
+            List<GetResponse> seen = readTogether(Op.get(key("i"), GetOption.DEFAULT));
+            if (first(seen.get(0)) != null) {
+                throw new Retry(Retry.Kind.BUSY, "another client is replacing the whole index (writeIndex)");
+            }
+            return tryMark(id);
+        }));
+        try {
+            applyCommitted(mark); // an import whose client died after its commit point: finished first
+            deleteAll(STAGING, List.of(mark.guard()), mark); // what imports that died while staging left
+            long started = System.nanoTime();
+            commitInBatches("stage the new index", List.of(mark.guard()), staged, mark);
+            ownDeadline(() -> retrying("commit the import", attempt -> {
+                if (attempt.uncertain()) {
+                    KeyValue record = first(get(key(COMMIT)));
+                    if (record != null && text(record.getValue()).startsWith(id + " ")) {
+                        return Boolean.TRUE; // our own commit, whose reply was lost
                     }
                 }
-                wanted.forEach((k, v) -> ops.add(Op.put(bytes(k), bytes(v), PutOption.DEFAULT)));
-                ops.add(put("v", Long.toString(version + 1)));
-                ops.add(Op.delete(key("i"), DeleteOption.DEFAULT));
-                requireFits(ops.size(), wanted);
-                return commit(txn(List.of(new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.modRevision(marked)),
-                        new Cmp(key("v"), Cmp.Op.EQUAL, CmpTarget.modRevision(version))), ops)) ? Boolean.TRUE : null;
-            } finally {
-                revokeLease(lease);
+                // v bumped: a create or remove that read before the commit point never applies after it
+                long version = modRevision(get(key("v")));
+                if (!commit(txn(List.of(mark.guard(), new Cmp(key(COMMIT), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
+                        List.of(put(COMMIT, id + " " + APPLYING), put("v", Long.toString(version + 1)))))) {
+                    throw lostMark(mark, "before its commit point: nothing of it was applied");
+                }
+                return Boolean.TRUE;
+            }));
+            LOG.debug("import {}: {} keys staged in {} ms, committed", id, staged.size(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            applyCommitted(mark);
+            LOG.debug("import {} applied in {} ms", id, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+        } finally {
+            revokeLease(mark.lease);
+        }
+    }
+
+    /** One put or delete of a bounded transaction, and about how many bytes it adds to the request. */
+    private record Write(Op op, int size) {
+        static Write put(ByteSequence key, String value) {
+            ByteSequence v = EtcdNetworkRegistry.bytes(value);
+            return new Write(Op.put(key, v, PutOption.DEFAULT), key.size() + v.size() + 16);
+        }
+
+        static Write delete(ByteSequence key) {
+            return new Write(Op.delete(key, DeleteOption.DEFAULT), key.size() + 16);
+        }
+    }
+
+    /**
+     * The import mark this client holds: its lease (kept alive between transactions) and the revision that
+     * guards every transaction of the import.
+     */
+    private final class ImportMark {
+        final long lease;
+        final long revision;
+        final long ttlNanos;
+        long refreshed = System.nanoTime();
+
+        ImportMark(long lease, long revision, long ttlSeconds) {
+            this.lease = lease;
+            this.revision = revision;
+            this.ttlNanos = TimeUnit.SECONDS.toNanos(ttlSeconds);
+        }
+
+        Cmp guard() {
+            return new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.modRevision(revision));
+        }
+
+        /** Keeps the lease alive when a third of its time has passed since the last time. */
+        void refresh() {
+            if (System.nanoTime() - refreshed < ttlNanos / 3) {
+                return;
             }
-        });
+            long ttl = ownDeadline(() -> retrying("keep the import mark alive", attempt -> await(
+                    client.getLeaseClient().keepAliveOnce(lease), "keep lease " + lease + " alive", false).getTTL()));
+            if (ttl <= 0) {
+                throw lostMark(this, "(its lease expired)");
+            }
+            refreshed = System.nanoTime();
+        }
+    }
+
+    /** Takes the import mark {@code i} under a new lease; null when another client took it first. */
+    private ImportMark tryMark(String id) throws Retry {
+        long seconds = leaseSeconds();
+        long lease = grantLease();
+        try {
+            TxnResponse marked = commitResponse(txn(List.of(new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0))),
+                    List.of(Op.put(key("i"), bytes(id), PutOption.builder().withLeaseId(lease).build()))));
+            if (marked.isSucceeded()) {
+                return new ImportMark(lease, marked.getHeader().getRevision(), seconds);
+            }
+        } catch (Retry | RuntimeException e) {
+            revokeLease(lease);
+            throw e;
+        }
+        revokeLease(lease);
+        return null;
+    }
+
+    /**
+     * Finishes a committed import (its commit record present) under {@code mark}: replaces the live keys from the
+     * staged ones, then removes the staging keys and the record. Idempotent: whoever holds the mark next starts
+     * it over and reaches the same keys.
+     */
+    private void applyCommitted(ImportMark mark) {
+        KeyValue record = ownDeadline(() -> retrying("read the commit record of an import",
+                attempt -> Optional.ofNullable(first(get(key(COMMIT)))))).orElse(null);
+        if (record == null) {
+            return;
+        }
+        String[] fields = text(record.getValue()).split(" ");
+        String staging = STAGING + fields[0] + "/";
+        long recordRevision = record.getModRevision();
+        if (fields.length < 2 || !fields[1].equals(APPLIED)) {
+            List<Cmp> guards = List.of(mark.guard(), new Cmp(key(COMMIT), Cmp.Op.EQUAL,
+                    CmpTarget.modRevision(recordRevision)));
+            // members first, then networks: a watch sees them leave before their network changes or goes
+            for (String under : List.of("m/", "a/", "c/")) {
+                deleteAll(under, guards, mark);
+            }
+            Map<ByteSequence, String> networks = new LinkedHashMap<>();
+            Map<String, NetworkRecord> records = new HashMap<>();
+            List<Write> writes = new ArrayList<>();
+            ownDeadline(() -> retrying("read the staged networks", attempt -> {
+                networks.clear();
+                records.clear();
+                writes.clear();
+                for (String kind : List.of("n/", "h/")) {
+                    for (KeyValue kv : readRange(staging + kind, 0).keys()) {
+                        String rest = text(kv.getKey()).substring(prefix.length() + staging.length());
+                        networks.put(key(rest), text(kv.getValue()));
+                        if (kind.equals("n/")) {
+                            records.put(rest.substring(2), decodeNetwork(key(rest), kv.getValue()));
+                        }
+                    }
+                    for (KeyValue kv : readRange(kind, 0).keys()) {
+                        if (!networks.containsKey(kv.getKey())) {
+                            writes.add(Write.delete(kv.getKey()));
+                        }
+                    }
+                }
+                return Boolean.TRUE;
+            }));
+            networks.forEach((k, v) -> writes.add(Write.put(k, v)));
+            commitInBatches("replace the networks", guards, writes, mark);
+            ByteSequence from = key(staging + "m/");
+            ByteSequence end = OptionsUtil.prefixEndOf(from);
+            int cut = prefix.length() + staging.length() + 2;
+            while (true) {
+                ByteSequence start = from;
+                GetResponse page = ownDeadline(() -> retrying("read the staged members", attempt -> await(
+                        kv.get(start, GetOption.builder().withRange(end).withLimit(READ_PAGE).build()),
+                        "read staged members", false)));
+                List<Write> members = new ArrayList<>();
+                for (KeyValue staged : page.getKvs()) {
+                    String rest = text(staged.getKey()).substring(cut); // <network>/<ordinal>
+                    int slash = rest.indexOf('/');
+                    String network = rest.substring(0, slash);
+                    int ordinal = Integer.parseInt(rest.substring(slash + 1), 16);
+                    String[] member = text(staged.getValue()).split(" ");
+                    Ipv4Address ip = Ipv4Address.parse(member[1]);
+                    members.add(Write.put(memberKey(network, member[0]), ip + " " + ordinal));
+                    members.add(Write.put(addressKey(network, offsetIn(records.get(network), ip)), member[0]));
+                }
+                commitInBatches("write the imported members", guards, members, mark);
+                if (!page.isMore() || page.getKvs().isEmpty()) {
+                    break;
+                }
+                from = page.getKvs().get(page.getKvs().size() - 1).getKey().concat(ByteSequence.from(new byte[] {0}));
+            }
+            recordRevision = ownDeadline(() -> retrying("mark the import applied", attempt -> {
+                TxnResponse done = commitResponse(txn(guards, List.of(put(COMMIT, fields[0] + " " + APPLIED))));
+                if (!done.isSucceeded()) {
+                    KeyValue now = first(get(key(COMMIT)));
+                    if (now != null && text(now.getValue()).equals(fields[0] + " " + APPLIED)) {
+                        return now.getModRevision(); // our own, whose reply was lost
+                    }
+                    throw lostMark(mark, "after its commit point: the next client finishes it");
+                }
+                return done.getHeader().getRevision();
+            }));
+        }
+        List<Cmp> guards = List.of(mark.guard(), new Cmp(key(COMMIT), Cmp.Op.EQUAL, CmpTarget.modRevision(recordRevision)));
+        deleteAll(staging, guards, mark);
+        ownDeadline(() -> retrying("finish the import", attempt -> {
+            if (!commit(txn(guards, List.of(Op.delete(key(COMMIT), DeleteOption.DEFAULT),
+                    Op.delete(key("i"), DeleteOption.DEFAULT))))) {
+                if (first(get(key(COMMIT))) == null) {
+                    return Boolean.TRUE; // our own, whose reply was lost
+                }
+                throw lostMark(mark, "after its commit point: the next client finishes it");
+            }
+            return Boolean.TRUE;
+        }));
+        LOG.debug("import {} applied", fields[0]);
+    }
+
+    /**
+     * Before an operation that found the commit record of an import: when nobody holds the import mark (the
+     * importer died after its commit point), takes it and finishes the import; then the operation waits (it is
+     * tried again) until the import is done.
+     */
+    private Retry importUnderWay(boolean markHeld) {
+        if (!markHeld) {
+            ImportMark mark;
+            try {
+                mark = tryMark(HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
+            } catch (Retry e) {
+                return e;
+            }
+            if (mark != null) {
+                LOG.warn("an import into etcd {} {} was committed by a client that is gone; finishing it", endpoints,
+                        prefix);
+                try {
+                    applyCommitted(mark);
+                } finally {
+                    revokeLease(mark.lease);
+                }
+            }
+        }
+        return new Retry(Retry.Kind.BUSY, "another client is replacing the whole index (writeIndex)");
+    }
+
+    /** Deletes every key under {@code under}, a page of keys (one range delete) per transaction. */
+    private void deleteAll(String under, List<Cmp> guards, ImportMark mark) {
+        ByteSequence from = key(under);
+        ByteSequence end = OptionsUtil.prefixEndOf(from);
+        while (true) {
+            mark.refresh();
+            boolean more = ownDeadline(() -> retrying("delete " + prefix + under, attempt -> {
+                GetResponse page = await(kv.get(from, GetOption.builder().withRange(end).withKeysOnly(true)
+                        .withLimit(READ_PAGE).build()), "read " + prefix + under, false);
+                if (page.getKvs().isEmpty()) {
+                    return Boolean.FALSE;
+                }
+                ByteSequence last = page.getKvs().get(page.getKvs().size() - 1).getKey();
+                if (!commit(txn(guards, List.of(Op.delete(from, DeleteOption.builder()
+                        .withRange(last.concat(ByteSequence.from(new byte[] {0}))).build()))))) {
+                    throw lostMark(mark, "while deleting " + prefix + under);
+                }
+                return page.isMore();
+            }));
+            if (!more) {
+                return;
+            }
+        }
+    }
+
+    /** Commits {@code writes} in order, in transactions of at most maxTxnOps operations and 512 KiB, all guarded. */
+    private void commitInBatches(String what, List<Cmp> guards, List<Write> writes, ImportMark mark) {
+        int from = 0;
+        while (from < writes.size()) {
+            int to = from;
+            long size = 0;
+            while (to < writes.size() && to - from < Math.max(1, maxTxnOps)
+                    && (to == from || size + writes.get(to).size() <= BATCH_BYTES)) {
+                size += writes.get(to).size();
+                to++;
+            }
+            List<Op> ops = writes.subList(from, to).stream().map(Write::op).toList();
+            mark.refresh();
+            ownDeadline(() -> retrying(what, attempt -> {
+                if (!commit(txn(guards, ops))) {
+                    throw lostMark(mark, "while it had to " + what);
+                }
+                return Boolean.TRUE;
+            }));
+            from = to;
+        }
+    }
+
+    private NetworkException lostMark(ImportMark mark, String when) {
+        return new NetworkException("writeIndex lost its import mark on etcd " + endpoints + " " + prefix + " " + when
+                + ": this client stalled longer than the mark's lease (" + TimeUnit.NANOSECONDS.toSeconds(mark.ttlNanos)
+                + " s), or another client took it over; an import past its commit point is finished by the next client"
+                + " that finds it, one before it is dropped");
+    }
+
+    /** Runs {@code body} with deadlines of its own, not those of the operation the calling thread runs. */
+    private <T> T ownDeadline(java.util.function.Supplier<T> body) {
+        Long outer = operationDeadline.get();
+        operationDeadline.remove();
+        try {
+            return body.get();
+        } finally {
+            if (outer != null) {
+                operationDeadline.set(outer);
+            }
+        }
+    }
+
+    /** A compare that holds while no import is being applied (no commit record). */
+    private Cmp noImportApplying() {
+        return new Cmp(key(COMMIT), Cmp.Op.EQUAL, CmpTarget.createRevision(0));
     }
 
     /** The lowest host offset of a network that no member holds (the gateway counts as held): its first hint. */
@@ -775,20 +1111,6 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             o++;
         }
         return o;
-    }
-
-    private void requireFits(int ops, Map<String, String> wanted) {
-        if (ops > maxTxnOps) {
-            long bytes = 0;
-            for (Map.Entry<String, String> e : wanted.entrySet()) {
-                bytes += e.getKey().length() + e.getValue().length() + 8;
-            }
-            throw new InvalidNetworkSpecException("replacing the index needs " + ops + " etcd operations in one"
-                    + " transaction, but one may hold at most " + maxTxnOps + "; raise --max-txn-ops on the etcd"
-                    + " servers and EtcdNetworkRegistry.Builder.maxTxnOps (URI parameter max-txn-ops) to match"
-                    + " (the request is about " + (bytes / 1024 + 1) + " KiB: the servers' --max-request-bytes,"
-                    + " default 1.5 MiB, must hold it too)");
-        }
     }
 
     /**
@@ -1027,16 +1349,19 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * the rest at the revision of the first page), so that no reply is too big and the whole is one view.
      */
     private Range readRange(String under, long revision) throws Retry {
-        ByteSequence end = OptionsUtil.prefixEndOf(key(under));
+        return readRange(under, revision, null);
+    }
+
+    /** As {@link #readRange(String, long)}, with its first page already read (at {@code revision}) when not null. */
+    private Range readRange(String under, long revision, GetResponse firstPage) throws Retry {
         ByteSequence from = key(under);
         List<KeyValue> keys = new ArrayList<>();
         long at = revision;
+        GetResponse prefetched = firstPage;
         while (true) {
-            GetOption.Builder option = GetOption.builder().withRange(end).withLimit(READ_PAGE);
-            if (at > 0) {
-                option.withRevision(at);
-            }
-            GetResponse page = await(kv.get(from, option.build()), "read " + prefix + under, false);
+            GetResponse page = prefetched != null ? prefetched
+                    : await(kv.get(from, pageOf(under, at)), "read " + prefix + under, false);
+            prefetched = null;
             if (at <= 0) {
                 at = page.getHeader().getRevision();
             }
@@ -1047,6 +1372,15 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             ByteSequence lastKey = page.getKvs().get(page.getKvs().size() - 1).getKey();
             from = lastKey.concat(ByteSequence.from(new byte[] {0}));
         }
+    }
+
+    /** One page of a range read under {@code under}, at {@code revision} (0: now). */
+    private GetOption pageOf(String under, long revision) {
+        GetOption.Builder option = GetOption.builder().withRange(OptionsUtil.prefixEndOf(key(under))).withLimit(READ_PAGE);
+        if (revision > 0) {
+            option.withRevision(revision);
+        }
+        return option.build();
     }
 
     /** Reads several keys or ranges in one round trip, at one revision (a transaction of reads only). */
@@ -1090,8 +1424,14 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             if (EtcdFailures.isTooBig(text)) {
                 throw new NetworkException("etcd " + endpoints + " refused to " + what + ": " + text
-                        + " — the request or its reply exceeds a server limit (--max-request-bytes, --max-txn-ops)",
+                        + " — the request or its reply exceeds a server limit (--max-request-bytes, --max-txn-ops);"
+                        + " raise it on the servers, or set maxTxnOps (URI max-txn-ops) no higher than their"
+                        + " --max-txn-ops (default 128)",
                         cause);
+            }
+            if (text.contains("required revision has been compacted")) {
+                // a read at the revision of an import's commit point, compacted since: wait for the import to end
+                throw new Retry(Retry.Kind.BUSY, cause);
             }
             if (EtcdFailures.isTransient(text) || EtcdFailures.tls(cause) != null) {
                 throw new Retry(isCommit ? Retry.Kind.UNKNOWN_OUTCOME : Retry.Kind.UNANSWERED, cause);
@@ -1160,22 +1500,26 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         return n.subnet() + " " + n.gateway() + " " + (n.createdAtText() == null ? "-" : n.createdAtText());
     }
 
-    private static String[] networkFields(KeyValue kv) {
-        String value = text(kv.getValue());
+    private static String[] networkFields(ByteSequence key, ByteSequence bytes) {
+        String value = text(bytes);
         if (value.startsWith(REMOVING)) {
             value = value.substring(REMOVING.length());
         }
         String[] parts = value.split(" ");
         if (parts.length != 3) {
-            throw new NetworkException("etcd key " + text(kv.getKey()) + " is not a tapwire network record; expected"
+            throw new NetworkException("etcd key " + text(key) + " is not a tapwire network record; expected"
                     + " \"<subnet> <gateway> <created_at or ->\"");
         }
         return parts;
     }
 
     private NetworkRecord decodeNetwork(KeyValue kv) {
-        String name = text(kv.getKey()).substring(prefix.length() + 2);
-        String[] parts = networkFields(kv);
+        return decodeNetwork(kv.getKey(), kv.getValue());
+    }
+
+    private NetworkRecord decodeNetwork(ByteSequence key, ByteSequence value) {
+        String name = text(key).substring(prefix.length() + 2);
+        String[] parts = networkFields(key, value);
         return NetworkRecord.fromJson(name, Ipv4Subnet.parse(parts[0]), Ipv4Address.parse(parts[1]),
                 parts[2].equals("-") ? null : parts[2], List.of());
     }
@@ -1294,6 +1638,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
 
         /**
          * Sets how many operations one transaction may hold: the servers' {@code --max-txn-ops} (default 128).
+         * {@link EtcdNetworkRegistry#writeIndex} splits an import into transactions of at most this many.
          *
          * @param ops the limit
          * @return this builder

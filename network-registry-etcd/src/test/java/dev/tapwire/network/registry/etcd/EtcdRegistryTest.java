@@ -56,22 +56,6 @@ class EtcdRegistryTest {
     }
 
     @Test
-    void anIndexTooLargeForOneTransactionIsRefusedSayingWhatToRaise() throws Exception {
-        List<Member> members = new ArrayList<>();
-        for (int i = 0; i < 100; i++) {
-            members.add(new Member("w" + i, Ipv4Address.parse("10.44.1.2").plus(i)));
-        }
-        NetworkIndex big = new NetworkIndex(List.of(new NetworkRecord("dev", Ipv4Subnet.parse("10.44.1.0/24"),
-                Ipv4Address.parse("10.44.1.1"), null, members)));
-        try (EtcdServers etcd = EtcdServers.start(1);
-                EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).build()) {
-            assertThatThrownBy(() -> registry.writeIndex(big)).isInstanceOf(InvalidNetworkSpecException.class)
-                    .hasMessageContaining("--max-txn-ops").hasMessageContaining("at most 128");
-            assertThat(registry.list()).isEmpty();
-        }
-    }
-
-    @Test
     @Timeout(120)
     void pastTheSearchHintAFreedLowAddressIsStillHandedOutFirst() throws Exception {
         try (EtcdServers etcd = EtcdServers.start(1);

@@ -58,14 +58,14 @@ public final class ScaleMain {
                     registry.remove("extra", false);
                     return "ok";
                 });
+                dev.tapwire.network.NetworkIndex index = registry.readIndex();
                 time("writeIndex(readIndex())", () -> {
-                    try {
-                        registry.writeIndex(registry.readIndex());
-                        return "ok";
-                    } catch (RuntimeException e) {
-                        return e.getMessage();
-                    }
+                    registry.writeIndex(index);
+                    return "written";
                 });
+                time("readIndex after it", () -> registry.readIndex().equals(index) ? "equal to the index written"
+                        : "DIFFERENT from the index written");
+                time("join(big, after-import)", () -> registry.join("big", "after-import"));
             }
         }
     }
