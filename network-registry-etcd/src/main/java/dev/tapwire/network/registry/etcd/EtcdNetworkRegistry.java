@@ -798,8 +798,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Member> members = network.members();
             for (int i = 0; i < members.size(); i++) { // the ordinal in the key: staged members read back in order
                 Member member = members.get(i);
+                // the address first: a workspace may hold spaces, an address never does
                 staged.add(Write.put(key(staging + "m/" + network.name() + "/" + String.format("%08x", i)),
-                        member.workspace() + " " + member.ip()));
+                        member.ip() + " " + member.workspace()));
             }
         }
         ImportMark mark = ownDeadline(() -> retrying("take the import mark", attempt -> {
@@ -962,10 +963,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                     int slash = rest.indexOf('/');
                     String network = rest.substring(0, slash);
                     int ordinal = Integer.parseInt(rest.substring(slash + 1), 16);
-                    String[] member = text(staged.getValue()).split(" ");
-                    Ipv4Address ip = Ipv4Address.parse(member[1]);
-                    members.add(Write.put(memberKey(network, member[0]), ip + " " + ordinal));
-                    members.add(Write.put(addressKey(network, offsetIn(records.get(network), ip)), member[0]));
+                    String member = text(staged.getValue()); // "<address> <workspace>"
+                    int space = member.indexOf(' ');
+                    Ipv4Address ip = Ipv4Address.parse(member.substring(0, space));
+                    String workspace = member.substring(space + 1);
+                    members.add(Write.put(memberKey(network, workspace), ip + " " + ordinal));
+                    members.add(Write.put(addressKey(network, offsetIn(records.get(network), ip)), workspace));
                 }
                 commitInBatches("write the imported members", guards, members, mark);
                 if (!page.isMore() || page.getKvs().isEmpty()) {

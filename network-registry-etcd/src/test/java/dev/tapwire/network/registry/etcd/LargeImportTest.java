@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.Ipv4Subnet;
+import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
@@ -14,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import dev.tapwire.network.RegistryChange;
 import dev.tapwire.network.RegistryWatch;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -54,6 +57,22 @@ class LargeImportTest {
 
     private static EtcdNetworkRegistry registry(String prefix) {
         return EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).build();
+    }
+
+    @Test
+    @Timeout(60)
+    void workspaceNamesWithSpacesQuotesAndNonAsciiSurviveAnImport() {
+        // the Go reference accepts any workspace string; the staged member records must not split on it
+        NetworkIndex index = new NetworkIndex(List.of(new NetworkRecord("odd", Ipv4Subnet.parse("10.44.9.0/24"),
+                Ipv4Address.parse("10.44.9.1"), Instant.parse("2026-01-02T03:04:05Z"), List.of(
+                        new Member("db <primary> & \"replica\"", Ipv4Address.parse("10.44.9.2")),
+                        new Member("worker-\u00fc", Ipv4Address.parse("10.44.9.3")),
+                        new Member("a  b", Ipv4Address.parse("10.44.9.4"))))));
+        try (EtcdNetworkRegistry registry = registry("/odd/")) {
+            registry.writeIndex(index);
+            assertThat(registry.readIndex()).isEqualTo(index);
+            assertThat(registry.join("odd", "a  b")).isEqualTo(Ipv4Address.parse("10.44.9.4"));
+        }
     }
 
     @Test
