@@ -31,10 +31,11 @@ import org.slf4j.LoggerFactory;
  *   <li>postrouting (nat): a NAT network's own subnet, coming from its bridge and leaving through a non-tapwire
  *       interface, is masqueraded — a guest of another network spoofing that subnet never is.</li>
  * </ul>
- * The kernel's table is compared with what the networks imply (not with a record of an earlier apply): the
- * listing the kernel gave for a ruleset is remembered per ruleset text, so a check after a flush, an edit by
- * someone else or a realize that died before its rules went in finds the difference and {@link #ensure} restores
- * it.
+ * The kernel's table is compared with what the networks imply, not with whatever was applied last: the listing
+ * the kernel gave for a ruleset is kept together with the SHA-256 of that ruleset's text (in memory, and in a record
+ * in the owner's state for other processes), and is used only for the very same ruleset. So a check after a flush,
+ * an edit by someone else or a realize that died before its rules went in finds the difference, and
+ * {@link #ensure} restores it.
  */
 final class Firewall {
 
@@ -46,14 +47,17 @@ final class Firewall {
     private static final Map<String, String> LISTINGS = new ConcurrentHashMap<>();
 
     private final String table;
+    private final Path record;
 
     /**
      * The table of one owner.
      *
      * @param ownerTag 1-32 characters of {@code a-z0-9}, derived from the state directory
+     * @param record where the listing of the last applied ruleset is kept, with that ruleset's hash
      * @throws InvalidNetworkSpecException if the tag is not of that form
      */
-    Firewall(String ownerTag) {
+    Firewall(String ownerTag, Path record) {
+        this.record = record;
         if (ownerTag == null || !OWNER.matcher(ownerTag).matches()) {
             throw new InvalidNetworkSpecException("a firewall owner tag is 1-32 characters of a-z and 0-9; got "
                     + ownerTag);
@@ -123,8 +127,17 @@ final class Firewall {
         String ruleset = ruleset(networks);
         // "add" then "delete" makes the delete safe when the table is missing; all of it is one transaction
         Nftables.run("add table " + table + "\ndelete table " + table + "\n" + (ruleset == null ? "" : ruleset));
-        if (ruleset != null) {
-            listing().ifPresent(l -> LISTINGS.put(ruleset, l));
+        if (ruleset == null) {
+            try {
+                Files.deleteIfExists(record);
+            } catch (IOException e) {
+                LOG.warn("could not remove {}: {}", record, e.toString());
+            }
+        } else {
+            listing().ifPresent(l -> {
+                LISTINGS.put(ruleset, l);
+                StateFiles.replace(record, hash(ruleset) + "\n" + l);
+            });
         }
         LOG.debug("nftables table {} now covers {} network(s)", table, networks.size());
     }
@@ -160,8 +173,14 @@ final class Firewall {
         }
         String expected = LISTINGS.get(ruleset);
         if (expected == null) {
-            return Optional.of("nftables table " + table + " was not made by this process for the networks"
-                    + " realized now");
+            String prefix = hash(ruleset) + "\n";
+            Optional<String> recorded = StateFiles.readSmall(record).filter(t -> t.startsWith(prefix));
+            if (recorded.isEmpty()) {
+                return Optional.of("nftables table " + table + " was not made for the networks realized now (a"
+                        + " realize or removal died before its rules went in?)");
+            }
+            expected = recorded.get().substring(prefix.length());
+            LISTINGS.put(ruleset, expected);
         }
         return expected.equals(now.get()) ? Optional.empty()
                 : Optional.of("nftables table " + table + " differs from what the realized networks imply (changed"
@@ -229,6 +248,10 @@ final class Firewall {
         } catch (IOException e) {
             return false; // br_netfilter not loaded
         }
+    }
+
+    private static String hash(String ruleset) {
+        return "sha256:" + java.util.HexFormat.of().formatHex(NetworkRealizer.sha256(ruleset));
     }
 
     /** Refuses a bridge name that is no plain interface name: it would be nft text of its own. */

@@ -122,7 +122,7 @@ public final class NetworkRealizer {
         this.registry = registry;
         this.lock = LockFile.at(root.resolve("realize.lock"));
         this.owner = ownerTag(rootDir);
-        this.firewall = new Firewall(owner);
+        this.firewall = new Firewall(owner, root.resolve("ruleset.listing"));
         this.forwarding = new Forwarding(root.resolve("ip_forward.before"));
     }
 
