@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * Tells whether a network namespace, named as {@code /proc/.../ns/net} names it ({@code net:[inode]}), still exists:
- * while some thread is in it, or it is bind-mounted (as {@code ip netns add} does under {@code /run/netns}). Used
+ * while some thread is in it, a process holds an fd of it, or it is bind-mounted (as {@code ip netns add} does under
+ * {@code /run/netns}). Used
  * only to decide whether a realization recorded in another namespace is stale, so the scan of {@code /proc} runs
  * only then.
  */
@@ -39,22 +40,31 @@ final class NetworkNamespaces {
         }
         try (DirectoryStream<Path> processes = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
             for (Path process : processes) {
-                try (DirectoryStream<Path> tasks = Files.newDirectoryStream(process.resolve("task"))) {
-                    for (Path task : tasks) {
-                        try {
-                            if (namespace.equals(Files.readSymbolicLink(task.resolve("ns/net")).toString())) {
-                                return true;
-                            }
-                        } catch (IOException e) {
-                            // the thread ended, or is not ours to look at
-                        }
-                    }
-                } catch (IOException e) {
-                    // the process ended
+                if (anyLinksTo(process.resolve("task"), "ns/net", namespace) || anyLinksTo(process.resolve("fd"), "",
+                        namespace)) {
+                    return true;
                 }
             }
         } catch (IOException e) {
             return true;
+        }
+        return false;
+    }
+
+    /** Whether some entry of {@code dir}, or its {@code sub} path, is a link to {@code namespace}. */
+    private static boolean anyLinksTo(Path dir, String sub, String namespace) {
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            for (Path entry : entries) {
+                try {
+                    if (namespace.equals(Files.readSymbolicLink(sub.isEmpty() ? entry : entry.resolve(sub)).toString())) {
+                        return true;
+                    }
+                } catch (IOException e) {
+                    // ended meanwhile, or not ours to look at
+                }
+            }
+        } catch (IOException e) {
+            // the process ended
         }
         return false;
     }
