@@ -1058,7 +1058,18 @@ public final class NetworkRealizer {
             public Set<String> resolve(Set<String> snapshot, Map<String, Object> others) {
                 Set<String> live = ActiveVmSnapshot.union(others);
                 active = ActiveVmSnapshot.anyReported(others) ? live::contains : vm -> true;
-                return snapshot;
+                Set<String> reclaimable = new TreeSet<>();
+                for (String network : snapshot) {
+                    List<String> vms = vmsOn(read(network).map(r -> r.realization().bridge())
+                            .orElse(bridgeName(network)), network).stream().filter(active).toList();
+                    if (vms.isEmpty()) {
+                        reclaimable.add(network);
+                    } else {
+                        LOG.warn("GC: network {} is gone from the registry, but its bridge carries TAPs of active"
+                                + " VM(s) {}: kept", network, vms);
+                    }
+                }
+                return reclaimable;
             }
 
             @Override
