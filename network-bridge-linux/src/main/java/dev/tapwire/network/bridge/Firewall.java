@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  *       the network's own gateway, and the TCP/UDP ports of the network's host-port allow-list on the gateway;
  *       everything else, IPv6 included, is dropped — the host's other addresses, other networks' gateways and
  *       services bound to {@code lo} are out of the guests' reach;</li>
- *   <li>forward: from a tapwire bridge only a NAT network's own subnet is forwarded, and never to a tapwire bridge
+ *   <li>forward: traffic between guests of one network is the bridge's (it reaches this hook only where
+ *       {@code br_netfilter} hands bridged IPv4 to it, with the bridge as both interfaces) and is accepted; from a
+ *       tapwire bridge only a NAT network's own subnet is forwarded, and never to a tapwire bridge
  *       (of this owner; another owner's table drops it at that bridge); to a tapwire bridge only
  *       established/related traffic, so nothing from outside opens a connection to a guest;</li>
  *   <li>postrouting (nat): a NAT network's own subnet, coming from its bridge and leaving through a non-tapwire
@@ -96,8 +98,12 @@ final class Firewall {
             }
         }
         sb.append("    drop\n  }\n");
-        sb.append("  chain forward {\n    type filter hook forward priority filter; policy accept;\n")
-                .append("    iifname @bridges jump from_guests\n    oifname @bridges jump to_guests\n  }\n");
+        sb.append("  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+        for (Realization n : networks) { // bridged between guests of one network: seen here only with br_netfilter
+            sb.append("    iifname ").append(quote(n.bridge())).append(" oifname ").append(quote(n.bridge()))
+                    .append(" accept\n");
+        }
+        sb.append("    iifname @bridges jump from_guests\n    oifname @bridges jump to_guests\n  }\n");
         sb.append("  chain from_guests {\n    oifname @bridges drop\n");
         for (Realization n : networks) {
             if (n.nat()) {
