@@ -176,6 +176,23 @@ class ForwardingTest {
     }
 
     @Test
+    void guestsOfOneNetworkStillReachEachOtherWhateverBrNetfilterHandsToTheForwardHook() throws Exception {
+        realizer.realize("team", true);
+        MacAddress peerMac = MacAddress.parse("02:00:00:00:02:0c");
+        try (GuestPort nat = GuestPort.on("tw-team", "nat0", NAT_GUEST_MAC);
+                GuestPort peer = GuestPort.on("tw-team", "peer0", peerMac)) {
+            byte[] marker = GuestPort.marker();
+            byte[] frame = Frames.udp4(peerMac, NAT_GUEST_MAC, NAT_GUEST, Ipv4Address.parse("10.77.0.11"), PORT, PORT,
+                    marker);
+            for (int i = 0; i < 3; i++) {
+                nat.send(frame);
+            }
+            assertThat(peer.sees(f -> Frames.contains(f, marker), 500)).as("a datagram between two guests of team")
+                    .isTrue();
+        }
+    }
+
+    @Test
     void theHostsPreviousIpForwardingComesBackWhenTheLastNatNetworkGoes() throws Exception {
         Path forward = Path.of("/proc/sys/net/ipv4/ip_forward");
         assertThat(Files.readString(forward).strip()).as("a new namespace").isEqualTo("0");
