@@ -51,7 +51,13 @@ import org.slf4j.LoggerFactory;
  * Makes named networks real on this host, in the network namespace of the calling thread: a bridge per
  * network holding the gateway address, a dnsmasq per network serving static DHCP leases (member MAC →
  * member address) and DNS names ({@code <workspace>} and {@code <workspace>.<network>}) from the registry,
- * and tapwire's nftables table isolating the networks from each other, with optional NAT.
+ * and this state directory's nftables table ({@code inet tapwire_<owner tag>}) keeping the guests from each other's
+ * networks, from the host (only DHCP, DNS, ICMP and allow-listed ports on their own gateway) and from the outside
+ * (only NAT networks' own subnets leave; nothing unsolicited comes in), with the bridges' sysctls answering ARP only for
+ * their gateway and taking no IPv6. What this realizer makes is scoped by owner — the state directory, through
+ * {@link #ownerTag} — and by network namespace: it never adopts, replaces or deletes another owner's bridge or table,
+ * and a realization recorded in another live namespace is not acted on. The state directory and {@code realized/}
+ * must be writable by no one else; nothing read from them is trusted unchecked.
  *
  * <p>Works against any {@link NetworkRegistry} (file, etcd or a user's own). The realization record of a network
  * lives under {@code rootDir/realized/<network>/}; what dnsmasq reads and writes (its watched host directories,
@@ -932,7 +938,8 @@ public final class NetworkRealizer {
 
     /**
      * Checks a realized network and repairs what it can: a dead dnsmasq is restarted, tapwire's rules are
-     * restored when missing or changed, data files are re-synced. What it cannot repair (bridge deleted or down,
+     * restored when they differ from what the realized networks imply (missing, emptied, changed), the bridges'
+     * sysctls and IPv4 forwarding are set back, data files are re-synced. What it cannot repair (bridge deleted or down,
      * gateway address gone, another table dropping forwarded traffic) is reported in the status's problems;
      * repairs are reported there too.
      *

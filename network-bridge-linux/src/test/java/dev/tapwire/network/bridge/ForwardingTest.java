@@ -54,7 +54,8 @@ class ForwardingTest {
     @BeforeEach
     void network(@TemporaryRegistry NetworkRegistry registry) throws Exception {
         HostRequirements.assume(NetworkRealizer.unavailabilityCause());
-        HostRequirements.assume(BridgeNetworkProviderTest.onPath("ip"), "iproute2 makes the outside namespace here "
+        HostRequirements.assume(BridgeNetworkProviderTest.onPath("ip") && BridgeNetworkProviderTest.onPath("bridge"),
+                "iproute2 (ip, bridge) makes the outside namespace and shows port states here "
                 + "(Debian package iproute2)");
         registry.create("team", Ipv4Subnet.parse("10.77.0.0/24"));
         registry.create("other", Ipv4Subnet.parse("10.78.0.0/24"));

@@ -40,7 +40,42 @@ final class GuestPort implements AutoCloseable {
         try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.open()) {
             netlink.execute(List.of(Rtnetlink.bringUpOnBridge(interfaces.index(tap), tap, 0, interfaces.index(bridge))));
         }
-        return new GuestPort(tap, mac, Tun.attach(tap, false));
+        GuestPort port = new GuestPort(tap, mac, Tun.attach(tap, false));
+        try {
+            awaitForwarding(tap);
+        } catch (RuntimeException | Error e) {
+            port.close();
+            throw e;
+        }
+        return port;
+    }
+
+    /**
+     * Waits (at most 5 s) until the bridge forwards on the port: it turns to forwarding only once the kernel's link
+     * watch has seen the carrier the attached queue gave it, and until then every frame is dropped — a check of a
+     * drop would pass for the wrong reason.
+     */
+    private static void awaitForwarding(String tap) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        try {
+            while (true) {
+                Process p = new ProcessBuilder("bridge", "link", "show", "dev", tap).redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes());
+                p.waitFor();
+                if (out.contains("state forwarding")) {
+                    return;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("port " + tap + " did not start forwarding within 5 s: " + out);
+                }
+                Thread.sleep(20);
+            }
+        } catch (IOException e) {
+            throw new AssertionError("bridge (iproute2) is needed to see a port's state: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
     }
 
     void send(byte[] frame) {

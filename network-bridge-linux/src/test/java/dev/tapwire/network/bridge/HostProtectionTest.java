@@ -48,7 +48,8 @@ class HostProtectionTest {
     @BeforeEach
     void network(@TemporaryRegistry NetworkRegistry registry) throws Exception {
         HostRequirements.assume(NetworkRealizer.unavailabilityCause());
-        HostRequirements.assume(BridgeNetworkProviderTest.onPath("ip"), "iproute2 adds the host's other addresses "
+        HostRequirements.assume(BridgeNetworkProviderTest.onPath("ip") && BridgeNetworkProviderTest.onPath("bridge"),
+                "iproute2 (ip, bridge) adds the host's other addresses and shows port states "
                 + "here (Debian package iproute2)");
         registry.create("team", Ipv4Subnet.parse("10.77.0.0/24"));
         registry.create("other", Ipv4Subnet.parse("10.78.0.0/24"));
