@@ -16,19 +16,15 @@ import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.gc.ActiveVmSnapshot;
 import dev.tapwire.network.gc.GcModule;
 import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.lock.LockFile;
 import java.io.IOException;
-import java.io.Reader;
-import java.io.Writer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -55,7 +51,13 @@ import org.slf4j.LoggerFactory;
  * Makes named networks real on this host, in the network namespace of the calling thread: a bridge per
  * network holding the gateway address, a dnsmasq per network serving static DHCP leases (member MAC →
  * member address) and DNS names ({@code <workspace>} and {@code <workspace>.<network>}) from the registry,
- * and tapwire's nftables table isolating the networks from each other, with optional NAT.
+ * and this state directory's nftables table ({@code inet tapwire_<owner tag>}) keeping the guests from each other's
+ * networks, from the host (only DHCP, DNS, ICMP and allow-listed ports on their own gateway) and from the outside
+ * (only NAT networks' own subnets leave; nothing unsolicited comes in), with the bridges' sysctls answering ARP only for
+ * their gateway and taking no IPv6. What this realizer makes is scoped by owner — the state directory, through
+ * {@link #ownerTag} — and by network namespace: it never adopts, replaces or deletes another owner's bridge or table,
+ * and a realization recorded in another live namespace is not acted on. The state directory and {@code realized/}
+ * must be writable by no one else; nothing read from them is trusted unchecked.
  *
  * <p>Works against any {@link NetworkRegistry} (file, etcd or a user's own). The realization record of a network
  * lives under {@code rootDir/realized/<network>/}; what dnsmasq reads and writes (its watched host directories,
@@ -81,6 +83,7 @@ public final class NetworkRealizer {
     private static final Logger LOG = LoggerFactory.getLogger(NetworkRealizer.class);
     private static final Pattern DNS_LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?");
     private static final int IFNAMSIZ = 15;
+    private static final Pattern NAMESPACE = Pattern.compile("net:\\[[0-9]{1,20}\\]");
 
     /** One digest per thread: looking one up costs more than hashing an entry. */
     private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
@@ -99,6 +102,9 @@ public final class NetworkRealizer {
     private final Path stateDir;
     private final NetworkRegistry registry;
     private final LockFile lock;
+    private final String owner;
+    private final Firewall firewall;
+    private final Forwarding forwarding;
     /** Clashes (MACs, names differing in case) already warned about, so a periodic resync does not repeat them. */
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
     private final Object following = new Object();
@@ -121,8 +127,36 @@ public final class NetworkRealizer {
         this.runtime = runtimeDir(rootDir);
         this.registry = registry;
         this.lock = LockFile.at(root.resolve("realize.lock"));
+        this.owner = ownerTag(rootDir);
+        this.firewall = new Firewall(owner, root.resolve("ruleset.listing"));
+        this.forwarding = new Forwarding(root.resolve("ip_forward.before"));
     }
 
+    /**
+     * Returns the tag that scopes what the realizer of {@code rootDir} owns on a host — its nftables tables, the MACs
+     * its bridges are recognised by —: 16 hex digits of the SHA-256 of the state directory's absolute path, the same
+     * as the name of its {@link #runtimeDir}. Two state directories never share one.
+     *
+     * @param rootDir the root (state) directory, as given to the bridge provider
+     * @return the tag, 16 characters of {@code 0-9a-f}
+     */
+    public static String ownerTag(Path rootDir) {
+        return runtimeDir(rootDir).getFileName().toString();
+    }
+
+    /**
+     * Returns the MAC a bridge of this owner carries for a network: derived from the owner tag and the network
+     * name, set when the bridge is made. With the alias it tells this owner's bridge from a same-named network's
+     * bridge of another state directory, and a half-made bridge (no alias yet) of this owner from anyone else's.
+     *
+     * @param network the network name
+     * @return the bridge (gateway) MAC, locally administered and unicast
+     */
+    MacAddress bridgeMac(String network) {
+        byte[] bytes = java.util.Arrays.copyOf(sha256("tapwire-gateway-mac\0" + owner + "\0" + network), 6);
+        bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
+        return MacAddress.of(bytes);
+    }
     /**
      * Tells whether any network was ever realized under {@code rootDir} — a check that reads no registry and
      * creates nothing, for callers (a CLI, a GC) that want a realizer only where there is something to keep up.
@@ -199,26 +233,124 @@ public final class NetworkRealizer {
     // ------------------------------------------------------------------ realize / unrealize
 
     /**
-     * Realizes a network, or repairs and updates its realization: bridge with alias and gateway address, up;
-     * dnsmasq running with the registry's members; tapwire's nftables table. Idempotent. All or nothing: when a
-     * step fails, what this call made is removed again.
+     * How a network is to be realized: NAT, the guest-port settings and the host ports its guests may reach.
+     *
+     * @param nat whether its traffic leaving the host is masqueraded (enables IPv4 forwarding)
+     * @param portSecurity whether guest ports may send only with their own MAC and address (default true)
+     * @param isolated whether guest ports are isolated from each other (default false)
+     * @param hostPorts the host ports guests may reach on the gateway besides DHCP, DNS and ICMP (default none)
+     */
+    public record Options(boolean nat, boolean portSecurity, boolean isolated, List<HostPort> hostPorts) {
+
+        /**
+         * Validates the options.
+         *
+         * @throws InvalidNetworkSpecException if the host-port list is null or holds null
+         */
+        public Options {
+            if (hostPorts == null || hostPorts.stream().anyMatch(java.util.Objects::isNull)) {
+                throw new InvalidNetworkSpecException("realize options need a host-port list without nulls (empty for"
+                        + " none); got " + hostPorts);
+            }
+            hostPorts = List.copyOf(new TreeSet<>(hostPorts));
+        }
+
+        /**
+         * The defaults: no NAT, port security on, ports not isolated, no host ports.
+         *
+         * @return the options
+         */
+        public static Options defaults() {
+            return new Options(false, true, false, List.of());
+        }
+
+        /**
+         * These options with NAT on or off.
+         *
+         * @param on whether to masquerade
+         * @return the options
+         */
+        public Options withNat(boolean on) {
+            return new Options(on, portSecurity, isolated, hostPorts);
+        }
+
+        /**
+         * These options with port security on or off.
+         *
+         * @param on whether guest ports are port-secured
+         * @return the options
+         */
+        public Options withPortSecurity(boolean on) {
+            return new Options(nat, on, isolated, hostPorts);
+        }
+
+        /**
+         * These options with guest ports isolated from each other or not.
+         *
+         * @param on whether guest ports are isolated
+         * @return the options
+         */
+        public Options withIsolated(boolean on) {
+            return new Options(nat, portSecurity, on, hostPorts);
+        }
+
+        /**
+         * These options with these host ports.
+         *
+         * @param ports the host ports guests may reach on the gateway
+         * @return the options
+         * @throws InvalidNetworkSpecException if the list is null or holds null
+         */
+        public Options withHostPorts(List<HostPort> ports) {
+            return new Options(nat, portSecurity, isolated, ports);
+        }
+
+        private static Options of(Realization r) {
+            return new Options(r.nat(), r.portSecurity(), r.isolated(), r.hostPorts());
+        }
+    }
+
+    /**
+     * Realizes a network, or repairs and updates its realization: tapwire's nftables table first (nothing is served
+     * before the rules are in), then the bridge with alias, gateway address and tapwire's sysctls, up, then dnsmasq
+     * with the registry's members. Idempotent. All or nothing: when a step fails, what this call made is removed
+     * again. The other settings (port security, isolation, host ports) are kept as recorded, or the defaults for a
+     * network not realized yet.
      *
      * @param network the network
      * @param nat whether its traffic leaving the host is masqueraded (enables IPv4 forwarding)
      * @return the realization
      * @throws NetworkNotFoundException if the registry has no such network
-     * @throws DeviceOperationException if a device of the bridge's name exists and is not this network's bridge,
-     *     dnsmasq cannot start (its own message), or nftables refuses the rules
-     * @throws RealizationException if dnsmasq or libnftables is missing (naming the package), or the state cannot
-     *     be written
+     * @throws DeviceOperationException if a device of the bridge's name exists and is not this network's bridge of
+     *     this state directory, the network's subnet overlaps a realized network's, the network is realized from
+     *     another network namespace, dnsmasq cannot start (its own message), or nftables refuses the rules
+     * @throws RealizationException if dnsmasq or libnftables is missing (naming the package), or the state directory
+     *     cannot be trusted, read or written
      */
     public Realization realize(String network, boolean nat) {
-        return realize(network, Boolean.valueOf(nat));
+        return realize(network, current -> current.withNat(nat));
     }
 
     /**
-     * Realizes a network as {@link #realize(String, boolean)} does, keeping its NAT setting (off for a network
-     * not realized yet).
+     * Realizes a network as {@link #realize(String, boolean)} does, with these options.
+     *
+     * @param network the network
+     * @param options NAT, guest-port settings and host ports
+     * @return the realization
+     * @throws InvalidNetworkSpecException if options is null
+     * @throws NetworkNotFoundException if the registry has no such network
+     * @throws DeviceOperationException as {@link #realize(String, boolean)}
+     */
+    public Realization realize(String network, Options options) {
+        if (options == null) {
+            throw new InvalidNetworkSpecException("realize needs options (Options.defaults() for the defaults)");
+        }
+        return realize(network, current -> options);
+    }
+
+    /**
+     * Realizes a network as {@link #realize(String, boolean)} does, keeping its recorded settings (the defaults for
+     * a network not realized yet).
      *
      * @param network the network
      * @return the realization
@@ -226,23 +358,27 @@ public final class NetworkRealizer {
      * @throws DeviceOperationException as {@link #realize(String, boolean)}
      */
     public Realization realize(String network) {
-        return realize(network, null);
+        return realize(network, current -> current);
     }
 
-    /** Realizes with {@code nat}, or with the recorded setting (off for a new realization) when it is null. */
-    private Realization realize(String network, Boolean nat) {
+    /** Realizes with the options {@code change} makes of the recorded ones (the defaults for a new realization). */
+    private Realization realize(String network, java.util.function.UnaryOperator<Options> change) {
         requireAvailable();
         NetworkRecord record = registry.get(network);
-        try (Lease held = lock.acquire()) {
-            boolean withNat = nat != null ? nat : read(network).map(Realization::nat).orElse(false);
+        try (Lease held = lockState()) {
+            refuseOtherNamespace(network, "realize");
+            Optional<Realization> before = readHere(network);
+            Options options = change.apply(before.map(Options::of).orElse(Options.defaults()));
             return realizeLocked(new Realization(network, bridgeName(network), record.subnet(), record.gateway(),
-                    withNat), record);
+                    options.nat(), options.portSecurity(), options.isolated(), options.hostPorts()), record, before);
         }
     }
 
     /**
-     * Returns a network's realization, realizing it first unless it is realized with its bridge present and its
-     * dnsmasq running (the cheap check a configure makes on every call).
+     * Returns a network's realization, realizing (repairing) it first unless it is realized here with its bridge
+     * present, up and set as tapwire sets it, its dnsmasq running and tapwire's table as the realized networks
+     * imply — the check a configure makes on every call, so a flushed ruleset or a realize that died half-way is
+     * put right by the next configure.
      *
      * @param network the network
      * @return the realization
@@ -250,28 +386,37 @@ public final class NetworkRealizer {
      * @throws DeviceOperationException as {@link #realize(String, boolean)}
      */
     public Realization ensureRealized(String network) {
-        Optional<Realization> r = read(network);
+        Optional<Realization> r = readHere(network);
         if (r.isPresent() && dnsmasq(network).pid().isPresent()) {
+            boolean bridgeReady;
             try (Rtnetlink netlink = Rtnetlink.open()) {
-                if (netlink.link(r.get().bridge()).filter(l -> isBridgeOf(l, network) && l.isUp()).isPresent()) {
+                bridgeReady = netlink.link(r.get().bridge()).filter(l -> isBridgeOf(l, network) && l.isUp())
+                        .isPresent();
+            }
+            if (bridgeReady && BridgeSysctls.problems(r.get().bridge()).isEmpty()) {
+                List<Realization> realized = list();
+                Optional<String> table = firewall.problem(realized);
+                if (table.isEmpty()) {
                     return r.get();
                 }
+                LOG.warn("{}; restoring tapwire's rules", table.get());
             }
         }
         return realize(network);
     }
 
-    private Realization realizeLocked(Realization wanted, NetworkRecord record) {
+    private Realization realizeLocked(Realization wanted, NetworkRecord record, Optional<Realization> before) {
         Path dir = dir(wanted.network());
-        boolean newDir = !Files.exists(dir.resolve("realization.properties"));
-        Optional<Realization> before = read(wanted.network());
+        boolean newDir = before.isEmpty();
         boolean madeBridge = false;
         Dnsmasq dnsmasq = dnsmasq(wanted.network());
         boolean startedDnsmasq = false;
         try {
             reclaimStaleOverlaps(wanted);
+            refuseOverlaps(wanted);
             makeDirectories(dir);
             write(wanted); // recorded first: a bridge left by a realize that dies later is known to the GC
+            applyFirewall(); // before anything serves: a realize killed after this point leaves the rules in
             RuntimeDirectory.ensure(runtime, stateDir);
             stopLegacyDnsmasq(wanted.network());
             madeBridge = ensureBridge(wanted);
@@ -283,9 +428,9 @@ public final class NetworkRealizer {
             if (!startedDnsmasq) {
                 apply(wanted, dnsmasq, data); // it was running: members that left meanwhile must go
             }
-            applyFirewall();
-            LOG.debug("realized network {} on {} ({}, gateway {}, nat {})", wanted.network(), wanted.bridge(),
-                    wanted.subnet(), wanted.gateway(), wanted.nat());
+            LOG.debug("realized network {} on {} ({}, gateway {}, nat {}, port security {}, isolated {}, host ports {})",
+                    wanted.network(), wanted.bridge(), wanted.subnet(), wanted.gateway(), wanted.nat(),
+                    wanted.portSecurity(), wanted.isolated(), wanted.hostPorts());
             return wanted;
         } catch (RuntimeException e) {
             undo(wanted, before, newDir, madeBridge, startedDnsmasq, dnsmasq, e);
@@ -308,9 +453,7 @@ public final class NetworkRealizer {
             } else {
                 before.ifPresent(this::write);
             }
-            if (newDir || before.map(b -> b.nat() != wanted.nat()).orElse(false)) {
-                applyFirewall();
-            }
+            applyFirewall(); // the rules of what is recorded now
         } catch (RuntimeException e) {
             cause.addSuppressed(e);
             LOG.warn("could not roll back the failed realization of network {}: {}", wanted.network(), e.getMessage());
@@ -328,27 +471,23 @@ public final class NetworkRealizer {
      */
     public boolean unrealize(String network) {
         NetworkNames.requireValid(network);
-        try (Lease held = lock.acquire()) {
-            return unrealizeLocked(network, false);
+        try (Lease held = lockState()) {
+            return unrealizeLocked(network, vm -> true);
         }
     }
 
-    private boolean unrealizeLocked(String network, boolean evenWithTaps) {
-        Optional<Realization> realization = read(network);
+    /**
+     * Removes a network's realization unless its bridge carries TAPs of VMs that {@code active} accepts (then it
+     * throws, naming them); refuses a realization recorded in another live network namespace.
+     */
+    private boolean unrealizeLocked(String network, java.util.function.Predicate<String> active) {
+        refuseOtherNamespace(network, "remove");
+        Optional<Realization> realization = read(network).map(Recorded::realization);
         String bridge = realization.map(Realization::bridge).orElse(bridgeName(network));
-        if (!evenWithTaps) {
-            try (Rtnetlink netlink = Rtnetlink.open()) {
-                Optional<Link> br = netlink.link(bridge).filter(l -> isBridgeOf(l, network));
-                if (br.isPresent()) {
-                    List<String> vms = BridgeTaps.list(netlink).stream()
-                            .filter(t -> t.masterIndex() == br.get().index())
-                            .map(t -> BridgeTaps.vmIdOf(t).orElse(t.name())).distinct().sorted().toList();
-                    if (!vms.isEmpty()) {
-                        throw DeviceOperationException.of("unrealize", bridge, Reason.BUSY, "network " + network
-                                + " still has TAPs of VM(s) " + vms + " on bridge " + bridge + "; delete those VMs first");
-                    }
-                }
-            }
+        List<String> vms = vmsOn(bridge, network).stream().filter(active).toList();
+        if (!vms.isEmpty()) {
+            throw DeviceOperationException.of("unrealize", bridge, Reason.BUSY, "network " + network
+                    + " still has TAPs of VM(s) " + vms + " on bridge " + bridge + "; delete those VMs first");
         }
         boolean removed = realization.isPresent();
         dnsmasq(network).stop();
@@ -360,6 +499,60 @@ public final class NetworkRealizer {
             LOG.debug("unrealized network {}", network);
         }
         return removed;
+    }
+
+    /** The VMs (or TAP names, for TAPs of no VM) whose TAPs are on this owner's bridge of the network, sorted. */
+    private List<String> vmsOn(String bridge, String network) {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            Optional<Link> br = netlink.link(bridge).filter(l -> isBridgeOf(l, network));
+            if (br.isEmpty()) {
+                return List.of();
+            }
+            return BridgeTaps.list(netlink).stream().filter(t -> t.masterIndex() == br.get().index())
+                    .map(t -> BridgeTaps.vmIdOf(t).orElse(t.name())).distinct().sorted().toList();
+        }
+    }
+
+    /**
+     * Refuses to act on a network whose realization this state directory recorded in another network namespace
+     * that still exists: its bridge, dnsmasq and rules are that namespace's. A record of a namespace that is gone is
+     * stale and may be taken over.
+     */
+    private void refuseOtherNamespace(String network, String action) {
+        Optional<String> other = read(network).flatMap(Recorded::namespace)
+                .filter(ns -> !ns.equals(Follower.currentNamespace()));
+        if (other.isPresent() && NetworkNamespaces.isAlive(other.get())) {
+            throw DeviceOperationException.of(action, bridgeName(network), Reason.BUSY, "network " + network
+                    + " of state directory " + stateDir + " is realized in network namespace " + other.get()
+                    + ", and this is " + Follower.currentNamespace() + "; a state directory realizes a network in one"
+                    + " namespace only: act on it from there, or use another state directory here");
+        } else if (other.isPresent()) {
+            LOG.warn("network {}: its realization was recorded in network namespace {}, which no longer exists;"
+                    + " taking it over in {}", network, other.get(), Follower.currentNamespace());
+        }
+    }
+
+    /**
+     * Refuses a network whose subnet overlaps that of another network realized here and still in the registry: the
+     * gateway's replies to a guest of one would go to the other's bridge.
+     */
+    private void refuseOverlaps(Realization wanted) {
+        for (Realization other : list()) {
+            if (!other.network().equals(wanted.network()) && other.subnet().overlaps(wanted.subnet())) {
+                throw DeviceOperationException.of("realize", wanted.bridge(), Reason.BUSY, "network "
+                        + wanted.network() + " (" + wanted.subnet() + ") overlaps network " + other.network() + " ("
+                        + other.subnet() + "), realized here on " + other.bridge() + "; two realized networks never"
+                        + " share addresses: take " + other.network() + " down first, or give " + wanted.network()
+                        + " a subnet of its own");
+            }
+        }
+    }
+
+    /** Takes the realization lock after checking that the state directory can be trusted. */
+    private Lease lockState() {
+        StateFiles.requireSafeDirectory(stateDir, "state directory", true);
+        StateFiles.requireSafeDirectory(root, "realization directory", false);
+        return lock.acquire();
     }
 
     // ------------------------------------------------------------------ sync
@@ -378,23 +571,26 @@ public final class NetworkRealizer {
      */
     public boolean sync(String network) {
         NetworkNames.requireValid(network);
-        try (Lease held = lock.acquire()) {
-            Optional<Realization> realization = read(network);
+        try (Lease held = lockState()) {
+            Optional<Realization> realization = readHere(network);
             realization.ifPresent(this::syncLocked);
+            ensureHostSide();
             return realization.isPresent();
         }
     }
 
     /**
-     * Syncs every realized network, as {@link #sync} does, under one hold of the lock.
+     * Syncs every realized network, as {@link #sync} does, under one hold of the lock, and restores tapwire's table
+     * and bridge sysctls where they differ from what the realized networks imply (the registry follower runs this).
      *
      * @return the networks synced
      * @throws NetworkException if the registry cannot be read
      */
     public List<String> syncAll() {
-        try (Lease held = lock.acquire()) {
+        try (Lease held = lockState()) {
             List<Realization> realized = list();
             realized.forEach(this::syncLocked);
+            ensureHostSide();
             return realized.stream().map(Realization::network).toList();
         }
     }
@@ -408,10 +604,44 @@ public final class NetworkRealizer {
         refresh(r, record.get());
     }
 
-    /** Removes the realization of a network gone from the registry unless VMs' TAPs are on its bridge. */
+    /**
+     * Restores tapwire's table and the bridges' sysctls where they differ from what the networks realized here
+     * imply, warning about each repair; returns the repairs.
+     */
+    private List<String> ensureHostSide() {
+        List<String> repairs = new ArrayList<>();
+        List<Realization> realized = list();
+        firewall.ensure(realized).ifPresent(p -> repairs.add(p + "; tapwire's rules were restored"));
+        forwarding.ensure(realized.stream().anyMatch(Realization::nat), firewall);
+        for (Realization r : realized) {
+            try {
+                List<String> changed = BridgeSysctls.apply(r.bridge());
+                if (!changed.isEmpty()) {
+                    repairs.add("bridge " + r.bridge() + " had other sysctls; set " + changed);
+                }
+            } catch (RealizationException e) {
+                LOG.debug("bridge {} of network {}: {}", r.bridge(), r.network(), e.getMessage()); // gone: verify says so
+            }
+        }
+        repairs.forEach(p -> LOG.warn("repaired: {}", p));
+        return repairs;
+    }
+
+    /**
+     * Removes the realization of a network gone from the registry unless VMs' TAPs are on its bridge, or the
+     * registry has no network at all (an empty or unmounted registry is no proof that every network was removed).
+     */
     private void reclaimIfUnused(String network) {
+        if (registry.list().isEmpty()) {
+            if (warned.add("empty:" + network)) {
+                LOG.warn("network {} is realized here but the registry has no network at all (empty, or not the"
+                        + " registry it was realized from?): its realization stays; remove it with unrealize (network"
+                        + " down) if the network is really gone", network);
+            }
+            return;
+        }
         try {
-            unrealizeLocked(network, false);
+            unrealizeLocked(network, vm -> true);
             LOG.debug("network {} is gone from the registry: removed its realization", network);
         } catch (DeviceOperationException e) {
             if (warned.add("gone:" + network)) {
@@ -432,7 +662,7 @@ public final class NetworkRealizer {
             if (!other.network().equals(wanted.network()) && other.subnet().overlaps(wanted.subnet())
                     && registry.find(other.network()).isEmpty()) {
                 try {
-                    unrealizeLocked(other.network(), false);
+                    unrealizeLocked(other.network(), vm -> true);
                     LOG.warn("realize {}: removed the realization of network {} ({}), gone from the registry,"
                             + " which still held its subnet", wanted.network(), other.network(), other.subnet());
                 } catch (DeviceOperationException e) {
@@ -529,11 +759,7 @@ public final class NetworkRealizer {
     }
 
     private static List<String> readLines(Path file) {
-        try {
-            return Files.readAllLines(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new RealizationException("cannot read " + file + ": " + e, e);
-        }
+        return StateFiles.readLines(file);
     }
 
     /**
@@ -615,14 +841,7 @@ public final class NetworkRealizer {
 
     /** Creates a file that does not exist yet, complete before it appears under its name. */
     private static void create(Path file, String content) {
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-        try {
-            Files.writeString(tmp, content, StandardCharsets.UTF_8);
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new RealizationException("cannot write " + file + ": " + e, e);
-        }
+        StateFiles.create(file, content);
     }
 
     /**
@@ -682,7 +901,7 @@ public final class NetworkRealizer {
     }
 
     /**
-     * Returns every network realized under this root directory, by name.
+     * Returns every network realized under this root directory in the calling thread's network namespace, by name.
      *
      * @return the realizations
      */
@@ -691,11 +910,12 @@ public final class NetworkRealizer {
         if (!Files.isDirectory(root)) {
             return all;
         }
-        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(root, Files::isDirectory)) {
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(root,
+                d -> Files.isDirectory(d, java.nio.file.LinkOption.NOFOLLOW_LINKS))) {
             for (Path d : dirs) {
                 String name = d.getFileName().toString();
                 if (NetworkNames.isValid(name)) {
-                    read(name).ifPresent(all::add);
+                    readHere(name).ifPresent(all::add);
                 }
             }
         } catch (IOException e) {
@@ -713,12 +933,13 @@ public final class NetworkRealizer {
      */
     public Optional<Status> inspect(String network) {
         NetworkNames.requireValid(network);
-        return read(network).map(r -> status(r, false));
+        return readHere(network).map(r -> status(r, false));
     }
 
     /**
      * Checks a realized network and repairs what it can: a dead dnsmasq is restarted, tapwire's rules are
-     * restored when missing or changed, data files are re-synced. What it cannot repair (bridge deleted or down,
+     * restored when they differ from what the realized networks imply (missing, emptied, changed), the bridges'
+     * sysctls and IPv4 forwarding are set back, data files are re-synced. What it cannot repair (bridge deleted or down,
      * gateway address gone, another table dropping forwarded traffic) is reported in the status's problems;
      * repairs are reported there too.
      *
@@ -728,8 +949,8 @@ public final class NetworkRealizer {
      */
     public Status verify(String network) {
         NetworkNames.requireValid(network);
-        try (Lease held = lock.acquire()) {
-            Realization r = read(network).orElseThrow(() -> DeviceOperationException.of("verify", bridgeName(network),
+        try (Lease held = lockState()) {
+            Realization r = readHere(network).orElseThrow(() -> DeviceOperationException.of("verify", bridgeName(network),
                     Reason.NO_SUCH_DEVICE, "network " + network + " is not realized here (realize it first)"));
             return status(r, true);
         }
@@ -772,14 +993,16 @@ public final class NetworkRealizer {
                 problems.add("dnsmasq of network " + r.network() + " is not running");
             }
         }
-        Optional<String> table = Firewall.tableProblem(root.resolve("ruleset.nft"));
-        if (table.isPresent() && repair) {
-            applyFirewall();
-            problems.add("repaired: " + table.get() + "; tapwire's rules were restored");
+        List<Realization> realized = list();
+        Optional<String> table = firewall.problem(realized);
+        List<String> sysctls = bridgeUp ? BridgeSysctls.problems(r.bridge()) : List.of();
+        if (repair) {
+            problems.addAll(ensureHostSide().stream().map(p -> "repaired: " + p).toList());
         } else {
             table.ifPresent(problems::add);
+            sysctls.forEach(p -> problems.add("bridge " + r.bridge() + ": " + p));
         }
-        problems.addAll(Firewall.foreignForwardDrops(list()));
+        problems.addAll(firewall.foreignForwardDrops(realized));
         if (repair && pid.isPresent()) {
             registry.find(r.network()).ifPresent(record -> refresh(r, record));
         }
@@ -789,29 +1012,38 @@ public final class NetworkRealizer {
     // ------------------------------------------------------------------ GC
 
     /**
-     * Removes the realizations of networks that no longer exist in the registry: their dnsmasq, bridge (even
-     * with TAPs on it: their VMs' network is gone), rules and state. Bridges carrying tapwire's network alias
-     * for a network that is gone are removed too. Nothing else is touched.
+     * Removes the realizations of networks that no longer exist in the registry: their dnsmasq, bridge, rules and
+     * state. Bridges of this state directory carrying tapwire's network alias for a network that is gone are removed
+     * too. A bridge that still carries TAPs of VMs is kept (this call knows no VM to be dead: see
+     * {@link #gcModule()} for a cycle that does), with a warning; nothing is reclaimed while the registry holds no
+     * network at all (an empty or unmounted registry proves nothing). Nothing of another state directory is touched.
      *
      * @return the networks reclaimed
      * @throws NetworkException if the registry cannot be read
      */
     public Set<String> collectGarbage() {
-        try (Lease held = lock.acquire()) {
-            Set<String> orphans = orphans();
-            orphans.forEach(this::reclaim);
-            return orphans;
+        try (Lease held = lockState()) {
+            Set<String> reclaimed = new TreeSet<>();
+            for (String network : orphans()) {
+                if (reclaim(network, vm -> true)) {
+                    reclaimed.add(network);
+                }
+            }
+            return reclaimed;
         }
     }
 
     /**
      * Returns a GC module that reclaims, as {@link #collectGarbage} does, the realizations of networks gone from
-     * the registry. It locks the realization lock and needs no active-VM view.
+     * the registry. It locks the realization lock. A network whose bridge carries TAPs of VMs the cycle reports as
+     * active is kept; without an active-VM report every VM counts as active.
      *
      * @return the module
      */
     public GcModule<Set<String>> gcModule() {
         return new GcModule<>() {
+            private volatile java.util.function.Predicate<String> active = vm -> true;
+
             @Override
             public String name() {
                 return "named-networks";
@@ -819,6 +1051,8 @@ public final class NetworkRealizer {
 
             @Override
             public Optional<Lease> tryLock() {
+                StateFiles.requireSafeDirectory(stateDir, "state directory", true);
+                StateFiles.requireSafeDirectory(root, "realization directory", false);
                 return lock.tryAcquire();
             }
 
@@ -829,17 +1063,36 @@ public final class NetworkRealizer {
 
             @Override
             public Set<String> resolve(Set<String> snapshot, Map<String, Object> others) {
-                return snapshot;
+                Set<String> live = ActiveVmSnapshot.union(others);
+                active = ActiveVmSnapshot.anyReported(others) ? live::contains : vm -> true;
+                Set<String> reclaimable = new TreeSet<>();
+                for (String network : snapshot) {
+                    List<String> vms = vmsOn(read(network).map(r -> r.realization().bridge())
+                            .orElse(bridgeName(network)), network).stream().filter(active).toList();
+                    if (vms.isEmpty()) {
+                        reclaimable.add(network);
+                    } else {
+                        LOG.warn("GC: network {} is gone from the registry, but its bridge carries TAPs of active"
+                                + " VM(s) {}: kept", network, vms);
+                    }
+                }
+                return reclaimable;
             }
 
             @Override
             public void collect(Set<String> networks) {
-                networks.stream().filter(n -> registry.find(n).isEmpty()).forEach(NetworkRealizer.this::reclaim);
+                if (registry.list().isEmpty()) {
+                    return; // orphans() said why, and found none
+                }
+                networks.stream().filter(n -> registry.find(n).isEmpty()).forEach(n -> reclaim(n, active));
             }
         };
     }
 
-    /** Networks realized here, or with a bridge carrying tapwire's alias, that the registry no longer has. */
+    /**
+     * Networks realized here, or with a bridge of this owner carrying tapwire's alias, that the registry no longer
+     * has — none while the registry has no network at all.
+     */
     private Set<String> orphans() {
         Set<String> existing = new HashSet<>();
         registry.list().forEach(n -> existing.add(n.name()));
@@ -849,23 +1102,40 @@ public final class NetworkRealizer {
             for (Link l : netlink.links()) {
                 if (l.isBridge() && l.alias().startsWith(ALIAS_PREFIX)) {
                     String name = l.alias().substring(ALIAS_PREFIX.length());
-                    if (NetworkNames.isValid(name) && !existing.contains(name) && l.name().equals(bridgeName(name))) {
+                    if (NetworkNames.isValid(name) && !existing.contains(name) && l.name().equals(bridgeName(name))
+                            && isBridgeOf(l, name)) {
                         orphans.add(name);
                     }
                 }
             }
         }
+        if (existing.isEmpty() && !orphans.isEmpty()) {
+            LOG.warn("GC: the registry has no network at all, so networks {} realized here look removed; an empty or"
+                    + " unmounted registry is no proof of that: nothing is reclaimed (unrealize them, network down, if"
+                    + " they are really gone)", orphans);
+            return Set.of();
+        }
         return orphans;
     }
 
-    private void reclaim(String network) {
-        unrealizeLocked(network, true);
+    /** Reclaims a network gone from the registry unless TAPs of active VMs are on its bridge; true when it did. */
+    private boolean reclaim(String network, java.util.function.Predicate<String> active) {
+        try {
+            unrealizeLocked(network, active);
+        } catch (DeviceOperationException e) {
+            LOG.warn("GC: network {} is gone from the registry, but its realization stays: {}", network, e.getMessage());
+            return false;
+        }
         LOG.warn("GC: network {} is gone from the registry; removed its bridge, dnsmasq and rules", network);
+        return true;
     }
 
     // ------------------------------------------------------------------ devices
 
-    /** Makes or checks the bridge; returns true when this call created it or finished a half-made one. */
+    /**
+     * Makes or checks the bridge, setting tapwire's sysctls before it comes up; returns true when this call created
+     * it or finished a half-made one.
+     */
     private boolean ensureBridge(Realization r) {
         String alias = ALIAS_PREFIX + r.network();
         try (Rtnetlink netlink = Rtnetlink.open()) {
@@ -873,11 +1143,14 @@ public final class NetworkRealizer {
             boolean made = existing.isEmpty();
             if (existing.isPresent() && !isBridgeOf(existing.get(), r.network())) {
                 throw DeviceOperationException.of("realize", r.bridge(), Reason.BUSY, "device " + r.bridge()
-                        + " exists but is not network " + r.network() + "'s bridge (kind \"" + existing.get().kind()
-                        + "\", alias \"" + existing.get().alias() + "\"); it is never shared: rename or delete it");
+                        + " exists but is not network " + r.network() + "'s bridge of state directory " + stateDir
+                        + " (kind \"" + existing.get().kind() + "\", alias \"" + DisplayText.escape(existing.get().alias())
+                        + "\", MAC " + existing.get().mac() + otherOwner(r.network()).map(o -> "; network "
+                                + r.network() + " is realized here by state directory " + o).orElse("")
+                        + "); it is never shared: rename or delete it, or realize the network from that state directory");
             }
-            if (made) { // with the network's gateway MAC from the start: alias or not, it is recognisably ours
-                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge(), MacAddress.forGateway(r.network()))));
+            if (made) { // with this owner's MAC from the start: alias or not, it is recognisably ours
+                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge(), bridgeMac(r.network()))));
             } else if (existing.get().alias().isEmpty()) {
                 made = true; // a bridge a crashed realize made and did not finish: finish it (or remove it)
                 LOG.warn("realize: finishing bridge {} of network {}, left half-made by an earlier realize", r.bridge(),
@@ -887,6 +1160,7 @@ public final class NetworkRealizer {
                 int index = existing.or(() -> netlink.link(r.bridge())).orElseThrow(() -> DeviceOperationException.of(
                         "realize", r.bridge(), Reason.NO_SUCH_DEVICE, "bridge " + r.bridge()
                                 + " vanished while being set up")).index();
+                BridgeSysctls.apply(r.bridge()); // before it is up: no RA is taken, no ARP answered for others
                 netlink.execute(List.of(Rtnetlink.bringUp(index, r.bridge(), 0, alias),
                         Rtnetlink.addIpv4Address(index, r.bridge(), r.gateway().toBytes(), r.subnet().prefixLength(),
                                 r.subnet().broadcastAddress().toBytes())));
@@ -901,17 +1175,37 @@ public final class NetworkRealizer {
     }
 
     /**
-     * Tells whether a link is the network's bridge: it carries the network's alias or — made by a realize that
-     * died before setting the alias — no alias and the network's gateway MAC, which tapwire sets when it
-     * creates the bridge.
+     * Names the state directory of another tapwire owner that keeps dnsmasq data for this network under
+     * {@link RuntimeDirectory#BASE} — the likely owner of a same-named bridge that is not ours.
      */
-    private static boolean isBridgeOf(Link link, String network) {
-        return link.isBridge() && (link.alias().equals(ALIAS_PREFIX + network)
-                || link.alias().isEmpty() && MacAddress.forGateway(network).equals(link.mac()));
+    private Optional<String> otherOwner(String network) {
+        try (DirectoryStream<Path> owners = Files.newDirectoryStream(RuntimeDirectory.BASE)) {
+            for (Path dir : owners) {
+                if (!dir.equals(runtime) && Files.isDirectory(dir.resolve(network), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    Optional<String> state = StateFiles.readSmall(dir.resolve("state-dir")).map(String::strip);
+                    if (state.isPresent()) {
+                        return Optional.of(DisplayText.escape(state.get()));
+                    }
+                }
+            }
+        } catch (IOException | RealizationException e) {
+            LOG.debug("cannot tell which state directory owns network {}'s bridge: {}", network, e.toString());
+        }
+        return Optional.empty();
     }
 
-    /** Deletes the bridge if it is this network's (any bridge of that name when network is null). */
-    private static boolean deleteBridge(String bridge, String network) {
+    /**
+     * Tells whether a link is this owner's bridge of the network: a bridge with this owner's MAC for the network
+     * (set when tapwire creates it) and the network's alias — or no alias, made by a realize that died before
+     * setting it. A same-named network's bridge of another state directory has another MAC.
+     */
+    private boolean isBridgeOf(Link link, String network) {
+        return link.isBridge() && bridgeMac(network).equals(link.mac())
+                && (link.alias().equals(ALIAS_PREFIX + network) || link.alias().isEmpty());
+    }
+
+    /** Deletes the bridge if it is this owner's bridge of the network (any bridge of that name when network is null). */
+    private boolean deleteBridge(String bridge, String network) {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             Optional<Link> link = netlink.link(bridge);
             if (link.isPresent() && link.get().isBridge() && (network == null || isBridgeOf(link.get(), network))) {
@@ -923,7 +1217,9 @@ public final class NetworkRealizer {
     }
 
     private void applyFirewall() {
-        Firewall.apply(root.resolve("ruleset.nft"), list());
+        List<Realization> realized = list();
+        firewall.apply(realized);
+        forwarding.ensure(realized.stream().anyMatch(Realization::nat), firewall);
     }
 
     // ------------------------------------------------------------------ state files
@@ -949,51 +1245,111 @@ public final class NetworkRealizer {
         }
     }
 
-    private Optional<Realization> read(String network) {
+    /** A realization record as read, with the network namespace it was made in (empty for an older record). */
+    private record Recorded(Realization realization, Optional<String> namespace) {
+    }
+
+    /** The network's realization if it is recorded and was made in the calling thread's network namespace. */
+    private Optional<Realization> readHere(String network) {
+        return read(network).filter(r -> r.namespace().map(Follower.currentNamespace()::equals).orElse(true))
+                .map(Recorded::realization);
+    }
+
+    /** Any realization recorded for the network, in whichever namespace. */
+    private Optional<Recorded> read(String network) {
         Path file = dir(network).resolve("realization.properties");
-        if (!Files.isRegularFile(file)) {
+        Optional<String> text;
+        try {
+            text = StateFiles.readSmall(file);
+        } catch (RealizationException e) {
+            LOG.warn("ignoring realization record {}: {}", file, e.getMessage());
+            return Optional.empty();
+        }
+        if (text.isEmpty()) {
             return Optional.empty();
         }
         Properties p = new Properties();
-        try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            p.load(in);
-            return Optional.of(new Realization(network, p.getProperty("bridge"),
-                    Ipv4Subnet.parse(p.getProperty("subnet")), Ipv4Address.parse(p.getProperty("gateway")),
-                    Boolean.parseBoolean(p.getProperty("nat"))));
+        try {
+            p.load(new java.io.StringReader(text.get()));
+            return Optional.of(parseRecord(network, p));
         } catch (IOException | RuntimeException e) {
-            LOG.warn("ignoring unreadable realization record {}: {}", file, e.toString());
+            LOG.warn("ignoring unreadable realization record {}: {}", file, e.getMessage());
             return Optional.empty();
         }
+    }
+
+    /**
+     * Checks every value of a record before it is used: the bridge must be the network's bridge name (never taken
+     * from the file as such: a quote or newline there would be nft text), subnet and gateway strict, flags exactly
+     * {@code true} or {@code false}, host ports {@code PORT/proto}, the namespace {@code net:[inode]}.
+     */
+    private static Recorded parseRecord(String network, Properties p) {
+        String recordedNetwork = p.getProperty("network");
+        if (!network.equals(recordedNetwork)) {
+            throw new InvalidNetworkSpecException("it names network " + escape(recordedNetwork) + ", not " + network);
+        }
+        String bridge = p.getProperty("bridge");
+        if (!bridgeName(network).equals(bridge)) {
+            throw new InvalidNetworkSpecException("its bridge " + escape(bridge) + " is not network " + network
+                    + "'s bridge name " + bridgeName(network));
+        }
+        List<HostPort> ports = new ArrayList<>();
+        String portList = p.getProperty("host-ports", "");
+        if (!portList.isEmpty()) {
+            for (String port : portList.split(",", -1)) {
+                ports.add(HostPort.parse(port));
+            }
+        }
+        String namespace = p.getProperty("netns");
+        if (namespace != null && !NAMESPACE.matcher(namespace).matches()) {
+            throw new InvalidNetworkSpecException("its netns " + escape(namespace) + " is not net:[inode]");
+        }
+        Realization r = new Realization(network, bridge, Ipv4Subnet.parse(required(p, "subnet")),
+                Ipv4Address.parse(required(p, "gateway")), flag(p, "nat", false), flag(p, "port-security", true),
+                flag(p, "isolated", false), ports);
+        return new Recorded(r, Optional.ofNullable(namespace));
+    }
+
+    private static String required(Properties p, String key) {
+        String value = p.getProperty(key);
+        if (value == null) {
+            throw new InvalidNetworkSpecException("it has no " + key);
+        }
+        return value;
+    }
+
+    private static boolean flag(Properties p, String key, boolean missing) {
+        String value = p.getProperty(key);
+        if (value == null) {
+            return missing; // a record of an older tapwire: the default then
+        }
+        if (!value.equals("true") && !value.equals("false")) {
+            throw new InvalidNetworkSpecException("its " + key + " is " + escape(value) + ", not true or false");
+        }
+        return Boolean.parseBoolean(value);
+    }
+
+    /** A value read from a file, quoted with its control characters escaped, for a message. */
+    private static String escape(String value) {
+        return value == null ? "(none)" : "\"" + DisplayText.escape(value) + "\"";
     }
 
     private void write(Realization r) {
         String text = "network=" + r.network() + "\nbridge=" + r.bridge() + "\nsubnet=" + r.subnet() + "\ngateway="
-                + r.gateway() + "\nnat=" + r.nat() + "\n";
+                + r.gateway() + "\nnat=" + r.nat() + "\nport-security=" + r.portSecurity() + "\nisolated="
+                + r.isolated() + "\nhost-ports=" + r.hostPorts().stream().map(HostPort::toString)
+                        .collect(java.util.stream.Collectors.joining(",")) + "\nnetns=" + Follower.currentNamespace()
+                + "\n";
         replace(dir(r.network()).resolve("realization.properties"), text);
     }
 
-    /** Replaces a file atomically (a hidden temporary file renamed over it); returns true when it changed. */
+    /**
+     * Replaces a file atomically (a hidden temporary file, created exclusively, renamed over it); returns true when
+     * it changed. No link is followed.
+     */
     static boolean replace(Path file, String content) {
-        try {
-            if (Files.isRegularFile(file) && Files.readString(file, StandardCharsets.UTF_8).equals(content)) {
-                return false;
-            }
-            makeDirectories(file.getParent());
-            // dnsmasq ignores files whose names start with a dot in the directories it watches
-            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-            try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-                w.write(content);
-            }
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-            return true;
-        } catch (IOException e) {
-            throw new RealizationException("cannot write " + file + ": " + e, e);
-        }
+        makeDirectories(file.getParent());
+        return StateFiles.replace(file, content);
     }
 
     private static void makeDirectories(Path dir) {

@@ -54,7 +54,7 @@ final class Dns {
         }
     }
 
-    private static byte[] query(String name) throws Exception {
+    static byte[] query(String name) throws Exception {
         ByteArrayOutputStream q = new ByteArrayOutputStream();
         int id = (int) (System.nanoTime() & 0xffff);
         q.write(new byte[] {(byte) (id >> 8), (byte) id, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0});

@@ -59,6 +59,10 @@ class NetworkRealizerTest {
         assertThat(NetworkRealizer.runtimeDir(root)).as("removed with the last realization").doesNotExist();
     }
 
+    private String table() {
+        return "inet tapwire_" + NetworkRealizer.ownerTag(root);
+    }
+
     private static Optional<Link> link(String name) {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             return netlink.link(name);
@@ -77,7 +81,8 @@ class NetworkRealizerTest {
         assertThat(bridge.isUp()).isTrue();
         assertThat(bridge.alias()).isEqualTo("tapwire-net:team");
         assertThat(bridge.mac()).as("the same gateway MAC whenever the bridge is made").isEqualTo(
-                MacAddress.forGateway("team"));
+                realizer.bridgeMac("team")).isNotEqualTo(new NetworkRealizer(root.resolve("x"), registry).bridgeMac(
+                        "team"));
         try (Rtnetlink netlink = Rtnetlink.open()) {
             assertThat(netlink.ipv4Addresses()).contains(new Rtnetlink.Address(bridge.index(), "10.77.0.1", 24));
         }
@@ -314,14 +319,14 @@ class NetworkRealizerTest {
     }
 
     @Test
-    void theRulesetIsolatesNetworksAndMasqueradesOnlyNatNetworks() {
+    void theRulesetIsolatesNetworksAndMasqueradesOnlyNatNetworksFromTheirOwnSubnet() {
         realizer.realize("team", true);
         realizer.realize("other", false);
-        String table = Nftables.run("list table ip tapwire");
-        assertThat(table).contains("iifname \"tw-team\" oifname @bridges oifname != \"tw-team\" drop")
-                .contains("iifname \"tw-other\" oifname @bridges oifname != \"tw-other\" drop")
-                .contains("ip saddr 10.77.0.0/24 oifname != \"tw-team\" masquerade")
-                .doesNotContain("10.78.0.0/24 oifname");
+        String table = Nftables.run("list table " + table());
+        assertThat(table).contains("oifname @bridges drop")
+                .contains("iifname \"tw-team\" ip saddr 10.77.0.0/24 accept")
+                .contains("iifname \"tw-team\" ip saddr 10.77.0.0/24 oifname != @bridges masquerade")
+                .doesNotContain("10.78.0.0/24");
         assertThat(realizer.inspect("team").orElseThrow().problems()).isEmpty();
     }
 
@@ -338,7 +343,7 @@ class NetworkRealizerTest {
 
         assertThat(status.problems()).allSatisfy(p -> assertThat(p).startsWith("repaired:")).hasSize(2);
         assertThat(status.dnsmasqPid()).isPresent().isNotEqualTo(OptionalInt.of(pid));
-        assertThat(Nftables.run("list table ip tapwire")).contains("tw-team");
+        assertThat(Nftables.run("list table " + table())).contains("tw-team");
         assertThat(realizer.inspect("team").orElseThrow().problems()).isEmpty();
     }
 
@@ -355,7 +360,7 @@ class NetworkRealizerTest {
     @Test
     void aBridgeLeftHalfMadeByARealizeThatDiedIsFinishedNotRefused() {
         try (Rtnetlink netlink = Rtnetlink.open()) { // what a realize killed right after creating the bridge leaves
-            netlink.execute(List.of(Rtnetlink.createBridge("tw-team", MacAddress.forGateway("team"))));
+            netlink.execute(List.of(Rtnetlink.createBridge("tw-team", realizer.bridgeMac("team"))));
         }
         int index = link("tw-team").orElseThrow().index();
 
@@ -377,7 +382,7 @@ class NetworkRealizerTest {
 
         realizer.unrealize("team");
         try (Rtnetlink netlink = Rtnetlink.open()) { // the gateway MAC of another network proves nothing
-            netlink.execute(List.of(Rtnetlink.createBridge("tw-team", MacAddress.forGateway("other"))));
+            netlink.execute(List.of(Rtnetlink.createBridge("tw-team", realizer.bridgeMac("other"))));
         }
         assertThatThrownBy(() -> realizer.realize("team", false)).isInstanceOf(DeviceOperationException.class)
                 .hasMessageContaining("tw-team exists but is not network team's bridge");
@@ -392,11 +397,11 @@ class NetworkRealizerTest {
         assertThat(realizer.collectGarbage()).containsExactly("other");
         assertThat(link("tw-other")).isEmpty();
         assertThat(realizer.list()).extracting(Realization::network).containsExactly("team");
-        assertThat(Nftables.run("list table ip tapwire")).doesNotContain("tw-other");
+        assertThat(Nftables.run("list table " + table())).doesNotContain("tw-other");
 
         assertThat(realizer.unrealize("team")).isTrue();
         assertThat(link("tw-team")).isEmpty();
-        assertThatThrownBy(() -> Nftables.run("list table ip tapwire")).hasMessageContaining("No such file");
+        assertThatThrownBy(() -> Nftables.run("list table " + table())).hasMessageContaining("No such file");
     }
 
     @Test
@@ -409,7 +414,7 @@ class NetworkRealizerTest {
         assertThat(link("tw-team")).isEmpty();
         assertThat(realizer.list()).isEmpty();
         assertThat(Files.exists(root.resolve("realized/team"))).isFalse();
-        assertThatThrownBy(() -> Nftables.run("list table ip tapwire")).hasMessageContaining("No such file");
+        assertThatThrownBy(() -> Nftables.run("list table " + table())).hasMessageContaining("No such file");
         assertThat(realizer.realize("team", false).bridge()).isEqualTo("tw-team"); // and it works once the port is free
     }
 

@@ -21,7 +21,9 @@ import picocli.CommandLine.ParentCommand;
  */
 @Command(name = "gc",
         description = "Reclaim, in one batch, the tapwire TAPs (on any bridge or none) whose VMs are not listed as active,"
-                + " and the realizations (bridge, dnsmasq, rules) of networks gone from the registry.")
+                + " and the realizations (bridge, dnsmasq, rules) of networks gone from the registry — never one whose"
+                + " bridge carries TAPs of an --active VM, never another state directory's, and none at all while the"
+                + " registry holds no network (an empty or unmounted registry proves nothing).")
 final class GcCommand implements Callable<Integer> {
 
     @ParentCommand

@@ -12,6 +12,8 @@ import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.RegistryCorruptedException;
+import dev.tapwire.network.bridge.DisplayText;
+import dev.tapwire.network.bridge.HostPort;
 import dev.tapwire.network.bridge.NetworkRealizer;
 import dev.tapwire.network.bridge.Realization;
 import dev.tapwire.network.registry.FileNetworkRegistry;
@@ -57,7 +59,8 @@ final class NetworkCommand {
     }
 
     /** How a network is realized on this host. */
-    record Realized(String bridge, boolean bridgeUp, boolean nat, Integer dnsmasqPid, List<String> problems) {
+    record Realized(String bridge, boolean bridgeUp, boolean nat, boolean portSecurity, boolean isolated,
+            List<String> hostPorts, Integer dnsmasqPid, List<String> problems) {
     }
 
     @Command(name = "inspect", description = "Show one network, its members and whether and how it is realized on"
@@ -67,6 +70,8 @@ final class NetworkCommand {
         Optional<NetworkRealizer.Status> status = NetworkRealizer.anyUnder(root.stateDir())
                 ? new NetworkRealizer(root.stateDir(), root.registry()).inspect(name) : Optional.empty();
         Realized realized = status.map(s -> new Realized(s.realization().bridge(), s.bridgeUp(), s.realization().nat(),
+                s.realization().portSecurity(), s.realization().isolated(),
+                s.realization().hostPorts().stream().map(HostPort::toString).toList(),
                 s.dnsmasqPid().isPresent() ? s.dnsmasqPid().getAsInt() : null, s.problems())).orElse(null);
         if (root.json) {
             root.printJson(new Inspection(network, realized));
@@ -76,8 +81,8 @@ final class NetworkCommand {
         if (!network.members().isEmpty()) {
             root.out.println();
             Table members = new Table("WORKSPACE", "IP", "MAC", "DNS");
-            for (Member m : network.members()) {
-                members.row(m.workspace(), m.ip(), MacAddress.forMember(name, m.workspace()),
+            for (Member m : network.members()) { // names escaped: bidi, zero-width and control characters as \\uXXXX
+                members.row(DisplayText.escape(m.workspace()), m.ip(), MacAddress.forMember(name, m.workspace()),
                         NetworkRealizer.hasDnsName(m.workspace()) ? m.workspace() + "." + name : "(not a DNS label)");
             }
             members.print(root.out);
@@ -88,23 +93,41 @@ final class NetworkCommand {
         } else {
             root.out.println("realized: bridge " + realized.bridge() + (realized.bridgeUp() ? " (up)" : " (NOT up)")
                     + ", dnsmasq " + (realized.dnsmasqPid() == null ? "NOT running" : "pid " + realized.dnsmasqPid())
-                    + ", nat " + (realized.nat() ? "on" : "off"));
+                    + ", nat " + (realized.nat() ? "on" : "off") + ", port security " + (realized.portSecurity() ? "on"
+                            : "off") + ", guest ports " + (realized.isolated() ? "isolated" : "not isolated")
+                    + ", host ports " + (realized.hostPorts().isEmpty() ? "none" : String.join(",",
+                            realized.hostPorts())));
             realized.problems().forEach(p -> root.out.println("problem: " + p));
         }
         return 0;
     }
 
     @Command(name = "up", description = "Realize a network on this host (needs root): its bridge with the gateway,"
-            + " dnsmasq serving its members' leases and names, isolation from other networks; idempotent.")
+            + " dnsmasq serving its members' leases and names, isolation from other networks and from the host (guests"
+            + " reach only DHCP, DNS and ICMP on their gateway, and the --allow-host-port ports); idempotent. Each up"
+            + " sets every option: one left out is off (port security: on).")
     int up(@Parameters(paramLabel = "NAME") String name,
             @Option(names = "--nat", description = "Masquerade its traffic leaving the host (enables IPv4"
-                    + " forwarding).") boolean nat) {
-        Realization r = new NetworkRealizer(root.stateDir(), root.registry()).realize(name, nat);
+                    + " forwarding; the previous value comes back with the last NAT network).") boolean nat,
+            @Option(names = "--no-port-security", description = "Let its guests send with any MAC and address (port"
+                    + " security is on by default).") boolean noPortSecurity,
+            @Option(names = "--isolate", description = "Isolate its guest ports from each other: they reach the"
+                    + " gateway, never each other.") boolean isolate,
+            @Option(names = "--allow-host-port", paramLabel = "PORT/PROTO", split = ",", description = "A host port"
+                    + " its guests may reach on their gateway, e.g. 8080/tcp or 53/udp; repeatable or comma-separated.")
+            List<String> hostPorts) {
+        List<HostPort> ports = hostPorts == null ? List.of() : hostPorts.stream().map(HostPort::parse).toList();
+        Realization r = new NetworkRealizer(root.stateDir(), root.registry()).realize(name,
+                NetworkRealizer.Options.defaults().withNat(nat).withPortSecurity(!noPortSecurity).withIsolated(isolate)
+                        .withHostPorts(ports));
         if (root.json) {
             root.printJson(r);
         } else {
             root.out.println("network " + name + " is up on bridge " + r.bridge() + " (gateway " + r.gateway() + "/"
-                    + r.subnet().prefixLength() + ", nat " + (r.nat() ? "on" : "off") + ")");
+                    + r.subnet().prefixLength() + ", nat " + (r.nat() ? "on" : "off") + ", port security "
+                    + (r.portSecurity() ? "on" : "off") + (r.isolated() ? ", guest ports isolated" : "")
+                    + (r.hostPorts().isEmpty() ? "" : ", host ports " + r.hostPorts().stream().map(HostPort::toString)
+                            .collect(java.util.stream.Collectors.joining(","))) + ")");
         }
         return 0;
     }

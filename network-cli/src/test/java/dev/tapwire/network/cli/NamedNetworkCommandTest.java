@@ -45,7 +45,8 @@ class NamedNetworkCommandTest {
     void aVmOnANamedNetworkGetsItsAddressAndTheNetworkServesItsName() throws Exception {
         CliRunner.Result up = cli.run("network", "up", "team", "--nat");
         assertThat(up.status()).as(up.err()).isZero();
-        assertThat(up.out()).isEqualTo("network team is up on bridge tw-team (gateway 10.90.0.1/24, nat on)\n");
+        assertThat(up.out()).isEqualTo("network team is up on bridge tw-team (gateway 10.90.0.1/24, nat on, port"
+                + " security on)\n");
 
         CliRunner.Result created = cli.run("tap", "create", "vm-1", "--network", "team", "--workspace", "web",
                 "--single-queue");
@@ -135,11 +136,42 @@ class NamedNetworkCommandTest {
     @Test
     void theGcReclaimsTheRealizationOfANetworkGoneFromTheRegistry() throws Exception {
         cli.run("network", "up", "team");
+        cli.run("network", "create", "keep", "--subnet", "10.91.0.0/24");
+        // a registry URI pointing at an empty (unmounted) directory proves nothing: nothing is reclaimed
+        Path empty = Files.createDirectory(state.resolve("unmounted"));
+        CliRunner.Result none = cli.run("--registry", empty.toUri().toString(), "gc", "--none-active");
+        assertThat(none.status()).as(none.err()).isZero();
+        assertThat(none.out()).containsPattern("named-networks\\s+0");
+        assertThat(NetworkNamespace.links()).contains("tw-team");
         // removed from the registry by another process, which does not know this host realized it
         FileNetworkRegistry.open(state).remove("team", false);
         CliRunner.Result gc = cli.run("gc", "--none-active");
         assertThat(gc.status()).as(gc.err()).isZero();
         assertThat(gc.out()).containsPattern("named-networks\\s+1\\s+team");
         assertThat(NetworkNamespace.links()).doesNotContain("tw-team");
+    }
+
+    @Test
+    void upTakesThePortSecurityIsolationAndHostPortOptionsAndInspectShowsThemAndEscapesNames() throws Exception {
+        CliRunner.Result up = cli.run("network", "up", "team", "--no-port-security", "--isolate", "--allow-host-port",
+                "8080/tcp,53/udp", "--allow-host-port", "9000/TCP");
+        assertThat(up.status()).as(up.err()).isZero();
+        assertThat(up.out()).isEqualTo("network team is up on bridge tw-team (gateway 10.90.0.1/24, nat off, port"
+                + " security off, guest ports isolated, host ports 53/udp,8080/tcp,9000/tcp)\n");
+        assertThat(cli.run("network", "join", "team", "web\u200b").status()).isZero();
+        assertThat(cli.run("network", "join", "team", "evil\u202egnp.exe").status()).isZero();
+        String inspect = cli.run("network", "inspect", "team").out();
+        assertThat(inspect).contains("web\\u200B").contains("evil\\u202Egnp.exe").doesNotContain("\u200b")
+                .doesNotContain("\u202e").contains("port security off, guest ports isolated, host ports "
+                        + "53/udp,8080/tcp,9000/tcp");
+        assertThat(cli.run("--json", "network", "inspect", "team").out()).contains("\"portSecurity\":false")
+                .contains("\"isolated\":true").contains("\"hostPorts\":[\"53/udp\",\"8080/tcp\",\"9000/tcp\"]");
+
+        CliRunner.Result bad = cli.run("network", "up", "team", "--allow-host-port", "http");
+        assertThat(bad.status()).isNotZero();
+        assertThat(bad.err()).contains("a host port is PORT/tcp or PORT/udp, e.g. 8080/tcp; got \"http\"");
+        assertThat(cli.run("network", "inspect", "team").out()).as("nothing changed").contains("guest ports isolated");
+
+        assertThat(cli.run("network", "up", "team").out()).as("each up sets every option").contains("port security on)");
     }
 }
