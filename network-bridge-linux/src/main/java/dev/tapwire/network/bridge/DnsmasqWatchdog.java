@@ -1,6 +1,12 @@
 package dev.tapwire.network.bridge;
 
+import java.io.IOException;
+import java.nio.file.FileSystems;
 import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
@@ -21,7 +27,9 @@ import org.slf4j.LoggerFactory;
  * running, with a backoff per network — the first attempt 0.1 s after the death is seen, each further delay twice
  * the one before up to 30 s, back to 0.1 s once a restarted dnsmasq has run for a minute — so a dnsmasq that cannot
  * start (its port taken, its bridge gone) is retried with growing delays and never spun on. Each restart is warned
- * about. It also caps each running dnsmasq's log ({@link Dnsmasq#capLog}).
+ * about. It also caps each running dnsmasq's log ({@link Dnsmasq#capLog}) the moment it grows past the cap: it
+ * watches each network's directory (inotify, through a {@link WatchService}), since a guest's burst of DHCP requests
+ * writes faster than a round comes.
  *
  * <p>It runs on a thread of its own, made by {@link #start} in the calling thread's network namespace (a thread
  * inherits its creator's), where it checks and restarts. A realizer starts one while it follows the registry and
@@ -44,6 +52,7 @@ final class DnsmasqWatchdog implements AutoCloseable {
     private final CountDownLatch stopping = new CountDownLatch(1);
     private final AtomicBoolean started = new AtomicBoolean();
     private final Map<String, Backoff> backoffs = new HashMap<>();
+    private final Map<WatchKey, String> watched = new HashMap<>();
     private Thread thread;
 
     /**
@@ -98,39 +107,102 @@ final class DnsmasqWatchdog implements AutoCloseable {
 
     private void run() {
         LOG.debug("dnsmasq watchdog for {} started", runtime);
-        try {
-            do {
-                try {
-                    check(System.nanoTime());
-                } catch (RuntimeException e) {
-                    LOG.warn("dnsmasq watchdog for {}: check failed: {}", runtime, e.toString());
+        try (WatchService logs = FileSystems.getDefault().newWatchService()) {
+            long nextRound = System.nanoTime();
+            while (stopping.getCount() > 0) {
+                long now = System.nanoTime();
+                if (now - nextRound >= 0) {
+                    round(now, logs);
+                    nextRound = now + TICK.toNanos();
                 }
-            } while (!stopping.await(TICK.toMillis(), TimeUnit.MILLISECONDS));
+                WatchKey key = logs.poll(Math.max(1, nextRound - System.nanoTime()), TimeUnit.NANOSECONDS);
+                if (key != null) {
+                    capLogs(key);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("dnsmasq watchdog for {} stopped: cannot watch the logs: {}", runtime, e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         LOG.debug("dnsmasq watchdog for {} stopped", runtime);
     }
 
-    /** One round: every realized network's dnsmasq checked, restarted when due. */
+    private void round(long now, WatchService logs) {
+        try {
+            check(now);
+            watchLogs(logs);
+        } catch (RuntimeException e) {
+            LOG.warn("dnsmasq watchdog for {}: check failed: {}", runtime, e.toString());
+        }
+    }
+
+    /** One round: every realized network's dnsmasq checked, restarted when due, its log capped. */
     void check(long now) {
         Set<String> seen = new HashSet<>();
         for (Realization r : realized.get()) {
             seen.add(r.network());
             Backoff b = backoffs.computeIfAbsent(r.network(), n -> new Backoff());
-            Dnsmasq dnsmasq = new Dnsmasq(runtime.resolve(r.network()), r.network());
+            Dnsmasq dnsmasq = dnsmasq(r.network());
             if (dnsmasq.pid().isPresent()) {
                 b.running(now, healthyNanos);
-                try {
-                    dnsmasq.capLog(logCap);
-                } catch (RuntimeException e) {
-                    LOG.warn("could not cap the log of the dnsmasq of network {}: {}", r.network(), e.getMessage());
-                }
+                capLog(dnsmasq);
             } else if (b.due(now)) {
                 attempt(r, dnsmasq, b, now);
             }
         }
         backoffs.keySet().retainAll(seen);
+    }
+
+    /**
+     * Watches the directory of each network checked (and no other), so that a log is capped the moment it grows
+     * past the cap rather than at the next round: a guest's burst of requests writes faster than a round comes.
+     */
+    private void watchLogs(WatchService logs) {
+        for (String network : backoffs.keySet()) {
+            if (!watched.containsValue(network)) {
+                try {
+                    watched.put(runtime.resolve(network).register(logs, StandardWatchEventKinds.ENTRY_MODIFY,
+                            StandardWatchEventKinds.ENTRY_CREATE), network);
+                } catch (IOException e) {
+                    LOG.debug("cannot watch the log of network {} yet: {}", network, e.toString());
+                }
+            }
+        }
+        watched.entrySet().removeIf(e -> {
+            boolean gone = !backoffs.containsKey(e.getValue()) || !e.getKey().isValid();
+            if (gone) {
+                e.getKey().cancel();
+            }
+            return gone;
+        });
+    }
+
+    private void capLogs(WatchKey key) {
+        String network = watched.get(key);
+        boolean logChanged = false;
+        for (WatchEvent<?> event : key.pollEvents()) {
+            logChanged |= event.kind() == StandardWatchEventKinds.OVERFLOW || "dnsmasq.log".equals(
+                    String.valueOf(event.context()));
+        }
+        if (!key.reset()) {
+            watched.remove(key); // the directory went; the next round watches it again if it came back
+        }
+        if (network != null && logChanged) {
+            capLog(dnsmasq(network));
+        }
+    }
+
+    private void capLog(Dnsmasq dnsmasq) {
+        try {
+            dnsmasq.capLog(logCap);
+        } catch (RuntimeException e) {
+            LOG.warn("could not cap the log of {}: {}", dnsmasq.logFile(), e.getMessage());
+        }
+    }
+
+    private Dnsmasq dnsmasq(String network) {
+        return new Dnsmasq(runtime.resolve(network), network);
     }
 
     private void attempt(Realization r, Dnsmasq dnsmasq, Backoff b, long now) {
