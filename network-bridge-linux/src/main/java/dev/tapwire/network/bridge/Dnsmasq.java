@@ -152,6 +152,17 @@ final class Dnsmasq {
         return Optional.ofNullable(judge().problem());
     }
 
+    /**
+     * Says whether the network's dnsmasq runs in another network namespace (this state directory is realized there),
+     * for a caller that must then refuse to touch the network's state here ({@code network down}, a GC).
+     *
+     * @return what runs where, or empty when the record names no live dnsmasq of another namespace
+     */
+    Optional<String> otherNamespace() {
+        Judgement j = judge();
+        return j.foreign() ? Optional.of(j.problem()) : Optional.empty();
+    }
+
     private Judgement judge() {
         long here = ProcessIdentity.currentThreadNetns();
         Optional<Instance> instance;

@@ -184,6 +184,7 @@ class DnsmasqTrustTest {
             assertThat(second.inspect("team").orElseThrow().dnsmasqPid()).as("not this namespace's").isEmpty();
             Dnsmasq there = new Dnsmasq(NetworkRealizer.runtimeDir(root).resolve("team"), "team");
             assertThat(there.pid()).isEmpty();
+            assertThat(there.otherNamespace()).hasValueSatisfying(why -> assertThat(why).contains("(pid " + pid + ")"));
             there.stop(); // what network down does
             assertThatThrownBy(() -> there.ensureRunning(realizer.list().get(0)))
                     .isInstanceOf(RealizationException.class).hasMessageContaining("network namespace");
@@ -191,6 +192,7 @@ class DnsmasqTrustTest {
         });
         assertThat(problem.orElseThrow()).contains("runs in network namespace net:[").contains("not in this thread's");
         assertThat(dnsmasq.pid()).as("still the first namespace's dnsmasq, still recorded").hasValue(pid);
+        assertThat(dnsmasq.otherNamespace()).isEmpty();
         assertThat(Dns.queryA("10.77.0.1", "web")).containsExactly("10.77.0.2");
     }
 }

@@ -2,6 +2,7 @@ package dev.tapwire.network.bridge.linux;
 
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
+import dev.tapwire.network.InvalidNetworkSpecException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -34,11 +35,16 @@ public record ProcessIdentity(int pid, long startTime, int realUid, int effectiv
     public static final int CAP_NET_ADMIN = 12;
 
     /**
-     * Copies the command line.
+     * Validates the identity and copies the command line.
      *
-     * @throws NullPointerException if the executable or the command line is null
+     * @throws InvalidNetworkSpecException if the executable or the command line is null, or the pid is not positive
      */
     public ProcessIdentity {
+        if (executable == null || commandLine == null || commandLine.contains(null) || pid <= 0) {
+            throw new InvalidNetworkSpecException("a process identity needs a positive pid, an executable and a"
+                    + " command line without null arguments (got pid " + pid + ", " + executable + ", " + commandLine
+                    + ")");
+        }
         commandLine = List.copyOf(commandLine);
         executable = executable.normalize();
     }
