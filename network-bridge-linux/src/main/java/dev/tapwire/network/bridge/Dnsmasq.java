@@ -252,20 +252,26 @@ final class Dnsmasq {
      */
     static int expectedUid() {
         int me = LibC.geteuid();
-        if (me != 0) {
-            return me;
-        }
-        try {
-            for (String line : Files.readAllLines(Path.of("/etc/passwd"), StandardCharsets.UTF_8)) {
-                String[] f = line.split(":");
-                if (f.length > 2 && f[0].equals("nobody")) {
-                    return Integer.parseInt(f[2]);
+        return me == 0 ? Nobody.UID : me;
+    }
+
+    /** {@code nobody}'s uid, read from {@code /etc/passwd} once. */
+    private static final class Nobody {
+        static final int UID = read();
+
+        private static int read() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/etc/passwd"), StandardCharsets.UTF_8)) {
+                    String[] f = line.split(":");
+                    if (f.length > 2 && f[0].equals("nobody")) {
+                        return Integer.parseInt(f[2]);
+                    }
                 }
+            } catch (IOException | NumberFormatException e) {
+                LOG.debug("cannot read nobody's uid from /etc/passwd: {}", e.toString());
             }
-        } catch (IOException | NumberFormatException e) {
-            LOG.debug("cannot read nobody's uid from /etc/passwd: {}", e.toString());
+            return 65534;
         }
-        return 65534;
     }
 
     /** The pid dnsmasq's pid file names, whether or not that process still runs. */

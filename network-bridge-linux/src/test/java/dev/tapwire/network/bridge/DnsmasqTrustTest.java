@@ -122,6 +122,27 @@ class DnsmasqTrustTest {
     }
 
     @Test
+    void aDnsmasqThatAnInterruptedStartLeftWithoutARecordIsRecognisedAndRecordedNotStartedTwice() throws Exception {
+        int pid = dnsmasq.pid().orElseThrow();
+        Files.delete(dnsmasq.recordFile()); // a SIGKILL between dnsmasq's start and tapwire's record leaves this
+
+        assertThat(dnsmasq.pid()).as("its pid file, checked as the record is, and CAP_NET_ADMIN").hasValue(pid);
+        assertThat(dnsmasq.ensureRunning(realizer.list().get(0))).as("not started twice").isFalse();
+        assertThat(Files.readString(dnsmasq.recordFile())).startsWith("pid=" + pid + "\n");
+
+        // the same process named by nobody, but one nobody started: no capability, never trusted
+        Process decoy = decoy(Dnsmasq.binary().orElseThrow().toString(), NOBODY, "setpriv", "--reuid=" + NOBODY,
+                "--regid=" + NOBODY, "--clear-groups", Dnsmasq.binary().orElseThrow().toString(),
+                "--keep-in-foreground", "--port=0", "--conf-file=/dev/null", "--pid-file=" + dnsmasq.pidFile());
+        ProcessIdentity real = ProcessIdentity.of(pid).orElseThrow();
+        Files.delete(dnsmasq.recordFile());
+        rewritePidFileAsNobody(decoy.pid());
+        assertThat(dnsmasq.pid()).isEmpty();
+        assertThat(dnsmasq.problem().orElseThrow()).contains("lacks CAP_NET_ADMIN");
+        dnsmasq.writeRecord(real);
+    }
+
+    @Test
     void aProcessFailingAnyCheckIsNeitherReportedNorSignalledAndTheReasonSaysWhich() throws Exception {
         ProcessIdentity real = ProcessIdentity.of(dnsmasq.pid().orElseThrow()).orElseThrow();
         Process shell = nobodyShellLookingLikeDnsmasq();

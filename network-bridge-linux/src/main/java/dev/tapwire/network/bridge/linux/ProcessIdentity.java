@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 
@@ -40,7 +41,7 @@ public record ProcessIdentity(int pid, long startTime, int realUid, int effectiv
      * @throws InvalidNetworkSpecException if the executable or the command line is null, or the pid is not positive
      */
     public ProcessIdentity {
-        if (executable == null || commandLine == null || commandLine.contains(null) || pid <= 0) {
+        if (executable == null || commandLine == null || commandLine.stream().anyMatch(Objects::isNull) || pid <= 0) {
             throw new InvalidNetworkSpecException("a process identity needs a positive pid, an executable and a"
                     + " command line without null arguments (got pid " + pid + ", " + executable + ", " + commandLine
                     + ")");
