@@ -8,6 +8,7 @@ module dev.tapwire.network.cli {
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
     requires org.slf4j;
+    requires java.logging; // to quieten gRPC, which logs through java.util.logging
 
     opens dev.tapwire.network.cli to info.picocli, com.fasterxml.jackson.databind; // commands; tap restore's records
 }

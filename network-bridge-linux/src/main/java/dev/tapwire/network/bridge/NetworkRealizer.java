@@ -110,6 +110,8 @@ public final class NetworkRealizer {
     private final Object following = new Object();
     /** The running follower, if any; guarded by {@link #following}. */
     private Follower follower;
+    /** Restarts a network's dnsmasq that died, while a follower runs; guarded by {@link #following}. */
+    private DnsmasqWatchdog watchdog;
 
     /**
      * Creates a realizer for the networks of {@code registry}, keeping its state under {@code rootDir/realized}.
@@ -707,8 +709,19 @@ public final class NetworkRealizer {
             if (handle == null) { // none, or one on its way out
                 follower = new Follower(this, namespace, period);
                 handle = follower.handle();
+                if (watchdog == null) { // started here, so its thread acts in the caller's namespace too
+                    watchdog = new DnsmasqWatchdog(runtime, this::list, this::restartDnsmasq);
+                    watchdog.start();
+                }
             }
             return handle;
+        }
+    }
+
+    /** The watchdog's restart: a network's dnsmasq, under the lock, and only while the network is still realized. */
+    private void restartDnsmasq(Realization seen) {
+        try (Lease held = lockState()) {
+            readHere(seen.network()).ifPresent(r -> dnsmasq(r.network()).ensureRunning(r));
         }
     }
 
@@ -717,6 +730,10 @@ public final class NetworkRealizer {
         synchronized (following) {
             if (follower == stopped) {
                 follower = null;
+                if (watchdog != null) {
+                    watchdog.close();
+                    watchdog = null;
+                }
             }
         }
     }
@@ -983,6 +1000,7 @@ public final class NetworkRealizer {
         }
         Dnsmasq dnsmasq = dnsmasq(r.network());
         OptionalInt pid = dnsmasq.pid();
+        dnsmasq.problem().ifPresent(problems::add);
         if (pid.isEmpty()) {
             if (repair && problems.isEmpty()) {
                 dnsmasq.ensureRunning(r);

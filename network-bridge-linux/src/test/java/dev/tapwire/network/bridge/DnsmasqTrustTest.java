@@ -200,14 +200,15 @@ class DnsmasqTrustTest {
     @Test
     void aSecondNamespaceUsingTheSameStateDirectoryNeitherReportsNorStopsTheFirstsDnsmasq() throws Exception {
         int pid = dnsmasq.pid().orElseThrow();
+        Realization team = realizer.list().get(0);
         Optional<String> problem = Namespaces.callInNewNetworkNamespace(() -> {
             NetworkRealizer second = new NetworkRealizer(root, realizer.registry());
-            assertThat(second.inspect("team").orElseThrow().dnsmasqPid()).as("not this namespace's").isEmpty();
+            assertThat(second.inspect("team")).as("the first namespace's realization is not this one's").isEmpty();
             Dnsmasq there = new Dnsmasq(NetworkRealizer.runtimeDir(root).resolve("team"), "team");
             assertThat(there.pid()).isEmpty();
             assertThat(there.otherNamespace()).hasValueSatisfying(why -> assertThat(why).contains("(pid " + pid + ")"));
             there.stop(); // what network down does
-            assertThatThrownBy(() -> there.ensureRunning(realizer.list().get(0)))
+            assertThatThrownBy(() -> there.ensureRunning(team))
                     .isInstanceOf(RealizationException.class).hasMessageContaining("network namespace");
             return there.problem();
         });

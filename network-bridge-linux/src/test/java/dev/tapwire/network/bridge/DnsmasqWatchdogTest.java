@@ -6,6 +6,7 @@ import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.bridge.linux.Interfaces;
 import dev.tapwire.network.bridge.linux.ProcessIdentity;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
@@ -122,6 +123,20 @@ class DnsmasqWatchdogTest {
 
         assertThat(dnsmasq.pid()).isPresent().isNotEqualTo(OptionalInt.of(killed));
         System.out.println("dnsmasq answered again " + millis + " ms after it was SIGKILLed"); // the figure reported
+    }
+
+    @Test
+    void aRealizerThatFollowsTheRegistryRestartsAKilledDnsmasqAndStopsDoingSoOnceClosed() throws Exception {
+        int first;
+        try (RegistryWatch following = realizer.follow()) { // as a provider opened with a registry does
+            first = kill();
+            millisUntilItAnswers(1500);
+            assertThat(dnsmasq.pid()).isPresent().isNotEqualTo(OptionalInt.of(first));
+            assertThat(realizer.verify("team").problems()).noneMatch(p -> p.contains("dnsmasq"));
+        }
+        kill();
+        Thread.sleep(1000); // the watchdog's first retry would come after 0.1 s
+        assertThat(answers()).as("no watchdog once the realizer stopped following").isFalse();
     }
 
     @Test

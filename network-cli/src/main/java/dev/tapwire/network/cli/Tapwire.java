@@ -34,6 +34,10 @@ import picocli.CommandLine.ScopeType;
             CommandLine.HelpCommand.class})
 public final class Tapwire {
 
+    /** Held, so the level set in {@link #main} is not lost when the logger is collected (java.util.logging, spelled
+     * out beside SLF4J's Logger). */
+    private static final java.util.logging.Logger GRPC_LOG = java.util.logging.Logger.getLogger("io.grpc");
+
     static final ObjectMapper JSON = new ObjectMapper();
 
     @Option(names = "--state-dir", scope = ScopeType.INHERIT, paramLabel = "DIR",
@@ -70,6 +74,9 @@ public final class Tapwire {
      * @param args the command line
      */
     public static void main(String[] args) {
+        // gRPC logs through java.util.logging (e.g. "Received data on closed stream" at INFO): keep an operator's
+        // stderr for what tapwire says; its warnings still show
+        GRPC_LOG.setLevel(java.util.logging.Level.WARNING);
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
         System.exit(execute(System.getenv(), out, err, args));
