@@ -4,6 +4,7 @@ import dev.tapwire.network.spi.RegistryRules;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
@@ -64,7 +65,7 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
         workspace = workspace == null ? null : RegistryRules.requireWorkspace(workspace);
         unsecured = unsecured == null ? Set.of() : Collections.unmodifiableSet(new TreeSet<>(unsecured));
         unsecured.forEach(nic -> requireNicIndex(nic, "port security off"));
-        if (addresses != null && addresses.containsValue(null)) {
+        if (addresses != null && addresses.values().stream().anyMatch(Objects::isNull)) {
             throw new InvalidNetworkSpecException("a NIC's address must not be null: " + addresses);
         }
         addresses = addresses == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(addresses));
