@@ -27,9 +27,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Real guests behind port security: QEMU guests whose TAPs are admitted strictly still lease their registry
- * addresses (DHCP from 0.0.0.0 and its ARP), resolve each other by name and ping by name and the gateway — and a
- * guest that takes an address that is not its own reaches nobody from it.
+ * Real guests behind the provider's port security (on by default): QEMU guests whose TAPs the provider admitted
+ * strictly still lease their registry addresses (DHCP from 0.0.0.0 and its ARP), resolve each other by name and
+ * ping by name and the gateway — and a guest that takes an address that is not its own reaches nobody from it,
+ * until its NIC is configured again with port security off.
  */
 @IsolatedNetns
 class PortSecurityGuestTest {
@@ -78,10 +79,10 @@ class PortSecurityGuestTest {
         provider = new BridgeNetworkProvider(ProviderSettings.of(root).withRegistry(registry));
         NicConfig alpha = nic("alpha");
         NicConfig beta = nic("beta");
-        PortSecurity security = new PortSecurity("guests");
+        PortSecurity security = new PortSecurity(PortSecurity.ownerTag(root));
         Map<String, Entry> both = Map.of(alpha.tap(), Entry.strict(alpha.mac(), alpha.network().ip()), beta.tap(),
                 Entry.strict(beta.mac(), beta.network().ip()));
-        security.admit(both, () -> both);
+        assertThat(security.admitted()).as("configure admitted both").isEqualTo(both);
 
         QemuGuest a = boot("alpha", alpha);
         QemuGuest b = boot("beta", beta);
@@ -103,7 +104,13 @@ class PortSecurityGuestTest {
         assertThat(b.ping("-I 10.81.0.99 " + alphaIp, 2)).isZero();
         assertThat(b.ping("-I 10.81.0.99 10.81.0.1", 1)).isZero();
         assertThat(b.ping("-I " + beta.network().ip() + " " + alphaIp, 1)).isPositive();
+        provider.verify("beta");
         assertThat(security.verify(both, true)).isEmpty();
+
+        // the per-NIC switch, on the running guest: configured again with port security off, the address works
+        provider.configure("beta", 1, VmSpec.of(1).withNetworks(List.of("team")).withoutPortSecurity(0), List.of(beta));
+        assertThat(security.admitted()).containsEntry(beta.tap(), Entry.open());
+        assertThat(b.ping("-I 10.81.0.99 " + alphaIp, 2)).as("port security off for beta's NIC").isPositive();
     }
 
     private NicConfig nic(String vm) {
