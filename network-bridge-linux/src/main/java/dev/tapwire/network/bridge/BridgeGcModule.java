@@ -140,7 +140,11 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
             }).toList();
             BridgeTaps.delete(netlink, all, doomed);
             // their VMs are gone: so are the workspaces and port-security entries their configures recorded
-            doomed.stream().map(BridgeTaps::vmIdOf).flatMap(Optional::stream).distinct().forEach(vm -> {
+            List<String> vms = doomed.stream().map(BridgeTaps::vmIdOf).flatMap(Optional::stream).distinct().toList();
+            Set<String> ports = new TreeSet<>();
+            vms.forEach(vm -> ports.addAll(BridgeTaps.portsOf(rootDir, vm).keySet()));
+            security.revoke(ports); // routine; what reconcile finds after this is drift an operator must know of
+            vms.forEach(vm -> {
                 BridgeTaps.recordWorkspace(rootDir, vm, Optional.empty());
                 BridgeTaps.recordPorts(rootDir, vm, Map.of());
             });
