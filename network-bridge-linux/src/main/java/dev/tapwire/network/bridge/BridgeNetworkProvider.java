@@ -451,13 +451,17 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                 results.add(vmConfigs);
                 ports.put(request.vmId(), vmPorts);
                 admitted.putAll(vmPorts);
-                vmConfigs.stream().map(NicConfig::tap).filter(tap -> !vmPorts.containsKey(tap)).forEach(unfiltered::add);
+                if (vmPorts.size() < vmConfigs.size()) { // ports its last configure filtered, if any, must be freed
+                    Map<String, PortSecurity.Entry> before = BridgeTaps.portsOf(settings.rootDir(), request.vmId());
+                    vmConfigs.stream().map(NicConfig::tap).filter(t -> !vmPorts.containsKey(t) && before.containsKey(t))
+                            .forEach(unfiltered::add);
+                }
             }
             // before the TAPs join their bridges and come up: no frame of theirs is ever unfiltered. One transaction
             // for the whole call; the table is read (and rebuilt from everyone's records) only when it must be
             admitting = true;
             security.admit(admitted, this::everyone);
-            security.revoke(unfiltered); // a NIC whose port security was turned off since its last configure
+            security.revoke(unfiltered); // NICs whose port security was turned off since their last configure
             newTaps.markAndPersist(netlink);
             netlink.execute(setup);
         } catch (RuntimeException e) {
