@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -141,8 +142,8 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
             BridgeTaps.delete(netlink, all, doomed);
             // their VMs are gone: so are the workspaces and port-security entries their configures recorded
             List<String> vms = doomed.stream().map(BridgeTaps::vmIdOf).flatMap(Optional::stream).distinct().toList();
-            Set<String> ports = new TreeSet<>();
-            vms.forEach(vm -> ports.addAll(BridgeTaps.portsOf(rootDir, vm).keySet()));
+            Map<String, PortSecurity.Entry> ports = new TreeMap<>();
+            vms.forEach(vm -> ports.putAll(BridgeTaps.portsOf(rootDir, vm)));
             security.revoke(ports); // routine; what reconcile finds after this is drift an operator must know of
             vms.forEach(vm -> {
                 BridgeTaps.recordWorkspace(rootDir, vm, Optional.empty());

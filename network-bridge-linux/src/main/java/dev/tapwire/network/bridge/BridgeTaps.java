@@ -25,7 +25,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.stream.Stream;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Predicate;
@@ -103,9 +102,9 @@ public final class BridgeTaps {
         vmIds.forEach(TapNames::requireValidVmId); // before the lock: bad input waits for nothing
         try (Lease gc = BridgeNetworkProvider.gcLock(rootDir).acquire()) {
             Set<String> cleaned = cleanup(vmIds);
-            Set<String> ports = new TreeSet<>();
+            Map<String, PortSecurity.Entry> ports = new TreeMap<>();
             for (String vmId : vmIds) {
-                ports.addAll(portsOf(rootDir, vmId).keySet());
+                ports.putAll(portsOf(rootDir, vmId));
             }
             if (!ports.isEmpty()) {
                 new PortSecurity(PortSecurity.ownerTag(rootDir)).revoke(ports);

@@ -342,6 +342,41 @@ final class PortSecurity {
     }
 
     /**
+     * Removes ports' elements as {@link #revoke(Collection)} does, knowing what they were admitted with (the
+     * provider's records): the elements are deleted in one transaction without reading the table, whose listing
+     * costs time in proportion to every port admitted. When that fails (an element is missing or other: a flush,
+     * a missed delete, a record that is not what the kernel holds), the table is read and the difference applied.
+     *
+     * @param admitted port name to the entry it was admitted with
+     * @return what had to change
+     * @throws InvalidNetworkSpecException if a port name is not a valid interface name of {@code A-Za-z0-9_.-}
+     * @throws dev.tapwire.network.DeviceOperationException if nftables refuses (with its error text)
+     */
+    List<String> revoke(Map<String, Entry> admitted) {
+        Map<String, Entry> known = requireValid(admitted);
+        if (known.isEmpty()) {
+            return List.of();
+        }
+        synchronized (lock) {
+            StringBuilder sb = new StringBuilder();
+            elementsOf(known).forEach((set, elements) -> {
+                if (!elements.isEmpty()) {
+                    sb.append("delete element ").append(table).append(' ').append(set).append(" { ")
+                            .append(String.join(", ", elements)).append(" }\n");
+                }
+            });
+            try {
+                Nftables.run(sb.toString());
+                LOG.debug("port security {} revoke: ports {}", table, known.keySet());
+                return known.keySet().stream().map(port -> "port " + port + ": revoked").toList();
+            } catch (Nftables.NftablesException e) {
+                LOG.debug("port security {} revoke: {}; comparing with the kernel's table", table, e.getMessage());
+            }
+            return revoke(known.keySet());
+        }
+    }
+
+    /**
      * Makes the kernel hold exactly these ports and no others (level-triggered: after a restart, a flush, a missed
      * delete): recreates the table if it is missing or its rules were changed, adds what is missing, removes
      * elements of ports that are not expected.
