@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The bridge backend's GC module: reclaims tapwire TAPs (those carrying tapwire's alias, wherever they are
- * attached) whose VM is not among the active VM IDs the other modules' snapshots report, deleting all
+ * attached) that a configure under its state directory made and whose VM is not among the active VM IDs the other
+ * modules' snapshots report — another state directory's TAPs in the same namespace are never touched — deleting all
  * orphans in one batch, forgets the workspaces and port-security entries their configures recorded, and keeps the
  * owner's port-security table exact (elements of reclaimed TAPs, and any no TAP explains, are removed). Locks {@code rootDir/bridge/gc.lock}, which {@link BridgeNetworkProvider#configure}
  * and {@link BridgeNetworkProvider#delete} hold too: a VM being configured is never collected.
@@ -100,10 +101,22 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
             return Set.of();
         }
         Set<String> active = ActiveVmSnapshot.union(others);
+        Set<String> foreign = new TreeSet<>();
+        Set<String> owned = PortRecords.vms(rootDir).keySet();
         for (Link tap : snapshot.taps()) {
-            if (BridgeTaps.vmIdOf(tap).filter(active::contains).isEmpty()) {
-                resolved.put(tap.name(), tap);
+            Optional<String> vm = BridgeTaps.vmIdOf(tap);
+            if (vm.filter(active::contains).isPresent()) {
+                continue;
             }
+            if (vm.filter(owned::contains).isEmpty()) {
+                foreign.add(tap.name()); // another state directory's (or made before tapwire marked its VMs)
+                continue;
+            }
+            resolved.put(tap.name(), tap);
+        }
+        if (!foreign.isEmpty()) {
+            LOG.debug("bridge GC: leaving {} tapwire TAP(s) that no configure under {} made: {}", foreign.size(),
+                    rootDir, foreign);
         }
         return new TreeSet<>(resolved.keySet());
     }
@@ -142,13 +155,12 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
             BridgeTaps.delete(netlink, all, doomed);
             // their VMs are gone: so are the workspaces and port-security entries their configures recorded
             List<String> vms = doomed.stream().map(BridgeTaps::vmIdOf).flatMap(Optional::stream).distinct().toList();
+            Map<String, Map<String, PortSecurity.Entry>> recorded = PortRecords.vms(rootDir);
             Map<String, PortSecurity.Entry> ports = new TreeMap<>();
-            vms.forEach(vm -> ports.putAll(BridgeTaps.portsOf(rootDir, vm)));
+            vms.forEach(vm -> ports.putAll(recorded.getOrDefault(vm, Map.of())));
             security.revoke(ports); // routine; what reconcile finds after this is drift an operator must know of
-            vms.forEach(vm -> {
-                BridgeTaps.recordWorkspace(rootDir, vm, Optional.empty());
-                BridgeTaps.recordPorts(rootDir, vm, Map.of());
-            });
+            vms.forEach(vm -> BridgeTaps.recordWorkspace(rootDir, vm, Optional.empty()));
+            PortRecords.forget(rootDir, vms);
             LOG.debug("bridge GC reclaimed {} TAP(s): {}", doomed.size(), tapNames);
             reconcilePortSecurity(netlink);
         } finally {

@@ -270,6 +270,8 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         // the whole call holds the GC lock: two configures under this root never both take one workspace, and a
         // rollback never leaves a network that the other configure's VM joined meanwhile
         try (Lease gc = gcLock.acquire()) {
+            // before any TAP exists, so this state directory's GC may take what a configure killed midway leaves
+            PortRecords.own(settings.rootDir(), requests.stream().map(ConfigureRequest::vmId).toList());
             try {
                 for (ConfigureRequest r : requests) {
                     attachments.join(r);
@@ -396,15 +398,13 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      * warning: the kernel's table holds them already.
      */
     private void recordPorts(Map<String, Map<String, PortSecurity.Entry>> ports) {
-        ports.forEach((vm, entries) -> {
-            try {
-                BridgeTaps.recordPorts(settings.rootDir(), vm, entries);
-            } catch (NetworkException e) {
-                LOG.warn("configured VM {}, but could not record its port-security entries; verify will not check"
-                        + " them, and a table rebuilt after a flush will lack them until it is configured again: {}",
-                        vm, e.getMessage());
-            }
-        });
+        try {
+            PortRecords.record(settings.rootDir(), ports);
+        } catch (NetworkException e) {
+            LOG.warn("configured VM(s) {}, but could not record their port-security entries; verify will not check"
+                    + " them, and a table rebuilt after a flush will lack them until they are configured again: {}",
+                    ports.keySet(), e.getMessage());
+        }
     }
 
     /** Every filtered TAP of this owner in this namespace, as the records say: what the table should hold. */
@@ -451,7 +451,8 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                 results.add(vmConfigs);
                 ports.put(request.vmId(), vmPorts);
                 admitted.putAll(vmPorts);
-                if (vmPorts.size() < vmConfigs.size()) { // ports its last configure filtered, if any, must be freed
+                if (vmPorts.size() < vmConfigs.size() && !previous.get(v).isEmpty()) { // a recovery or reconfigure:
+                    // ports its last configure filtered, if any, must be freed (new TAPs were never filtered)
                     Map<String, PortSecurity.Entry> before = BridgeTaps.portsOf(settings.rootDir(), request.vmId());
                     vmConfigs.stream().map(NicConfig::tap).filter(t -> !vmPorts.containsKey(t) && before.containsKey(t))
                             .forEach(unfiltered::add);

@@ -1,8 +1,6 @@
 package dev.tapwire.network.bridge;
 
 import dev.tapwire.network.InvalidNetworkSpecException;
-import dev.tapwire.network.Ipv4Address;
-import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.bridge.linux.Link;
@@ -15,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
@@ -25,7 +22,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -102,17 +98,16 @@ public final class BridgeTaps {
         vmIds.forEach(TapNames::requireValidVmId); // before the lock: bad input waits for nothing
         try (Lease gc = BridgeNetworkProvider.gcLock(rootDir).acquire()) {
             Set<String> cleaned = cleanup(vmIds);
+            Map<String, Map<String, PortSecurity.Entry>> recorded = PortRecords.vms(rootDir);
             Map<String, PortSecurity.Entry> ports = new TreeMap<>();
-            for (String vmId : vmIds) {
-                ports.putAll(portsOf(rootDir, vmId));
-            }
+            vmIds.forEach(vm -> ports.putAll(recorded.getOrDefault(vm, Map.of())));
             if (!ports.isEmpty()) {
                 new PortSecurity(PortSecurity.ownerTag(rootDir)).revoke(ports);
             }
             for (String vmId : vmIds) {
                 recordWorkspace(rootDir, vmId, Optional.empty());
-                recordPorts(rootDir, vmId, Map.of());
             }
+            PortRecords.forget(rootDir, vmIds.stream().filter(recorded::containsKey).toList());
             return cleaned;
         }
     }
@@ -170,79 +165,16 @@ public final class BridgeTaps {
         }
     }
 
-    /** Where a VM's port-security entries are recorded: {@code rootDir/bridge/ports/<vm>}. */
-    private static Path portsRecord(Path rootDir, String vmId) {
-        return rootDir.resolve("bridge").resolve("ports").resolve(vmId);
-    }
-
-    /**
-     * Records what each filtered TAP of a VM may send (a TAP left unfiltered is not named), or removes the record
-     * ({@code entries} empty): what verify, the GC and a table rebuilt after a flush go by. Callers hold the GC lock.
-     * Written to a fresh temporary file (never through a link) and renamed over.
-     *
-     * @param rootDir the providers' root directory
-     * @param vmId the VM
-     * @param entries TAP name to entry
-     * @throws NetworkException if the record cannot be written or removed
-     */
-    static void recordPorts(Path rootDir, String vmId, Map<String, PortSecurity.Entry> entries) {
-        Path file = portsRecord(rootDir, vmId);
-        try {
-            if (entries.isEmpty()) {
-                Files.deleteIfExists(file);
-                return;
-            }
-            StringBuilder sb = new StringBuilder();
-            new TreeMap<>(entries).forEach((tap, e) -> sb.append(tap).append(' ').append(e.mode()).append(' ')
-                    .append(e.mac().map(Object::toString).orElse("-")).append(' ')
-                    .append(e.ip().map(Object::toString).orElse("-")).append('\n'));
-            LockFile.createDirectories(file.getParent());
-            Path tmp = file.resolveSibling("." + vmId + ".tmp");
-            Files.deleteIfExists(tmp); // a leftover of a crash, or a planted link: the link goes, not its target
-            Files.writeString(tmp, sb, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new NetworkException("cannot record the port-security entries of VM " + vmId + " in " + file + ": "
-                    + e, e);
-        }
-    }
-
     /**
      * Returns the port-security entries a configure under {@code rootDir} recorded for a VM.
      *
      * @param rootDir the providers' root directory
      * @param vmId the VM
      * @return TAP name to entry, empty when none is recorded
-     * @throws NetworkException if the record cannot be read or a line of it is not {@code TAP MODE MAC|- IP|-}
+     * @throws NetworkException if the records cannot be read
      */
     static Map<String, PortSecurity.Entry> portsOf(Path rootDir, String vmId) {
-        Path file = portsRecord(rootDir, vmId);
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            return Map.of();
-        } catch (IOException e) {
-            throw new NetworkException("cannot read the port-security record " + file + ": " + e, e);
-        }
-        Map<String, PortSecurity.Entry> entries = new TreeMap<>();
-        for (String line : lines) {
-            String[] f = line.split(" ");
-            try {
-                if (f.length != 4) {
-                    throw new InvalidNetworkSpecException("expected 4 fields");
-                }
-                TapNames.requireValidInterfaceName(f[0]);
-                entries.put(f[0], new PortSecurity.Entry(PortSecurity.Mode.valueOf(f[1]),
-                        f[2].equals("-") ? Optional.empty() : Optional.of(MacAddress.parse(f[2])),
-                        f[3].equals("-") ? Optional.empty() : Optional.of(Ipv4Address.parse(f[3]))));
-            } catch (IllegalArgumentException | InvalidNetworkSpecException e) { // an unknown mode, a bad value
-                throw new NetworkException("port-security record " + file + " holds \"" + line + "\", not a line"
-                        + " \"TAP MODE MAC|- IPV4|-\" (MODE one of STRICT, MAC_ONLY, OPEN): " + e.getMessage()
-                        + "; configure VM " + vmId + " again with its saved configs to rewrite it", e);
-            }
-        }
-        return entries;
+        return PortRecords.vms(rootDir).getOrDefault(vmId, Map.of());
     }
 
     /**
@@ -256,23 +188,11 @@ public final class BridgeTaps {
      */
     static Map<String, PortSecurity.Entry> allPorts(Path rootDir, List<Link> links) {
         Map<String, PortSecurity.Entry> all = new TreeMap<>();
-        Path dir = rootDir.resolve("bridge").resolve("ports");
-        if (!Files.isDirectory(dir)) {
-            return all;
-        }
-        List<String> vms;
-        try (Stream<Path> files = Files.list(dir)) {
-            vms = files.map(f -> f.getFileName().toString()).filter(n -> !n.startsWith(".")).toList();
-        } catch (IOException e) {
-            throw new NetworkException("cannot list the port-security records in " + dir + ": " + e, e);
-        }
-        for (String vm : vms) {
-            portsOf(rootDir, vm).forEach((tap, entry) -> {
-                if (links.stream().anyMatch(l -> l.name().equals(tap) && belongsTo(l, vm))) {
-                    all.put(tap, entry);
-                }
-            });
-        }
+        PortRecords.vms(rootDir).forEach((vm, ports) -> ports.forEach((tap, entry) -> {
+            if (links.stream().anyMatch(l -> l.name().equals(tap) && belongsTo(l, vm))) {
+                all.put(tap, entry);
+            }
+        }));
         return all;
     }
 

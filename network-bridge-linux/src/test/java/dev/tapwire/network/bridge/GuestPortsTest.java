@@ -25,7 +25,6 @@ import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -247,7 +246,7 @@ class GuestPortsTest {
 
         provider.delete(List.of(VICTIM_VM));
         assertThat(security.admitted()).doesNotContainKey(victimTap()).containsKey(attackerTap());
-        assertThat(Files.exists(root.resolve("bridge/ports").resolve(VICTIM_VM))).isFalse();
+        assertThat(PortRecords.vms(root)).doesNotContainKey(VICTIM_VM).containsKey(ATTACKER_VM);
 
         GcOrchestrator gc = new GcOrchestrator();
         provider.registerGc(gc);
@@ -263,6 +262,22 @@ class GuestPortsTest {
         assertThat(again.runOnce().succeeded()).isTrue();
         assertThat(Nftables.run("list tables")).as("the table goes with its last port")
                 .doesNotContain(security.table());
+    }
+
+    @Test
+    void theGcOfOneStateDirectoryNeverReclaimsTheTapsOfAnother(@TempDir Path other) {
+        try (BridgeNetworkProvider second = new BridgeNetworkProvider(ProviderSettings.of(other)
+                .with("bridge", BRIDGE))) {
+            second.configure("tenant02", 1, VmSpec.of(1), List.of());
+            GcOrchestrator gc = new GcOrchestrator();
+            provider.registerGc(gc);
+            gc.register(ActiveVms.of(Set.of(VICTIM_VM)));
+            assertThat(gc.runOnce().succeeded()).isTrue();
+            assertThat(provider.taps()).extracting(l -> l.name()).as("the attacker was this directory's and not"
+                    + " active; the other directory's VM is not this GC's to take")
+                    .contains(victimTap(), second.naming().tapName("tenant02", 0)).doesNotContain(attackerTap());
+            second.delete(List.of("tenant02"));
+        }
     }
 
     @Test
