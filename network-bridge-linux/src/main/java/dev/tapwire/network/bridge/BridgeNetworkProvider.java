@@ -54,6 +54,10 @@ import org.slf4j.LoggerFactory;
  * existing device of that name is an {@code EBUSY} error, never silently shared), owned as the options say,
  * given the bridge's MTU, brought up and attached with MAC learning and unknown-unicast flooding off on its
  * port and the guest's MAC as a static forwarding entry: frames for one guest reach that guest's port only.
+ * Every port is port-secured by default, admitted to the state directory's own nftables table before it joins
+ * its bridge (see {@link VmSpec#withoutPortSecurity}, {@link VmSpec#withAddress} and {@link Realization}): a guest
+ * sends only with its own MAC and address, and never as a DHCP server or router; a network's {@link
+ * Realization#isolated} ports cannot reach each other.
  * Everything happens in the network namespace of the calling thread. {@link #configure} and {@link #delete}
  * hold the GC lock ({@code rootDir/bridge/gc.lock}), so a GC cycle never sees a VM half-configured.
  *

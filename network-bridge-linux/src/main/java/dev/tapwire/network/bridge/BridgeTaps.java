@@ -53,7 +53,9 @@ public final class BridgeTaps {
     }
 
     /**
-     * Removes every TAP of the given VMs; unknown VMs are a no-op.
+     * Removes every TAP of the given VMs; unknown VMs are a no-op. Without a state directory this cannot know
+     * whose port-security table holds their ports: those elements stay until that state directory's GC or
+     * {@link #cleanup(Path, Collection)} removes them.
      *
      * @param vmIds the VMs
      * @return the VM IDs cleaned (all of them, when nothing failed)
