@@ -25,6 +25,7 @@ import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
+import java.net.DatagramSocket;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -236,6 +237,32 @@ class GuestPortsTest {
         }
         assertThat(security.verify(Map.of(attackerTap(), Entry.strict(ATTACKER_MAC, ATTACKER_IP)), false)).isEmpty();
         probe.isDropped(spoofed, probe.atVictim());
+    }
+
+    @Test
+    void thePortFlagsMessageConfigureSendsForAnIsolatedNetworkIsolatesThePortsButKeepsTheGatewayReachable()
+            throws Exception {
+        Function<byte[], byte[]> toVictim = m -> Frames.udp4(VICTIM_MAC, ATTACKER_MAC, ATTACKER_IP, VICTIM_IP, PORT,
+                PORT, m);
+        secureBoth();
+        probe.arrives(toVictim, probe.atVictim());
+        MacAddress bridgeMac;
+        try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.open()) {
+            bridgeMac = interfaces.mac(BRIDGE);
+            netlink.execute(List.of(
+                    Rtnetlink.setPortFlags(interfaces.index(victimTap()), victimTap(), false, false, true),
+                    Rtnetlink.setPortFlags(interfaces.index(attackerTap()), attackerTap(), false, false, true)));
+            assertThat(netlink.isolatedPorts()).contains(interfaces.index(victimTap()),
+                    interfaces.index(attackerTap()));
+        }
+        try (DatagramSocket host = FrameProbe.hostSocket(GATEWAY, PORT)) {
+            probe.arrives(m -> Frames.udp4(bridgeMac, ATTACKER_MAC, ATTACKER_IP, GATEWAY, PORT, PORT, m),
+                    FrameProbe.atHost(host));
+            probe.isDropped(toVictim, probe.atVictim());
+        }
+        provider.verify(ATTACKER_VM); // the provider's own bridge is no isolated network: released again
+        provider.verify(VICTIM_VM);
+        probe.arrives(toVictim, probe.atVictim());
     }
 
     @Test
