@@ -1,20 +1,34 @@
 package dev.tapwire.network;
 
 import dev.tapwire.network.spi.RegistryRules;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * What a provider needs to know of a VM: CPU count, virtio queue size, whether its VMM accepts
- * multi-queue TAPs (Firecracker does not), and optionally the named networks its NICs join and the workspace
- * it joins them as.
+ * multi-queue TAPs (Firecracker does not), and optionally the named networks its NICs join, the workspace
+ * it joins them as, and its NICs' port-security settings.
+ *
+ * <p>Port security is on for every NIC unless turned off for it ({@link #withoutPortSecurity}): a NIC may send only
+ * with its own MAC and, on a named network, its registry address. A NIC on no named network gets the MAC and ARP
+ * checks only, since its address is not tapwire's to know — unless the manager passes it ({@link #withAddress}).
  *
  * @param cpu the number of vCPUs, at least 1
  * @param queueSize the virtio queue size, a power of two from 1 to 32768
  * @param multiQueue whether the VMM opens multi-queue TAPs
  * @param networks the named network of each NIC, in NIC order; may be empty
  * @param workspace the member name the VM joins its networks as, or null for the VM ID; stored trimmed
+ * @param unsecured the indexes of the NICs whose port security is off; may be empty
+ * @param addresses the address the manager gives each NIC on no named network, by NIC index; may be empty
  */
-public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> networks, String workspace) {
+public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> networks, String workspace,
+        Set<Integer> unsecured, Map<Integer, Ipv4Address> addresses) {
 
     /** The virtio queue size used unless another is given. */
     public static final int DEFAULT_QUEUE_SIZE = 256;
@@ -28,8 +42,9 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      * {@code " beta "} is the workspace {@code beta}, with beta's MAC and address.
      *
      * @throws InvalidNetworkSpecException if cpu is not in 1-{@value #MAX_CPU}, the queue size is not a power of
-     *     two in 1-32768, a network name is null or blank, or the workspace is blank, too long or holds control
-     *     characters
+     *     two in 1-32768, a network name is null or blank, the workspace is blank, too long or holds control
+     *     characters, a NIC index is negative, an address is null, or an address is given for a NIC on a named
+     *     network (the registry gives that one)
      */
     public VmSpec {
         if (cpu < 1 || cpu > MAX_CPU) {
@@ -48,6 +63,40 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
         }
         // normalised once, here: the MAC, the membership check and a rollback's leave all use this very name
         workspace = workspace == null ? null : RegistryRules.requireWorkspace(workspace);
+        unsecured = unsecured == null ? Set.of() : Collections.unmodifiableSet(new TreeSet<>(unsecured));
+        unsecured.forEach(nic -> requireNicIndex(nic, "port security off"));
+        if (addresses != null && addresses.values().stream().anyMatch(Objects::isNull)) {
+            throw new InvalidNetworkSpecException("a NIC's address must not be null: " + addresses);
+        }
+        addresses = addresses == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(addresses));
+        for (int nic : addresses.keySet()) {
+            requireNicIndex(nic, "an address");
+            if (nic < networks.size()) {
+                throw new InvalidNetworkSpecException("NIC " + nic + " is on named network " + networks.get(nic)
+                        + ", whose registry gives its address; an address can be given only for a NIC on no named"
+                        + " network (NIC " + networks.size() + " and later)");
+            }
+        }
+    }
+
+    /**
+     * Creates a spec with port security on for every NIC and no addresses given.
+     *
+     * @param cpu the number of vCPUs
+     * @param queueSize the virtio queue size
+     * @param multiQueue whether the VMM opens multi-queue TAPs
+     * @param networks the named network of each NIC
+     * @param workspace the member name, or null for the VM ID
+     * @throws InvalidNetworkSpecException as the canonical constructor does
+     */
+    public VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> networks, String workspace) {
+        this(cpu, queueSize, multiQueue, networks, workspace, Set.of(), Map.of());
+    }
+
+    private static void requireNicIndex(Integer nic, String what) {
+        if (nic == null || nic < 0) {
+            throw new InvalidNetworkSpecException("a NIC index is 0 or more; got " + nic + " for " + what);
+        }
     }
 
     /**
@@ -82,7 +131,7 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      * @throws InvalidNetworkSpecException if the size is not a power of two in 1-32768
      */
     public VmSpec withQueueSize(int size) {
-        return new VmSpec(cpu, size, multiQueue, networks, workspace);
+        return new VmSpec(cpu, size, multiQueue, networks, workspace, unsecured, addresses);
     }
 
     /**
@@ -92,7 +141,7 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      * @return the new spec
      */
     public VmSpec withMultiQueue(boolean enabled) {
-        return new VmSpec(cpu, queueSize, enabled, networks, workspace);
+        return new VmSpec(cpu, queueSize, enabled, networks, workspace, unsecured, addresses);
     }
 
     /**
@@ -100,10 +149,11 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      *
      * @param names the network names
      * @return the new spec
-     * @throws InvalidNetworkSpecException if a name is null or blank
+     * @throws InvalidNetworkSpecException if a name is null or blank, or a NIC given an address
+     *     ({@link #withAddress}) would be on a named network
      */
     public VmSpec withNetworks(List<String> names) {
-        return new VmSpec(cpu, queueSize, multiQueue, names, workspace);
+        return new VmSpec(cpu, queueSize, multiQueue, names, workspace, unsecured, addresses);
     }
 
     /**
@@ -118,7 +168,83 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
         if (name == null) {
             throw new InvalidNetworkSpecException("workspace must not be null; leave it unset to use the VM ID");
         }
-        return new VmSpec(cpu, queueSize, multiQueue, networks, name);
+        return new VmSpec(cpu, queueSize, multiQueue, networks, name, unsecured, addresses);
+    }
+
+    /**
+     * Returns a copy with port security turned off for these NICs (in addition to those it is off for already):
+     * they may send with any MAC and address. What only a rogue DHCP server or router sends (DHCP and DHCPv6
+     * server replies, router advertisements, redirects) is still dropped; a NIC on no named network is then not
+     * filtered at all. Port security can also be turned off for a whole named network, where the backend offers it.
+     *
+     * @param nics the NIC indexes, 0 for the first
+     * @return the new spec
+     * @throws InvalidNetworkSpecException if an index is negative (an index past the VM's NIC count is refused by
+     *     configure)
+     */
+    public VmSpec withoutPortSecurity(int... nics) {
+        Set<Integer> off = new TreeSet<>(unsecured);
+        for (int nic : nics) {
+            off.add(nic);
+        }
+        return new VmSpec(cpu, queueSize, multiQueue, networks, workspace, off, addresses);
+    }
+
+    /**
+     * Returns a copy that tells tapwire the IPv4 address a NIC on no named network uses (one an external DHCP
+     * server or the manager hands out): its port then gets the address checks too, as a NIC on a named network
+     * does, and may send IPv4 and ARP only from that address.
+     *
+     * @param nic the NIC index; it must not be on a named network
+     * @param ip the NIC's address
+     * @return the new spec
+     * @throws InvalidNetworkSpecException if the index is negative, the address is null, or the NIC is on a named
+     *     network (the registry gives that one its address)
+     */
+    public VmSpec withAddress(int nic, Ipv4Address ip) {
+        if (ip == null) {
+            throw new InvalidNetworkSpecException("the address of NIC " + nic + " must not be null");
+        }
+        Map<Integer, Ipv4Address> given = new TreeMap<>(addresses);
+        given.put(nic, ip);
+        return new VmSpec(cpu, queueSize, multiQueue, networks, workspace, unsecured, given);
+    }
+
+    /**
+     * Tells whether port security is on for a NIC (as far as this spec says: a network may turn it off for all).
+     *
+     * @param nic the NIC index
+     * @return false when {@link #withoutPortSecurity} named it
+     */
+    public boolean portSecurity(int nic) {
+        return !unsecured.contains(nic);
+    }
+
+    /**
+     * Returns the address the manager gave a NIC on no named network.
+     *
+     * @param nic the NIC index
+     * @return the address, or empty when none was given
+     */
+    public Optional<Ipv4Address> address(int nic) {
+        return Optional.ofNullable(addresses.get(nic));
+    }
+
+    /**
+     * Checks that the port-security settings name only NICs the VM has.
+     *
+     * @param vmId the VM, for the message
+     * @param nics the VM's NIC count
+     * @throws InvalidNetworkSpecException if a NIC with port security off or an address is not among the VM's NICs
+     */
+    public void requireNics(String vmId, int nics) {
+        Set<Integer> named = new TreeSet<>(unsecured);
+        named.addAll(addresses.keySet());
+        named.stream().filter(nic -> nic >= nics).findFirst().ifPresent(nic -> {
+            throw new InvalidNetworkSpecException("VM " + vmId + " has " + nics + " NIC(s), 0 to " + (nics - 1)
+                    + ", but its spec sets " + (unsecured.contains(nic) ? "port security off" : "an address")
+                    + " for NIC " + nic);
+        });
     }
 
     /**

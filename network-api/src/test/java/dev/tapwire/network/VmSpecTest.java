@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class VmSpecTest {
@@ -25,6 +28,37 @@ class VmSpecTest {
     void withersKeepTheOtherFields() {
         VmSpec spec = VmSpec.of(2).withQueueSize(1024).withMultiQueue(false).withNetworks(List.of("a", "b"));
         assertThat(spec).isEqualTo(new VmSpec(2, 1024, false, List.of("a", "b")));
+    }
+
+    @Test
+    void portSecurityIsOnForEveryNicUntilTurnedOffAndAddressesAreKeptPerNic() {
+        Ipv4Address ip = Ipv4Address.parse("10.9.8.7");
+        VmSpec spec = VmSpec.of(1).withNetworks(List.of("a")).withoutPortSecurity(0, 2).withAddress(1, ip)
+                .withQueueSize(512).withWorkspace("web");
+        assertThat(VmSpec.of(1).portSecurity(0)).isTrue();
+        assertThat(spec.portSecurity(0)).isFalse();
+        assertThat(spec.portSecurity(1)).isTrue();
+        assertThat(spec.unsecured()).isEqualTo(Set.of(0, 2));
+        assertThat(spec.address(1)).contains(ip);
+        assertThat(spec.address(2)).isEqualTo(Optional.empty());
+        assertThat(spec.addresses()).isEqualTo(Map.of(1, ip));
+        assertThat(spec).isEqualTo(new VmSpec(1, 512, true, List.of("a"), "web", Set.of(0, 2), Map.of(1, ip)));
+    }
+
+    @Test
+    void portSecuritySettingsAreValidated() {
+        Ipv4Address ip = Ipv4Address.parse("10.9.8.7");
+        assertThatThrownBy(() -> VmSpec.of(1).withoutPortSecurity(-1)).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("a NIC index is 0 or more; got -1");
+        assertThatThrownBy(() -> VmSpec.of(1).withAddress(0, null)).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("address of NIC 0 must not be null");
+        assertThatThrownBy(() -> VmSpec.of(1).withNetworks(List.of("a")).withAddress(0, ip))
+                .isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("NIC 0 is on named network a, whose registry gives its address");
+        assertThatThrownBy(() -> VmSpec.of(1).withAddress(3, ip).requireNics("vm-1", 2))
+                .isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("VM vm-1 has 2 NIC(s), 0 to 1, but its spec sets an address for NIC 3");
+        VmSpec.of(1).withoutPortSecurity(1).withAddress(0, ip).requireNics("vm-1", 2);
     }
 
     @Test

@@ -465,6 +465,7 @@ public final class Benchmarks {
         double[] batch = new double[rounds];
         double[] perStep = new double[rounds];
         double[] all = new double[rounds];
+        double[] off = new double[rounds];
         for (int r = -1; r < rounds; r++) { // round -1 warms up the JIT and the kernel's caches
             List<String> ids = vmIds("c" + (r + 1), count);
             List<String> lines = new ArrayList<>();
@@ -492,16 +493,24 @@ public final class Benchmarks {
             };
             List<ConfigureRequest> requests = ids.stream().map(id -> new ConfigureRequest(id, 1, spec, null)).toList();
             Timed allRun = () -> provider.configureAll(requests);
+            VmSpec unsecured = spec.withoutPortSecurity(0); // what configure did before port security
+            Timed offRun = () -> {
+                for (String id : ids) {
+                    provider.configure(id, 1, unsecured, List.of());
+                }
+            };
             // each run takes its turn at going first, and each starts on a settled kernel
-            double[] ms = timeInTurn(r, ids, tapwireRun, allRun, batchRun);
+            Path rootDir = provider.settings().rootDir();
+            double[] ms = timeInTurn(r, rootDir, ids, tapwireRun, allRun, batchRun, offRun);
             double perStepMs = timeThenCleanup(() -> {
                 execEach("ip", lines);
                 execEach("bridge", fdb);
-            }, ids);
+            }, rootDir, ids);
             if (r >= 0) {
                 tapwire[r] = ms[0];
                 all[r] = ms[1];
                 batch[r] = ms[2];
+                off[r] = ms[3];
                 perStep[r] = perStepMs;
             }
         }
@@ -513,6 +522,9 @@ public final class Benchmarks {
                 median(batch), median(all) / median(batch), "<= 1.0"));
         report.add(new Report.Row(3, count + " " + kind + " TAPs: one ip process per step / tapwire", median(perStep),
                 "ms", "one configure per VM", t, median(perStep) / t, ">= 10"));
+        report.add(new Report.Row(3, count + " " + kind + " TAPs, one configure per VM: port security on (the default)"
+                + " / off", t, "ms", "the same with port security off (no admission)", median(off), t / median(off),
+                "<= 1.15"));
     }
 
     // ------------------------------------------------------------------ 7. restart after a host reboot
@@ -549,23 +561,32 @@ public final class Benchmarks {
         Path fdbFile = provider.settings().rootDir().resolve("restart-fdb");
         Files.write(file, lines);
         Files.write(fdbFile, fdb);
+        VmSpec unsecured = spec.withoutPortSecurity(0, 1);
+        List<ConfigureRequest> recoverOff = recover.stream()
+                .map(q -> ConfigureRequest.recover(q.vmId(), unsecured, q.existing())).toList();
         double[] tapwire = new double[rounds];
         double[] batch = new double[rounds];
+        double[] off = new double[rounds];
         for (int r = -1; r < rounds; r++) { // round -1 warms up
             Timed tapwireRun = () -> provider.configureAll(recover);
             Timed batchRun = () -> {
                 exec("ip", "-batch", file.toString());
                 exec("bridge", "-batch", fdbFile.toString());
             };
-            double[] ms = timeInTurn(r, ids, tapwireRun, batchRun);
+            Timed offRun = () -> provider.configureAll(recoverOff);
+            double[] ms = timeInTurn(r, provider.settings().rootDir(), ids, tapwireRun, batchRun, offRun);
             if (r >= 0) {
                 tapwire[r] = ms[0];
                 batch[r] = ms[1];
+                off[r] = ms[2];
             }
         }
         double t = median(tapwire);
         report.add(new Report.Row(7, vms + " VMs x 2 NICs re-created from saved configs (configureAll)", t, "ms",
                 "ip -batch + bridge -batch doing the same", median(batch), t / median(batch), "<= 1.0"));
+        report.add(new Report.Row(7, vms + " VMs x 2 NICs re-created (configureAll): port security on (the default)"
+                + " / off", t, "ms", "the same with port security off (no admission)", median(off), t / median(off),
+                "<= 1.15"));
     }
 
     // ------------------------------------------------------------------ 4. deletion
@@ -751,25 +772,26 @@ public final class Benchmarks {
      *
      * @return the times in the order the runs were given
      */
-    private static double[] timeInTurn(int round, List<String> ids, Timed... runs) throws Exception {
+    private static double[] timeInTurn(int round, Path rootDir, List<String> ids, Timed... runs) throws Exception {
         double[] ms = new double[runs.length];
         for (int k = 0; k < runs.length; k++) {
             int i = Math.floorMod(round + k, runs.length);
-            ms[i] = timeThenCleanup(runs[i], ids);
+            ms[i] = timeThenCleanup(runs[i], rootDir, ids);
         }
         return ms;
     }
 
     /**
-     * Times one run on a settled kernel, then deletes the VMs' TAPs: a deletion leaves RCU callbacks and
-     * deferred frees behind that would otherwise be billed to whichever run comes next.
+     * Times one run on a settled kernel, then deletes the VMs' TAPs as the provider under {@code rootDir} does: a
+     * deletion leaves RCU callbacks and deferred frees behind that would otherwise be billed to whichever run comes
+     * next.
      */
-    private static double timeThenCleanup(Timed run, List<String> ids) throws Exception {
+    private static double timeThenCleanup(Timed run, Path rootDir, List<String> ids) throws Exception {
         Thread.sleep(SETTLE_MS);
         long t0 = System.nanoTime();
         run.run();
         double ms = (System.nanoTime() - t0) / 1e6;
-        BridgeTaps.cleanup(ids);
+        BridgeTaps.cleanup(rootDir, ids); // as the provider's delete: the ports' port-security elements go too
         return ms;
     }
 

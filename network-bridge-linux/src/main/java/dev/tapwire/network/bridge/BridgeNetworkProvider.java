@@ -38,6 +38,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +54,10 @@ import org.slf4j.LoggerFactory;
  * existing device of that name is an {@code EBUSY} error, never silently shared), owned as the options say,
  * given the bridge's MTU, brought up and attached with MAC learning and unknown-unicast flooding off on its
  * port and the guest's MAC as a static forwarding entry: frames for one guest reach that guest's port only.
+ * Every port is port-secured by default, admitted to the state directory's own nftables table before it joins
+ * its bridge (see {@link VmSpec#withoutPortSecurity}, {@link VmSpec#withAddress} and {@link Realization}): a guest
+ * sends only with its own MAC and address, and never as a DHCP server or router; a network's {@link
+ * Realization#isolated} ports cannot reach each other.
  * Everything happens in the network namespace of the calling thread. {@link #configure} and {@link #delete}
  * hold the GC lock ({@code rootDir/bridge/gc.lock}), so a GC cycle never sees a VM half-configured.
  *
@@ -94,6 +99,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     private final OptionalInt group;
     private final TapNaming naming;
     private final LockFile gcLock;
+    private final PortSecurity security;
     private final Optional<RegistryWatch> following;
     private final AtomicBoolean open = new AtomicBoolean(true);
 
@@ -125,6 +131,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         this.owner = ownerOf(settings, group);
         this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         this.gcLock = gcLock(settings.rootDir());
+        this.security = new PortSecurity(PortSecurity.ownerTag(settings.rootDir()));
         if (bridge.isPresent()) {
             try (Rtnetlink netlink = Rtnetlink.open()) {
                 bridgeLink(netlink);
@@ -259,24 +266,29 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         List<List<NicConfig>> previous = new ArrayList<>(requests.size());
         for (ConfigureRequest r : requests) {
             previous.add(TapNames.requireValidConfigure(r.vmId(), r.nics(), r.vm(), r.existing(), naming));
+            r.vm().requireNics(r.vmId(), r.nics());
         }
         Attachments attachments = new Attachments();
+        Map<String, Map<String, PortSecurity.Entry>> ports = new LinkedHashMap<>(); // VM → its filtered TAPs
         List<List<NicConfig>> configs;
         // the whole call holds the GC lock: two configures under this root never both take one workspace, and a
         // rollback never leaves a network that the other configure's VM joined meanwhile
         try (Lease gc = gcLock.acquire()) {
+            // before any TAP exists, so this state directory's GC may take what a configure killed midway leaves
+            PortRecords.own(settings.rootDir(), requests.stream().map(ConfigureRequest::vmId).toList());
             try {
                 for (ConfigureRequest r : requests) {
                     attachments.join(r);
                 }
                 try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.over(netlink)) {
-                    configs = configureLocked(netlink, interfaces, requests, previous, attachments);
+                    configs = configureLocked(netlink, interfaces, requests, previous, attachments, ports);
                 }
             } catch (RuntimeException e) {
                 attachments.rollback(e);
                 throw e;
             }
             attachments.recordWorkspaces();
+            recordPorts(ports);
         }
         attachments.sync();
         return configs;
@@ -385,8 +397,44 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
     }
 
+    /**
+     * Records each VM's port-security entries, for verify, the GC and a table rebuilt after a flush; a failure is a
+     * warning: the kernel's table holds them already.
+     */
+    private void recordPorts(Map<String, Map<String, PortSecurity.Entry>> ports) {
+        try {
+            PortRecords.record(settings.rootDir(), ports);
+        } catch (NetworkException e) {
+            LOG.warn("configured VM(s) {}, but could not record their port-security entries; verify will not check"
+                    + " them, and a table rebuilt after a flush will lack them until they are configured again: {}",
+                    ports.keySet(), e.getMessage());
+        }
+    }
+
+    /** Every filtered TAP of this owner in this namespace, as the records say: what the table should hold. */
+    private Map<String, PortSecurity.Entry> everyone() {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            return BridgeTaps.allPorts(settings.rootDir(), netlink.links());
+        }
+    }
+
+    /**
+     * What a NIC's port may send: on a named network, its own MAC and registry address (only the rogue-server drops
+     * when the network or the NIC turns port security off); on no named network, its own MAC and the address the
+     * manager gave, if any — or nothing filtered when the NIC turns it off.
+     */
+    static Optional<PortSecurity.Entry> entryFor(VmSpec vm, int nic, Optional<Realization> network, MacAddress mac,
+            Optional<GuestNetwork> guest) {
+        if (network.isPresent()) {
+            return Optional.of(network.get().portSecurity() && vm.portSecurity(nic)
+                    ? PortSecurity.Entry.strict(mac, guest.orElseThrow().ip()) : PortSecurity.Entry.open());
+        }
+        return vm.portSecurity(nic) ? Optional.of(PortSecurity.Entry.of(mac, vm.address(nic))) : Optional.empty();
+    }
+
     private List<List<NicConfig>> configureLocked(Rtnetlink netlink, Interfaces interfaces,
-            List<ConfigureRequest> requests, List<List<NicConfig>> previous, Attachments attachments) {
+            List<ConfigureRequest> requests, List<List<NicConfig>> previous, Attachments attachments,
+            Map<String, Map<String, PortSecurity.Entry>> ports) {
         Map<String, Integer> created = new LinkedHashMap<>(); // TAP made here → its ifindex, null until known
         // Two ioctls per bridge instead of an RTM_GETLINK (a large message): the constructor checked that the
         // provider's is a bridge, a network's is checked when realized, and enslaving to anything else fails and
@@ -395,15 +443,36 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         NewTaps newTaps = new NewTaps();
         List<Rtnetlink.Request> setup = new ArrayList<>();
         List<List<NicConfig>> results = new ArrayList<>(requests.size());
+        Map<String, PortSecurity.Entry> admitted = new LinkedHashMap<>();
+        boolean admitting = false;
         try {
+            Set<String> unfiltered = new TreeSet<>();
             for (int v = 0; v < requests.size(); v++) {
                 ConfigureRequest request = requests.get(v);
-                results.add(prepare(netlink, interfaces, request, previous.get(v), bridges, attachments, created,
-                        newTaps, setup));
+                Map<String, PortSecurity.Entry> vmPorts = new LinkedHashMap<>();
+                List<NicConfig> vmConfigs = prepare(netlink, interfaces, request, previous.get(v), bridges, attachments,
+                        created, newTaps, setup, vmPorts);
+                results.add(vmConfigs);
+                ports.put(request.vmId(), vmPorts);
+                admitted.putAll(vmPorts);
+                if (vmPorts.size() < vmConfigs.size() && !previous.get(v).isEmpty()) { // a recovery or reconfigure:
+                    // ports its last configure filtered, if any, must be freed (new TAPs were never filtered)
+                    Map<String, PortSecurity.Entry> before = BridgeTaps.portsOf(settings.rootDir(), request.vmId());
+                    vmConfigs.stream().map(NicConfig::tap).filter(t -> !vmPorts.containsKey(t) && before.containsKey(t))
+                            .forEach(unfiltered::add);
+                }
             }
+            // before the TAPs join their bridges and come up: no frame of theirs is ever unfiltered. One transaction
+            // for the whole call; the table is read (and rebuilt from everyone's records) only when it must be
+            admitting = true;
+            security.admit(admitted, this::everyone);
+            security.revoke(unfiltered); // NICs whose port security was turned off since their last configure
             newTaps.markAndPersist(netlink);
             netlink.execute(setup);
         } catch (RuntimeException e) {
+            if (admitting) {
+                revokeCreated(created.keySet(), admitted, e);
+            }
             newTaps.close(); // never persistent: the kernel removes them as they are closed
             if (netlink.isUsable()) {
                 rollback(netlink, created, e);
@@ -417,6 +486,18 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         LOG.debug("configured {} VM(s) on bridge(s) {} (created: {})", requests.size(), bridges.keySet(),
                 created.keySet());
         return List.copyOf(results);
+    }
+
+    /** Revokes the ports of the TAPs a failed configure made (an adopted TAP keeps its admission). */
+    private void revokeCreated(Set<String> created, Map<String, PortSecurity.Entry> admitted, RuntimeException cause) {
+        List<String> ports = created.stream().filter(admitted::containsKey).toList();
+        try {
+            security.revoke(ports);
+        } catch (RuntimeException e) {
+            cause.addSuppressed(e);
+            LOG.warn("could not revoke the port-security entries of ports {} after a failed configure: {}", ports,
+                    e.getMessage());
+        }
     }
 
     /**
@@ -463,10 +544,14 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
     }
 
-    /** Creates (or adopts) one VM's TAPs and adds their setup to {@code setup}; returns the VM's configs. */
+    /**
+     * Creates (or adopts) one VM's TAPs, adds their setup to {@code setup} and what each may send to {@code ports};
+     * returns the VM's configs.
+     */
     private List<NicConfig> prepare(Rtnetlink netlink, Interfaces interfaces, ConfigureRequest request,
             List<NicConfig> previous, Map<String, int[]> bridges, Attachments attachments,
-            Map<String, Integer> created, NewTaps newTaps, List<Rtnetlink.Request> setup) {
+            Map<String, Integer> created, NewTaps newTaps, List<Rtnetlink.Request> setup,
+            Map<String, PortSecurity.Entry> ports) {
         String vmId = request.vmId();
         VmSpec vm = request.vm();
         boolean multiQueue = vm.needsMultiQueueTap();
@@ -498,10 +583,16 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             // multi-queue); a new TAP already has the default MTU
             setup.add(Rtnetlink.bringUpOnBridge(index, tap, adopted || bridgeMtu != DEFAULT_MTU ? bridgeMtu : 0,
                     bridgeIndex));
-            setup.add(Rtnetlink.setPortFlags(index, tap, false, false));
+            // isolation in the same message as the other port flags; a new port starts not isolated
+            boolean isolated = network.map(Realization::isolated).orElse(false);
+            setup.add(isolated || adopted ? Rtnetlink.setPortFlags(index, tap, false, false, isolated)
+                    : Rtnetlink.setPortFlags(index, tap, false, false));
             setup.add(Rtnetlink.addStaticFdb(index, tap, mac));
+            Optional<GuestNetwork> guest = network.isPresent() ? Optional.of(attachments.of(vmId).guest(i))
+                    : Optional.empty();
+            entryFor(vm, i, network, mac, guest).ifPresent(entry -> ports.put(tap, entry));
             result.add(new NicConfig(tap, mac, vm.numQueues(), vm.queueSize(), TYPE, bridgeName, null,
-                    network.isPresent() ? attachments.of(vmId).guest(i) : null));
+                    guest.orElse(null)));
         }
         return result;
     }
@@ -600,9 +691,13 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      * {@code IFF_VNET_HDR}) with tapwire's alias for this VM, owned as this provider's options say, up, on
      * this provider's bridge, NIC 0 present under this provider's naming, all NICs in one queue mode, and each
      * port the target of exactly one static forwarding entry (its guest's: not moved to another port, and no
-     * other guest's MAC on it).
+     * other guest's MAC on it). What configure derives and can restore is repaired, with a warning saying what:
+     * the port-security elements of the VM's ports (and the whole table after a flush), each port's isolation as
+     * its network says.
      *
-     * @throws DeviceOperationException naming the first TAP that is not, and what is wrong with it
+     * @throws DeviceOperationException naming the first TAP that is not, and what is wrong with it, or when the
+     *     repair fails
+     * @throws NetworkException if the VM's port-security record cannot be read
      */
     @Override
     public void verify(String vmId) {
@@ -612,8 +707,10 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             masters = verifyTaps(netlink, vmId, naming, owner, group,
                     bridge.isPresent() ? Optional.of(bridgeLink(netlink)) : Optional.empty());
         }
+        Map<Integer, Boolean> isolatedOn = new HashMap<>(); // bridge ifindex → whether its guest ports are isolated
         for (Link master : masters) {
             Optional<String> network = networkOf(master);
+            isolatedOn.put(master.index(), false);
             if (network.isEmpty()) {
                 continue;
             }
@@ -622,11 +719,45 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                         + network.get() + ", but this provider has no registry to check it with");
             }
             NetworkRealizer.Status status = realizer.get().verify(network.get());
+            isolatedOn.put(master.index(), status.realization().isolated());
             List<String> unrepaired = status.problems().stream().filter(p -> !p.startsWith("repaired:")).toList();
             status.problems().stream().filter(p -> p.startsWith("repaired:")).forEach(p -> LOG.warn("{}", p));
             if (!unrepaired.isEmpty()) {
                 throw DeviceOperationException.of("verify", master.name(), Reason.OTHER, "network " + network.get()
                         + " of VM " + vmId + " is not as realized: " + String.join("; ", unrepaired));
+            }
+        }
+        verifyGuestPorts(vmId, isolatedOn);
+    }
+
+    /**
+     * Makes the VM's ports as configure left them, warning of what it repaired: the port-security elements its
+     * record names (restored, with the whole table if it was flushed), and each port's isolation as its network
+     * says.
+     */
+    private void verifyGuestPorts(String vmId, Map<Integer, Boolean> isolatedOn) {
+        Map<String, PortSecurity.Entry> expected = BridgeTaps.portsOf(settings.rootDir(), vmId);
+        List<String> problems = expected.isEmpty() ? List.of() : security.verify(expected, false);
+        if (!problems.isEmpty()) {
+            List<String> repaired = security.admit(expected, this::everyone);
+            LOG.warn("verify of VM {}: port security was not as configured, repaired: {}", vmId,
+                    String.join("; ", repaired.isEmpty() ? problems : repaired));
+        }
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            Set<Integer> isolated = netlink.isolatedPorts();
+            List<Rtnetlink.Request> fixes = new ArrayList<>();
+            List<String> fixed = new ArrayList<>();
+            for (Link tap : netlink.links()) {
+                Boolean want = BridgeTaps.belongsTo(tap, vmId) ? isolatedOn.get(tap.masterIndex()) : null;
+                if (want != null && want != isolated.contains(tap.index())) {
+                    fixes.add(Rtnetlink.setPortFlags(tap.index(), tap.name(), false, false, want));
+                    fixed.add("port " + tap.name() + (want ? " was not isolated: isolated" : " was isolated: released"));
+                }
+            }
+            if (!fixes.isEmpty()) {
+                netlink.execute(fixes);
+                LOG.warn("verify of VM {}: port isolation was not as its network says, repaired: {}", vmId,
+                        String.join("; ", fixed));
             }
         }
     }

@@ -18,8 +18,10 @@ import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -51,7 +53,9 @@ public final class BridgeTaps {
     }
 
     /**
-     * Removes every TAP of the given VMs; unknown VMs are a no-op.
+     * Removes every TAP of the given VMs; unknown VMs are a no-op. Without a state directory this cannot know
+     * whose port-security table holds their ports: those elements stay until that state directory's GC or
+     * {@link #cleanup(Path, Collection)} removes them.
      *
      * @param vmIds the VMs
      * @return the VM IDs cleaned (all of them, when nothing failed)
@@ -82,7 +86,8 @@ public final class BridgeTaps {
     /**
      * Removes every TAP of the given VMs as {@link #cleanup(Collection)} does, holding the GC lock of the bridge
      * providers under {@code rootDir} (as {@link BridgeNetworkProvider#delete} does), so a GC cycle never
-     * races the delete, and forgetting the workspace their configure recorded.
+     * races the delete, forgetting the workspace and port-security entries their configure recorded and revoking
+     * those ports from this owner's port-security table.
      *
      * @param rootDir the providers' root directory
      * @param vmIds the VMs
@@ -95,9 +100,16 @@ public final class BridgeTaps {
         vmIds.forEach(TapNames::requireValidVmId); // before the lock: bad input waits for nothing
         try (Lease gc = BridgeNetworkProvider.gcLock(rootDir).acquire()) {
             Set<String> cleaned = cleanup(vmIds);
+            Map<String, Map<String, PortSecurity.Entry>> recorded = PortRecords.vms(rootDir);
+            Map<String, PortSecurity.Entry> ports = new TreeMap<>();
+            vmIds.forEach(vm -> ports.putAll(recorded.getOrDefault(vm, Map.of())));
+            if (!ports.isEmpty()) {
+                new PortSecurity(PortSecurity.ownerTag(rootDir)).revoke(ports);
+            }
             for (String vmId : vmIds) {
                 recordWorkspace(rootDir, vmId, Optional.empty());
             }
+            PortRecords.forget(rootDir, vmIds.stream().filter(recorded::containsKey).toList());
             return cleaned;
         }
     }
@@ -153,6 +165,37 @@ public final class BridgeTaps {
         } catch (IOException e) {
             throw new NetworkException("cannot record the workspace of VM " + vmId + " in " + file + ": " + e, e);
         }
+    }
+
+    /**
+     * Returns the port-security entries a configure under {@code rootDir} recorded for a VM.
+     *
+     * @param rootDir the providers' root directory
+     * @param vmId the VM
+     * @return TAP name to entry, empty when none is recorded
+     * @throws NetworkException if the records cannot be read
+     */
+    static Map<String, PortSecurity.Entry> portsOf(Path rootDir, String vmId) {
+        return PortRecords.vms(rootDir).getOrDefault(vmId, Map.of());
+    }
+
+    /**
+     * Returns the recorded port-security entries of every VM under {@code rootDir} whose TAPs exist among
+     * {@code links}: what this owner's port-security table should hold, exactly.
+     *
+     * @param rootDir the providers' root directory
+     * @param links every link of the namespace
+     * @return TAP name to entry
+     * @throws NetworkException if a record cannot be read
+     */
+    static Map<String, PortSecurity.Entry> allPorts(Path rootDir, List<Link> links) {
+        Map<String, PortSecurity.Entry> all = new TreeMap<>();
+        PortRecords.vms(rootDir).forEach((vm, ports) -> ports.forEach((tap, entry) -> {
+            if (links.stream().anyMatch(l -> l.name().equals(tap) && belongsTo(l, vm))) {
+                all.put(tap, entry);
+            }
+        }));
+        return all;
     }
 
     /**

@@ -4,9 +4,14 @@ import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.bridge.linux.Nftables;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -234,6 +239,23 @@ final class PortSecurity {
     }
 
     /**
+     * The owner tag of a state directory: the first 16 hex digits of the SHA-256 of its absolute, normalized path,
+     * so two state directories in one network namespace never share a table.
+     *
+     * @param rootDir the state directory
+     * @return the tag, 16 characters of {@code 0-9a-f}
+     */
+    static String ownerTag(Path rootDir) {
+        try {
+            byte[] hash = MessageDigest.getInstance("SHA-256")
+                    .digest(rootDir.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(hash, 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is required of every Java platform", e);
+        }
+    }
+
+    /**
      * The table's family and name, e.g. {@code bridge tapwire_portsec_1a2b3c4d}.
      *
      * @return the table
@@ -317,6 +339,41 @@ final class PortSecurity {
             return List.of();
         }
         return apply(scope::contains, Map.of(), Set.of(), null, "revoke");
+    }
+
+    /**
+     * Removes ports' elements as {@link #revoke(Collection)} does, knowing what they were admitted with (the
+     * provider's records): the elements are deleted in one transaction without reading the table, whose listing
+     * costs time in proportion to every port admitted. When that fails (an element is missing or other: a flush,
+     * a missed delete, a record that is not what the kernel holds), the table is read and the difference applied.
+     *
+     * @param admitted port name to the entry it was admitted with
+     * @return what had to change
+     * @throws InvalidNetworkSpecException if a port name is not a valid interface name of {@code A-Za-z0-9_.-}
+     * @throws dev.tapwire.network.DeviceOperationException if nftables refuses (with its error text)
+     */
+    List<String> revoke(Map<String, Entry> admitted) {
+        Map<String, Entry> known = requireValid(admitted);
+        if (known.isEmpty()) {
+            return List.of();
+        }
+        synchronized (lock) {
+            StringBuilder sb = new StringBuilder();
+            elementsOf(known).forEach((set, elements) -> {
+                if (!elements.isEmpty()) {
+                    sb.append("delete element ").append(table).append(' ').append(set).append(" { ")
+                            .append(String.join(", ", elements)).append(" }\n");
+                }
+            });
+            try {
+                Nftables.run(sb.toString());
+                LOG.debug("port security {} revoke: ports {}", table, known.keySet());
+                return known.keySet().stream().map(port -> "port " + port + ": revoked").toList();
+            } catch (Nftables.NftablesException e) {
+                LOG.debug("port security {} revoke: {}; comparing with the kernel's table", table, e.getMessage());
+            }
+            return revoke(known.keySet());
+        }
     }
 
     /**

@@ -122,6 +122,24 @@ class NamedNetworkProviderTest {
     }
 
     @Test
+    void aNicOnANamedNetworkIsAdmittedWithItsMacAndRegistryAddressOrOpenWhenItsPortSecurityIsOff() {
+        PortSecurity security = new PortSecurity(PortSecurity.ownerTag(root));
+        NicConfig web = provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web"),
+                List.of()).get(0);
+        NicConfig db = provider.configure("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("db")
+                .withoutPortSecurity(0), List.of()).get(0);
+
+        assertThat(security.admitted()).containsEntry(web.tap(), PortSecurity.Entry.strict(web.mac(),
+                web.network().ip())).as("off for the NIC: still no rogue DHCP servers or routers")
+                .containsEntry(db.tap(), PortSecurity.Entry.open());
+        assertThatThrownBy(() -> VmSpec.of(1).withAddress(0, Ipv4Address.parse("10.77.0.9"))
+                .withNetworks(List.of("team"))).isInstanceOf(InvalidNetworkSpecException.class)
+                .hasMessageContaining("NIC 0 is on named network team, whose registry gives its address");
+        provider.verify("vm-1");
+        provider.verify("vm-2");
+    }
+
+    @Test
     void theWorkspaceDefaultsToTheVmIdAndNicsBeyondTheNetworksNeedTheBridgeOption() {
         assertThatThrownBy(() -> provider.configure("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team")), List.of()))
                 .isInstanceOf(InvalidNetworkSpecException.class)

@@ -81,6 +81,20 @@ class PortSecurityTest {
     }
 
     @Test
+    void revokeWithTheRecordedEntriesDeletesThemAndFallsBackToTheTableWhenTheRecordIsWrong() {
+        security.admit(Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B), "p2", Entry.open()),
+                Map::of);
+
+        assertThat(security.revoke(Map.of("p0", Entry.strict(MAC_A, IP_A)))).containsExactly("port p0: revoked");
+        assertThat(security.admitted()).containsOnlyKeys("p1", "p2");
+        // the record says another MAC than the kernel holds: the table is read, and every element of p1 goes
+        assertThat(security.revoke(Map.of("p1", Entry.macOnly(MAC_A)))).isNotEmpty();
+        assertThat(security.admitted()).containsOnlyKeys("p2");
+        Nftables.run("flush ruleset");
+        assertThat(security.revoke(Map.of("p2", Entry.open()))).as("nothing left to revoke").isEmpty();
+    }
+
+    @Test
     void reconcileRestoresAFlushedRulesetAndAlteredRulesAndRemovesStrays() {
         Map<String, Entry> expected = Map.of("p0", Entry.strict(MAC_A, IP_A), "p1", Entry.macOnly(MAC_B));
         security.admit(expected, Map::of);

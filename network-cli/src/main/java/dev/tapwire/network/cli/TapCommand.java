@@ -1,8 +1,10 @@
 package dev.tapwire.network.cli;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tapwire.network.ConfigureRequest;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmSpec;
@@ -17,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -63,7 +66,14 @@ final class TapCommand {
                     + " it was created.")
             Path existingFile,
             @Option(names = "--record", description = "Print the VM's record (its spec and NIC configs) instead of"
-                    + " the bare NIC configs: what tap restore reads after a host reboot.") boolean record) {
+                    + " the bare NIC configs: what tap restore reads after a host reboot.") boolean record,
+            @Option(names = "--no-port-security", paramLabel = "NIC", description = "Turn port security off for"
+                    + " this NIC (repeatable; 0 is the first): its guest may send with any MAC and address; rogue DHCP"
+                    + " server replies and router advertisements are still dropped on a named network.")
+            List<Integer> unsecured,
+            @Option(names = "--address", paramLabel = "NIC=IPV4", description = "The address a NIC on no named"
+                    + " network uses (repeatable), e.g. 1=192.168.1.20: its port then allows IPv4 and ARP only from it"
+                    + " (without it, only the MAC is checked).") Map<Integer, String> addresses) {
         List<String> named = networks == null ? List.of() : networks;
         List<NicConfig> existing = existingFile == null ? List.of() : readConfigs(existingFile, vmId);
         int count = nics != null ? nics : Math.max(1, named.size());
@@ -71,7 +81,10 @@ final class TapCommand {
             throw new CommandLine.ParameterException(spec.commandLine(), "--bridge is required for the "
                     + (count - named.size()) + " NIC(s) on no --network");
         }
-        VmRecord wanted = new VmRecord(vmId, cpu, singleQueue, workspace, named, existing);
+        Map<Integer, Ipv4Address> given = new TreeMap<>();
+        (addresses == null ? Map.<Integer, String>of() : addresses).forEach((nic, ip) -> given.put(nic,
+                Ipv4Address.parse(ip)));
+        VmRecord wanted = new VmRecord(vmId, cpu, singleQueue, workspace, named, unsecured, given, existing);
         List<NicConfig> configs;
         try (BridgeNetworkProvider provider = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames,
                 !named.isEmpty()))) {
@@ -89,25 +102,36 @@ final class TapCommand {
      * @param singleQueue whether its VMM takes single-queue TAPs only
      * @param workspace the member name it joins its networks as, or null for the VM ID
      * @param networks its named networks, in NIC order
+     * @param noPortSecurity the NICs whose port security is off
+     * @param addresses the addresses given for NICs on no named network, by NIC
      * @param nics its NIC configs
      */
     record VmRecord(@JsonProperty("vm") String vm, @JsonProperty("cpu") int cpu,
             @JsonProperty("single_queue") boolean singleQueue, @JsonProperty("workspace") String workspace,
-            @JsonProperty("networks") List<String> networks, @JsonProperty("nics") List<NicConfig> nics) {
+            @JsonProperty("networks") List<String> networks,
+            @JsonProperty("no_port_security") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Integer> noPortSecurity,
+            @JsonProperty("addresses") @JsonInclude(JsonInclude.Include.NON_EMPTY) Map<Integer, Ipv4Address> addresses,
+            @JsonProperty("nics") List<NicConfig> nics) {
 
         VmRecord {
             networks = networks == null ? List.of() : List.copyOf(networks);
+            noPortSecurity = noPortSecurity == null ? List.of() : List.copyOf(noPortSecurity);
+            addresses = addresses == null ? Map.of() : Map.copyOf(addresses);
             nics = nics == null ? List.of() : List.copyOf(nics);
         }
 
         /** The spec the VM was configured with. */
         VmSpec spec() {
-            VmSpec spec = VmSpec.of(cpu).withMultiQueue(!singleQueue).withNetworks(networks);
+            VmSpec spec = VmSpec.of(cpu).withMultiQueue(!singleQueue).withNetworks(networks)
+                    .withoutPortSecurity(noPortSecurity.stream().mapToInt(Integer::intValue).toArray());
+            for (Map.Entry<Integer, Ipv4Address> a : new TreeMap<>(addresses).entrySet()) {
+                spec = spec.withAddress(a.getKey(), a.getValue());
+            }
             return workspace == null ? spec : spec.withWorkspace(workspace);
         }
 
         VmRecord withNics(List<NicConfig> configured) {
-            return new VmRecord(vm, cpu, singleQueue, workspace, networks, configured);
+            return new VmRecord(vm, cpu, singleQueue, workspace, networks, noPortSecurity, addresses, configured);
         }
     }
 

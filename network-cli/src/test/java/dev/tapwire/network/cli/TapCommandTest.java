@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import java.nio.file.Files;
@@ -108,6 +109,31 @@ class TapCommandTest {
         CliRunner.Result bad = cli.run("tap", "create", "vm-4ebo07", "--bridge", "br0", "--existing", saved.toString());
         assertThat(bad.status()).isEqualTo(2);
         assertThat(bad.err()).contains("--existing " + saved + " is not JSON");
+    }
+
+    @Test
+    void createTakesThePortSecuritySettingsAndTheRecordKeepsThemForRestore() throws Exception {
+        CliRunner.Result created = cli.run("tap", "create", "ps000001", "--bridge", "br0", "--nics", "2",
+                "--no-port-security", "1", "--address", "0=192.0.2.10", "--record");
+        assertThat(created.status()).as(created.err()).isZero();
+        JsonNode record = json.readTree(created.out());
+        assertThat(record.get("no_port_security").toString()).isEqualTo("[1]");
+        assertThat(record.get("addresses").toString()).isEqualTo("{\"0\":\"192.0.2.10\"}");
+        String table = Nftables.run("list ruleset");
+        assertThat(table).contains("\"btps000001-0\" . 192.0.2.10").doesNotContain("btps000001-1");
+        Path saved = state.resolve("ps.json");
+        Files.writeString(saved, "[" + created.out() + "]");
+        assertThat(cli.run("tap", "rm", "ps000001").status()).isZero();
+        assertThat(Nftables.run("list ruleset")).doesNotContain("btps000001");
+
+        CliRunner.Result restored = cli.run("tap", "restore", saved.toString(), "--bridge", "br0");
+        assertThat(restored.status()).as(restored.err()).isZero();
+        assertThat(Nftables.run("list ruleset"))
+                .contains("\"btps000001-0\" . 192.0.2.10").doesNotContain("btps000001-1");
+
+        CliRunner.Result bad = cli.run("tap", "create", "ps000002", "--bridge", "br0", "--no-port-security", "3");
+        assertThat(bad.status()).isNotZero();
+        assertThat(bad.err()).contains("VM ps000002 has 1 NIC(s)").contains("port security off for NIC 3");
     }
 
     @Test

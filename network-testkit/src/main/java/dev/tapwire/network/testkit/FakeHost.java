@@ -1,6 +1,8 @@
 package dev.tapwire.network.testkit;
 
 import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.MacAddress;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -24,7 +26,20 @@ public final class FakeHost {
     public record Tap(String name, String vmId, String bridge, boolean multiQueue) {
     }
 
+    /**
+     * What a guest port may send, as the bridge backend's port security filters it.
+     *
+     * @param tap the TAP name
+     * @param filtered whether port security is on for the NIC (off: anything but rogue DHCP servers and routers)
+     * @param mac the only source MAC allowed, when filtered
+     * @param ip the only IPv4 source allowed, when filtered and the address is known (a named network's, or the
+     *     one the manager gave); empty for MAC and ARP checks only
+     */
+    public record GuestPort(String tap, boolean filtered, Optional<MacAddress> mac, Optional<Ipv4Address> ip) {
+    }
+
     private final Map<String, Tap> taps = new ConcurrentHashMap<>();
+    private final Map<String, GuestPort> ports = new ConcurrentHashMap<>();
     private final Map<String, DeviceOperationException> failures = new ConcurrentHashMap<>();
     private final ReentrantLock gcLock = new ReentrantLock();
     private final Map<String, String> workspaces = new ConcurrentHashMap<>(); // VM → workspace on named networks
@@ -78,6 +93,22 @@ public final class FakeHost {
      */
     public void remove(String name) {
         taps.remove(name);
+        ports.remove(name);
+    }
+
+    /**
+     * Returns what a TAP's guest may send, as its configure set it.
+     *
+     * @param tap the TAP name
+     * @return the port's settings, or empty when the TAP does not exist
+     */
+    public Optional<GuestPort> guestPort(String tap) {
+        return Optional.ofNullable(ports.get(tap));
+    }
+
+    /** Sets what a TAP's guest may send. */
+    void putGuestPort(GuestPort port) {
+        ports.put(port.tap(), port);
     }
 
     /** Records the workspace a VM joined its named networks as, or forgets it (empty). */

@@ -3,6 +3,7 @@ package dev.tapwire.network.testkit;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkProvider;
@@ -42,7 +43,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>TAPs live on a {@link FakeHost}; providers made by the factory for the same root directory share one,
  * as providers on one machine share a kernel. Unlike the bridge backend it keeps guest records, so
- * {@link #inspect} and {@link #list} report what was configured.
+ * {@link #inspect} and {@link #list} report what was configured, and {@link FakeHost#guestPort} what each
+ * guest may send (the spec's port-security settings, as the bridge backend applies them).
  *
  * <pre>{@code
  * NetworkProvider memory = NetworkProviders.create("memory", ProviderSettings.of(tempDir).with("bridge", "br0"));
@@ -141,6 +143,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     @Override
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
         List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing, naming);
+        vm.requireNics(vmId, nics);
         List<NicConfig> result = new ArrayList<>();
         synchronized (host) { // checked and joined under the host's lock, as the bridge backend holds its GC lock
             NetworkJoins joins = NetworkJoins.check(registry, vmId, vm,
@@ -178,6 +181,9 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                 for (int i = 0; i < joins.size(); i++) {
                     result.set(i, result.get(i).withNetwork(joins.guest(i)));
                 }
+                for (int i = 0; i < nics; i++) {
+                    host.putGuestPort(guestPort(vm, i, result.get(i)));
+                }
             } catch (RuntimeException e) {
                 created.forEach(host::remove);
                 joins.undo(e);
@@ -187,6 +193,15 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
         }
         records.put(vmId, new VmNetworks(vmId, result));
         return List.copyOf(result);
+    }
+
+    /** What a NIC's guest may send, as the bridge backend's port security filters its port. */
+    private static FakeHost.GuestPort guestPort(VmSpec vm, int nic, NicConfig config) {
+        if (!vm.portSecurity(nic)) {
+            return new FakeHost.GuestPort(config.tap(), false, Optional.empty(), Optional.empty());
+        }
+        Optional<Ipv4Address> ip = config.network() != null ? Optional.of(config.network().ip()) : vm.address(nic);
+        return new FakeHost.GuestPort(config.tap(), true, Optional.of(config.mac()), ip);
     }
 
     @Override

@@ -313,6 +313,25 @@ public abstract class NetworkProviderContractKit {
             configure("c0ffee04", 1, VmSpec.of(1));
             provider().verify("c0ffee04");
         }
+
+        @Test
+        void portSecurityCanBeTurnedOffPerNicAndAnAddressGivenForANicOfNoNamedNetwork() throws Exception {
+            List<NicConfig> nics = configure("c0ffee05", 2, VmSpec.of(1).withAddress(0, Ipv4Address.parse("10.9.8.7"))
+                    .withoutPortSecurity(1));
+            assertThat(nics).hasNics(2);
+            provider().verify("c0ffee05");
+        }
+
+        @Test
+        void portSecuritySettingsForANicTheVmLacksAreRefusedAndNothingIsMade() throws Exception {
+            assertThatThrownBy(() -> configure("c0ffee06", 1, VmSpec.of(1).withoutPortSecurity(1)))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("NIC 1");
+            assertThatThrownBy(() -> configure("c0ffee06", 1, VmSpec.of(1).withAddress(3,
+                    Ipv4Address.parse("10.9.8.7")))).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("NIC 3");
+            assertThat(configure("c0ffee06", 1, VmSpec.of(1))).as("nothing of the refused calls is left")
+                    .hasNics(1);
+        }
     }
 
     /** Recovery after a host reboot: the same names and MACs. */

@@ -6,12 +6,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.NetworkProviders;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,6 +30,22 @@ class InMemoryNetworkProviderTest {
         assertThat(provider.host().taps()).containsOnlyKeys("btvm-00001-0", "btvm-00001-1");
         assertThat(provider.host().taps().get("btvm-00001-0").multiQueue()).isTrue();
         provider.delete(List.of("vm-00001"));
+    }
+
+    @Test
+    void eachGuestPortReportsThePortSecurityItsSpecAsked() {
+        InMemoryNetworkProvider provider = new InMemoryNetworkProvider(ProviderSettings.of(root).with("bridge", "cni0"));
+        Ipv4Address ip = Ipv4Address.parse("10.9.8.7");
+        List<NicConfig> nics = provider.configure("vm-00002", 3, VmSpec.of(1).withAddress(1, ip).withoutPortSecurity(2),
+                List.of());
+        assertThat(provider.host().guestPort(nics.get(0).tap())).contains(new FakeHost.GuestPort(nics.get(0).tap(),
+                true, Optional.of(nics.get(0).mac()), Optional.empty()));
+        assertThat(provider.host().guestPort(nics.get(1).tap())).contains(new FakeHost.GuestPort(nics.get(1).tap(),
+                true, Optional.of(nics.get(1).mac()), Optional.of(ip)));
+        assertThat(provider.host().guestPort(nics.get(2).tap())).contains(new FakeHost.GuestPort(nics.get(2).tap(),
+                false, Optional.empty(), Optional.empty()));
+        provider.delete(List.of("vm-00002"));
+        assertThat(provider.host().guestPort(nics.get(0).tap())).isEmpty();
     }
 
     @Test

@@ -5,13 +5,10 @@ import dev.tapwire.network.bridge.linux.raw.Linux;
 /**
  * Bridge port flags set through rtnetlink as {@code bridge link set dev PORT …} does: {@code RTM_SETLINK}, family
  * {@code AF_BRIDGE}, the flags nested in {@code IFLA_PROTINFO}. Send the requests with {@link Rtnetlink#execute}.
+ * (Configure sets isolation together with the other port flags, {@link Rtnetlink#setPortFlags(int, String, boolean,
+ * boolean, boolean)}, in one message; this is the {@code bridge link} form.)
  */
 public final class BridgePorts {
-
-    /** {@code IFLA_PROTINFO}: with {@code AF_BRIDGE}, the nest of {@code IFLA_BRPORT_*} flags. */
-    private static final int IFLA_PROTINFO = 12;
-    /** {@code IFLA_BRPORT_ISOLATED} (u8): an isolated port exchanges frames only with ports that are not isolated. */
-    private static final int IFLA_BRPORT_ISOLATED = 0x21;
 
     private BridgePorts() {
     }
@@ -29,8 +26,8 @@ public final class BridgePorts {
     public static Rtnetlink.Request setIsolated(int index, String name, boolean isolated) {
         Rtnetlink.Message m = new Rtnetlink.Message(Linux.RTM_SETLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
                 .ifinfo(Linux.AF_BRIDGE, index, 0, 0);
-        int protinfo = m.beginNested(IFLA_PROTINFO);
-        m.u8(IFLA_BRPORT_ISOLATED, isolated ? 1 : 0);
+        int protinfo = m.beginNested(Linux.IFLA_PROTINFO);
+        m.u8(Linux.IFLA_BRPORT_ISOLATED, isolated ? 1 : 0);
         m.endNested(protinfo);
         return new Rtnetlink.Request("RTM_SETLINK AF_BRIDGE isolated " + (isolated ? "on" : "off"), name, m, 0);
     }

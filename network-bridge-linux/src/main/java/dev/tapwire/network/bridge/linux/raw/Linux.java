@@ -165,6 +165,10 @@ public final class Linux {
     public static final int IFLA_BRPORT_LEARNING = 8;
     /** {@code IFLA_BRPORT_UNICAST_FLOOD}: whether frames to unknown MACs are flooded to this port. */
     public static final int IFLA_BRPORT_UNICAST_FLOOD = 9;
+    /** {@code IFLA_BRPORT_ISOLATED} (u8): an isolated port exchanges frames only with ports that are not isolated. */
+    public static final int IFLA_BRPORT_ISOLATED = 0x21;
+    /** {@code IFLA_PROTINFO}: with {@code AF_BRIDGE}, the nest of {@code IFLA_BRPORT_*} flags. */
+    public static final int IFLA_PROTINFO = 12;
     /** {@code RTM_NEWNEIGH}: add a neighbour or, with {@code AF_BRIDGE}, a forwarding-database entry. */
     public static final int RTM_NEWNEIGH = 28;
     /** {@code NLM_F_REPLACE}. */
