@@ -123,10 +123,10 @@ public record MacAddress(long bits) {
     }
 
     /**
-     * Returns the MAC of a named network's gateway (its bridge on the host): locally administered unicast,
-     * derived from the network name by SHA-256 (apart from every member MAC), so guests see the same gateway MAC
-     * whenever the bridge is re-created, e.g. after a host reboot, and a bridge made for the network can be told
-     * from one that merely has its name.
+     * Returns the owner-independent MAC of a named network's gateway: locally administered unicast, derived from
+     * the network name by SHA-256 (apart from every member MAC), so it is the same whenever it is derived again.
+     * No member may hold it. The Linux realizer derives its bridge's MAC the same way with the state directory's
+     * owner tag added, so that two state directories on one host never take each other's bridge.
      *
      * @param network the network name
      * @return the address

@@ -54,7 +54,7 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
     private BridgeGcModule(Path rootDir) {
         this.rootDir = rootDir;
         this.lock = BridgeNetworkProvider.gcLock(rootDir);
-        this.security = new PortSecurity(PortSecurity.ownerTag(rootDir));
+        this.security = new PortSecurity(NetworkRealizer.ownerTag(rootDir));
     }
 
     /**

@@ -131,7 +131,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         this.owner = ownerOf(settings, group);
         this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         this.gcLock = gcLock(settings.rootDir());
-        this.security = new PortSecurity(PortSecurity.ownerTag(settings.rootDir()));
+        this.security = new PortSecurity(NetworkRealizer.ownerTag(settings.rootDir()));
         if (bridge.isPresent()) {
             try (Rtnetlink netlink = Rtnetlink.open()) {
                 bridgeLink(netlink);

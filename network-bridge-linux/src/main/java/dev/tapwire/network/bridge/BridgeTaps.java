@@ -104,7 +104,7 @@ public final class BridgeTaps {
             Map<String, PortSecurity.Entry> ports = new TreeMap<>();
             vmIds.forEach(vm -> ports.putAll(recorded.getOrDefault(vm, Map.of())));
             if (!ports.isEmpty()) {
-                new PortSecurity(PortSecurity.ownerTag(rootDir)).revoke(ports);
+                new PortSecurity(NetworkRealizer.ownerTag(rootDir)).revoke(ports);
             }
             for (String vmId : vmIds) {
                 recordWorkspace(rootDir, vmId, Optional.empty());

@@ -4,14 +4,10 @@ import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.bridge.linux.Nftables;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -236,23 +232,6 @@ final class PortSecurity {
         }
         this.table = "bridge tapwire_portsec_" + ownerTag;
         this.lock = LOCKS.computeIfAbsent(table, t -> new Object());
-    }
-
-    /**
-     * The owner tag of a state directory: the first 16 hex digits of the SHA-256 of its absolute, normalized path,
-     * so two state directories in one network namespace never share a table.
-     *
-     * @param rootDir the state directory
-     * @return the tag, 16 characters of {@code 0-9a-f}
-     */
-    static String ownerTag(Path rootDir) {
-        try {
-            byte[] hash = MessageDigest.getInstance("SHA-256")
-                    .digest(rootDir.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(hash, 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is required of every Java platform", e);
-        }
     }
 
     /**

@@ -81,7 +81,7 @@ class GuestPortsTest {
             interfaces.setIpv4(BRIDGE, GATEWAY, 24);
         }
         provider = new BridgeNetworkProvider(ProviderSettings.of(root).with("bridge", BRIDGE));
-        security = new PortSecurity(PortSecurity.ownerTag(root));
+        security = new PortSecurity(NetworkRealizer.ownerTag(root));
         // the guests' MACs are given through saved configs, as a manager recovering its VMs passes them
         victimNics = provider.configure(VICTIM_VM, 1, VmSpec.of(1).withoutPortSecurity(0), List.of(saved(VICTIM_VM,
                 VICTIM_MAC)));
@@ -313,7 +313,7 @@ class GuestPortsTest {
         try (BridgeNetworkProvider second = new BridgeNetworkProvider(ProviderSettings.of(other)
                 .with("bridge", BRIDGE))) {
             second.configure("tenant02", 1, VmSpec.of(1), List.of());
-            PortSecurity theirs = new PortSecurity(PortSecurity.ownerTag(other));
+            PortSecurity theirs = new PortSecurity(NetworkRealizer.ownerTag(other));
             assertThat(theirs.table()).isNotEqualTo(security.table());
             assertThat(theirs.admitted()).containsOnlyKeys(second.naming().tapName("tenant02", 0));
 

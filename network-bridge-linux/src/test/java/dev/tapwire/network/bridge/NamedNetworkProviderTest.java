@@ -123,7 +123,7 @@ class NamedNetworkProviderTest {
 
     @Test
     void aNicOnANamedNetworkIsAdmittedWithItsMacAndRegistryAddressOrOpenWhenItsPortSecurityIsOff() {
-        PortSecurity security = new PortSecurity(PortSecurity.ownerTag(root));
+        PortSecurity security = new PortSecurity(NetworkRealizer.ownerTag(root));
         NicConfig web = provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web"),
                 List.of()).get(0);
         NicConfig db = provider.configure("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("db")

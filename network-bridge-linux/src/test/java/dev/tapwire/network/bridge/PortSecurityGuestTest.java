@@ -79,7 +79,7 @@ class PortSecurityGuestTest {
         provider = new BridgeNetworkProvider(ProviderSettings.of(root).withRegistry(registry));
         NicConfig alpha = nic("alpha");
         NicConfig beta = nic("beta");
-        PortSecurity security = new PortSecurity(PortSecurity.ownerTag(root));
+        PortSecurity security = new PortSecurity(NetworkRealizer.ownerTag(root));
         Map<String, Entry> both = Map.of(alpha.tap(), Entry.strict(alpha.mac(), alpha.network().ip()), beta.tap(),
                 Entry.strict(beta.mac(), beta.network().ip()));
         assertThat(security.admitted()).as("configure admitted both").isEqualTo(both);
