@@ -422,6 +422,9 @@ public final class NetworkRealizer {
             RuntimeDirectory.ensure(runtime, stateDir);
             stopLegacyDnsmasq(wanted.network());
             madeBridge = ensureBridge(wanted);
+            if (before.isPresent() && before.get().isolated() != wanted.isolated()) {
+                isolateGuestPorts(wanted); // the VMs already on the bridge follow the new setting now
+            }
             DataChange data = writeData(wanted.network(), record, dnsmasq);
             if (before.isPresent() && before.get().nat() != wanted.nat()) {
                 dnsmasq.stop(); // with NAT it forwards other names upstream, without it answers only its own
@@ -1189,6 +1192,28 @@ public final class NetworkRealizer {
                 throw e;
             }
             return made;
+        }
+    }
+
+    /** Sets {@code IFLA_BRPORT_ISOLATED} on every tapwire TAP on the network's bridge as the realization says. */
+    private void isolateGuestPorts(Realization r) {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            Optional<Link> bridge = netlink.link(r.bridge());
+            if (bridge.isEmpty()) {
+                return;
+            }
+            List<Rtnetlink.Request> ports = new ArrayList<>();
+            for (Link l : netlink.links()) {
+                if (l.masterIndex() == bridge.get().index() && l.alias() != null
+                        && l.alias().startsWith(BridgeTaps.ALIAS_PREFIX)) {
+                    ports.add(Rtnetlink.setPortFlags(l.index(), l.name(), false, false, r.isolated()));
+                }
+            }
+            if (!ports.isEmpty()) {
+                netlink.execute(ports);
+                LOG.debug("network {}: {} guest ports now {}", r.network(), ports.size(),
+                        r.isolated() ? "isolated from each other" : "no longer isolated");
+            }
         }
     }
 
