@@ -9,7 +9,6 @@ import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
-import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.QemuGuest;
 import dev.tapwire.network.testkit.TemporaryRegistry;
@@ -45,21 +44,12 @@ class DnsContinuityGuestTest {
 
     @BeforeAll
     static void buildImage() throws Exception {
-        List<String> missing = new ArrayList<>();
-        NetworkRealizer.unavailabilityCause().ifPresent(missing::add);
-        QemuGuest.unavailabilityCause().ifPresent(missing::add);
-        HostRequirements.assume(missing.isEmpty(), String.join("; ", missing));
-        image = QemuGuest.image(Path.of("target/guest"));
+        image = Guests.imageOrSkip();
     }
 
     @AfterEach
     void stop() {
-        guests.forEach(QemuGuest::close);
-        if (provider != null) {
-            provider.delete(List.of("alpha", "beta", "gamma"));
-            NetworkRealizer realizer = provider.realizer().orElseThrow();
-            realizer.list().forEach(r -> realizer.unrealize(r.network()));
-        }
+        Guests.tearDown(guests, provider, List.of("alpha", "beta", "gamma"));
     }
 
     @Test

@@ -45,29 +45,14 @@ class GuestProofTest {
     private final List<QemuGuest> guests = new ArrayList<>();
     private BridgeNetworkProvider provider;
 
-    private static void assumeTools() {
-        List<String> missing = new ArrayList<>();
-        NetworkRealizer.unavailabilityCause().ifPresent(missing::add);
-        QemuGuest.unavailabilityCause().ifPresent(missing::add);
-        HostRequirements.assume(missing.isEmpty(), String.join("; ", missing));
-    }
-
     @BeforeAll
     static void buildImage() throws Exception {
-        assumeTools();
-        image = QemuGuest.image(Path.of("target/guest"));
+        image = Guests.imageOrSkip();
     }
 
     @AfterEach
-    void stop() throws Exception {
-        for (QemuGuest g : guests) {
-            g.close();
-        }
-        if (provider != null) {
-            provider.delete(List.of("alpha", "beta", "gamma"));
-            NetworkRealizer realizer = provider.realizer().orElseThrow();
-            realizer.list().forEach(r -> realizer.unrealize(r.network()));
-        }
+    void stop() {
+        Guests.tearDown(guests, provider, List.of("alpha", "beta", "gamma"));
     }
 
     @Test

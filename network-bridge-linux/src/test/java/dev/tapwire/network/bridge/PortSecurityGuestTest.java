@@ -9,7 +9,6 @@ import dev.tapwire.network.bridge.PortSecurity.Entry;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
-import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.QemuGuest;
 import dev.tapwire.network.testkit.TemporaryRegistry;
@@ -45,30 +44,14 @@ class PortSecurityGuestTest {
     private final List<QemuGuest> guests = new ArrayList<>();
     private BridgeNetworkProvider provider;
 
-    private static void assumeTools() {
-        List<String> missing = new ArrayList<>();
-        NetworkRealizer.unavailabilityCause().ifPresent(missing::add);
-        QemuGuest.unavailabilityCause().ifPresent(missing::add);
-        Nftables.unavailabilityCause().ifPresent(missing::add);
-        HostRequirements.assume(missing.isEmpty(), String.join("; ", missing));
-    }
-
     @BeforeAll
     static void buildImage() throws Exception {
-        assumeTools();
-        image = QemuGuest.image(Path.of("target/guest"));
+        image = Guests.imageOrSkip(Nftables.unavailabilityCause());
     }
 
     @AfterEach
     void stop() {
-        for (QemuGuest g : guests) {
-            g.close();
-        }
-        if (provider != null) {
-            provider.delete(List.of("alpha", "beta"));
-            NetworkRealizer realizer = provider.realizer().orElseThrow();
-            realizer.list().forEach(r -> realizer.unrealize(r.network()));
-        }
+        Guests.tearDown(guests, provider, List.of("alpha", "beta"));
     }
 
     @Test
