@@ -445,10 +445,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Long> free = freeOffsets(record, hint, guess <= hint ? seen.get(3) : null, CANDIDATES, run);
             hints.put(network, new HintSeen(hint, hintRevision));
             // the hint's revision: every leave rewrites it, so a join read before a leave never applies after it
-            List<Cmp> guards = new ArrayList<>(List.of(
-                    new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
-                    new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-                    new Cmp(key("r/" + network), Cmp.Op.EQUAL, CmpTarget.createRevision(0)), noImportApplying()));
+            List<Cmp> guards = joinGuards(network, hintRevision);
             List<Op> raise = new ArrayList<>();
             long raisedTo = -1;
             if (run.size() >= PAGE) {
@@ -526,11 +523,8 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             KeyValue hintKv = first(seen.get(2));
             long hintRevision = hintKv == null ? 0 : hintKv.getModRevision();
-            List<Cmp> guards = List.of(
-                    new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
-                    new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-                    new Cmp(key("r/" + network), Cmp.Op.EQUAL, CmpTarget.createRevision(0)), noImportApplying());
-            TxnResponse response = commitResponse(kv.txn().If(joinCompares(network, ws, networkKv, offset, guards))
+            TxnResponse response = commitResponse(kv.txn()
+                    .If(joinCompares(network, ws, networkKv, offset, joinGuards(network, hintRevision)))
                     .Then(joinPuts(network, ws, record, offset, List.of())));
             if (!response.isSucceeded()) {
                 return null; // the network, the member, the address or the hint changed meanwhile: read again
@@ -539,6 +533,16 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             LOG.debug("workspace {} joins network {} with the requested address {}", ws, network, requested);
             return requested;
         });
+    }
+
+    /**
+     * The guards of every join besides the network, the member and the address: the hint's revision (every leave
+     * rewrites it), no import mark, no remove mark, no import being applied.
+     */
+    private List<Cmp> joinGuards(String network, long hintRevision) {
+        return List.of(new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
+                new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                new Cmp(key("r/" + network), Cmp.Op.EQUAL, CmpTarget.createRevision(0)), noImportApplying());
     }
 
     /**
