@@ -23,6 +23,12 @@ import java.util.function.Consumer;
  *   <tr><td>{@link #join(String, String)}</td><td>lowest free host, skipping network address, gateway and
  *       broadcast; a re-join returns the same address; exhausted → {@link AddressExhaustedException};
  *       blank workspace → {@link InvalidNetworkSpecException}</td></tr>
+ *   <tr><td>{@link #join(String, String, Ipv4Address)}</td><td>joins with the requested address when it is a
+ *       free host of the subnet (not the network address, gateway or broadcast; else
+ *       {@link InvalidNetworkSpecException}); a member holding exactly that address gets it back; a member holding
+ *       another address, or an address another member holds, → {@link AddressInUseException} naming the holder,
+ *       and nothing changes. The address is kept until the member leaves: a later join without a request
+ *       returns it, a join after a leave without a request gets the lowest free host</td></tr>
  *   <tr><td>{@link #leave(String, String)}</td><td>frees the address; idempotent, never throws for an
  *       unknown network or a non-member</td></tr>
  *   <tr><td>{@link #leaveAll(String)}</td><td>leaves every network</td></tr>
@@ -110,6 +116,26 @@ public interface NetworkRegistry {
      * @throws AddressExhaustedException if the subnet has no free host
      */
     Ipv4Address join(String network, String workspace);
+
+    /**
+     * Joins a workspace to a network with a requested (static) address, or returns it when the workspace already
+     * holds exactly that address. The member keeps the address until it leaves; a join without a request after
+     * a leave gets the lowest free host, so a VM manager that wants the same address after stop/start keeps
+     * requesting it.
+     *
+     * @param network the network name
+     * @param workspace the workspace name (trimmed; non-blank)
+     * @param requested the address, a host of the network's subnet other than its network, gateway and broadcast
+     *     addresses
+     * @return {@code requested}
+     * @throws NetworkNotFoundException if there is no such network
+     * @throws InvalidNetworkSpecException if the workspace name is blank or malformed, or the address is outside
+     *     the subnet or is its network, gateway or broadcast address
+     * @throws AddressInUseException if another member holds the address (the message names it), or the workspace
+     *     holds another address on the network; nothing changes then
+     * @throws NullPointerException if {@code requested} is null
+     */
+    Ipv4Address join(String network, String workspace, Ipv4Address requested);
 
     /**
      * Removes a workspace from a network, freeing its address; does nothing when it is not a member

@@ -1,6 +1,7 @@
 package dev.tapwire.network.spi;
 
 import dev.tapwire.network.AddressExhaustedException;
+import dev.tapwire.network.AddressInUseException;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
@@ -122,6 +123,62 @@ public final class RegistryRules {
             throw new InvalidNetworkSpecException("subnet prefix /" + prefix + " does not fit pool " + pool
                     + ": it must be longer than /" + pool.prefixLength() + " and at most /30");
         }
+    }
+
+    /**
+     * Decides a join that requests an address, as every registry must: the address must be a host of the
+     * network's subnet other than the network, gateway and broadcast addresses; a member that holds exactly that
+     * address keeps it; a member that holds another address, or an address that another member holds, is refused.
+     *
+     * @param record the network as read
+     * @param workspace the trimmed workspace name
+     * @param requested the address asked for
+     * @return true when the workspace already holds {@code requested} (nothing to change), false when it may join
+     *     with it
+     * @throws InvalidNetworkSpecException if the address is outside the subnet or is its network, gateway or
+     *     broadcast address
+     * @throws AddressInUseException if the workspace holds another address there, or another member holds this one
+     *     (naming that member)
+     */
+    public static boolean requireRequestable(NetworkRecord record, String workspace, Ipv4Address requested) {
+        Ipv4Subnet subnet = record.subnet();
+        if (!subnet.contains(requested)) {
+            throw new InvalidNetworkSpecException("address " + requested + " requested by " + workspace
+                    + " is outside network " + record.name() + "'s subnet " + subnet + "; request a host of " + subnet
+                    + " other than its gateway " + record.gateway());
+        }
+        if (requested.equals(record.gateway()) || requested.equals(subnet.networkAddress())
+                || (subnet.prefixLength() < 31 && requested.equals(subnet.broadcastAddress()))) {
+            throw new InvalidNetworkSpecException("address " + requested + " requested by " + workspace
+                    + " is the network, gateway or broadcast address of network " + record.name() + " (" + subnet
+                    + ", gateway " + record.gateway() + "); request another host of " + subnet);
+        }
+        Optional<Member> own = record.member(workspace);
+        if (own.isPresent()) {
+            if (own.get().ip().equals(requested)) {
+                return true;
+            }
+            throw new AddressInUseException("workspace " + workspace + " already holds " + own.get().ip()
+                    + " on network " + record.name() + ", not the requested " + requested + "; leave the network"
+                    + " first to join with another address");
+        }
+        record.members().stream().filter(m -> m.ip().equals(requested)).findFirst().ifPresent(holder -> {
+            throw addressHeld(record.name(), requested, holder.workspace());
+        });
+        return false;
+    }
+
+    /**
+     * Returns the error for a requested address that a member holds.
+     *
+     * @param network the network name
+     * @param requested the address asked for
+     * @param holder the member that holds it
+     * @return the exception, naming the holder
+     */
+    public static AddressInUseException addressHeld(String network, Ipv4Address requested, String holder) {
+        return new AddressInUseException("address " + requested + " on network " + network + " is held by member "
+                + holder + "; request a free address, or join without one to get the lowest free host");
     }
 
     /**

@@ -26,6 +26,8 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -175,8 +177,13 @@ final class NetworkCommand {
     }
 
     @Command(name = "join", description = "Join a workspace to a network and print its address.")
-    int join(@Parameters(paramLabel = "NAME") String name, @Parameters(paramLabel = "WORKSPACE") String workspace) {
-        Ipv4Address ip = root.registry().join(name, workspace);
+    int join(@Parameters(paramLabel = "NAME") String name, @Parameters(paramLabel = "WORKSPACE") String workspace,
+            @Option(names = "--ip", paramLabel = "ADDRESS", converter = AddressConverter.class,
+                    description = "Join with this (static) address: a free host of the subnet, not its gateway."
+                            + " Without it, the lowest free host.")
+            Ipv4Address requested) {
+        Ipv4Address ip = requested == null ? root.registry().join(name, workspace)
+                : root.registry().join(name, workspace, requested);
         root.syncRealized();
         if (root.json) {
             root.printJson(new Member(workspace.strip(), ip));
@@ -247,5 +254,17 @@ final class NetworkCommand {
             table.row(n.name(), n.subnet(), n.gateway(), n.members().size(), n.createdAtText());
         }
         table.print(root.out);
+    }
+
+    /** Reads {@code --ip}: a malformed address is a usage error (status 2) that says what is accepted. */
+    static final class AddressConverter implements ITypeConverter<Ipv4Address> {
+        @Override
+        public Ipv4Address convert(String value) {
+            try {
+                return Ipv4Address.parse(value);
+            } catch (InvalidNetworkSpecException e) {
+                throw new TypeConversionException(e.getMessage());
+            }
+        }
     }
 }

@@ -79,6 +79,37 @@ class NetworkCommandTest {
     }
 
     @Test
+    void joinWithIpTakesThatAddressAndRefusesOneHeldByAnotherMemberNamingIt() throws Exception {
+        cli.run("network", "create", "dev");
+        CliRunner.Result join = cli.run("network", "join", "dev", "w1", "--ip", "10.44.1.20");
+        assertThat(join.status()).as(join.err()).isZero();
+        assertThat(join.out().strip()).isEqualTo("10.44.1.20");
+        Member again = json.readValue(cli.run("--json", "network", "join", "dev", "w1", "--ip", "10.44.1.20").out(),
+                Member.class);
+        assertThat(again).isEqualTo(new Member("w1", dev.tapwire.network.Ipv4Address.parse("10.44.1.20")));
+
+        CliRunner.Result held = cli.run("network", "join", "dev", "w2", "--ip", "10.44.1.20");
+        assertThat(held.status()).isEqualTo(1);
+        assertThat(held.err()).startsWith("tapwire: error: address 10.44.1.20 on network dev is held by member w1");
+        CliRunner.Result gateway = cli.run("network", "join", "dev", "w2", "--ip", "10.44.1.1");
+        assertThat(gateway.status()).isEqualTo(1);
+        assertThat(gateway.err()).contains("gateway");
+        assertThat(FileNetworkRegistry.open(state).get("dev").workspaces()).containsExactly("w1");
+    }
+
+    @Test
+    void joinWithAMalformedIpIsAUsageErrorSayingWhatIsAccepted() {
+        cli.run("network", "create", "dev");
+        for (String bad : List.of("10.44.1.300", "10.44.1", "w1", "")) {
+            CliRunner.Result r = cli.run("network", "join", "dev", "w1", "--ip", bad);
+            assertThat(r.status()).as(bad).isEqualTo(2);
+            assertThat(r.err()).as(bad).startsWith("tapwire: error: ").contains("invalid IPv4 address")
+                    .contains("dotted quad");
+        }
+        assertThat(FileNetworkRegistry.open(state).get("dev").members()).isEmpty();
+    }
+
+    @Test
     void failuresExitOneWithAnErrorLine() {
         CliRunner.Result badCidr = cli.run("network", "create", "dev", "--subnet", "10.0.0.0/33");
         assertThat(badCidr.status()).isEqualTo(1);

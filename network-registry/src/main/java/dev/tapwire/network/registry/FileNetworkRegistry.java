@@ -231,11 +231,22 @@ public final class FileNetworkRegistry implements NetworkRegistry {
                 return new Change<>(existing.get().ip(), null);
             }
             Ipv4Address ip = lowestFreeHost(record);
-            List<Member> members = new ArrayList<>(record.members().size() + 1);
-            members.addAll(record.members());
-            members.add(new Member(ws, ip));
             LOG.debug("workspace {} joins network {} as {}", ws, network, ip);
-            return new Change<>(ip, replace(index, record, record.withMembers(members)));
+            return new Change<>(ip, withMember(index, record, ws, ip));
+        });
+    }
+
+    @Override
+    public Ipv4Address join(String network, String workspace, Ipv4Address requested) {
+        String ws = RegistryRules.requireWorkspace(workspace);
+        Objects.requireNonNull(requested, "requested");
+        return mutate(index -> {
+            NetworkRecord record = index.find(network).orElseThrow(() -> notFound(network));
+            if (RegistryRules.requireRequestable(record, ws, requested)) {
+                return new Change<>(requested, null);
+            }
+            LOG.debug("workspace {} joins network {} with the requested address {}", ws, network, requested);
+            return new Change<>(requested, withMember(index, record, ws, requested));
         });
     }
 
@@ -373,6 +384,14 @@ public final class FileNetworkRegistry implements NetworkRegistry {
             }
         }
         return new NetworkIndex(networks);
+    }
+
+    private static NetworkIndex withMember(NetworkIndex index, NetworkRecord record, String workspace,
+            Ipv4Address ip) {
+        List<Member> members = new ArrayList<>(record.members().size() + 1);
+        members.addAll(record.members());
+        members.add(new Member(workspace, ip));
+        return replace(index, record, record.withMembers(members));
     }
 
     private static NetworkRecord without(NetworkRecord record, String workspace) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.AddressExhaustedException;
+import dev.tapwire.network.AddressInUseException;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
@@ -40,7 +41,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The contract every {@link NetworkRegistry} must keep, as an abstract JUnit 5 class: extend it, implement
  * {@link #createRegistry()}, and inherit {@code @Nested} groups of sentence-named tests for create and
- * auto-allocation, get/find/list, remove, join and leave, the whole index, concurrency and watching.
+ * auto-allocation, get/find/list, remove, join and leave, joins with a requested (static) address, the whole index,
+ * concurrency and watching.
  *
  * <p>{@link #createRegistry()} must return an empty registry with the defaults of the contract (pool
  * {@code 10.44.0.0/16}, /24 subnets). {@link #openAgain(NetworkRegistry)} opens a second client on the same
@@ -304,6 +306,130 @@ public abstract class NetworkRegistryContractKit {
             assertThat(registry().get("a").members()).isEmpty();
             assertThat(registry().get("b").workspaces()).containsExactly("w2");
             registry().leaveAll("w1");
+        }
+    }
+
+    @Nested
+    @DisplayName("join with a requested address")
+    class RequestedAddress {
+
+        @Test
+        void aFreeRequestedAddressIsTheMembersAndLaterJoinsTakeTheLowestFreeAroundIt() throws Exception {
+            registry().create("dev");
+            assertThat(registry().join("dev", "w1", ip("10.44.1.2"))).isEqualTo(ip("10.44.1.2"));
+            assertThat(registry().join("dev", "w2", ip("10.44.1.200"))).isEqualTo(ip("10.44.1.200"));
+            assertThat(registry().join("dev", "w3")).isEqualTo(ip("10.44.1.3"));
+            assertThat(openAgain(registry()).get("dev").members()).containsExactlyInAnyOrder(
+                    new Member("w1", ip("10.44.1.2")), new Member("w2", ip("10.44.1.200")),
+                    new Member("w3", ip("10.44.1.3")));
+        }
+
+        @Test
+        void aRejoinRequestingTheAddressItHoldsReturnsItAndChangesNothing() throws Exception {
+            registry().create("dev");
+            registry().join("dev", "w1", ip("10.44.1.9"));
+            assertThat(registry().join("dev", "w1", ip("10.44.1.9"))).isEqualTo(ip("10.44.1.9"));
+            assertThat(openAgain(registry()).join("dev", " w1 ", ip("10.44.1.9"))).isEqualTo(ip("10.44.1.9"));
+            assertThat(registry().get("dev").members()).containsExactly(new Member("w1", ip("10.44.1.9")));
+        }
+
+        @Test
+        void aMemberHoldingAnotherAddressIsRefusedAndKeepsItsOwn() throws Exception {
+            registry().create("dev");
+            registry().join("dev", "w1");
+            assertThatThrownBy(() -> registry().join("dev", "w1", ip("10.44.1.9")))
+                    .isInstanceOf(AddressInUseException.class).hasMessageContaining("w1")
+                    .hasMessageContaining("10.44.1.2").hasMessageContaining("10.44.1.9");
+            assertThat(registry().get("dev").members()).containsExactly(new Member("w1", ip("10.44.1.2")));
+        }
+
+        @Test
+        void anAddressAnotherMemberHoldsIsRefusedNamingTheHolderAndNothingChanges() throws Exception {
+            registry().create("dev");
+            registry().join("dev", "holder", ip("10.44.1.7"));
+            assertThatThrownBy(() -> openAgain(registry()).join("dev", "late", ip("10.44.1.7")))
+                    .isInstanceOf(AddressInUseException.class).hasMessageContaining("10.44.1.7")
+                    .hasMessageContaining("holder");
+            assertThat(registry().get("dev").members()).containsExactly(new Member("holder", ip("10.44.1.7")));
+        }
+
+        @Test
+        void theNetworkGatewayAndBroadcastAddressesAndAddressesOutsideTheSubnetAreRefused() throws Exception {
+            registry().create("small", subnet("10.60.0.0/30")); // gateway .1, one host .2, broadcast .3
+            for (String bad : List.of("10.60.0.0", "10.60.0.1", "10.60.0.3", "10.60.0.4", "10.44.1.2")) {
+                assertThatThrownBy(() -> registry().join("small", "w1", ip(bad))).as(bad)
+                        .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining(bad)
+                        .hasMessageContaining("10.60.0.0/30");
+            }
+            assertThat(registry().get("small").members()).isEmpty();
+            assertThat(registry().join("small", "w1", ip("10.60.0.2"))).isEqualTo(ip("10.60.0.2"));
+            assertThatThrownBy(() -> registry().join("small", "w2"))
+                    .isInstanceOf(AddressExhaustedException.class).hasMessageContaining("small");
+        }
+
+        @Test
+        void anUnknownNetworkABlankWorkspaceAndANullAddressAreRefused() throws Exception {
+            assertThatThrownBy(() -> registry().join("nope", "w1", ip("10.44.1.2")))
+                    .isInstanceOf(NetworkNotFoundException.class);
+            registry().create("dev");
+            assertThatThrownBy(() -> registry().join("dev", " ", ip("10.44.1.2")))
+                    .isInstanceOf(InvalidNetworkSpecException.class);
+            assertThatThrownBy(() -> registry().join("dev", "w1", null)).isInstanceOf(NullPointerException.class);
+            assertThat(registry().get("dev").members()).isEmpty();
+        }
+
+        @Test
+        void theAddressSurvivesStopStartAndOnlyALeaveGivesItUp() throws Exception {
+            registry().create("dev");
+            registry().join("dev", "w1", ip("10.44.1.50"));
+            // a VM stopped and started joins again, with or without the request: the member keeps its address
+            assertThat(openAgain(registry()).join("dev", "w1")).isEqualTo(ip("10.44.1.50"));
+            assertThat(openAgain(registry()).join("dev", "w1", ip("10.44.1.50"))).isEqualTo(ip("10.44.1.50"));
+            // after a leave, a join without a request gets the lowest free host, and the address is free again
+            registry().leave("dev", "w1");
+            assertThat(registry().join("dev", "w1")).isEqualTo(ip("10.44.1.2"));
+            assertThat(registry().join("dev", "w2", ip("10.44.1.50"))).isEqualTo(ip("10.44.1.50"));
+        }
+
+        @Test
+        @Timeout(120)
+        void twoJoinsRequestingTheSameAddressAtOnceExactlyOneWins() throws Exception {
+            registry().create("dev");
+            NetworkRegistry other = openAgain(registry());
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                for (int round = 0; round < 10; round++) {
+                    Ipv4Address wanted = ip("10.44.1." + (100 + round));
+                    CountDownLatch start = new CountDownLatch(1);
+                    List<Future<String>> outcomes = new ArrayList<>();
+                    for (int t = 0; t < 2; t++) {
+                        NetworkRegistry client = t == 0 ? registry() : other;
+                        String ws = "r" + round + "-t" + t;
+                        outcomes.add(pool.submit(() -> {
+                            start.await();
+                            try {
+                                client.join("dev", ws, wanted);
+                                return "won";
+                            } catch (AddressInUseException e) {
+                                return e.getMessage();
+                            }
+                        }));
+                    }
+                    start.countDown();
+                    List<String> results = new ArrayList<>();
+                    for (Future<String> f : outcomes) {
+                        results.add(f.get());
+                    }
+                    assertThat(results).as("round " + round).containsOnlyOnce("won");
+                    int winner = results.indexOf("won");
+                    assertThat(results.get(1 - winner)).contains("r" + round + "-t" + winner);
+                    assertThat(other.get("dev").members()).filteredOn(m -> m.ip().equals(wanted))
+                            .extracting(Member::workspace).containsExactly("r" + round + "-t" + winner);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(registry().get("dev").members()).hasSize(10);
         }
     }
 

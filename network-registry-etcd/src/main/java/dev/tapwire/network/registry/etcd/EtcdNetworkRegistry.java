@@ -445,10 +445,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             List<Long> free = freeOffsets(record, hint, guess <= hint ? seen.get(3) : null, CANDIDATES, run);
             hints.put(network, new HintSeen(hint, hintRevision));
             // the hint's revision: every leave rewrites it, so a join read before a leave never applies after it
-            List<Cmp> guards = new ArrayList<>(List.of(
-                    new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
-                    new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
-                    new Cmp(key("r/" + network), Cmp.Op.EQUAL, CmpTarget.createRevision(0)), noImportApplying()));
+            List<Cmp> guards = joinGuards(network, hintRevision);
             List<Op> raise = new ArrayList<>();
             long raisedTo = -1;
             if (run.size() >= PAGE) {
@@ -479,6 +476,73 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             return null; // every candidate was taken meanwhile (or the network, the member or the hint changed)
         });
+    }
+
+    /**
+     * Joins with a requested address in one guarded transaction, read and guarded as {@link #join(String, String)}
+     * is: the network's and the hint's revisions (every leave rewrites the hint, so a join read before a leave
+     * never applies after it), the member's and the address key's absence, no import or remove under way. The hint
+     * is left as it is: taking a host never makes a host below it free. Of two joins requesting one address at
+     * once, one commits and the other, reading again, finds the address held and names its holder.
+     */
+    @Override
+    public Ipv4Address join(String network, String workspace, Ipv4Address requested) {
+        String ws = RegistryRules.requireWorkspace(workspace);
+        Objects.requireNonNull(requested, "requested");
+        return retrying("join " + ws + " to network " + network + " as " + requested, attempt -> {
+            List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
+                    Op.get(memberKey(network, ws), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
+                    Op.get(key("i"), GetOption.DEFAULT), Op.get(key("r/" + network), GetOption.DEFAULT),
+                    Op.get(key(COMMIT), GetOption.DEFAULT));
+            if (first(seen.get(5)) != null) {
+                throw importUnderWay(first(seen.get(3)) != null);
+            }
+            KeyValue networkKv = first(seen.get(0));
+            if (networkKv == null) {
+                throw notFound(network);
+            }
+            NetworkRecord record = decodeNetwork(networkKv);
+            RegistryRules.requireRequestable(record, ws, requested); // the address itself: the record has no members
+            long offset = offsetIn(record, requested);
+            KeyValue mine = first(seen.get(1));
+            if (mine != null) { // a re-join, or our own join whose reply was lost
+                Ipv4Address ip = memberIp(mine);
+                RegistryRules.requireRequestable(record.withMembers(List.of(new Member(ws, ip))), ws, requested);
+                members.put(network + "/" + ws, new MemberSeen(ip, offset, mine.getModRevision()));
+                return ip;
+            }
+            if (first(seen.get(3)) != null) {
+                throw new Retry(Retry.Kind.BUSY, "another client is replacing the whole index (writeIndex)");
+            }
+            if (first(seen.get(4)) != null) {
+                throw new Retry(Retry.Kind.BUSY, "another client is removing network " + network);
+            }
+            KeyValue holder = first(get(addressKey(network, offset)));
+            if (holder != null) {
+                throw RegistryRules.addressHeld(network, requested, text(holder.getValue()));
+            }
+            KeyValue hintKv = first(seen.get(2));
+            long hintRevision = hintKv == null ? 0 : hintKv.getModRevision();
+            TxnResponse response = commitResponse(kv.txn()
+                    .If(joinCompares(network, ws, networkKv, offset, joinGuards(network, hintRevision)))
+                    .Then(joinPuts(network, ws, record, offset, List.of())));
+            if (!response.isSucceeded()) {
+                return null; // the network, the member, the address or the hint changed meanwhile: read again
+            }
+            members.put(network + "/" + ws, new MemberSeen(requested, offset, response.getHeader().getRevision()));
+            LOG.debug("workspace {} joins network {} with the requested address {}", ws, network, requested);
+            return requested;
+        });
+    }
+
+    /**
+     * The guards of every join besides the network, the member and the address: the hint's revision (every leave
+     * rewrites it), no import mark, no remove mark, no import being applied.
+     */
+    private List<Cmp> joinGuards(String network, long hintRevision) {
+        return List.of(new Cmp(key("h/" + network), Cmp.Op.EQUAL, CmpTarget.modRevision(hintRevision)),
+                new Cmp(key("i"), Cmp.Op.EQUAL, CmpTarget.createRevision(0)),
+                new Cmp(key("r/" + network), Cmp.Op.EQUAL, CmpTarget.createRevision(0)), noImportApplying());
     }
 
     /**
