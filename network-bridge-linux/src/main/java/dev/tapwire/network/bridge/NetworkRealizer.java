@@ -342,8 +342,9 @@ public final class NetworkRealizer {
 
     /**
      * Realizes a network, or repairs and updates its realization: tapwire's nftables table first (nothing is served
-     * before the rules are in), then the bridge with alias, gateway address and tapwire's sysctls, up, then dnsmasq
-     * with the registry's members. Idempotent. All or nothing: when a step fails, what this call made is removed
+     * before the rules are in), then the bridge with alias, gateway address, MTU and tapwire's sysctls, up (guest TAPs
+     * already on it take a changed MTU), then dnsmasq with the registry's members and the MTU as DHCP option 26
+     * (restarted when NAT or the MTU changed). Idempotent. All or nothing: when a step fails, what this call made is removed
      * again. The other settings (port security, isolation, host ports, MTU) are kept as recorded, or the defaults for a
      * network not realized yet.
      *
@@ -407,9 +408,9 @@ public final class NetworkRealizer {
 
     /**
      * Returns a network's realization, realizing (repairing) it first unless it is realized here with its bridge
-     * present, up and set as tapwire sets it, its dnsmasq running and tapwire's table as the realized networks
-     * imply — the check a configure makes on every call, so a flushed ruleset or a realize that died half-way is
-     * put right by the next configure.
+     * present, up, at the network's MTU and set as tapwire sets it, its dnsmasq running and tapwire's table as the
+     * realized networks imply — the check a configure makes on every call, so a flushed ruleset or a realize that died
+     * half-way is put right by the next configure.
      *
      * @param network the network
      * @return the realization
@@ -421,8 +422,8 @@ public final class NetworkRealizer {
         if (r.isPresent() && dnsmasq(network).pid().isPresent()) {
             boolean bridgeReady;
             try (Rtnetlink netlink = Rtnetlink.open()) {
-                bridgeReady = netlink.link(r.get().bridge()).filter(l -> isBridgeOf(l, network) && l.isUp())
-                        .isPresent();
+                bridgeReady = netlink.link(r.get().bridge())
+                        .filter(l -> isBridgeOf(l, network) && l.isUp() && l.mtu() == r.get().mtu()).isPresent();
             }
             if (bridgeReady && BridgeSysctls.problems(r.get().bridge()).isEmpty()) {
                 List<Realization> realized = list();

@@ -107,6 +107,16 @@ class NetworkMtuTest {
     }
 
     @Test
+    void aConfigureOnABridgeWhoseMtuWasChangedPutsTheNetworksMtuBackFirst() throws Exception {
+        realizer.realize("team", NetworkRealizer.Options.defaults().withMtu(1400));
+        exec("ip", "link", "set", "tw-team", "mtu", "1500");
+        NicConfig nic = provider.configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team"))
+                .withWorkspace("web"), List.of()).get(0);
+        assertThat(mtuOf("tw-team")).isEqualTo(1400);
+        assertThat(mtuOf(nic.tap())).isEqualTo(1400);
+    }
+
+    @Test
     void anMtuOutsideWhatIpv4AndTheKernelTakeIsRefusedAndNothingIsRealized() {
         assertThatThrownBy(() -> NetworkRealizer.Options.defaults().withMtu(67))
                 .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("MTU 67 is out of range")
