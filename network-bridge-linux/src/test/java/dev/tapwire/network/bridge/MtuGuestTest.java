@@ -22,7 +22,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A QEMU guest on a network realized with MTU 1400 takes that MTU from DHCP and sends full-size frames at it. */
+/**
+ * A QEMU guest on a network realized with MTU 1400 takes that MTU from DHCP, and a 1400-byte packet is the largest
+ * that crosses between it and the gateway unfragmented.
+ */
 @IsolatedNetns
 class MtuGuestTest {
 
@@ -76,5 +79,8 @@ class MtuGuestTest {
         // 1372 bytes of echo data + 8 ICMP + 20 IPv4 = 1400: one frame at the network's MTU, both ways
         assertThat(String.join("\n", guest.run("ping -c 1 -W 2 -s 1372 10.83.0.1", Duration.ofSeconds(10))))
                 .contains("1 packets received");
+        // and with DF from the gateway: 1372 bytes fit the network's MTU, 1373 do not (the path never fragments)
+        assertThat(DfPing.reaches(nic.network().ip(), 1372)).as("1400-byte DF echo").isTrue();
+        assertThat(DfPing.reaches(nic.network().ip(), 1373)).as("1401-byte DF echo").isFalse();
     }
 }
