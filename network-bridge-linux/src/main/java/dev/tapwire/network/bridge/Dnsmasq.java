@@ -355,7 +355,7 @@ final class Dnsmasq {
     /**
      * Starts dnsmasq for the network unless it runs already; waits until the daemon has bound its sockets (dnsmasq
      * exits non-zero before forking when it cannot). With NAT it forwards names that are not the network's to the
-     * host's resolvers; without, it answers only its own.
+     * host's resolvers; without, it answers only its own. Every DHCP reply carries the network's MTU (option 26).
      *
      * @return true when it was started, false when it was running
      * @throws RealizationException if the network's dnsmasq runs in another network namespace (the state directory
@@ -391,6 +391,8 @@ final class Dnsmasq {
                 "--dhcp-ignore-names", "--local=/" + network + "/",
                 "--dhcp-option=option:router," + gateway, "--dhcp-option=option:dns-server," + gateway,
                 "--dhcp-option=option:domain-name," + network, "--dhcp-option=option:domain-search," + network,
+                // forced: a client that does not ask for option 26 (busybox udhcpc without -O mtu) gets it too
+                "--dhcp-option-force=26," + r.mtu(),
                 "--local-ttl=1", "--dhcp-ttl=1", "--neg-ttl=1", "--no-hosts",
                 "--log-facility=" + dir.resolve("dnsmasq.log"), "--quiet-dhcp"));
         if (!r.nat()) {

@@ -13,6 +13,7 @@ import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.RegistryWatch;
+import dev.tapwire.network.bridge.linux.Interfaces;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Nftables;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
@@ -235,21 +236,24 @@ public final class NetworkRealizer {
     // ------------------------------------------------------------------ realize / unrealize
 
     /**
-     * How a network is to be realized: NAT, the guest-port settings and the host ports its guests may reach.
+     * How a network is to be realized: NAT, the guest-port settings, the host ports its guests may reach and its MTU.
      *
      * @param nat whether its traffic leaving the host is masqueraded (enables IPv4 forwarding)
      * @param portSecurity whether guest ports may send only with their own MAC and address (default true)
      * @param isolated whether guest ports are isolated from each other (default false)
      * @param hostPorts the host ports guests may reach on the gateway besides DHCP, DNS and ICMP (default none)
+     * @param mtu the MTU of the bridge, of every guest TAP on it and of the guests (DHCP option 26), 68–65535
+     *     (default 1500)
      */
-    public record Options(boolean nat, boolean portSecurity, boolean isolated, List<HostPort> hostPorts) {
+    public record Options(boolean nat, boolean portSecurity, boolean isolated, List<HostPort> hostPorts, int mtu) {
 
         /**
          * Validates the options.
          *
-         * @throws InvalidNetworkSpecException if the host-port list is null or holds null
+         * @throws InvalidNetworkSpecException if the host-port list is null or holds null, or the MTU is out of range
          */
         public Options {
+            Realization.requireMtu(mtu);
             if (hostPorts == null || hostPorts.stream().anyMatch(java.util.Objects::isNull)) {
                 throw new InvalidNetworkSpecException("realize options need a host-port list without nulls (empty for"
                         + " none); got " + hostPorts);
@@ -258,12 +262,25 @@ public final class NetworkRealizer {
         }
 
         /**
-         * The defaults: no NAT, port security on, ports not isolated, no host ports.
+         * Options with the default MTU (1500).
+         *
+         * @param nat whether its traffic leaving the host is masqueraded
+         * @param portSecurity whether guest ports are port-secured
+         * @param isolated whether guest ports are isolated from each other
+         * @param hostPorts the host ports guests may reach on the gateway
+         * @throws InvalidNetworkSpecException if the host-port list is null or holds null
+         */
+        public Options(boolean nat, boolean portSecurity, boolean isolated, List<HostPort> hostPorts) {
+            this(nat, portSecurity, isolated, hostPorts, Realization.DEFAULT_MTU);
+        }
+
+        /**
+         * The defaults: no NAT, port security on, ports not isolated, no host ports, MTU 1500.
          *
          * @return the options
          */
         public static Options defaults() {
-            return new Options(false, true, false, List.of());
+            return new Options(false, true, false, List.of(), Realization.DEFAULT_MTU);
         }
 
         /**
@@ -273,7 +290,7 @@ public final class NetworkRealizer {
          * @return the options
          */
         public Options withNat(boolean on) {
-            return new Options(on, portSecurity, isolated, hostPorts);
+            return new Options(on, portSecurity, isolated, hostPorts, mtu);
         }
 
         /**
@@ -283,7 +300,7 @@ public final class NetworkRealizer {
          * @return the options
          */
         public Options withPortSecurity(boolean on) {
-            return new Options(nat, on, isolated, hostPorts);
+            return new Options(nat, on, isolated, hostPorts, mtu);
         }
 
         /**
@@ -293,7 +310,7 @@ public final class NetworkRealizer {
          * @return the options
          */
         public Options withIsolated(boolean on) {
-            return new Options(nat, portSecurity, on, hostPorts);
+            return new Options(nat, portSecurity, on, hostPorts, mtu);
         }
 
         /**
@@ -304,19 +321,31 @@ public final class NetworkRealizer {
          * @throws InvalidNetworkSpecException if the list is null or holds null
          */
         public Options withHostPorts(List<HostPort> ports) {
-            return new Options(nat, portSecurity, isolated, ports);
+            return new Options(nat, portSecurity, isolated, ports, mtu);
+        }
+
+        /**
+         * These options with this MTU: the bridge's, every guest TAP's on it, and the one DHCP gives the guests.
+         *
+         * @param mtu the MTU, 68–65535
+         * @return the options
+         * @throws InvalidNetworkSpecException if the MTU is out of range
+         */
+        public Options withMtu(int mtu) {
+            return new Options(nat, portSecurity, isolated, hostPorts, mtu);
         }
 
         private static Options of(Realization r) {
-            return new Options(r.nat(), r.portSecurity(), r.isolated(), r.hostPorts());
+            return new Options(r.nat(), r.portSecurity(), r.isolated(), r.hostPorts(), r.mtu());
         }
     }
 
     /**
      * Realizes a network, or repairs and updates its realization: tapwire's nftables table first (nothing is served
-     * before the rules are in), then the bridge with alias, gateway address and tapwire's sysctls, up, then dnsmasq
-     * with the registry's members. Idempotent. All or nothing: when a step fails, what this call made is removed
-     * again. The other settings (port security, isolation, host ports) are kept as recorded, or the defaults for a
+     * before the rules are in), then the bridge with alias, gateway address, MTU and tapwire's sysctls, up (guest TAPs
+     * already on it take a changed MTU), then dnsmasq with the registry's members and the MTU as DHCP option 26
+     * (restarted when NAT or the MTU changed). Idempotent. All or nothing: when a step fails, what this call made is removed
+     * again. The other settings (port security, isolation, host ports, MTU) are kept as recorded, or the defaults for a
      * network not realized yet.
      *
      * @param network the network
@@ -372,15 +401,16 @@ public final class NetworkRealizer {
             Optional<Realization> before = readHere(network);
             Options options = change.apply(before.map(Options::of).orElse(Options.defaults()));
             return realizeLocked(new Realization(network, bridgeName(network), record.subnet(), record.gateway(),
-                    options.nat(), options.portSecurity(), options.isolated(), options.hostPorts()), record, before);
+                    options.nat(), options.portSecurity(), options.isolated(), options.hostPorts(), options.mtu()),
+                    record, before);
         }
     }
 
     /**
      * Returns a network's realization, realizing (repairing) it first unless it is realized here with its bridge
-     * present, up and set as tapwire sets it, its dnsmasq running and tapwire's table as the realized networks
-     * imply — the check a configure makes on every call, so a flushed ruleset or a realize that died half-way is
-     * put right by the next configure.
+     * present, up, at the network's MTU and set as tapwire sets it, its dnsmasq running and tapwire's table as the
+     * realized networks imply — the check a configure makes on every call, so a flushed ruleset or a realize that died
+     * half-way is put right by the next configure.
      *
      * @param network the network
      * @return the realization
@@ -392,8 +422,8 @@ public final class NetworkRealizer {
         if (r.isPresent() && dnsmasq(network).pid().isPresent()) {
             boolean bridgeReady;
             try (Rtnetlink netlink = Rtnetlink.open()) {
-                bridgeReady = netlink.link(r.get().bridge()).filter(l -> isBridgeOf(l, network) && l.isUp())
-                        .isPresent();
+                bridgeReady = netlink.link(r.get().bridge())
+                        .filter(l -> isBridgeOf(l, network) && l.isUp() && l.mtu() == r.get().mtu()).isPresent();
             }
             if (bridgeReady && BridgeSysctls.problems(r.get().bridge()).isEmpty()) {
                 List<Realization> realized = list();
@@ -422,20 +452,19 @@ public final class NetworkRealizer {
             RuntimeDirectory.ensure(runtime, stateDir);
             stopLegacyDnsmasq(wanted.network());
             madeBridge = ensureBridge(wanted);
-            if (before.isPresent() && before.get().isolated() != wanted.isolated()) {
-                isolateGuestPorts(wanted); // the VMs already on the bridge follow the new setting now
-            }
+            followGuestPorts(wanted, before.isPresent() && before.get().isolated() != wanted.isolated());
             DataChange data = writeData(wanted.network(), record, dnsmasq);
-            if (before.isPresent() && before.get().nat() != wanted.nat()) {
-                dnsmasq.stop(); // with NAT it forwards other names upstream, without it answers only its own
+            if (before.isPresent() && (before.get().nat() != wanted.nat() || before.get().mtu() != wanted.mtu())) {
+                // with NAT it forwards other names upstream, without it answers only its own; option 26 is an argument
+                dnsmasq.stop();
             }
             startedDnsmasq = dnsmasq.ensureRunning(wanted);
             if (!startedDnsmasq) {
                 apply(wanted, dnsmasq, data); // it was running: members that left meanwhile must go
             }
-            LOG.debug("realized network {} on {} ({}, gateway {}, nat {}, port security {}, isolated {}, host ports {})",
-                    wanted.network(), wanted.bridge(), wanted.subnet(), wanted.gateway(), wanted.nat(),
-                    wanted.portSecurity(), wanted.isolated(), wanted.hostPorts());
+            LOG.debug("realized network {} on {} ({}, gateway {}, nat {}, port security {}, isolated {}, host ports {},"
+                    + " mtu {})", wanted.network(), wanted.bridge(), wanted.subnet(), wanted.gateway(), wanted.nat(),
+                    wanted.portSecurity(), wanted.isolated(), wanted.hostPorts(), wanted.mtu());
             return wanted;
         } catch (RuntimeException e) {
             undo(wanted, before, newDir, madeBridge, startedDnsmasq, dnsmasq, e);
@@ -992,6 +1021,19 @@ public final class NetworkRealizer {
                 if (!bridgeUp) {
                     problems.add("bridge " + r.bridge() + " of network " + r.network() + " is down");
                 }
+                if (br.get().mtu() != r.mtu()) {
+                    String problem = "bridge " + r.bridge() + " of network " + r.network() + " has MTU " + br.get().mtu()
+                            + ", not the network's " + r.mtu();
+                    if (repair) {
+                        try (Interfaces interfaces = Interfaces.over(netlink)) {
+                            interfaces.setMtu(r.bridge(), r.mtu());
+                        }
+                        followGuestPorts(r, false);
+                        problems.add("repaired: " + problem + "; set it (and its guest TAPs) to " + r.mtu());
+                    } else {
+                        problems.add(problem);
+                    }
+                }
                 int index = br.get().index();
                 boolean hasGateway = netlink.ipv4Addresses().stream().anyMatch(a -> a.index() == index
                         && a.address().equals(r.gateway().toString()) && a.prefix() == r.subnet().prefixLength());
@@ -1182,7 +1224,7 @@ public final class NetworkRealizer {
                         "realize", r.bridge(), Reason.NO_SUCH_DEVICE, "bridge " + r.bridge()
                                 + " vanished while being set up")).index();
                 BridgeSysctls.apply(r.bridge()); // before it is up: no RA is taken, no ARP answered for others
-                netlink.execute(List.of(Rtnetlink.bringUp(index, r.bridge(), 0, alias),
+                netlink.execute(List.of(Rtnetlink.bringUp(index, r.bridge(), r.mtu(), alias),
                         Rtnetlink.addIpv4Address(index, r.bridge(), r.gateway().toBytes(), r.subnet().prefixLength(),
                                 r.subnet().broadcastAddress().toBytes())));
             } catch (RuntimeException e) {
@@ -1195,9 +1237,13 @@ public final class NetworkRealizer {
         }
     }
 
-    /** Sets {@code IFLA_BRPORT_ISOLATED} on every tapwire TAP on the network's bridge as the realization says. */
-    private void isolateGuestPorts(Realization r) {
-        try (Rtnetlink netlink = Rtnetlink.open()) {
+    /**
+     * Brings every tapwire TAP on the network's bridge to the realization: its MTU where it differs
+     * ({@code SIOCSIFMTU}, which leaves the link's up/down state alone), and {@code IFLA_BRPORT_ISOLATED} as the
+     * realization says when {@code isolation} (the setting changed), in one batch.
+     */
+    private void followGuestPorts(Realization r, boolean isolation) {
+        try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.over(netlink)) {
             Optional<Link> bridge = netlink.link(r.bridge());
             if (bridge.isEmpty()) {
                 return;
@@ -1206,7 +1252,13 @@ public final class NetworkRealizer {
             for (Link l : netlink.links()) {
                 if (l.masterIndex() == bridge.get().index() && l.alias() != null
                         && l.alias().startsWith(BridgeTaps.ALIAS_PREFIX)) {
-                    ports.add(Rtnetlink.setPortFlags(l.index(), l.name(), false, false, r.isolated()));
+                    if (l.mtu() != r.mtu()) {
+                        interfaces.setMtu(l.name(), r.mtu());
+                        LOG.debug("network {}: guest port {} set to MTU {}", r.network(), l.name(), r.mtu());
+                    }
+                    if (isolation) {
+                        ports.add(Rtnetlink.setPortFlags(l.index(), l.name(), false, false, r.isolated()));
+                    }
                 }
             }
             if (!ports.isEmpty()) {
@@ -1349,7 +1401,7 @@ public final class NetworkRealizer {
         }
         Realization r = new Realization(network, bridge, Ipv4Subnet.parse(required(p, "subnet")),
                 Ipv4Address.parse(required(p, "gateway")), flag(p, "nat", false), flag(p, "port-security", true),
-                flag(p, "isolated", false), ports);
+                flag(p, "isolated", false), ports, mtu(p));
         return new Recorded(r, Optional.ofNullable(namespace));
     }
 
@@ -1359,6 +1411,18 @@ public final class NetworkRealizer {
             throw new InvalidNetworkSpecException("it has no " + key);
         }
         return value;
+    }
+
+    /** The recorded MTU; a record of an older tapwire has none, and its bridge was left at the default. */
+    private static int mtu(Properties p) {
+        String value = p.getProperty("mtu");
+        if (value == null) {
+            return Realization.DEFAULT_MTU;
+        }
+        if (!value.matches("[0-9]{1,5}")) {
+            throw new InvalidNetworkSpecException("its mtu is " + escape(value) + ", not a number");
+        }
+        return Realization.requireMtu(Integer.parseInt(value));
     }
 
     private static boolean flag(Properties p, String key, boolean missing) {
@@ -1381,7 +1445,8 @@ public final class NetworkRealizer {
         String text = "network=" + r.network() + "\nbridge=" + r.bridge() + "\nsubnet=" + r.subnet() + "\ngateway="
                 + r.gateway() + "\nnat=" + r.nat() + "\nport-security=" + r.portSecurity() + "\nisolated="
                 + r.isolated() + "\nhost-ports=" + r.hostPorts().stream().map(HostPort::toString)
-                        .collect(java.util.stream.Collectors.joining(",")) + "\nnetns=" + Follower.currentNamespace()
+                        .collect(java.util.stream.Collectors.joining(",")) + "\nmtu=" + r.mtu() + "\nnetns="
+                + Follower.currentNamespace()
                 + "\n";
         replace(dir(r.network()).resolve("realization.properties"), text);
     }

@@ -10,7 +10,7 @@ import java.util.TreeSet;
 /**
  * How a named network is realized on this host: its bridge (holding the gateway address), its subnet,
  * whether its traffic leaving the host is masqueraded, whether its guest ports are port-secured, whether they
- * are isolated from each other, and which host ports its guests may reach on the gateway.
+ * are isolated from each other, which host ports its guests may reach on the gateway, and its MTU.
  *
  * @param network the network name
  * @param bridge the bridge device
@@ -23,17 +23,27 @@ import java.util.TreeSet;
  *     they reach the gateway, never each other
  * @param hostPorts the host ports the guests may reach on the gateway besides DHCP, DNS and ICMP, sorted, no
  *     duplicates (empty by default)
+ * @param mtu the MTU of the bridge and of every guest TAP on it, and the one DHCP gives guests (option 26),
+ *     {@value #MIN_MTU}–{@value #MAX_MTU}; {@value #DEFAULT_MTU} by default
  */
 public record Realization(String network, String bridge, Ipv4Subnet subnet, Ipv4Address gateway, boolean nat,
-        boolean portSecurity, boolean isolated, List<HostPort> hostPorts) {
+        boolean portSecurity, boolean isolated, List<HostPort> hostPorts, int mtu) {
+
+    /** The MTU of a network realized without one: Ethernet's. */
+    public static final int DEFAULT_MTU = 1500;
+    /** The lowest MTU accepted: the least an IPv4 host must take (RFC 791). */
+    public static final int MIN_MTU = 68;
+    /** The highest MTU accepted: the largest the kernel's bridge and TAP take. */
+    public static final int MAX_MTU = 65535;
 
     /**
      * Validates the record: the gateway must be a host of the subnet.
      *
      * @throws InvalidNetworkSpecException if the network name is invalid, a field is missing, the bridge name is no
-     *     interface name or the gateway is not in the subnet
+     *     interface name, the gateway is not in the subnet or the MTU is out of range
      */
     public Realization {
+        requireMtu(mtu);
         NetworkNames.requireValid(network);
         if (bridge == null || subnet == null || gateway == null || hostPorts == null) {
             throw new InvalidNetworkSpecException("realization of " + network
@@ -46,6 +56,39 @@ public record Realization(String network, String bridge, Ipv4Subnet subnet, Ipv4
                     + " is not a host of subnet " + subnet);
         }
         hostPorts = List.copyOf(new TreeSet<>(hostPorts));
+    }
+
+    /**
+     * A realization with the default MTU.
+     *
+     * @param network the network name
+     * @param bridge the bridge device
+     * @param subnet the network's subnet
+     * @param gateway the gateway address
+     * @param nat whether traffic leaving the host is masqueraded
+     * @param portSecurity whether guest ports are port-secured
+     * @param isolated whether guest ports are isolated from each other
+     * @param hostPorts the host ports the guests may reach on the gateway
+     * @throws InvalidNetworkSpecException as the canonical constructor
+     */
+    public Realization(String network, String bridge, Ipv4Subnet subnet, Ipv4Address gateway, boolean nat,
+            boolean portSecurity, boolean isolated, List<HostPort> hostPorts) {
+        this(network, bridge, subnet, gateway, nat, portSecurity, isolated, hostPorts, DEFAULT_MTU);
+    }
+
+    /**
+     * Checks an MTU a network is to be realized with.
+     *
+     * @param mtu the MTU
+     * @return the MTU
+     * @throws InvalidNetworkSpecException if it is outside {@value #MIN_MTU}–{@value #MAX_MTU}
+     */
+    static int requireMtu(int mtu) {
+        if (mtu < MIN_MTU || mtu > MAX_MTU) {
+            throw new InvalidNetworkSpecException("MTU " + mtu + " is out of range: a network's MTU is " + MIN_MTU
+                    + "–" + MAX_MTU + " (" + DEFAULT_MTU + " for Ethernet)");
+        }
+        return mtu;
     }
 
     /**

@@ -88,7 +88,7 @@ if [ -z "$failed" ]; then
   ip link set eth0 up
   # tw.clientid=HEX on the kernel command line sends that DHCP client identifier (option 61), as cloned images do
   cid=$(sed -n 's/.*tw\.clientid=\([0-9a-fA-F]*\).*/\1/p' /proc/cmdline)
-  udhcpc -i eth0 -s /etc/udhcpc.sh -O search -O domain -t 15 -T 1 -n -q ${cid:+-x 0x3d:$cid} \
+  udhcpc -i eth0 -s /etc/udhcpc.sh -O search -O domain -O mtu -t 15 -T 1 -n -q ${cid:+-x 0x3d:$cid} \
     || echo "TAPWIRE-NO-LEASE no DHCP offer on eth0 within 15 s"
 fi
 echo "TAPWIRE-READY"
@@ -98,13 +98,15 @@ cat > "$root/etc/udhcpc.sh" <<'SCRIPT'
 #!/bin/sh
 case "$1" in
   bound|renew)
+    # the network's MTU (option 26; udhcpc asks for it with -O mtu, and dnsmasq sends it anyway)
+    [ -n "${mtu:-}" ] && ip link set dev "$interface" mtu "$mtu"
     ip addr flush dev "$interface"
     ip addr add "$ip/$mask" dev "$interface"
     for r in $router; do ip route add default via "$r" dev "$interface"; break; done
     : > /etc/resolv.conf
     [ -n "${search:-}" ] && echo "search $search" >> /etc/resolv.conf
     for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
-    echo "TAPWIRE-LEASE ip=$ip/$mask router=$router dns=$dns domain=${domain:-} search=${search:-}"
+    echo "TAPWIRE-LEASE ip=$ip/$mask router=$router dns=$dns domain=${domain:-} search=${search:-} mtu=${mtu:-}"
     ;;
 esac
 SCRIPT
