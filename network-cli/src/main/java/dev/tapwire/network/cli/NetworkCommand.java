@@ -62,7 +62,7 @@ final class NetworkCommand {
 
     /** How a network is realized on this host. */
     record Realized(String bridge, boolean bridgeUp, boolean nat, boolean portSecurity, boolean isolated,
-            List<String> hostPorts, Integer dnsmasqPid, List<String> problems) {
+            List<String> hostPorts, int mtu, Integer dnsmasqPid, List<String> problems) {
     }
 
     @Command(name = "inspect", description = "Show one network, its members and whether and how it is realized on"
@@ -73,7 +73,7 @@ final class NetworkCommand {
                 ? new NetworkRealizer(root.stateDir(), root.registry()).inspect(name) : Optional.empty();
         Realized realized = status.map(s -> new Realized(s.realization().bridge(), s.bridgeUp(), s.realization().nat(),
                 s.realization().portSecurity(), s.realization().isolated(),
-                s.realization().hostPorts().stream().map(HostPort::toString).toList(),
+                s.realization().hostPorts().stream().map(HostPort::toString).toList(), s.realization().mtu(),
                 s.dnsmasqPid().isPresent() ? s.dnsmasqPid().getAsInt() : null, s.problems())).orElse(null);
         if (root.json) {
             root.printJson(new Inspection(network, realized));
@@ -98,7 +98,7 @@ final class NetworkCommand {
                     + ", nat " + (realized.nat() ? "on" : "off") + ", port security " + (realized.portSecurity() ? "on"
                             : "off") + ", guest ports " + (realized.isolated() ? "isolated" : "not isolated")
                     + ", host ports " + (realized.hostPorts().isEmpty() ? "none" : String.join(",",
-                            realized.hostPorts())));
+                            realized.hostPorts())) + ", MTU " + realized.mtu());
             realized.problems().forEach(p -> root.out.println("problem: " + p));
         }
         return 0;
@@ -117,11 +117,13 @@ final class NetworkCommand {
                     + " gateway, never each other.") boolean isolate,
             @Option(names = "--allow-host-port", paramLabel = "PORT/PROTO", split = ",", description = "A host port"
                     + " its guests may reach on their gateway, e.g. 8080/tcp or 53/udp; repeatable or comma-separated.")
-            List<String> hostPorts) {
+            List<String> hostPorts,
+            @Option(names = "--mtu", defaultValue = "1500", description = "The MTU of its bridge, its guests' TAPs"
+                    + " and their DHCP leases (option 26), 68-65535 (default: ${DEFAULT-VALUE}).") int mtu) {
         List<HostPort> ports = hostPorts == null ? List.of() : hostPorts.stream().map(HostPort::parse).toList();
         Realization r = new NetworkRealizer(root.stateDir(), root.registry()).realize(name,
                 NetworkRealizer.Options.defaults().withNat(nat).withPortSecurity(!noPortSecurity).withIsolated(isolate)
-                        .withHostPorts(ports));
+                        .withHostPorts(ports).withMtu(mtu));
         if (root.json) {
             root.printJson(r);
         } else {
@@ -129,7 +131,8 @@ final class NetworkCommand {
                     + r.subnet().prefixLength() + ", nat " + (r.nat() ? "on" : "off") + ", port security "
                     + (r.portSecurity() ? "on" : "off") + (r.isolated() ? ", guest ports isolated" : "")
                     + (r.hostPorts().isEmpty() ? "" : ", host ports " + r.hostPorts().stream().map(HostPort::toString)
-                            .collect(java.util.stream.Collectors.joining(","))) + ")");
+                            .collect(java.util.stream.Collectors.joining(","))) + (r.mtu() == 1500 ? ""
+                            : ", MTU " + r.mtu()) + ")");
         }
         return 0;
     }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.bridge.NetworkRealizer;
+import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.HostRequirements;
@@ -173,5 +174,20 @@ class NamedNetworkCommandTest {
         assertThat(cli.run("network", "inspect", "team").out()).as("nothing changed").contains("guest ports isolated");
 
         assertThat(cli.run("network", "up", "team").out()).as("each up sets every option").contains("port security on)");
+
+        CliRunner.Result mtu = cli.run("network", "up", "team", "--mtu", "1400");
+        assertThat(mtu.out()).as(mtu.err()).endsWith("port security on, MTU 1400)\n");
+        assertThat(bridgeMtu()).isEqualTo(1400);
+        assertThat(cli.run("network", "inspect", "team").out()).contains(", MTU 1400");
+        CliRunner.Result tiny = cli.run("network", "up", "team", "--mtu", "67");
+        assertThat(tiny.status()).isNotZero();
+        assertThat(tiny.err()).contains("68–65535");
+        assertThat(bridgeMtu()).as("nothing changed").isEqualTo(1400);
+    }
+
+    private static int bridgeMtu() {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            return netlink.link("tw-team").orElseThrow().mtu();
+        }
     }
 }
