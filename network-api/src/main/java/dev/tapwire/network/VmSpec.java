@@ -71,11 +71,6 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
         addresses = addresses == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(addresses));
         for (int nic : addresses.keySet()) {
             requireNicIndex(nic, "an address");
-            if (nic < networks.size()) {
-                throw new InvalidNetworkSpecException("NIC " + nic + " is on named network " + networks.get(nic)
-                        + ", whose registry gives its address; an address can be given only for a NIC on no named"
-                        + " network (NIC " + networks.size() + " and later)");
-            }
         }
     }
 
@@ -191,15 +186,17 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
     }
 
     /**
-     * Returns a copy that tells tapwire the IPv4 address a NIC on no named network uses (one an external DHCP
-     * server or the manager hands out): its port then gets the address checks too, as a NIC on a named network
-     * does, and may send IPv4 and ARP only from that address.
+     * Returns a copy that gives a NIC its IPv4 address. For a NIC on a named network it is a static address: the
+     * workspace joins with it ({@link dev.tapwire.network.NetworkRegistry#join(String, String,
+     * dev.tapwire.network.Ipv4Address)}: a free host of the subnet, or the one the workspace already holds). For a NIC on
+     * no named network it is the address the NIC uses (one an external DHCP server or the manager hands out): its port
+     * then gets the address checks too, as a NIC on a named network does, and may send IPv4 and ARP only from it.
      *
-     * @param nic the NIC index; it must not be on a named network
+     * @param nic the NIC index
      * @param ip the NIC's address
      * @return the new spec
-     * @throws InvalidNetworkSpecException if the index is negative, the address is null, or the NIC is on a named
-     *     network (the registry gives that one its address)
+     * @throws InvalidNetworkSpecException if the index is negative or the address is null (whether a named network
+     *     can give that address is checked when the VM is configured)
      */
     public VmSpec withAddress(int nic, Ipv4Address ip) {
         if (ip == null) {
@@ -221,7 +218,8 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
     }
 
     /**
-     * Returns the address the manager gave a NIC on no named network.
+     * Returns the address the manager gave a NIC: the static address of a NIC on a named network, or the address a
+     * NIC on no named network uses.
      *
      * @param nic the NIC index
      * @return the address, or empty when none was given

@@ -35,13 +35,15 @@ public final class NetworkJoins {
     private final NetworkRegistry registry;
     private final String workspace;
     private final List<NetworkRecord> records;
+    private final VmSpec vm;
     private final List<GuestNetwork> guests = new ArrayList<>();
     private final List<String> joined = new ArrayList<>();
 
-    private NetworkJoins(NetworkRegistry registry, String workspace, List<NetworkRecord> records) {
+    private NetworkJoins(NetworkRegistry registry, String workspace, List<NetworkRecord> records, VmSpec vm) {
         this.registry = registry;
         this.workspace = workspace;
         this.records = records;
+        this.vm = vm;
     }
 
     /**
@@ -85,7 +87,7 @@ public final class NetworkJoins {
      */
     public static NetworkJoins check(Optional<NetworkRegistry> registry, String vmId, VmSpec vm, Holders holders) {
         if (vm.networks().isEmpty()) {
-            return new NetworkJoins(null, vm.workspaceOr(vmId), List.of());
+            return new NetworkJoins(null, vm.workspaceOr(vmId), List.of(), vm);
         }
         NetworkRegistry r = registry.orElseThrow(() -> new InvalidNetworkSpecException("VM " + vmId
                 + " has NICs on named networks " + vm.networks() + " but this provider has no registry: create it"
@@ -111,7 +113,7 @@ public final class NetworkJoins {
             });
             records.add(record);
         }
-        return new NetworkJoins(r, workspace, List.copyOf(records));
+        return new NetworkJoins(r, workspace, List.copyOf(records), vm);
     }
 
     /** Refuses a workspace whose name a member holds in another case: DNS names are case-insensitive. */
@@ -176,16 +178,21 @@ public final class NetworkJoins {
     }
 
     /**
-     * Joins the workspace to every network, in NIC order (a re-join keeps its address), remembering the joins
-     * that are new.
+     * Joins the workspace to every network, in NIC order (a re-join keeps its address), with the static address the
+     * spec gives a NIC ({@link VmSpec#withAddress}) where it gives one, remembering the joins that are new.
      *
      * @throws dev.tapwire.network.AddressExhaustedException if a network has no free address
+     * @throws dev.tapwire.network.AddressInUseException if a static address is held by another member, or the
+     *     workspace holds another address on that network
+     * @throws dev.tapwire.network.InvalidNetworkSpecException if a static address is not a host of the network
      * @throws NetworkNotFoundException if a network was removed meanwhile
      */
     public void joinAll() {
         for (NetworkRecord record : records) {
             boolean member = record.member(workspace).isPresent();
-            Ipv4Address ip = registry.join(record.name(), workspace);
+            int nic = guests.size();
+            Ipv4Address ip = vm.address(nic).map(wanted -> registry.join(record.name(), workspace, wanted))
+                    .orElseGet(() -> registry.join(record.name(), workspace));
             if (!member) {
                 joined.add(record.name());
             }

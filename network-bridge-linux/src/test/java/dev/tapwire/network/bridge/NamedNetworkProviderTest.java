@@ -132,9 +132,11 @@ class NamedNetworkProviderTest {
         assertThat(security.admitted()).containsEntry(web.tap(), PortSecurity.Entry.strict(web.mac(),
                 web.network().ip())).as("off for the NIC: still no rogue DHCP servers or routers")
                 .containsEntry(db.tap(), PortSecurity.Entry.open());
-        assertThatThrownBy(() -> VmSpec.of(1).withAddress(0, Ipv4Address.parse("10.77.0.9"))
-                .withNetworks(List.of("team"))).isInstanceOf(InvalidNetworkSpecException.class)
-                .hasMessageContaining("NIC 0 is on named network team, whose registry gives its address");
+        NicConfig fixed = provider.configure("vm-3", 1, VmSpec.of(1).withAddress(0, Ipv4Address.parse("10.77.0.9"))
+                .withNetworks(List.of("team")).withWorkspace("fixed"), List.of()).get(0);
+        assertThat(security.admitted()).as("a static address is the one its port may send from")
+                .containsEntry(fixed.tap(), PortSecurity.Entry.strict(fixed.mac(), Ipv4Address.parse("10.77.0.9")));
+        provider.delete(List.of("vm-3"));
         provider.verify("vm-1");
         provider.verify("vm-2");
     }

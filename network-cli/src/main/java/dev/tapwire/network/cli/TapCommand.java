@@ -71,9 +71,10 @@ final class TapCommand {
                     + " this NIC (repeatable; 0 is the first): its guest may send with any MAC and address; rogue DHCP"
                     + " server replies and router advertisements are still dropped on a named network.")
             List<Integer> unsecured,
-            @Option(names = "--address", paramLabel = "NIC=IPV4", description = "The address a NIC on no named"
-                    + " network uses (repeatable), e.g. 1=192.168.1.20: its port then allows IPv4 and ARP only from it"
-                    + " (without it, only the MAC is checked).") Map<Integer, String> addresses) {
+            @Option(names = "--address", paramLabel = "NIC=IPV4", description = "A NIC's address (repeatable), e.g."
+                    + " 0=10.44.1.20: for a NIC on a named network the static address it joins with (a free host, or"
+                    + " the one it holds); for a NIC on no named network the address it uses, so its port allows IPv4"
+                    + " and ARP only from it (without it, only the MAC is checked).") Map<Integer, String> addresses) {
         List<String> named = networks == null ? List.of() : networks;
         List<NicConfig> existing = existingFile == null ? List.of() : readConfigs(existingFile, vmId);
         int count = nics != null ? nics : Math.max(1, named.size());

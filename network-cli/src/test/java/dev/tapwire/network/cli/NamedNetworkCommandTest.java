@@ -92,6 +92,23 @@ class NamedNetworkCommandTest {
     }
 
     @Test
+    void aVmTakesTheStaticAddressItsAddressOptionGivesItsNicOnANamedNetwork() throws Exception {
+        CliRunner.Result created = cli.run("tap", "create", "vm-2", "--network", "team", "--workspace", "db",
+                "--single-queue", "--address", "0=10.90.0.77");
+        assertThat(created.status()).as(created.err()).isZero();
+        assertThat(json.readValue(created.out(), new TypeReference<List<NicConfig>>() { }).get(0).network().ip())
+                .hasToString("10.90.0.77");
+        assertThat(cli.run("network", "hosts", "team").out()).isEqualTo("10.90.0.77 db.team db\n");
+
+        CliRunner.Result taken = cli.run("tap", "create", "vm-1", "--network", "team", "--workspace", "web",
+                "--single-queue", "--address", "0=10.90.0.77");
+        assertThat(taken.status()).isEqualTo(1);
+        assertThat(taken.err()).contains("10.90.0.77").contains("db");
+        assertThat(cli.run("network", "hosts", "team").out()).as("the refused VM joined nothing")
+                .isEqualTo("10.90.0.77 db.team db\n");
+    }
+
+    @Test
     void restoreBringsAVmBackOnItsNetworkWithItsAddressAndMac() throws Exception {
         CliRunner.Result created = cli.run("tap", "create", "vm-3", "--network", "team", "--workspace", "api",
                 "--single-queue", "--record");

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tapwire.network.AddressExhaustedException;
+import dev.tapwire.network.AddressInUseException;
 import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.GuestNetwork;
@@ -253,6 +254,25 @@ public abstract class NetworkProviderContractKit {
             registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
             configureOn("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")));
             assertThat(registry.get("team").workspaces()).containsExactly("vm-1");
+        }
+
+        @Test
+        void aNicOnANamedNetworkJoinsWithTheStaticAddressItsSpecGivesAndOneHeldByAnotherIsRefused() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            Ipv4Address wanted = Ipv4Address.parse("10.77.0.50");
+            VmSpec fixed = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("db").withAddress(0, wanted);
+            List<NicConfig> db = configureOn("vm-1", 1, fixed);
+            assertThat(db.get(0).network().ip()).isEqualTo(wanted);
+            assertThat(registry.get("team").member("db")).map(Member::ip).contains(wanted);
+            assertThat(named.configure("vm-1", 1, fixed, db)).as("a recovery keeps it").isEqualTo(db);
+
+            assertThatThrownBy(() -> configureOn("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team"))
+                    .withWorkspace("web").withAddress(0, wanted))).isInstanceOf(AddressInUseException.class)
+                    .hasMessageContaining("db");
+            assertThatThrownBy(() -> configureOn("vm-3", 1, VmSpec.of(1).withNetworks(List.of("team"))
+                    .withWorkspace("api").withAddress(0, Ipv4Address.parse("10.77.0.1"))))
+                    .isInstanceOf(InvalidNetworkSpecException.class);
+            assertThat(registry.get("team").workspaces()).as("the refused VMs joined nothing").containsExactly("db");
         }
 
         @Test
