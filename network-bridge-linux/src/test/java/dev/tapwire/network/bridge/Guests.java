@@ -32,10 +32,15 @@ final class Guests {
         return QemuGuest.image(Path.of("target/guest"));
     }
 
-    /** Stops the guests, deletes the VMs' TAPs and removes every realization the provider's realizer made. */
+    /**
+     * Stops the guests, stops the provider following its registry, deletes the VMs' TAPs and removes every
+     * realization the provider's realizer made. The provider is closed first: a follower left running rewrites
+     * state while JUnit deletes the test's directories, and that deletion then fails the test.
+     */
     static void tearDown(Collection<QemuGuest> guests, BridgeNetworkProvider provider, List<String> vms) {
         guests.forEach(QemuGuest::close);
         if (provider != null) {
+            provider.close();
             provider.delete(vms);
             NetworkRealizer realizer = provider.realizer().orElseThrow();
             realizer.list().forEach(r -> realizer.unrealize(r.network()));

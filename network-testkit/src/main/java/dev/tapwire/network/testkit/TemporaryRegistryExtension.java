@@ -93,7 +93,9 @@ public final class TemporaryRegistryExtension implements ParameterResolver {
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete temporary registry " + dir, e);
+            throw new UncheckedIOException("cannot delete temporary registry " + dir + ": " + e
+                    + " (something still writes there: close every provider and registry watch that follows it"
+                    + " in @AfterEach)", e);
         }
     }
 }
