@@ -40,6 +40,33 @@ public record ConfigureRequest(String vmId, int nics, VmSpec vm, List<NicConfig>
     }
 
     /**
+     * Checks that saved configs have the queues {@code vm} gives them: a recovery re-creates a VM as it was, so a
+     * spec with another CPU count (queue count) or queue size than the one the configs were made with is refused
+     * instead of silently changing the VM's {@code num_queues}. A config with queue count or size 0 (not recorded)
+     * is not checked.
+     *
+     * @param vmId the VM, for the message
+     * @param vm the spec of the recovery
+     * @param existing the saved configs
+     * @throws InvalidNetworkSpecException naming the first NIC whose queues differ, and both values
+     */
+    public static void requireSameQueues(String vmId, VmSpec vm, List<NicConfig> existing) {
+        for (NicConfig nic : existing == null ? List.<NicConfig>of() : existing) {
+            if (nic.numQueues() != 0 && nic.numQueues() != vm.numQueues()) {
+                throw new InvalidNetworkSpecException("VM " + vmId + " is given a spec of " + vm.cpu()
+                        + " vCPU(s), " + vm.numQueues() + " queues per NIC, but its saved NIC " + nic.tap() + " has "
+                        + nic.numQueues() + " (num_queues): give the spec it was configured with"
+                        + " (its VmRecord), or delete it and configure it anew");
+            }
+            if (nic.queueSize() != 0 && nic.queueSize() != vm.queueSize()) {
+                throw new InvalidNetworkSpecException("VM " + vmId + " is given queue size " + vm.queueSize()
+                        + ", but its saved NIC " + nic.tap() + " has queue size " + nic.queueSize() + " (queue_size):"
+                        + " give the spec it was configured with (its VmRecord)");
+            }
+        }
+    }
+
+    /**
      * Checks that no VM appears twice among {@code requests}.
      *
      * @param requests the requests

@@ -36,18 +36,62 @@ public interface NetworkProvider extends AutoCloseable {
     /**
      * Creates the host side of {@code nics} NICs for a VM, or re-creates them after a host reboot.
      *
-     * <p>When {@code existing} holds configs (recovery), the same TAP names and MACs are used again.
-     * Either every NIC is made or, on failure, those made by this call are removed before it throws.
+     * <p>When {@code existing} holds configs (recovery), the same TAP names and MACs are used again; their queue
+     * count and size must be what {@code vm} gives (a recovery with another CPU count or queue size is refused, see
+     * {@link ConfigureRequest#requireSameQueues}). A VM that has more NICs on this host than {@code nics} is refused:
+     * {@link #detach} the extra ones first (a configure never removes a NIC). To add a NIC to a configured VM, use
+     * {@link #attach}. Either every NIC is made or, on failure, those made by this call are removed before it throws.
      *
      * @param vmId the VM's ID
      * @param nics how many NICs, at least 1
      * @param vm what the provider needs to know of the VM
      * @param existing the configs the VM had before, empty for a new VM
      * @return one config per NIC, in NIC order
-     * @throws InvalidNetworkSpecException if the VM ID, NIC count or existing configs are invalid
+     * @throws InvalidNetworkSpecException if the VM ID, NIC count or existing configs are invalid, the existing
+     *     configs have other queues than {@code vm} gives, or the VM has NICs beyond {@code nics} here
      * @throws DeviceOperationException if a device cannot be created, e.g. its name is taken (EBUSY)
      */
     List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing);
+
+    /**
+     * Adds one NIC to a configured (typically running) VM — Docker's {@code network connect}: its TAP is created and
+     * set up as {@link #configure} sets up each of the VM's TAPs, and on a named network the VM's workspace joins it.
+     * The VM's other NICs are not touched: no TAP of theirs is re-created or changed, no membership of theirs and no
+     * port-security entry of theirs changes. The new NIC takes the lowest NIC index the VM has no TAP for (a detached
+     * NIC's index is given again), so its TAP is named as that NIC of the VM. All or nothing: on failure the TAP is
+     * removed and a network it joined is left.
+     *
+     * <p>Hand the returned config to the VMM (QEMU {@code netdev_add}/{@code device_add}, cloud-hypervisor
+     * {@code add-net}) and add it, at its index, to the configs kept for the VM's recovery.
+     *
+     * @param vmId the VM's ID; it must have NIC 0 (be configured)
+     * @param vm the VM's spec: its CPU count, queue size, queue mode and workspace are read, its per-NIC settings
+     *     are not — {@code nic} says what the new NIC is
+     * @param nic the new NIC: its named network (or none: the provider's bridge), address and port security
+     * @return the new NIC's config
+     * @throws InvalidNetworkSpecException if the VM ID is invalid, the VM is not configured, already has a NIC on
+     *     that network, has {@link TapNames#MAX_NICS} NICs, or the NIC is on no named network and the provider has
+     *     no bridge for such NICs
+     * @throws NetworkNotFoundException if the network does not exist
+     * @throws AddressInUseException if the static address is held by another member
+     * @throws DeviceOperationException if the TAP cannot be created or set up
+     */
+    NicConfig attach(String vmId, VmSpec vm, NicSpec nic);
+
+    /**
+     * Removes one NIC of a VM — Docker's {@code network disconnect}: its TAP and its port-security entry go, the
+     * other NICs are not touched. A NIC on a named network leaves it (the workspace's address there is freed and its
+     * DNS name goes; a later attach joins again, with the lowest free address unless it asks for one). NIC 0 cannot
+     * be detached: it is what makes the VM configured here; {@link #delete} the VM instead. Detach the NIC from the
+     * VMM first ({@code device_del}).
+     *
+     * @param vmId the VM's ID
+     * @param tap the TAP name of the NIC, as its config says
+     * @throws InvalidNetworkSpecException if the VM ID is invalid or {@code tap} is the VM's NIC 0
+     * @throws DeviceOperationException ({@code NO_SUCH_DEVICE}) if the VM has no NIC with that TAP, or if the TAP
+     *     cannot be removed
+     */
+    void detach(String vmId, String tap);
 
     /**
      * Configures many VMs at once — typically every VM of a host after a reboot, from their saved configs.

@@ -26,6 +26,15 @@ final class TestFactories {
         }
 
         @Override
+        public NicConfig attach(String vmId, VmSpec vm, NicSpec nic) {
+            throw new InvalidNetworkSpecException("discovery test provider: VM " + vmId + " is not configured");
+        }
+
+        @Override
+        public void detach(String vmId, String tap) {
+        }
+
+        @Override
         public Set<String> delete(Collection<String> vmIds) {
             return Set.copyOf(vmIds);
         }

@@ -1,17 +1,29 @@
 package dev.tapwire.network.testkit;
 
 import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.VmNetworks;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The fake kernel an {@link InMemoryNetworkProvider} creates TAPs on: which TAPs exist, whose they are and
- * which bridge holds them, plus failure injection for testing a manager's error paths.
+ * The fake kernel an {@link InMemoryNetworkProvider} creates TAPs on: which bridges and TAPs exist, whose the TAPs
+ * are and which bridge holds them, the records its providers keep of their VMs, plus failure injection for testing a
+ * manager's error paths ({@link #failNext}). Every provider of one root directory shares one host, as processes on
+ * one machine share a kernel and a state directory.
+ *
+ * <p>As on a real host, a bridge a provider's {@code bridge} option names must exist first ({@link #addBridge},
+ * what {@code ip link add br0 type bridge} is on a real one); a named network's bridge is made when a NIC first joins
+ * the network, as the bridge backend realizes it.
+ *
+ * <p>Thread-safe: its maps are concurrent, and providers change it holding its monitor.
  */
 public final class FakeHost {
 
@@ -43,6 +55,10 @@ public final class FakeHost {
     private final Map<String, DeviceOperationException> failures = new ConcurrentHashMap<>();
     private final ReentrantLock gcLock = new ReentrantLock();
     private final Map<String, String> workspaces = new ConcurrentHashMap<>(); // VM → workspace on named networks
+    private final Set<String> bridges = ConcurrentHashMap.newKeySet();
+    private final Map<String, VmNetworks> records = new ConcurrentHashMap<>(); // VM → what configure and attach made
+    private final Map<String, String> networkOf = new ConcurrentHashMap<>(); // TAP → its named network
+    private final java.util.Deque<Reason> nextFailures = new java.util.concurrent.ConcurrentLinkedDeque<>();
 
     /** Creates an empty host. */
     public FakeHost() {
@@ -68,7 +84,51 @@ public final class FakeHost {
     }
 
     /**
-     * Makes the next creation of {@code tap} fail with {@code failure} (once).
+     * Adds a bridge, as {@code ip link add NAME type bridge} does on a real host: a provider whose {@code bridge}
+     * option names it can then be made.
+     *
+     * @param name the bridge name
+     * @return this host
+     */
+    public FakeHost addBridge(String name) {
+        bridges.add(dev.tapwire.network.TapNames.requireValidInterfaceName(name));
+        return this;
+    }
+
+    /**
+     * Removes a bridge (its TAPs stay, on a bridge that is gone: verify then fails, as on a real host).
+     *
+     * @param name the bridge name
+     */
+    public void removeBridge(String name) {
+        bridges.remove(name);
+    }
+
+    /**
+     * Returns the bridges that exist, including those of realized named networks.
+     *
+     * @return a sorted snapshot
+     */
+    public Set<String> bridges() {
+        return new TreeSet<>(bridges);
+    }
+
+    /**
+     * Makes the next TAP creation on this host (by any provider, for any VM) fail with a {@link
+     * DeviceOperationException} of {@code reason}, as the kernel would: {@code BUSY} as {@code EBUSY}, {@code
+     * PERMISSION_DENIED} as {@code EPERM}, and so on. Calls queue up: two calls fail the next two creations.
+     *
+     * @param reason the class of failure
+     * @return this host
+     */
+    public FakeHost failNext(Reason reason) {
+        nextFailures.add(java.util.Objects.requireNonNull(reason, "reason"));
+        return this;
+    }
+
+    /**
+     * Makes the next creation of {@code tap} fail with {@code failure} (once). {@link #failNext} says the same by
+     * reason, without building the exception.
      *
      * @param tap the TAP name
      * @param failure what to throw
@@ -94,6 +154,7 @@ public final class FakeHost {
     public void remove(String name) {
         taps.remove(name);
         ports.remove(name);
+        networkOf.remove(name);
     }
 
     /**
@@ -125,8 +186,58 @@ public final class FakeHost {
                 .filter(vm -> workspace.equals(workspaces.get(vm))).sorted().findFirst();
     }
 
+    /** The failure injected for the creation of {@code tap}, if any: one for that TAP, else the next by reason. */
     Optional<DeviceOperationException> failure(String tap) {
-        return Optional.ofNullable(failures.remove(tap));
+        DeviceOperationException byName = failures.remove(tap);
+        if (byName != null) {
+            return Optional.of(byName);
+        }
+        Reason reason = nextFailures.poll();
+        return reason == null ? Optional.empty() : Optional.of(DeviceOperationException.of("TUNSETIFF", tap, reason,
+                "injected by FakeHost.failNext(" + reason + ")"));
+    }
+
+    /** Tells whether a bridge exists. */
+    boolean hasBridge(String name) {
+        return bridges.contains(name);
+    }
+
+    /** The record of a VM that a provider of this host configured. */
+    Optional<VmNetworks> record(String vmId) {
+        return Optional.ofNullable(records.get(vmId));
+    }
+
+    /** Every VM record, sorted by VM ID. */
+    Map<String, VmNetworks> records() {
+        return new TreeMap<>(records);
+    }
+
+    /** Sets (or, with no NICs, forgets) the record of a VM. */
+    void putRecord(VmNetworks record) {
+        if (record.nics().isEmpty()) {
+            records.remove(record.vmId());
+        } else {
+            records.put(record.vmId(), record);
+        }
+    }
+
+    /** Records the named network a TAP is on, or forgets it (null). */
+    void putNetwork(String tap, String network) {
+        if (network == null) {
+            networkOf.remove(tap);
+        } else {
+            networkOf.put(tap, network);
+        }
+    }
+
+    /** The named network a TAP is on. */
+    Optional<String> networkOf(String tap) {
+        return Optional.ofNullable(networkOf.get(tap));
+    }
+
+    /** The workspace a VM joined its named networks as. */
+    Optional<String> workspaceOf(String vmId) {
+        return Optional.ofNullable(workspaces.get(vmId));
     }
 
     ReentrantLock gcLock() {

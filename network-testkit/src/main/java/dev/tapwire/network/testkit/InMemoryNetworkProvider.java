@@ -1,5 +1,6 @@
 package dev.tapwire.network.testkit;
 
+import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.InvalidNetworkSpecException;
@@ -9,6 +10,7 @@ import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmNetworks;
@@ -18,6 +20,7 @@ import dev.tapwire.network.gc.GcModule;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.spi.NetworkJoins;
+import dev.tapwire.network.spi.NicIndexes;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,20 +39,27 @@ import java.util.concurrent.locks.ReentrantLock;
  * A plain-Java provider (type {@code memory}) that behaves like the {@code bridge} backend wherever a user
  * can observe it, without root: the same TAP names ({@code bt<8 chars>-<n>}), locally administered MACs
  * that stay the same on recovery, {@code EBUSY} on a name collision (the first VM left intact), the same
- * validation errors, idempotent delete, and a GC module that reclaims orphans. Given a registry
- * ({@link ProviderSettings#withRegistry}), NICs on named networks join it as the bridge backend's do (same
+ * validation errors, idempotent delete, per-NIC attach and detach, and a GC module that reclaims orphans. Given a
+ * registry ({@link ProviderSettings#withRegistry}), NICs on named networks join it as the bridge backend's do (same
  * addresses, MACs, {@code NicConfig.network} and errors) and sit on the network's bridge name; nothing is
  * realized.
  *
- * <p>TAPs live on a {@link FakeHost}; providers made by the factory for the same root directory share one,
- * as providers on one machine share a kernel. Unlike the bridge backend it keeps guest records, so
- * {@link #inspect} and {@link #list} report what was configured, and {@link FakeHost#guestPort} what each
- * guest may send (the spec's port-security settings, as the bridge backend applies them).
+ * <p>As the bridge backend, it refuses settings with neither a {@code bridge} option nor a registry, a bridge that
+ * does not exist on its host ({@code ENODEV}: add it first, {@link FakeHost#addBridge}), and NICs on no named network
+ * when it has no bridge — it never invents one.
+ *
+ * <p>TAPs and records live on a {@link FakeHost}; providers made by the factory for the same root directory share
+ * one ({@link #hostOf}), as providers on one machine share a kernel and a state directory. {@link #inspect} and
+ * {@link #list} report what was configured and attached, and {@link FakeHost#guestPort} what each guest may send
+ * (the spec's port-security settings, as the bridge backend applies them).
+ *
+ * <p>Thread-safe: every change holds the host's monitor, so providers on one host may be used from many threads.
  *
  * <pre>{@code
+ * InMemoryNetworkProvider.hostOf(tempDir).addBridge("br0");
  * NetworkProvider memory = NetworkProviders.create("memory", ProviderSettings.of(tempDir).with("bridge", "br0"));
  * List<NicConfig> nics = memory.configure("vm-1", 2, VmSpec.of(2), List.of());
- * assertThat(((InMemoryNetworkProvider) memory).host().taps()).containsKeys("btvm-1-0", "btvm-1-1");
+ * assertThat(InMemoryNetworkProvider.hostOf(tempDir).taps()).containsKeys("btvm-1-0", "btvm-1-1");
  * }</pre>
  */
 public final class InMemoryNetworkProvider implements NetworkProvider {
@@ -65,40 +75,64 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     private static final Map<Path, FakeHost> HOSTS = new ConcurrentHashMap<>();
 
     private final FakeHost host;
-    private final String bridge;
+    private final Optional<String> bridge;
     private final Optional<NetworkRegistry> registry;
     private final TapNaming naming;
-    private final Map<String, VmNetworks> records = new ConcurrentHashMap<>();
 
     /**
      * Creates a provider on the shared fake host of {@code settings.rootDir()}.
      *
-     * @param settings root directory and options ({@code bridge}, default {@code br0}; {@value TapNaming#OPTION};
-     *     {@code owner} and {@code group}, checked and otherwise ignored)
+     * @param settings root directory and options ({@code bridge}, the device for NICs on no named network;
+     *     {@value TapNaming#OPTION}; {@code owner} and {@code group}, checked and otherwise ignored), and the registry
+     *     for NICs on named networks
      * @throws InvalidNetworkSpecException as {@link #InMemoryNetworkProvider(ProviderSettings, FakeHost)} does
+     * @throws DeviceOperationException as {@link #InMemoryNetworkProvider(ProviderSettings, FakeHost)} does
      */
     public InMemoryNetworkProvider(ProviderSettings settings) {
-        this(settings, HOSTS.computeIfAbsent(settings.rootDir().toAbsolutePath().normalize(), p -> new FakeHost()));
+        this(settings, hostOf(settings.rootDir()));
     }
 
     /**
      * Creates a provider on a given fake host.
      *
-     * @param settings root directory and options ({@code bridge}, default {@code br0}; {@value TapNaming#OPTION};
-     *     {@code owner} and {@code group}, checked and otherwise ignored)
+     * @param settings root directory and options ({@code bridge}, the device for NICs on no named network;
+     *     {@value TapNaming#OPTION}; {@code owner} and {@code group}, checked and otherwise ignored), and the registry
+     *     for NICs on named networks
      * @param host the fake host its TAPs live on
-     * @throws InvalidNetworkSpecException if an option key is not one of {@link #OPTIONS}, the bridge name is not a
-     *     valid interface name, owner or group is not an id, or the TAP naming is unknown
+     * @throws InvalidNetworkSpecException if there is neither {@code bridge} nor a registry, an option key is not one
+     *     of {@link #OPTIONS}, the bridge name is not a valid interface name, owner or group is not an id, or the TAP
+     *     naming is unknown
+     * @throws DeviceOperationException ({@code NO_SUCH_DEVICE}) if the bridge does not exist on the host
      */
     public InMemoryNetworkProvider(ProviderSettings settings, FakeHost host) {
         settings.requireKnownOptions(TYPE, OPTIONS);
         settings.intOption("owner");
         settings.intOption("group");
         this.host = host;
-        this.bridge = TapNames.requireValidInterfaceName(settings.option("bridge").orElse("br0"));
+        this.bridge = settings.option("bridge").map(TapNames::requireValidInterfaceName);
         this.registry = settings.findRegistry();
+        if (bridge.isEmpty() && registry.isEmpty()) {
+            throw new InvalidNetworkSpecException("the memory provider needs the option bridge=<device> (e.g. br0)"
+                    + " for NICs on no named network, or a registry (ProviderSettings.withRegistry) for named networks");
+        }
+        bridge.filter(b -> !host.hasBridge(b)).ifPresent(b -> {
+            throw DeviceOperationException.of("RTM_GETLINK", b, Reason.NO_SUCH_DEVICE, "bridge " + b + " does not"
+                    + " exist in this network namespace; create it first (ip link add " + b + " type bridge; on the"
+                    + " fake host: InMemoryNetworkProvider.hostOf(rootDir).addBridge(\"" + b + "\"))");
+        });
         this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         LeakTracker.track(this);
+    }
+
+    /**
+     * Returns the fake host that every provider of {@code rootDir} shares (made on first use, empty): add the
+     * bridges its providers need there first.
+     *
+     * @param rootDir the providers' root directory
+     * @return the host
+     */
+    public static FakeHost hostOf(Path rootDir) {
+        return HOSTS.computeIfAbsent(rootDir.toAbsolutePath().normalize(), p -> new FakeHost());
     }
 
     @Override
@@ -116,11 +150,11 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     }
 
     /**
-     * Returns the bridge TAPs are attached to.
+     * Returns the bridge TAPs of NICs on no named network are attached to.
      *
-     * @return the bridge name
+     * @return the bridge name, or empty when only named networks are served
      */
-    public String bridge() {
+    public Optional<String> bridge() {
         return bridge;
     }
 
@@ -133,10 +167,19 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
         if (!found.vmId().equals(vmId)) {
             throw DeviceOperationException.of("verify", tap, Reason.BUSY, tap + " is not a TAP of VM " + vmId);
         }
-        String expected = Optional.ofNullable(records.get(vmId)).map(r -> r.nics().get(0).bridgeDev()).orElse(bridge);
-        if (!expected.equals(found.bridge())) {
+        List<NicConfig> nics = host.record(vmId).map(VmNetworks::nics).orElse(List.of());
+        for (NicConfig nic : nics) {
+            FakeHost.Tap present = host.tap(nic.tap()).filter(t -> t.vmId().equals(vmId)).orElseThrow(() ->
+                    DeviceOperationException.of("verify", nic.tap(), Reason.NO_SUCH_DEVICE, "VM " + vmId
+                            + " has no TAP " + nic.tap()));
+            if (!present.bridge().equals(nic.bridgeDev()) || !host.hasBridge(present.bridge())) {
+                throw DeviceOperationException.of("verify", nic.tap(), Reason.OTHER, "TAP " + nic.tap() + " of VM "
+                        + vmId + " is not attached to bridge " + nic.bridgeDev());
+            }
+        }
+        if (nics.isEmpty() && (bridge.isEmpty() || !bridge.get().equals(found.bridge()))) {
             throw DeviceOperationException.of("verify", tap, Reason.OTHER, "TAP " + tap + " of VM " + vmId
-                    + " is not attached to bridge " + expected);
+                    + " is not attached to bridge " + bridge.orElse("(none)"));
         }
     }
 
@@ -144,29 +187,22 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
         List<NicConfig> previous = TapNames.requireValidConfigure(vmId, nics, vm, existing, naming);
         vm.requireNics(vmId, nics);
+        ConfigureRequest.requireSameQueues(vmId, vm, previous);
         List<NicConfig> result = new ArrayList<>();
         synchronized (host) { // checked and joined under the host's lock, as the bridge backend holds its GC lock
+            if (bridge.isEmpty() && nics > vm.networks().size()) {
+                throw noBridge(vmId, vm.networks().size());
+            }
+            requireNoNicsBeyond(vmId, nics);
             NetworkJoins joins = NetworkJoins.check(registry, vmId, vm,
                     (network, workspace) -> host.holderOf(NetworkNames.bridgeName(network), workspace));
             List<String> created = new ArrayList<>();
             try {
                 for (int i = 0; i < nics; i++) {
                     String tap = naming.tapName(vmId, i);
-                    FakeHost.Tap present = host.tap(tap).orElse(null);
-                    boolean recovering = !previous.isEmpty();
-                    if (present != null && !recovering && present.vmId().equals(vmId)) {
-                        throw DeviceOperationException.of("TUNSETIFF", tap, Reason.BUSY, "TAP " + tap + " exists and"
-                                + " is VM " + vmId + "'s own: this VM's TAP exists; pass its saved configs (configure's"
-                                + " existing configs) to recover it, or delete the VM first");
-                    }
-                    if (present != null && !present.vmId().equals(vmId)) {
-                        throw TapNames.nameTaken("TUNSETIFF", tap, vmId, naming, null);
-                    }
-                    host.failure(tap).ifPresent(f -> {
-                        throw f;
-                    });
+                    FakeHost.Tap present = createOrAdopt(vmId, tap, !previous.isEmpty());
                     // a NIC on a named network sits on that network's bridge, as the bridge backend puts it
-                    String on = i < joins.size() ? NetworkNames.bridgeName(joins.network(i).name()) : bridge;
+                    String on = i < joins.size() ? NetworkNames.bridgeName(joins.network(i).name()) : bridge.orElseThrow();
                     if (present == null) {
                         host.put(new FakeHost.Tap(tap, vmId, on, vm.needsMultiQueueTap()));
                         created.add(tap);
@@ -181,26 +217,149 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                 for (int i = 0; i < joins.size(); i++) {
                     result.set(i, result.get(i).withNetwork(joins.guest(i)));
                 }
-                for (int i = 0; i < nics; i++) {
-                    host.putGuestPort(guestPort(vm, i, result.get(i)));
-                }
             } catch (RuntimeException e) {
                 created.forEach(host::remove);
                 joins.undo(e);
                 throw e;
             }
+            for (int i = 0; i < nics; i++) {
+                host.putGuestPort(guestPort(vm.portSecurity(i), vm.address(i), result.get(i)));
+                String network = i < joins.size() ? joins.network(i).name() : null;
+                host.putNetwork(result.get(i).tap(), network);
+                if (network != null) {
+                    host.addBridge(result.get(i).bridgeDev()); // realized on demand
+                }
+            }
             host.recordWorkspace(vmId, joins.size() > 0 ? Optional.of(joins.workspace()) : Optional.empty());
+            host.putRecord(new VmNetworks(vmId, result));
         }
-        records.put(vmId, new VmNetworks(vmId, result));
         return List.copyOf(result);
     }
 
+    private InvalidNetworkSpecException noBridge(String vmId, int nic) {
+        return new InvalidNetworkSpecException("NIC " + nic + " of VM " + vmId + " is on no named network, and this"
+                + " provider has no bridge option for such NICs (bridge=<device>); name a network for every NIC, or give"
+                + " the bridge option");
+    }
+
+    /** Refuses a configure of fewer NICs than the VM has here: a configure never removes a NIC. */
+    private void requireNoNicsBeyond(String vmId, int nics) {
+        Set<String> asked = new TreeSet<>();
+        for (int i = 0; i < nics; i++) {
+            asked.add(naming.tapName(vmId, i));
+        }
+        List<String> beyond = host.taps().values().stream().filter(t -> t.vmId().equals(vmId))
+                .map(FakeHost.Tap::name).filter(t -> !asked.contains(t)).toList();
+        if (!beyond.isEmpty()) {
+            throw NicIndexes.beyond(vmId, nics, beyond);
+        }
+    }
+
+    /**
+     * Checks that {@code tap} may be made for the VM, throwing an injected failure if there is one; returns the TAP
+     * that a recovery adopts, or null when it is to be created.
+     */
+    private FakeHost.Tap createOrAdopt(String vmId, String tap, boolean recovering) {
+        FakeHost.Tap present = host.tap(tap).orElse(null);
+        if (present != null && !recovering && present.vmId().equals(vmId)) {
+            throw DeviceOperationException.of("TUNSETIFF", tap, Reason.BUSY, "TAP " + tap + " exists and"
+                    + " is VM " + vmId + "'s own: this VM's TAP exists; pass its saved configs (configure's"
+                    + " existing configs) to recover it, or delete the VM first");
+        }
+        if (present != null && !present.vmId().equals(vmId)) {
+            throw TapNames.nameTaken("TUNSETIFF", tap, vmId, naming, null);
+        }
+        if (present == null) {
+            host.failure(tap).ifPresent(f -> {
+                throw f;
+            });
+        }
+        return present;
+    }
+
+    @Override
+    public NicConfig attach(String vmId, VmSpec vm, NicSpec nic) {
+        TapNames.requireValidVmId(vmId);
+        if (vm == null || nic == null) {
+            throw new InvalidNetworkSpecException("attach needs the VM's spec and the NIC's spec; got " + vm + ", " + nic);
+        }
+        synchronized (host) {
+            List<NicConfig> nics = host.record(vmId).map(VmNetworks::nics).filter(n -> !n.isEmpty())
+                    .orElseThrow(() -> new InvalidNetworkSpecException("VM " + vmId + " is not configured here (it has"
+                            + " no NIC 0): configure it before attaching a NIC to it"));
+            ConfigureRequest.requireSameQueues(vmId, vm, nics);
+            if (!nic.onNamedNetwork() && bridge.isEmpty()) {
+                throw noBridge(vmId, nics.size());
+            }
+            if (nic.onNamedNetwork()) {
+                nics.stream().filter(n -> host.networkOf(n.tap()).filter(nic.network()::equals).isPresent()).findFirst()
+                        .ifPresent(n -> {
+                            throw new InvalidNetworkSpecException("VM " + vmId + " is on network " + nic.network()
+                                    + " already, through NIC " + n.tap() + ": one NIC per network (its workspace has"
+                                    + " one address and one MAC there)");
+                        });
+            }
+            int index = NicIndexes.firstFree(vmId, naming, nics.stream().map(NicConfig::tap).toList());
+            String tap = naming.tapName(vmId, index);
+            VmSpec one = nic.asOnlyNicOf(vm);
+            NetworkJoins joins = NetworkJoins.check(registry, vmId, one,
+                    (network, workspace) -> host.holderOf(NetworkNames.bridgeName(network), workspace));
+            NicConfig config;
+            createOrAdopt(vmId, tap, false);
+            String on = nic.onNamedNetwork() ? NetworkNames.bridgeName(nic.network()) : bridge.orElseThrow();
+            boolean multiQueue = host.tap(nics.get(0).tap()).map(FakeHost.Tap::multiQueue)
+                    .orElse(vm.needsMultiQueueTap());
+            host.put(new FakeHost.Tap(tap, vmId, on, multiQueue));
+            try {
+                joins.joinAll();
+            } catch (RuntimeException e) {
+                host.remove(tap);
+                throw e;
+            }
+            config = new NicConfig(tap, nic.onNamedNetwork() ? joins.mac(0) : MacAddress.random(), vm.numQueues(),
+                    vm.queueSize(), TYPE, on, null, nic.onNamedNetwork() ? joins.guest(0) : null);
+            host.putGuestPort(guestPort(nic.portSecurity(), Optional.ofNullable(nic.address()), config));
+            host.putNetwork(tap, nic.network());
+            if (nic.onNamedNetwork()) {
+                host.addBridge(on);
+                host.recordWorkspace(vmId, Optional.of(joins.workspace()));
+            }
+            List<NicConfig> updated = new ArrayList<>(nics);
+            updated.add(config);
+            updated.sort(java.util.Comparator.comparingInt(n -> NicIndexes.indexOf(vmId, naming, n.tap())));
+            host.putRecord(new VmNetworks(vmId, updated));
+            return config;
+        }
+    }
+
+    @Override
+    public void detach(String vmId, String tap) {
+        TapNames.requireValidVmId(vmId);
+        synchronized (host) {
+            List<NicConfig> nics = host.record(vmId).map(VmNetworks::nics).orElse(List.of());
+            NicConfig gone = nics.stream().filter(n -> n.tap().equals(tap)).findFirst().orElseThrow(() ->
+                    DeviceOperationException.of("detach", tap, Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no NIC"
+                            + " with TAP " + tap + (nics.isEmpty() ? "" : "; its NICs' TAPs are "
+                            + nics.stream().map(NicConfig::tap).toList())));
+            if (tap.equals(naming.tapName(vmId, 0))) {
+                throw new InvalidNetworkSpecException("TAP " + tap + " is NIC 0 of VM " + vmId + ", which cannot be"
+                        + " detached (it is what makes the VM configured here): delete the VM instead");
+            }
+            Optional<String> network = host.networkOf(tap);
+            host.remove(tap);
+            List<NicConfig> rest = new ArrayList<>(nics);
+            rest.remove(gone);
+            host.putRecord(new VmNetworks(vmId, rest));
+            network.ifPresent(n -> registry.ifPresent(r -> r.leave(n, host.workspaceOf(vmId).orElse(vmId))));
+        }
+    }
+
     /** What a NIC's guest may send, as the bridge backend's port security filters its port. */
-    private static FakeHost.GuestPort guestPort(VmSpec vm, int nic, NicConfig config) {
-        if (!vm.portSecurity(nic)) {
+    private static FakeHost.GuestPort guestPort(boolean secured, Optional<Ipv4Address> given, NicConfig config) {
+        if (!secured) {
             return new FakeHost.GuestPort(config.tap(), false, Optional.empty(), Optional.empty());
         }
-        Optional<Ipv4Address> ip = config.network() != null ? Optional.of(config.network().ip()) : vm.address(nic);
+        Optional<Ipv4Address> ip = config.network() != null ? Optional.of(config.network().ip()) : given;
         return new FakeHost.GuestPort(config.tap(), true, Optional.of(config.mac()), ip);
     }
 
@@ -214,20 +373,20 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                 }
             }
             vmIds.forEach(vm -> host.recordWorkspace(vm, Optional.empty()));
+            vmIds.forEach(vm -> host.putRecord(new VmNetworks(vm, List.of())));
         }
-        vmIds.forEach(records::remove);
         return new LinkedHashSet<>(vmIds);
     }
 
     @Override
     public Optional<VmNetworks> inspect(String vmId) {
         TapNames.requireValidVmId(vmId);
-        return Optional.ofNullable(records.get(vmId));
+        return host.record(vmId);
     }
 
     @Override
     public List<VmNetworks> list() {
-        return new TreeMap<>(records).values().stream().toList();
+        return host.records().values().stream().toList();
     }
 
     @Override
@@ -255,7 +414,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
         @Override
         public Map<String, String> snapshot() {
             Map<String, String> owners = new TreeMap<>();
-            host.taps().values().stream().filter(t -> t.bridge().equals(bridge))
+            host.taps().values().stream().filter(t -> bridge.isPresent() && t.bridge().equals(bridge.get()))
                     .forEach(t -> owners.put(t.name(), t.vmId()));
             return owners;
         }
@@ -278,7 +437,12 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
         @Override
         public void collect(Set<String> taps) {
             synchronized (host) {
-                taps.forEach(host::remove);
+                for (String tap : taps) {
+                    Optional<String> vm = host.tap(tap).map(FakeHost.Tap::vmId);
+                    host.remove(tap);
+                    vm.filter(v -> host.taps().values().stream().noneMatch(t -> t.vmId().equals(v)))
+                            .ifPresent(v -> host.putRecord(new VmNetworks(v, List.of())));
+                }
             }
         }
     }

@@ -20,12 +20,14 @@ import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.gc.ActiveVms;
 import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.gc.GcReport;
 import dev.tapwire.network.registry.FileNetworkRegistry;
+import dev.tapwire.network.spi.ProviderSettings;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -92,6 +94,31 @@ public abstract class NetworkProviderContractKit {
         Assumptions.abort(getClass().getSimpleName() + " serves no named networks: override"
                 + " createProvider(Path, NetworkRegistry) to test them");
         return null;
+    }
+
+    /**
+     * Creates a provider of the type under test from {@code settings} as they are (for the "settings" group, which
+     * checks what a backend refuses). The bridge a test needs must exist already: {@link #existingBridge} names it.
+     * The default skips that group.
+     *
+     * @param settings the settings, as a manager passes them
+     * @return the provider
+     * @throws Exception if it cannot be created, e.g. the settings are refused
+     */
+    protected NetworkProvider createProvider(ProviderSettings settings) throws Exception {
+        Assumptions.abort(getClass().getSimpleName() + " does not say how to make its provider from settings:"
+                + " override createProvider(ProviderSettings) to test what it refuses");
+        return null;
+    }
+
+    /**
+     * Returns the name of a bridge that exists where {@link #createProvider(Path)} makes its provider (the one its
+     * {@code bridge} option names).
+     *
+     * @return the bridge name, {@code br0} by default
+     */
+    protected String existingBridge() {
+        return "br0";
     }
 
     /**
@@ -295,9 +322,175 @@ public abstract class NetworkProviderContractKit {
         }
 
         @Test
+        void moreNicsThanNetworksWithoutABridgeOptionAreRefusedAndJoinNothing() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            assertThatThrownBy(() -> configureOn("vm-1", 2, VmSpec.of(1).withNetworks(List.of("team"))))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("NIC 1")
+                    .hasMessageContaining("bridge=<device>");
+            assertThat(registry.get("team").members()).isEmpty();
+            assertThatThrownBy(() -> named.verify("vm-1")).isInstanceOf(DeviceOperationException.class);
+        }
+
+        @Test
+        void attachingANicToANetworkJoinsItAndDetachingLeavesItWithTheOtherNetworkUntouched() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            registry.create("db", Ipv4Subnet.parse("10.78.0.0/24"));
+            VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+            NicConfig first = configureOn("vm-1", 1, web).get(0);
+
+            NicConfig second = named.attach("vm-1", web, NicSpec.on("db").withAddress(Ipv4Address.parse("10.78.0.9")));
+            assertThat(second.tap()).isEqualTo(TapNames.tapName("vm-1", 1));
+            assertThat(second.network()).isEqualTo(new GuestNetwork(Ipv4Address.parse("10.78.0.9"),
+                    Ipv4Address.parse("10.78.0.1"), 24));
+            assertThat(second.mac()).isEqualTo(MacAddress.forMember("db", "web"));
+            assertThat(second.bridgeDev()).isEqualTo(NetworkNames.bridgeName("db"));
+            assertThat(registry.get("db").member("web")).map(Member::ip).contains(second.network().ip());
+            named.verify("vm-1");
+            if (keepsRecords()) {
+                assertThat(named.inspect("vm-1")).hasValueSatisfying(r -> assertThat(r.nics()).isEqualTo(List.of(first, second)));
+            }
+
+            assertThatThrownBy(() -> named.attach("vm-1", web, NicSpec.on("db")))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("on network db already");
+            assertThatThrownBy(() -> named.attach("vm-1", web, NicSpec.onBridge()))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("bridge=<device>");
+
+            named.detach("vm-1", second.tap());
+            assertThat(registry.get("db").members()).as("the last NIC on db left it").isEmpty();
+            assertThat(registry.get("team").member("web")).map(Member::ip).contains(first.network().ip());
+            named.verify("vm-1");
+            if (keepsRecords()) {
+                assertThat(named.inspect("vm-1")).hasValueSatisfying(r -> assertThat(r.nics()).isEqualTo(List.of(first)));
+            }
+            // the address was freed: another member may take it, and a re-attach joins anew
+            NicConfig again = named.attach("vm-1", web, NicSpec.on("db"));
+            assertThat(again.tap()).isEqualTo(second.tap());
+            assertThat(registry.get("db").member("web")).map(Member::ip).contains(again.network().ip());
+        }
+
+        @Test
+        void anAttachThatFailsJoinsNothingAndLeavesNoTap() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            registry.create("db", Ipv4Subnet.parse("10.78.0.0/24"));
+            Ipv4Address held = registry.join("db", "other");
+            VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+            configureOn("vm-1", 1, web);
+            assertThatThrownBy(() -> named.attach("vm-1", web, NicSpec.on("db").withAddress(held)))
+                    .isInstanceOf(AddressInUseException.class).hasMessageContaining("other");
+            assertThatThrownBy(() -> named.attach("vm-1", web, NicSpec.on("nope")))
+                    .isInstanceOf(NetworkNotFoundException.class);
+            assertThat(registry.get("db").workspaces()).containsExactly("other");
+            named.verify("vm-1");
+            NicConfig later = named.attach("vm-1", web, NicSpec.on("db"));
+            assertThat(later.tap()).as("no TAP was left at NIC 1").isEqualTo(TapNames.tapName("vm-1", 1));
+        }
+
+        @Test
         void withoutARegistryANamedNetworkIsAnInvalidSpec() throws Exception {
             assertThatThrownBy(() -> configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team"))))
                     .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("withRegistry");
+        }
+    }
+
+    /** What a provider refuses to be made with, as the bridge backend does on a real host. */
+    @Nested
+    @DisplayName("settings")
+    class Settings {
+
+        @Test
+        void neitherABridgeNorARegistryIsRefused() throws Exception {
+            assertThatThrownBy(() -> createProvider(ProviderSettings.of(rootDir)))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("bridge=<device>")
+                    .hasMessageContaining("withRegistry");
+        }
+
+        @Test
+        void aBridgeThatDoesNotExistIsRefusedAsTheKernelRefusesIt() throws Exception {
+            assertThatThrownBy(() -> createProvider(ProviderSettings.of(rootDir).with("bridge", "twnobridge0")))
+                    .isInstanceOfSatisfying(DeviceOperationException.class,
+                            e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.NO_SUCH_DEVICE))
+                    .hasMessageContaining("twnobridge0").hasMessageContaining("does not exist");
+        }
+
+        @Test
+        void anExistingBridgeIsAccepted() throws Exception {
+            try (NetworkProvider made = createProvider(ProviderSettings.of(rootDir).with("bridge", existingBridge()))) {
+                assertThat(made.list()).isEmpty();
+            }
+        }
+    }
+
+    /** One NIC at a time: attach and detach, as Docker's network connect and disconnect. */
+    @Nested
+    @DisplayName("attach and detach")
+    class AttachAndDetach {
+
+        @Test
+        void anAttachedNicGetsTheNextIndexOnTheBridgeAndLeavesTheOthersAsTheyWere() throws Exception {
+            VmSpec spec = VmSpec.of(2);
+            List<NicConfig> first = configure("a77ac401", 1, spec);
+            NicConfig added = provider().attach("a77ac401", spec, NicSpec.onBridge());
+            assertThat(added.tap()).isEqualTo(TapNames.tapName("a77ac401", 1));
+            assertThat(added.bridgeDev()).isEqualTo(first.get(0).bridgeDev());
+            assertThat(added.numQueues()).isEqualTo(first.get(0).numQueues());
+            assertThat(added.mac()).isNotEqualTo(first.get(0).mac());
+            assertThat(List.of(first.get(0), added)).haveLocallyAdministeredMacs().haveUniqueTapNames();
+            provider().verify("a77ac401");
+            if (keepsRecords()) {
+                assertThat(provider().inspect("a77ac401")).hasValueSatisfying(r -> assertThat(r.nics()).isEqualTo(List.of(first.get(0), added)));
+            }
+        }
+
+        @Test
+        void aDetachedNicIsGoneItsIndexIsGivenAgainAndTheOthersStay() throws Exception {
+            VmSpec spec = VmSpec.of(1);
+            List<NicConfig> three = configure("a77ac402", 3, spec);
+            provider().detach("a77ac402", three.get(1).tap());
+            provider().verify("a77ac402");
+            if (keepsRecords()) {
+                assertThat(provider().inspect("a77ac402")).hasValueSatisfying(r -> assertThat(r.nics()).isEqualTo(List.of(three.get(0), three.get(2))));
+            }
+            assertThatThrownBy(() -> provider().detach("a77ac402", three.get(1).tap()))
+                    .isInstanceOfSatisfying(DeviceOperationException.class,
+                            e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.NO_SUCH_DEVICE))
+                    .hasMessageContaining(three.get(1).tap());
+            NicConfig again = provider().attach("a77ac402", spec, NicSpec.onBridge().withoutPortSecurity());
+            assertThat(again.tap()).isEqualTo(three.get(1).tap());
+            provider().verify("a77ac402");
+        }
+
+        @Test
+        void nicZeroCannotBeDetachedAndAnUnconfiguredVmCannotBeAttachedTo() throws Exception {
+            List<NicConfig> one = configure("a77ac403", 1, VmSpec.of(1));
+            assertThatThrownBy(() -> provider().detach("a77ac403", one.get(0).tap()))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("delete the VM");
+            provider().verify("a77ac403");
+            assertThatThrownBy(() -> provider().attach("a77ac4ff", VmSpec.of(1), NicSpec.onBridge()))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("not configured");
+            assertThatThrownBy(() -> provider().verify("a77ac4ff")).isInstanceOf(DeviceOperationException.class);
+        }
+
+        @Test
+        void aConfigureOfFewerNicsThanTheVmHasIsRefusedAndRemovesNothing() throws Exception {
+            List<NicConfig> two = configure("a77ac404", 2, VmSpec.of(1));
+            assertThatThrownBy(() -> provider().configure("a77ac404", 1, VmSpec.of(1), two.subList(0, 1)))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining(two.get(1).tap())
+                    .hasMessageContaining("detach");
+            provider().verify("a77ac404");
+            assertThat(provider().configure("a77ac404", 2, VmSpec.of(1), two)).as("both NICs are still there")
+                    .isEqualTo(two);
+        }
+
+        @Test
+        void aVmWithAnAttachedNicIsRecoveredFromAllItsConfigs() throws Exception {
+            VmSpec spec = VmSpec.of(1);
+            List<NicConfig> first = configure("a77ac405", 1, spec);
+            NicConfig added = provider().attach("a77ac405", spec, NicSpec.onBridge());
+            provider().delete(List.of("a77ac405")); // the reboot
+            List<NicConfig> again = provider().configure("a77ac405", 2, spec, List.of(first.get(0), added));
+            assertThat(again.stream().map(NicConfig::tap).toList()).containsExactly(first.get(0).tap(), added.tap());
+            assertThat(again.stream().map(NicConfig::mac).toList()).containsExactly(first.get(0).mac(), added.mac());
+            provider().verify("a77ac405");
         }
     }
 
@@ -369,6 +562,21 @@ public abstract class NetworkProviderContractKit {
             assertThat(again.stream().map(NicConfig::mac).toList())
                     .containsExactlyElementsOf(first.stream().map(NicConfig::mac).toList());
             provider().verify("5eed0001");
+        }
+
+        @Test
+        void aRecoveryWithAnotherCpuCountOrQueueSizeIsRefusedInsteadOfChangingTheQueues() throws Exception {
+            List<NicConfig> first = configure("5eed0004", 1, VmSpec.of(2));
+            assertThat(first.get(0).numQueues()).isEqualTo(4);
+            provider().delete(List.of("5eed0004")); // the reboot
+            assertThatThrownBy(() -> provider().configure("5eed0004", 1, VmSpec.of(1), first))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("num_queues")
+                    .hasMessageContaining("4");
+            assertThatThrownBy(() -> provider().configure("5eed0004", 1, VmSpec.of(2).withQueueSize(512), first))
+                    .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("queue_size");
+            assertThatThrownBy(() -> provider().verify("5eed0004")).as("nothing was made")
+                    .isInstanceOf(DeviceOperationException.class);
+            assertThat(provider().configure("5eed0004", 1, VmSpec.of(2), first)).isEqualTo(first);
         }
 
         @Test

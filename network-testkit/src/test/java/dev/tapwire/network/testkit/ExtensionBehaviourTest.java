@@ -86,7 +86,7 @@ class ExtensionBehaviourTest {
     static class LeaksATap {
         @Test
         void leaks() {
-            new InMemoryNetworkProvider(ProviderSettings.of(Path.of("/tmp/tapwire-leak-test")))
+            memoryAt(Path.of("/tmp/tapwire-leak-test"))
                     .configure("leaky001", 1, VmSpec.of(1), List.of());
         }
     }
@@ -105,7 +105,7 @@ class ExtensionBehaviourTest {
     static class CleansUp {
         @Test
         void tidy(@TemporaryRegistry NetworkRegistry registry) {
-            InMemoryNetworkProvider p = new InMemoryNetworkProvider(ProviderSettings.of(Path.of("/tmp/tapwire-tidy")));
+            InMemoryNetworkProvider p = memoryAt(Path.of("/tmp/tapwire-tidy"));
             p.configure("tidy0001", 1, VmSpec.of(1), List.of());
             registry.create("dev");
             registry.join("dev", "w");
@@ -124,7 +124,13 @@ class ExtensionBehaviourTest {
         assertThat(failure(member)).contains("member forgotten (10.44.1.2) of network dev");
         deleteStateDirOf(STATE.get()); // kept as evidence of the failing test; not needed after the check
         run(CleansUp.class).assertStatistics(s -> s.succeeded(1));
-        new InMemoryNetworkProvider(ProviderSettings.of(Path.of("/tmp/tapwire-leak-test"))).delete(List.of("leaky001"));
+        memoryAt(Path.of("/tmp/tapwire-leak-test")).delete(List.of("leaky001"));
+    }
+
+    /** An in-memory provider on the shared fake host of {@code root}, whose bridge br0 exists. */
+    static InMemoryNetworkProvider memoryAt(Path root) {
+        InMemoryNetworkProvider.hostOf(root).addBridge("br0");
+        return new InMemoryNetworkProvider(ProviderSettings.of(root).with("bridge", "br0"));
     }
 
     private static String failure(Events events) {

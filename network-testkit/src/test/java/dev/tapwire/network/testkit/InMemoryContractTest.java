@@ -11,12 +11,18 @@ class InMemoryContractTest extends NetworkProviderContractKit {
 
     @Override
     protected NetworkProvider createProvider(Path rootDir) {
+        InMemoryNetworkProvider.hostOf(rootDir).addBridge("br0"); // as BridgeContractTest creates it in its namespace
         return NetworkProviders.create("memory", ProviderSettings.of(rootDir).with("bridge", "br0"));
     }
 
     @Override
     protected NetworkProvider createProvider(Path rootDir, NetworkRegistry registry) {
-        return NetworkProviders.create("memory", ProviderSettings.of(rootDir).with("bridge", "br0")
-                .withRegistry(registry));
+        return NetworkProviders.create("memory", ProviderSettings.of(rootDir).withRegistry(registry));
+    }
+
+    @Override
+    protected NetworkProvider createProvider(ProviderSettings settings) {
+        InMemoryNetworkProvider.hostOf(settings.rootDir()).addBridge("br0");
+        return NetworkProviders.create("memory", settings);
     }
 }
