@@ -10,6 +10,7 @@ import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
@@ -24,6 +25,7 @@ import dev.tapwire.network.gc.GcOrchestrator;
 import dev.tapwire.network.lock.Lease;
 import dev.tapwire.network.lock.LockFile;
 import dev.tapwire.network.spi.NetworkJoins;
+import dev.tapwire.network.spi.NicIndexes;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,6 +40,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -267,31 +270,172 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         for (ConfigureRequest r : requests) {
             previous.add(TapNames.requireValidConfigure(r.vmId(), r.nics(), r.vm(), r.existing(), naming));
             r.vm().requireNics(r.vmId(), r.nics());
+            ConfigureRequest.requireSameQueues(r.vmId(), r.vm(), r.existing());
         }
-        Attachments attachments = new Attachments();
-        Map<String, Map<String, PortSecurity.Entry>> ports = new LinkedHashMap<>(); // VM → its filtered TAPs
-        List<List<NicConfig>> configs;
         // the whole call holds the GC lock: two configures under this root never both take one workspace, and a
         // rollback never leaves a network that the other configure's VM joined meanwhile
         try (Lease gc = gcLock.acquire()) {
-            // before any TAP exists, so this state directory's GC may take what a configure killed midway leaves
-            PortRecords.own(settings.rootDir(), requests.stream().map(ConfigureRequest::vmId).toList());
-            try {
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                List<Link> links = netlink.links();
                 for (ConfigureRequest r : requests) {
-                    attachments.join(r);
+                    requireNoNicsBeyond(links, r.vmId(), r.nics());
                 }
-                try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.over(netlink)) {
-                    configs = configureLocked(netlink, interfaces, requests, previous, attachments, ports);
-                }
-            } catch (RuntimeException e) {
-                attachments.rollback(e);
-                throw e;
             }
-            attachments.recordWorkspaces();
-            recordPorts(ports);
+            return configureHeld(requests, previous, Optional.empty());
         }
+    }
+
+    /** Refuses a configure of fewer NICs than the VM has here: a configure never removes a NIC. */
+    private void requireNoNicsBeyond(List<Link> links, String vmId, int nics) {
+        Set<String> asked = new TreeSet<>();
+        for (int i = 0; i < nics; i++) {
+            asked.add(naming.tapName(vmId, i));
+        }
+        List<String> beyond = links.stream().filter(l -> BridgeTaps.belongsTo(l, vmId)).map(Link::name)
+                .filter(t -> !asked.contains(t)).sorted().toList();
+        if (!beyond.isEmpty()) {
+            throw NicIndexes.beyond(vmId, nics, beyond);
+        }
+    }
+
+    /**
+     * What an attach adds to the configure of a one-NIC VM it runs as: the index the NIC takes among the VM's NICs
+     * (its TAP's name), and the port-security entries of the VM's other NICs, which the record keeps.
+     */
+    private record Attach(int index, Map<String, PortSecurity.Entry> others) {
+    }
+
+    /**
+     * Configures the requests holding the GC lock: joins, TAPs, records, then the networks' DNS and DHCP data. An
+     * attach is one request of a one-NIC spec whose NIC 0 is the VM's NIC {@code attach.index()}.
+     */
+    private List<List<NicConfig>> configureHeld(List<ConfigureRequest> requests, List<List<NicConfig>> previous,
+            Optional<Attach> attach) {
+        Attachments attachments = new Attachments(attach.map(Attach::index).orElse(0));
+        Map<String, Map<String, PortSecurity.Entry>> ports = new LinkedHashMap<>(); // VM → its filtered TAPs
+        List<List<NicConfig>> configs;
+        // before any TAP exists, so this state directory's GC may take what a configure killed midway leaves
+        PortRecords.own(settings.rootDir(), requests.stream().map(ConfigureRequest::vmId).toList());
+        try {
+            for (ConfigureRequest r : requests) {
+                attachments.join(r);
+            }
+            try (Rtnetlink netlink = Rtnetlink.open(); Interfaces interfaces = Interfaces.over(netlink)) {
+                configs = configureLocked(netlink, interfaces, requests, previous, attachments, ports);
+            }
+        } catch (RuntimeException e) {
+            attachments.rollback(e);
+            throw e;
+        }
+        if (attach.isEmpty() || attachments.of(requests.get(0).vmId()).size() > 0) { // an attach off networks keeps it
+            attachments.recordWorkspaces();
+        }
+        attach.ifPresent(a -> ports.values().forEach(p -> p.putAll(a.others())));
+        recordPorts(ports);
         attachments.sync();
         return configs;
+    }
+
+    /**
+     * Adds one NIC to a configured VM, leaving its other NICs as they are: a new TAP (never an adopted one), set up
+     * as configure sets up each TAP, port-secured as {@code nic} says, at the lowest NIC index the VM has no TAP
+     * for. The new TAP's queue mode must be the VM's other TAPs' (a spec with another CPU count or queue mode is
+     * refused). The call holds the GC lock.
+     *
+     * @throws InvalidNetworkSpecException if the VM is not configured here, is on that network already, has no free
+     *     NIC index, its TAPs are of another queue mode than {@code vm} gives, or the NIC is on no named network and
+     *     this provider has no bridge
+     * @throws DeviceOperationException if the TAP cannot be created or set up
+     */
+    @Override
+    public NicConfig attach(String vmId, VmSpec vm, NicSpec nic) {
+        TapNames.requireValidVmId(vmId);
+        if (vm == null || nic == null) {
+            throw new InvalidNetworkSpecException("attach needs the VM's spec and the NIC's spec; got " + vm + ", " + nic);
+        }
+        try (Lease gc = gcLock.acquire()) {
+            List<Link> links;
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                links = netlink.links();
+            }
+            List<Link> taps = links.stream().filter(l -> BridgeTaps.belongsTo(l, vmId)).toList();
+            Link first = taps.stream().filter(l -> l.name().equals(naming.tapName(vmId, 0))).findFirst()
+                    .orElseThrow(() -> new InvalidNetworkSpecException("VM " + vmId + " is not configured here (it has"
+                            + " no NIC 0, " + naming.tapName(vmId, 0) + "): configure it before attaching a NIC to it"));
+            boolean multiQueue = first.tun().map(Link.TunInfo::multiQueue).orElse(vm.needsMultiQueueTap());
+            if (multiQueue != vm.needsMultiQueueTap()) {
+                throw new InvalidNetworkSpecException("VM " + vmId + "'s TAPs are " + (multiQueue ? "multi" : "single")
+                        + "-queue, but the spec given to attach asks for " + (multiQueue ? "single" : "multi")
+                        + "-queue: give the spec the VM was configured with");
+            }
+            if (nic.onNamedNetwork()) {
+                String bridgeName = NetworkRealizer.bridgeName(nic.network());
+                taps.stream().filter(t -> links.stream().anyMatch(l -> l.index() == t.masterIndex() && l.isBridge()
+                        && l.name().equals(bridgeName))).findFirst().ifPresent(t -> {
+                            throw new InvalidNetworkSpecException("VM " + vmId + " is on network " + nic.network()
+                                    + " already, through NIC " + t.name() + ": one NIC per network (its workspace has"
+                                    + " one address and one MAC there)");
+                        });
+            }
+            int index = NicIndexes.firstFree(vmId, naming, taps.stream().map(Link::name).toList());
+            Map<String, PortSecurity.Entry> others = new TreeMap<>(BridgeTaps.portsOf(settings.rootDir(), vmId));
+            ConfigureRequest one = new ConfigureRequest(vmId, 1, nic.asOnlyNicOf(vm), List.of());
+            NicConfig made = configureHeld(List.of(one), List.of(List.of()), Optional.of(new Attach(index, others)))
+                    .get(0).get(0);
+            LOG.debug("attached NIC {} ({}) to VM {}", index, made.tap(), vmId);
+            return made;
+        }
+    }
+
+    /**
+     * Removes one NIC of a VM: its TAP first (with it its port and forwarding entry), then its port-security
+     * element and record; a NIC on a named network then leaves it and the network's DNS and DHCP data follow. The
+     * call holds the GC lock.
+     *
+     * @throws InvalidNetworkSpecException if the VM ID is invalid or {@code tap} is the VM's NIC 0
+     * @throws DeviceOperationException ({@code NO_SUCH_DEVICE}) if the VM has no TAP of that name, or if it cannot be
+     *     removed
+     * @throws NetworkException if the records cannot be written
+     */
+    @Override
+    public void detach(String vmId, String tap) {
+        TapNames.requireValidVmId(vmId);
+        Optional<String> network;
+        try (Lease gc = gcLock.acquire(); Rtnetlink netlink = Rtnetlink.open()) {
+            List<Link> links = netlink.links();
+            List<Link> taps = links.stream().filter(l -> BridgeTaps.belongsTo(l, vmId)).toList();
+            Link link = taps.stream().filter(l -> l.name().equals(tap)).findFirst().orElseThrow(() ->
+                    DeviceOperationException.of("detach", tap, Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no NIC"
+                            + " with TAP " + tap + (taps.isEmpty() ? "" : "; its NICs' TAPs are "
+                            + taps.stream().map(Link::name).sorted().toList())));
+            if (tap.equals(naming.tapName(vmId, 0))) {
+                throw new InvalidNetworkSpecException("TAP " + tap + " is NIC 0 of VM " + vmId + ", which cannot be"
+                        + " detached (it is what makes the VM configured here): delete the VM instead");
+            }
+            network = links.stream().filter(l -> l.index() == link.masterIndex() && l.isBridge()).findFirst()
+                    .flatMap(BridgeNetworkProvider::networkOf);
+            BridgeTaps.delete(netlink, links, List.of(link)); // first: no frame of its guest passes unfiltered
+            Map<String, PortSecurity.Entry> ports = new TreeMap<>(BridgeTaps.portsOf(settings.rootDir(), vmId));
+            PortSecurity.Entry admitted = ports.remove(tap);
+            if (admitted != null) {
+                security.revoke(Map.of(tap, admitted));
+                PortRecords.record(settings.rootDir(), Map.of(vmId, ports));
+            }
+            if (network.isPresent()) {
+                String workspace = BridgeTaps.workspaceOf(settings.rootDir(), vmId).orElse(vmId);
+                settings.findRegistry().ifPresentOrElse(r -> r.leave(network.get(), workspace), () -> LOG.warn(
+                        "detached TAP {} of VM {} from network {}, but this provider has no registry: workspace {} is"
+                                + " still a member there", tap, vmId, network.get(), workspace));
+            }
+        }
+        network.ifPresent(n -> realizer.ifPresent(r -> {
+            try {
+                r.sync(n);
+            } catch (RuntimeException e) {
+                LOG.warn("detached, but could not update the DHCP and DNS data of network {}: {}", n, e.getMessage());
+            }
+        }));
+        LOG.debug("detached {} from VM {}", tap, vmId);
     }
 
     /**
@@ -300,10 +444,20 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      * recorded workspace it is).
      */
     private final class Attachments implements NetworkJoins.Holders {
+        private final int firstNic; // the VM's NIC index of the requests' NIC 0: 0, or an attached NIC's
         private final Map<String, Realization> realized = new LinkedHashMap<>();
         private final Map<String, NetworkJoins> joins = new LinkedHashMap<>(); // by VM, in request order
         private final Map<List<String>, String> claimed = new HashMap<>(); // [network, workspace] → VM of this call
         private List<Link> links; // read once, when first needed
+
+        Attachments(int firstNic) {
+            this.firstNic = firstNic;
+        }
+
+        /** The VM's NIC index of a request's NIC {@code nic}. */
+        int nicIndex(int nic) {
+            return firstNic + nic;
+        }
 
         @Override
         public Optional<String> holderOf(String network, String workspace) {
@@ -348,7 +502,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
          */
         void join(ConfigureRequest request) {
             if (bridge.isEmpty() && request.nics() > request.vm().networks().size()) {
-                throw new InvalidNetworkSpecException("NIC " + request.vm().networks().size() + " of VM "
+                throw new InvalidNetworkSpecException("NIC " + nicIndex(request.vm().networks().size()) + " of VM "
                         + request.vmId() + " is on no named network, and this provider has no bridge option for such"
                         + " NICs (bridge=<device>); name a network for every NIC, or give the bridge option");
             }
@@ -564,7 +718,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                     interfaces.mtu(b)});
             int bridgeIndex = target[0];
             int bridgeMtu = target[1];
-            String tap = naming.tapName(vmId, i);
+            String tap = naming.tapName(vmId, attachments.nicIndex(i));
             // create first, look only when the name is taken: after a reboot nothing exists to adopt
             Optional<Tun.NewTap> made = createTap(netlink, tap, vmId, multiQueue, !previous.isEmpty());
             boolean adopted = made.isEmpty() && adopt(netlink, tap, vmId);

@@ -27,6 +27,11 @@ class BridgeContractTest extends NetworkProviderContractKit {
         return new BridgeNetworkProvider(ProviderSettings.of(rootDir).with("bridge", "br0"));
     }
 
+    @Override
+    protected NetworkProvider createProvider(ProviderSettings settings) {
+        return new BridgeNetworkProvider(settings);
+    }
+
     private BridgeNetworkProvider named;
 
     @Override
