@@ -69,7 +69,9 @@ import org.slf4j.LoggerFactory;
  * <em>every</em> one that is set, so with {@code group} alone the TAP has no owner and any member of the
  * group may attach, and with neither the owner is this process's effective uid (a TAP with no owner and no
  * group is never made); {@value TapNaming#OPTION} ({@code prefix} or {@code hashed}). Any other key is refused,
- * naming these. This backend keeps no guest records: {@link #inspect} and {@link #list} return empty.
+ * naming these. {@link #inspect} and {@link #list} answer from the host: the TAPs that exist with tapwire's alias and
+ * the NIC configs this state directory's configures and attaches recorded ({@code rootDir/bridge/ports.journal}), so
+ * any provider of the same state directory, in any process, reports the same.
  *
  * <p>Given a registry, the provider follows it while it is open ({@link NetworkRealizer#follow}): whichever
  * process changes the registry, and in whatever order a manager deletes VMs and leaves networks, the DNS and DHCP
@@ -332,8 +334,31 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         }
         attach.ifPresent(a -> ports.values().forEach(p -> p.putAll(a.others())));
         recordPorts(ports);
+        Map<String, List<NicConfig>> nics = new LinkedHashMap<>();
+        for (int i = 0; i < requests.size(); i++) {
+            String vmId = requests.get(i).vmId();
+            List<NicConfig> all = new ArrayList<>(configs.get(i));
+            if (attach.isPresent()) {
+                Set<String> made = new TreeSet<>(configs.get(i).stream().map(NicConfig::tap).toList());
+                PortRecords.nics(settings.rootDir()).getOrDefault(vmId, List.of()).stream()
+                        .filter(n -> !made.contains(n.tap())).forEach(all::add);
+                all.sort(java.util.Comparator.comparingInt(n -> NicIndexes.indexOf(vmId, naming, n.tap())));
+            }
+            nics.put(vmId, all);
+        }
+        recordNics(nics);
         attachments.sync();
         return configs;
+    }
+
+    /** Records the VMs' NIC configs for inspect and list; a failure is a warning: the NICs are in place. */
+    private void recordNics(Map<String, List<NicConfig>> nics) {
+        try {
+            PortRecords.recordNics(settings.rootDir(), nics);
+        } catch (NetworkException e) {
+            LOG.warn("configured VM(s) {}, but could not record their NIC configs; inspect and list will answer from"
+                    + " the kernel's links alone: {}", nics.keySet(), e.getMessage());
+        }
     }
 
     /**
@@ -420,6 +445,11 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             if (admitted != null) {
                 security.revoke(Map.of(tap, admitted));
                 PortRecords.record(settings.rootDir(), Map.of(vmId, ports));
+            }
+            List<NicConfig> recorded = new ArrayList<>(PortRecords.nics(settings.rootDir()).getOrDefault(vmId,
+                    List.of()));
+            if (recorded.removeIf(n -> n.tap().equals(tap))) {
+                PortRecords.recordNics(settings.rootDir(), Map.of(vmId, recorded));
             }
             if (network.isPresent()) {
                 String workspace = BridgeTaps.workspaceOf(settings.rootDir(), vmId).orElse(vmId);
@@ -1044,17 +1074,78 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         return cleaned;
     }
 
-    /** Returns empty: this backend keeps no guest records (the hypervisor manager owns them). */
+    /**
+     * Returns the VM's NICs as they are on this host: one per TAP of the VM that exists (tapwire's alias names the
+     * VM) and that a configure under this state directory made, in NIC order, each as its configure or attach
+     * recorded it. A TAP with no record (made by an older tapwire) is reported from the kernel: its bridge and the
+     * guest MAC its port forwards to, queue counts 0 (unknown).
+     *
+     * @return the VM's NICs, or empty when none of its TAPs exists here
+     * @throws InvalidNetworkSpecException if the VM ID is malformed
+     * @throws DeviceOperationException if the links cannot be read
+     * @throws NetworkException if the records cannot be read
+     */
     @Override
     public Optional<VmNetworks> inspect(String vmId) {
         TapNames.requireValidVmId(vmId);
-        return Optional.empty();
+        return onHost(Optional.of(vmId)).stream().findFirst();
     }
 
-    /** Returns an empty list: this backend keeps no guest records (the hypervisor manager owns them). */
+    /**
+     * Returns, sorted by VM ID, every VM with TAPs on this host that a configure under this state directory made,
+     * as {@link #inspect} reports each.
+     *
+     * @return the VMs' NICs, never null
+     * @throws DeviceOperationException if the links cannot be read
+     * @throws NetworkException if the records cannot be read
+     */
     @Override
     public List<VmNetworks> list() {
-        return List.of();
+        return onHost(Optional.empty());
+    }
+
+    /** The VMs (all, or one) whose TAPs exist here and that this state directory owns, with their NICs. */
+    private List<VmNetworks> onHost(Optional<String> only) {
+        Map<String, List<NicConfig>> recorded = PortRecords.nics(settings.rootDir());
+        Set<String> owned = PortRecords.vms(settings.rootDir()).keySet();
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            List<Link> links = netlink.links();
+            Map<String, List<Link>> byVm = new TreeMap<>();
+            for (Link l : links) {
+                BridgeTaps.vmIdOf(l).filter(vm -> l.isTap() && owned.contains(vm) && only.map(vm::equals).orElse(true))
+                        .ifPresent(vm -> byVm.computeIfAbsent(vm, v -> new ArrayList<>()).add(l));
+            }
+            Map<Integer, List<Rtnetlink.FdbEntry>> fdbs = new HashMap<>();
+            List<VmNetworks> result = new ArrayList<>();
+            byVm.forEach((vm, taps) -> {
+                List<NicConfig> nics = new ArrayList<>();
+                for (Link tap : taps) {
+                    Optional<NicConfig> nic = recorded.getOrDefault(vm, List.of()).stream()
+                            .filter(n -> n.tap().equals(tap.name())).findFirst();
+                    nic.or(() -> fromKernel(netlink, links, fdbs, tap)).ifPresent(nics::add);
+                }
+                nics.sort(java.util.Comparator.comparingInt(n -> nicIndexOr(vm, n.tap())));
+                result.add(new VmNetworks(vm, nics));
+            });
+            return result;
+        }
+    }
+
+    private int nicIndexOr(String vmId, String tap) {
+        try {
+            return NicIndexes.indexOf(vmId, naming, tap);
+        } catch (InvalidNetworkSpecException e) { // named by another naming scheme: after the others
+            return Integer.MAX_VALUE;
+        }
+    }
+
+    /** A NIC as the kernel shows it: its TAP, its bridge and the guest MAC its port forwards to. */
+    private static Optional<NicConfig> fromKernel(Rtnetlink netlink, List<Link> links,
+            Map<Integer, List<Rtnetlink.FdbEntry>> fdbs, Link tap) {
+        Optional<Link> master = links.stream().filter(l -> l.index() == tap.masterIndex() && l.isBridge()).findFirst();
+        Optional<MacAddress> guest = master.flatMap(m -> fdbs.computeIfAbsent(m.index(), netlink::fdb).stream()
+                .filter(e -> e.isStatic() && e.port() == tap.index()).map(Rtnetlink.FdbEntry::mac).findFirst());
+        return guest.map(mac -> new NicConfig(tap.name(), mac, 0, 0, TYPE, master.get().name(), null, null));
     }
 
     /**

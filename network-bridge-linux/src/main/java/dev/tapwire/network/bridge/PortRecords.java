@@ -1,9 +1,11 @@
 package dev.tapwire.network.bridge;
 
+import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkException;
+import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.lock.LockFile;
 import java.io.IOException;
@@ -14,6 +16,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * (its filtered TAPs now, replacing what was recorded before), {@code forget VM} (deleted). Every value read back is
  * validated; a line that is not one of these (the torn last line of a crash) is skipped with a warning. The journal
  * is rewritten (to a fresh temporary file, renamed over) when most of it is history. Callers hold the GC lock.
+ *
+ * <p>It also holds each VM's NIC configs, what {@link BridgeNetworkProvider#inspect} answers with: {@code nics VM}
+ * followed by {@code nic VM TAP MAC NUM_QUEUES QUEUE_SIZE BACKEND BRIDGE IP|- GATEWAY|- PREFIX|-} lines (the VM's NICs
+ * now, in NIC order, replacing what was recorded before).
  */
 final class PortRecords {
 
@@ -68,6 +75,56 @@ final class PortRecords {
         append(rootDir, format(ports));
     }
 
+    /**
+     * Records each VM's NIC configs, in NIC order, replacing what was recorded for those VMs.
+     *
+     * @param rootDir the state directory
+     * @param nics VM to its NIC configs
+     * @throws NetworkException if the journal cannot be written
+     */
+    static void recordNics(Path rootDir, Map<String, List<NicConfig>> nics) {
+        append(rootDir, formatNics(nics));
+    }
+
+    /**
+     * Returns the NIC configs recorded for every VM this state directory made TAPs for and has not forgotten.
+     *
+     * @param rootDir the state directory
+     * @return VM to its NIC configs, in NIC order
+     * @throws NetworkException if the journal cannot be read
+     */
+    static Map<String, List<NicConfig>> nics(Path rootDir) {
+        return read(rootDir).nics;
+    }
+
+    private static StringBuilder formatNics(Map<String, List<NicConfig>> nics) {
+        StringBuilder sb = new StringBuilder();
+        nics.forEach((vm, configs) -> {
+            sb.append("vm ").append(vm).append("\nnics ").append(vm).append('\n');
+            for (NicConfig n : configs) {
+                GuestNetwork g = n.network();
+                sb.append("nic ").append(vm).append(' ').append(n.tap()).append(' ').append(n.mac()).append(' ')
+                        .append(n.numQueues()).append(' ').append(n.queueSize()).append(' ').append(orDash(n.backend()))
+                        .append(' ').append(orDash(n.bridgeDev())).append(' ').append(g == null ? "-" : g.ip())
+                        .append(' ').append(g == null || g.gateway() == null ? "-" : g.gateway()).append(' ')
+                        .append(g == null ? "-" : String.valueOf(g.prefix())).append('\n');
+            }
+        });
+        return sb;
+    }
+
+    private static String orDash(String value) {
+        return value == null ? "-" : value;
+    }
+
+    private static NicConfig nic(String[] f) {
+        GuestNetwork guest = f[8].equals("-") ? null : new GuestNetwork(Ipv4Address.parse(f[8]),
+                f[9].equals("-") ? null : Ipv4Address.parse(f[9]), Integer.parseInt(f[10]));
+        return new NicConfig(TapNames.requireValidInterfaceName(f[2]), MacAddress.parse(f[3]), Integer.parseInt(f[4]),
+                Integer.parseInt(f[5]), f[6].equals("-") ? null : f[6],
+                f[7].equals("-") ? null : TapNames.requireValidInterfaceName(f[7]), null, guest);
+    }
+
     private static StringBuilder format(Map<String, Map<String, PortSecurity.Entry>> ports) {
         StringBuilder sb = new StringBuilder();
         ports.forEach((vm, entries) -> {
@@ -94,9 +151,10 @@ final class PortRecords {
         vms.forEach(vm -> sb.append("forget ").append(vm).append('\n'));
         append(rootDir, sb);
         Read read = read(rootDir);
-        int live = read.vms.values().stream().mapToInt(m -> m.size() + 2).sum();
+        int live = read.vms.values().stream().mapToInt(m -> m.size() + 2).sum()
+                + read.nics.values().stream().mapToInt(n -> n.size() + 2).sum();
         if (read.lines > 2 * live + SLACK) {
-            compact(rootDir, read.vms);
+            compact(rootDir, read);
         }
     }
 
@@ -111,7 +169,8 @@ final class PortRecords {
         return read(rootDir).vms;
     }
 
-    private record Read(Map<String, Map<String, PortSecurity.Entry>> vms, int lines) {
+    private record Read(Map<String, Map<String, PortSecurity.Entry>> vms, Map<String, List<NicConfig>> nics,
+            int lines) {
     }
 
     private static Read read(Path rootDir) {
@@ -120,11 +179,12 @@ final class PortRecords {
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
-            return new Read(new TreeMap<>(), 0);
+            return new Read(new TreeMap<>(), new TreeMap<>(), 0);
         } catch (IOException e) {
             throw new NetworkException("cannot read the port records " + file + ": " + e, e);
         }
         Map<String, Map<String, PortSecurity.Entry>> vms = new TreeMap<>();
+        Map<String, List<NicConfig>> nics = new TreeMap<>();
         for (String line : lines) {
             String[] f = line.split(" ");
             try {
@@ -134,6 +194,11 @@ final class PortRecords {
                     vms.put(TapNames.requireValidVmId(f[1]), new TreeMap<>());
                 } else if (f.length == 2 && f[0].equals("forget")) {
                     vms.remove(f[1]);
+                    nics.remove(f[1]);
+                } else if (f.length == 2 && f[0].equals("nics")) {
+                    nics.put(TapNames.requireValidVmId(f[1]), new ArrayList<>());
+                } else if (f.length == 11 && f[0].equals("nic") && nics.containsKey(f[1])) {
+                    nics.get(f[1]).add(nic(f));
                 } else if (f.length == 6 && f[0].equals("port") && vms.containsKey(f[1])) {
                     vms.get(f[1]).put(TapNames.requireValidInterfaceName(f[2]), new PortSecurity.Entry(
                             PortSecurity.Mode.valueOf(f[3]),
@@ -147,7 +212,8 @@ final class PortRecords {
                         e.getMessage());
             }
         }
-        return new Read(vms, lines.size());
+        nics.keySet().retainAll(vms.keySet());
+        return new Read(vms, nics, lines.size());
     }
 
     private static void append(Path rootDir, CharSequence text) {
@@ -166,12 +232,14 @@ final class PortRecords {
         }
     }
 
-    private static void compact(Path rootDir, Map<String, Map<String, PortSecurity.Entry>> vms) {
+    private static void compact(Path rootDir, Read read) {
+        Map<String, Map<String, PortSecurity.Entry>> vms = read.vms;
         Path file = journal(rootDir);
         Path tmp = file.resolveSibling(".ports.journal.tmp");
         try {
             Files.deleteIfExists(tmp); // a leftover, or a planted link: the link goes, not its target
-            Files.writeString(tmp, format(vms), StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW,
+            Files.writeString(tmp, format(vms).append(formatNics(read.nics)), StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE_NEW,
                     StandardOpenOption.WRITE);
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             LOG.debug("rewrote {} with {} VM(s)", file, vms.size());

@@ -49,9 +49,4 @@ class BridgeContractTest extends NetworkProviderContractKit {
             realizer.list().forEach(r -> realizer.unrealize(r.network()));
         }
     }
-
-    @Override
-    protected boolean keepsRecords() {
-        return false;
-    }
 }

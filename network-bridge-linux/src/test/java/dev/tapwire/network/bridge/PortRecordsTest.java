@@ -2,8 +2,10 @@ package dev.tapwire.network.bridge;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.bridge.PortSecurity.Entry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -58,5 +60,28 @@ class PortRecordsTest {
         PortRecords.forget(root, gone);
         assertThat(Files.readAllLines(root.resolve("bridge/ports.journal"))).hasSize(3);
         assertThat(PortRecords.vms(root)).isEqualTo(Map.of("keep", Map.of("btkeep-0", STRICT)));
+    }
+
+    @Test
+    void nicConfigsAreRecordedPerVmInNicOrderReplacedByTheLastRecordAndForgottenWithTheVm() {
+        NicConfig named = new NicConfig("btvm-1-0", MacAddress.parse("02:00:00:00:00:0a"), 4, 512, "bridge", "tw-team",
+                null, new GuestNetwork(Ipv4Address.parse("10.77.0.2"), Ipv4Address.parse("10.77.0.1"), 24));
+        NicConfig plain = new NicConfig("btvm-1-1", MacAddress.parse("02:00:00:00:00:0b"), 4, 512, "bridge", "br0",
+                null, null);
+        PortRecords.recordNics(root, Map.of("vm-1", List.of(named, plain)));
+        PortRecords.recordNics(root, Map.of("vm-2", List.of(plain.withNetwork(null))));
+        assertThat(PortRecords.nics(root).get("vm-1")).containsExactly(named, plain);
+        PortRecords.recordNics(root, Map.of("vm-1", List.of(named)));
+        PortRecords.own(root, List.of("vm-1"));
+        assertThat(PortRecords.nics(root).get("vm-1")).containsExactly(named);
+
+        PortRecords.forget(root, List.of("vm-1"));
+        assertThat(PortRecords.nics(root)).containsOnlyKeys("vm-2");
+        for (int i = 0; i < 700; i++) { // compaction keeps the live NIC records
+            PortRecords.recordNics(root, Map.of("vm-x", List.of(plain)));
+            PortRecords.forget(root, List.of("vm-x"));
+        }
+        assertThat(Files.exists(root.resolve("bridge/ports.journal"))).isTrue();
+        assertThat(PortRecords.nics(root)).isEqualTo(Map.of("vm-2", List.of(plain)));
     }
 }

@@ -123,7 +123,7 @@ public abstract class NetworkProviderContractKit {
 
     /**
      * Tells whether the provider keeps guest records, so that {@link NetworkProvider#inspect} returns what
-     * {@code configure} made. The bridge backend does not; override to return false for such backends.
+     * {@code configure} made. Both tapwire backends do; override to return false for a backend that does not.
      *
      * @return true by default
      */
@@ -799,6 +799,22 @@ public abstract class NetworkProviderContractKit {
     @Nested
     @DisplayName("records")
     class Records {
+
+        @Test
+        void twoProvidersOfOneRootDirectoryReportTheSameRecordsAsTheHostHasThem() throws Exception {
+            Assumptions.assumeTrue(keepsRecords(), "the provider keeps no records");
+            List<NicConfig> nics = configure("rec00002", 2, VmSpec.of(2));
+            try (NetworkProvider other = createProvider(rootDir)) {
+                assertThat(other.inspect("rec00002")).hasValueSatisfying(r -> assertThat(r.nics()).isEqualTo(nics));
+                assertThat(other.list()).extracting(r -> r.vmId()).containsExactly("rec00002");
+                NicConfig added = other.attach("rec00002", VmSpec.of(2), NicSpec.onBridge());
+                assertThat(provider().inspect("rec00002")).hasValueSatisfying(r -> assertThat(r.nics())
+                        .isEqualTo(List.of(nics.get(0), nics.get(1), added)));
+                other.delete(List.of("rec00002"));
+            }
+            assertThat(provider().inspect("rec00002")).isEmpty();
+            assertThat(provider().list()).isEmpty();
+        }
 
         @Test
         void listAndInspectNeverReturnNull() throws Exception {
