@@ -54,6 +54,24 @@ public interface NetworkProvider extends AutoCloseable {
     List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing);
 
     /**
+     * Re-creates a VM's NICs from its record, typically after a host reboot: {@link #configure} with the record's spec
+     * and its NIC configs as the existing ones (same TAP names and MACs, TAPs that still exist adopted). The record's
+     * own spec is used, so the VM comes back with the queues it had.
+     *
+     * @param record the VM's record, with its NIC configs
+     * @return the record with the NIC configs of the recovery
+     * @throws InvalidNetworkSpecException if the record has no NIC configs, or as {@link #configure} does
+     * @throws DeviceOperationException as {@link #configure} does
+     */
+    default VmRecord recover(VmRecord record) {
+        if (record.nics().isEmpty()) {
+            throw new InvalidNetworkSpecException("the record of VM " + record.vm() + " has no NIC configs to recover;"
+                    + " configure the VM instead");
+        }
+        return record.withNics(configure(record.vm(), record.nics().size(), record.spec(), record.nics()));
+    }
+
+    /**
      * Adds one NIC to a configured (typically running) VM — Docker's {@code network connect}: its TAP is created and
      * set up as {@link #configure} sets up each of the VM's TAPs, and on a named network the VM's workspace joins it.
      * The VM's other NICs are not touched: no TAP of theirs is re-created or changed, no membership of theirs and no

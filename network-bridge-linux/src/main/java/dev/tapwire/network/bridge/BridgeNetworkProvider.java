@@ -277,10 +277,14 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         // the whole call holds the GC lock: two configures under this root never both take one workspace, and a
         // rollback never leaves a network that the other configure's VM joined meanwhile
         try (Lease gc = gcLock.acquire()) {
-            try (Rtnetlink netlink = Rtnetlink.open()) {
-                List<Link> links = netlink.links();
-                for (ConfigureRequest r : requests) {
-                    requireNoNicsBeyond(links, r.vmId(), r.nics());
+            // a VM without saved configs that has TAPs here has its NIC 0 (which cannot be detached), and creating
+            // that fails with EBUSY: only recoveries and reconfigures need the link dump
+            if (requests.stream().anyMatch(r -> !r.existing().isEmpty())) {
+                try (Rtnetlink netlink = Rtnetlink.open()) {
+                    List<Link> links = netlink.links();
+                    for (ConfigureRequest r : requests) {
+                        requireNoNicsBeyond(links, r.vmId(), r.nics());
+                    }
                 }
             }
             return configureHeld(requests, previous, Optional.empty());

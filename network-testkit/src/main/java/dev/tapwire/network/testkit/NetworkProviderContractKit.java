@@ -22,6 +22,7 @@ import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.TapNames;
+import dev.tapwire.network.VmRecord;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.gc.ActiveVms;
 import dev.tapwire.network.gc.GcOrchestrator;
@@ -479,6 +480,22 @@ public abstract class NetworkProviderContractKit {
             provider().verify("a77ac404");
             assertThat(provider().configure("a77ac404", 2, VmSpec.of(1), two)).as("both NICs are still there")
                     .isEqualTo(two);
+        }
+
+        @Test
+        void aVmRecordWithAnAttachedNicRecoversTheVmAsItWas() throws Exception {
+            VmSpec spec = VmSpec.of(2).withQueueSize(512);
+            VmRecord record = VmRecord.of("a77ac406", spec).withNics(configure("a77ac406", 1, spec));
+            NicSpec unsecured = NicSpec.onBridge().withoutPortSecurity();
+            record = record.withAttached(unsecured, provider().attach("a77ac406", spec, unsecured), 1);
+            provider().delete(List.of("a77ac406")); // the reboot
+            VmRecord recovered = provider().recover(record);
+            assertThat(recovered).isEqualTo(record);
+            assertThat(recovered.nics().get(1).numQueues()).isEqualTo(4);
+            provider().verify("a77ac406");
+            VmRecord empty = VmRecord.of("a77ac407", spec);
+            assertThatThrownBy(() -> provider().recover(empty)).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("no NIC configs");
         }
 
         @Test
