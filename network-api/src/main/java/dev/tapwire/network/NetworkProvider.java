@@ -25,13 +25,17 @@ public interface NetworkProvider extends AutoCloseable {
     String type();
 
     /**
-     * Checks that the VM's network is in place (at least NIC 0 exists and is attached as configured).
+     * Checks that the VM's network is in place (at least NIC 0 exists, and every NIC is attached as configured),
+     * repairing what the provider derives and can restore, and says what it checked and repaired. A backend also logs
+     * each repair as a warning, for operators.
      *
      * @param vmId the VM's ID
-     * @throws DeviceOperationException if the VM's NIC is missing or not set up as this provider made it
+     * @return the TAPs checked and what was repaired
+     * @throws DeviceOperationException if the VM's NIC is missing or not set up as this provider made it (what cannot
+     *     be repaired)
      * @throws InvalidNetworkSpecException if the VM ID is malformed
      */
-    void verify(String vmId);
+    VerifyReport verify(String vmId);
 
     /**
      * Creates the host side of {@code nics} NICs for a VM, or re-creates them after a host reboot.

@@ -17,7 +17,8 @@ final class TestFactories {
     /** A provider that records which factory made it. */
     record Made(String type, String madeBy) implements NetworkProvider {
         @Override
-        public void verify(String vmId) {
+        public VerifyReport verify(String vmId) {
+            return new VerifyReport(vmId, List.of(), List.of());
         }
 
         @Override

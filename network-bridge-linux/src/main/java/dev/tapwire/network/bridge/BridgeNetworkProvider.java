@@ -14,6 +14,7 @@ import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
+import dev.tapwire.network.VerifyReport;
 import dev.tapwire.network.VmNetworks;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.linux.Interfaces;
@@ -883,18 +884,23 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      * the port-security elements of the VM's ports (and the whole table after a flush), each port's isolation as
      * its network says.
      *
+     * @return the VM's TAPs and what was repaired (each repair is also logged as a warning)
      * @throws DeviceOperationException naming the first TAP that is not, and what is wrong with it, or when the
      *     repair fails
      * @throws NetworkException if the VM's port-security record cannot be read
      */
     @Override
-    public void verify(String vmId) {
+    public VerifyReport verify(String vmId) {
         TapNames.requireValidVmId(vmId);
         List<Link> masters;
+        List<String> taps;
         try (Rtnetlink netlink = Rtnetlink.open()) {
             masters = verifyTaps(netlink, vmId, naming, owner, group,
                     bridge.isPresent() ? Optional.of(bridgeLink(netlink)) : Optional.empty());
+            taps = netlink.links().stream().filter(l -> BridgeTaps.belongsTo(l, vmId)).map(Link::name)
+                    .sorted(java.util.Comparator.comparingInt(t -> nicIndexOr(vmId, t))).toList();
         }
+        List<String> repaired = new ArrayList<>();
         Map<Integer, Boolean> isolatedOn = new HashMap<>(); // bridge ifindex → whether its guest ports are isolated
         for (Link master : masters) {
             Optional<String> network = networkOf(master);
@@ -909,13 +915,17 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             NetworkRealizer.Status status = realizer.get().verify(network.get());
             isolatedOn.put(master.index(), status.realization().isolated());
             List<String> unrepaired = status.problems().stream().filter(p -> !p.startsWith("repaired:")).toList();
-            status.problems().stream().filter(p -> p.startsWith("repaired:")).forEach(p -> LOG.warn("{}", p));
+            status.problems().stream().filter(p -> p.startsWith("repaired:")).forEach(p -> {
+                LOG.warn("{}", p);
+                repaired.add("network " + network.get() + ": " + p.substring("repaired:".length()).strip());
+            });
             if (!unrepaired.isEmpty()) {
                 throw DeviceOperationException.of("verify", master.name(), Reason.OTHER, "network " + network.get()
                         + " of VM " + vmId + " is not as realized: " + String.join("; ", unrepaired));
             }
         }
-        verifyGuestPorts(vmId, isolatedOn);
+        repaired.addAll(verifyGuestPorts(vmId, isolatedOn));
+        return new VerifyReport(vmId, taps, repaired);
     }
 
     /**
@@ -923,13 +933,15 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      * record names (restored, with the whole table if it was flushed), and each port's isolation as its network
      * says.
      */
-    private void verifyGuestPorts(String vmId, Map<Integer, Boolean> isolatedOn) {
+    private List<String> verifyGuestPorts(String vmId, Map<Integer, Boolean> isolatedOn) {
+        List<String> report = new ArrayList<>();
         Map<String, PortSecurity.Entry> expected = BridgeTaps.portsOf(settings.rootDir(), vmId);
         List<String> problems = expected.isEmpty() ? List.of() : security.verify(expected, false);
         if (!problems.isEmpty()) {
             List<String> repaired = security.admit(expected, this::everyone);
             LOG.warn("verify of VM {}: port security was not as configured, repaired: {}", vmId,
                     String.join("; ", repaired.isEmpty() ? problems : repaired));
+            (repaired.isEmpty() ? problems : repaired).forEach(p -> report.add("port security: " + p));
         }
         try (Rtnetlink netlink = Rtnetlink.open()) {
             Set<Integer> isolated = netlink.isolatedPorts();
@@ -946,8 +958,10 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                 netlink.execute(fixes);
                 LOG.warn("verify of VM {}: port isolation was not as its network says, repaired: {}", vmId,
                         String.join("; ", fixed));
+                report.addAll(fixed);
             }
         }
+        return report;
     }
 
     private static Optional<String> networkOf(Link bridge) {

@@ -83,4 +83,21 @@ class AttachDetachTest {
         assertThat(BridgeNetworkProviderTest.links()).doesNotContainKey("bta77ac411-1");
         provider.delete(List.of("a77ac411"));
     }
+
+    @Test
+    void verifyReportsThePortSecurityItRepairedAndIsCleanOnceRepaired() {
+        List<NicConfig> two = provider.configure("a77ac412", 2, VmSpec.of(1), List.of());
+        assertThat(provider.verify("a77ac412").repaired()).isEmpty();
+        security.revoke(List.of(two.get(1).tap())); // someone removed the element of NIC 1
+
+        dev.tapwire.network.VerifyReport report = provider.verify("a77ac412");
+
+        assertThat(report.taps()).containsExactly(two.get(0).tap(), two.get(1).tap());
+        assertThat(report.clean()).isFalse();
+        assertThat(report.repaired()).singleElement().asString().startsWith("port security: ")
+                .contains(two.get(1).tap());
+        assertThat(security.admitted()).containsKey(two.get(1).tap());
+        assertThat(provider.verify("a77ac412").clean()).isTrue();
+        provider.delete(List.of("a77ac412"));
+    }
 }

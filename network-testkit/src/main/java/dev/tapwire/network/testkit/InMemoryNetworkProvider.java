@@ -14,6 +14,7 @@ import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmNetworks;
+import dev.tapwire.network.VerifyReport;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.gc.ActiveVmSnapshot;
 import dev.tapwire.network.gc.GcModule;
@@ -158,8 +159,15 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
         return bridge;
     }
 
+    /**
+     * Checks the VM's TAPs as the bridge backend does (NIC 0 present and the VM's, every NIC's TAP on its bridge,
+     * which exists); the fake has nothing derived to repair.
+     *
+     * @return the TAPs checked, nothing repaired
+     * @throws DeviceOperationException if a TAP is missing, another VM's, or not on its bridge
+     */
     @Override
-    public void verify(String vmId) {
+    public VerifyReport verify(String vmId) {
         TapNames.requireValidVmId(vmId);
         String tap = naming.tapName(vmId, 0);
         FakeHost.Tap found = host.tap(tap).orElseThrow(() ->
@@ -181,6 +189,8 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
             throw DeviceOperationException.of("verify", tap, Reason.OTHER, "TAP " + tap + " of VM " + vmId
                     + " is not attached to bridge " + bridge.orElse("(none)"));
         }
+        return new VerifyReport(vmId, nics.isEmpty() ? List.of(tap) : nics.stream().map(NicConfig::tap).toList(),
+                List.of());
     }
 
     @Override

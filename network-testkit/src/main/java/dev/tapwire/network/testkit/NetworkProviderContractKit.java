@@ -22,6 +22,7 @@ import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.TapNames;
+import dev.tapwire.network.VerifyReport;
 import dev.tapwire.network.VmRecord;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.gc.ActiveVms;
@@ -731,6 +732,16 @@ public abstract class NetworkProviderContractKit {
         @Test
         void deletingAnUnknownVmIsANoOpSuccess() throws Exception {
             assertThat(provider().delete(List.of("neverseen"))).containsExactly("neverseen");
+        }
+
+        @Test
+        void verifyReportsTheVmsTapsAndNothingRepairedRightAfterConfigure() throws Exception {
+            List<NicConfig> nics = configure("de1e7e04", 2, VmSpec.of(1));
+            VerifyReport report = provider().verify("de1e7e04");
+            assertThat(report.vm()).isEqualTo("de1e7e04");
+            assertThat(report.taps()).containsExactly(nics.get(0).tap(), nics.get(1).tap());
+            assertThat(report.repaired()).isEmpty();
+            assertThat(report.clean()).isTrue();
         }
 
         @Test
