@@ -1,13 +1,17 @@
 package dev.tapwire.network.cli;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.NicConfig;
+import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.TapNaming;
+import dev.tapwire.network.VerifyReport;
+import dev.tapwire.network.VmRecord;
 import dev.tapwire.network.VmSpec;
+import dev.tapwire.network.spi.NicIndexes;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
 import dev.tapwire.network.bridge.BridgeTaps;
 import dev.tapwire.network.bridge.NetworkRealizer;
@@ -19,6 +23,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import picocli.CommandLine;
@@ -85,7 +91,7 @@ final class TapCommand {
         Map<Integer, Ipv4Address> given = new TreeMap<>();
         (addresses == null ? Map.<Integer, String>of() : addresses).forEach((nic, ip) -> given.put(nic,
                 Ipv4Address.parse(ip)));
-        VmRecord wanted = new VmRecord(vmId, cpu, singleQueue, workspace, named, unsecured, given, existing);
+        VmRecord wanted = new VmRecord(vmId, spec(cpu, singleQueue, workspace, named, unsecured, given), existing);
         List<NicConfig> configs;
         try (BridgeNetworkProvider provider = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames,
                 !named.isEmpty()))) {
@@ -95,45 +101,86 @@ final class TapCommand {
         return 0;
     }
 
-    /**
-     * What {@code tap create --record} prints and {@code tap restore} reads: a VM's spec and its NIC configs.
-     *
-     * @param vm the VM ID
-     * @param cpu its vCPUs
-     * @param singleQueue whether its VMM takes single-queue TAPs only
-     * @param workspace the member name it joins its networks as, or null for the VM ID
-     * @param networks its named networks, in NIC order
-     * @param noPortSecurity the NICs whose port security is off
-     * @param addresses the addresses given for NICs on no named network, by NIC
-     * @param nics its NIC configs
-     */
-    record VmRecord(@JsonProperty("vm") String vm, @JsonProperty("cpu") int cpu,
-            @JsonProperty("single_queue") boolean singleQueue, @JsonProperty("workspace") String workspace,
-            @JsonProperty("networks") List<String> networks,
-            @JsonProperty("no_port_security") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Integer> noPortSecurity,
-            @JsonProperty("addresses") @JsonInclude(JsonInclude.Include.NON_EMPTY) Map<Integer, Ipv4Address> addresses,
-            @JsonProperty("nics") List<NicConfig> nics) {
-
-        VmRecord {
-            networks = networks == null ? List.of() : List.copyOf(networks);
-            noPortSecurity = noPortSecurity == null ? List.of() : List.copyOf(noPortSecurity);
-            addresses = addresses == null ? Map.of() : Map.copyOf(addresses);
-            nics = nics == null ? List.of() : List.copyOf(nics);
+    /** The spec the options of tap create say, as its record keeps it. */
+    private static VmSpec spec(int cpu, boolean singleQueue, String workspace, List<String> networks,
+            List<Integer> unsecured, Map<Integer, Ipv4Address> addresses) {
+        VmSpec spec = VmSpec.of(cpu).withMultiQueue(!singleQueue).withNetworks(networks).withoutPortSecurity(
+                (unsecured == null ? List.<Integer>of() : unsecured).stream().mapToInt(Integer::intValue).toArray());
+        for (Map.Entry<Integer, Ipv4Address> a : addresses.entrySet()) {
+            spec = spec.withAddress(a.getKey(), a.getValue());
         }
+        return workspace == null ? spec : spec.withWorkspace(workspace);
+    }
 
-        /** The spec the VM was configured with. */
-        VmSpec spec() {
-            VmSpec spec = VmSpec.of(cpu).withMultiQueue(!singleQueue).withNetworks(networks)
-                    .withoutPortSecurity(noPortSecurity.stream().mapToInt(Integer::intValue).toArray());
-            for (Map.Entry<Integer, Ipv4Address> a : new TreeMap<>(addresses).entrySet()) {
-                spec = spec.withAddress(a.getKey(), a.getValue());
-            }
-            return workspace == null ? spec : spec.withWorkspace(workspace);
+    @Command(name = "attach", description = "Add one NIC to a configured VM (docker network connect): its TAP, on a"
+            + " named network (joining it) or on a bridge, leaving the VM's other NICs as they are; print its NIC"
+            + " config, or with --record the VM's record with the NIC added.")
+    int attach(@Parameters(paramLabel = "VMID") String vmId,
+            @Option(names = "--network", paramLabel = "NAME", description = "The named network of the new NIC.")
+            String network,
+            @Option(names = "--bridge", paramLabel = "BR", description = "The bridge of a NIC on no named network.")
+            String bridge,
+            @Option(names = "--address", paramLabel = "IPV4", description = "The NIC's address: on a named network the"
+                    + " static address it joins with, on no named network the one it uses.") String address,
+            @Option(names = "--no-port-security", description = "Turn port security off for the new NIC.")
+            boolean unsecured,
+            @Option(names = "--record", paramLabel = "FILE", description = "The VM's record (what tap create --record"
+                    + " printed): the VM's spec comes from it, and the record with the new NIC is printed.")
+            Path recordFile,
+            @Option(names = "--cpu", defaultValue = "1", paramLabel = "N", description = "The VM's vCPUs, as when it"
+                    + " was created (without --record).") int cpu,
+            @Option(names = "--single-queue", description = "As when the VM was created (without --record).")
+            boolean singleQueue,
+            @Option(names = "--workspace", paramLabel = "NAME", description = "As when the VM was created (without"
+                    + " --record).") String workspace,
+            @Option(names = "--owner", paramLabel = "UID") Integer owner,
+            @Option(names = "--group", paramLabel = "GID") Integer group,
+            @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix") String tapNames) {
+        if ((network == null) == (bridge == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "give exactly one of --network NAME (a NIC"
+                    + " on a named network) and --bridge BR (a NIC on no named network)");
         }
+        Optional<VmRecord> saved = Optional.ofNullable(recordFile).map(this::readRecord);
+        saved.filter(r -> !r.vm().equals(vmId)).ifPresent(r -> {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--record " + recordFile + " is the record"
+                    + " of VM " + r.vm() + ", not of " + vmId);
+        });
+        VmSpec vm = saved.map(VmRecord::spec).orElseGet(() -> spec(cpu, singleQueue, workspace, List.of(), List.of(),
+                Map.of()));
+        NicSpec nic = network != null ? NicSpec.on(network) : NicSpec.onBridge();
+        if (address != null) {
+            nic = nic.withAddress(Ipv4Address.parse(address));
+        }
+        if (unsecured) {
+            nic = nic.withoutPortSecurity();
+        }
+        NicConfig config;
+        try (BridgeNetworkProvider provider = new BridgeNetworkProvider(settings(bridge, owner, group, tapNames,
+                network != null || NetworkRealizer.anyUnder(root.stateDir())))) {
+            config = provider.attach(vmId, vm, nic);
+        }
+        if (saved.isPresent()) {
+            root.printJson(saved.get().withAttached(nic, config, NicIndexes.indexOf(vmId, TapNaming.parse(tapNames),
+                    config.tap())));
+        } else {
+            root.printJson(config);
+        }
+        return 0;
+    }
 
-        VmRecord withNics(List<NicConfig> configured) {
-            return new VmRecord(vm, cpu, singleQueue, workspace, networks, noPortSecurity, addresses, configured);
+    @Command(name = "detach", description = "Remove one NIC of a VM (docker network disconnect): its TAP goes, a"
+            + " named network it is on is left; the VM's other NICs stay as they are. NIC 0 cannot be detached.")
+    int detach(@Parameters(paramLabel = "VMID") String vmId,
+            @Parameters(paramLabel = "TAP", description = "The NIC's TAP, as its config says.") String tap,
+            @Option(names = "--tap-names", paramLabel = "SCHEME", defaultValue = "prefix") String tapNames) {
+        // the registry serves as the provider's reason to exist: a detach needs no bridge of its own
+        try (BridgeNetworkProvider provider = new BridgeNetworkProvider(settings(null, null, null, tapNames, true))) {
+            provider.detach(vmId, tap);
         }
+        if (root.json) {
+            root.printJson(Map.of("vm", vmId, "detached", tap));
+        }
+        return 0;
     }
 
     @Command(name = "restore", description = "Re-create the TAPs of many VMs after a host reboot, in one batch, from"
@@ -194,6 +241,16 @@ final class TapCommand {
         return settings;
     }
 
+    /** Reads one VM's record. */
+    private VmRecord readRecord(Path file) {
+        List<VmRecord> records = readRecords(file);
+        if (records.size() != 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), file + " holds " + records.size()
+                    + " records; give the record of one VM");
+        }
+        return records.get(0);
+    }
+
     /** Reads one record, or a JSON array of them. */
     private List<VmRecord> readRecords(Path file) {
         try {
@@ -252,8 +309,11 @@ final class TapCommand {
 
     @Command(name = "rm", description = "Remove every TAP of the given VMs (batched; unknown VMs are fine).")
     int rm(@Parameters(paramLabel = "VMID", arity = "1..*") List<String> vmIds) {
-        BridgeTaps.cleanup(root.stateDir(), vmIds);
+        Set<String> removed = BridgeTaps.cleanup(root.stateDir(), vmIds);
         root.syncRealized();
+        if (root.json) {
+            root.printJson(Map.of("removed", List.copyOf(removed)));
+        }
         return 0;
     }
 
@@ -267,27 +327,49 @@ final class TapCommand {
         boolean networks = NetworkRealizer.anyUnder(root.stateDir()); // named networks: check their realization too
         ProviderSettings settings = settings(bridge, owner, group, tapNames, networks);
         String on;
+        VerifyReport report;
         if (networks || bridge != null) {
             try (BridgeNetworkProvider provider = new BridgeNetworkProvider(settings)) {
-                provider.verify(vmId);
+                report = provider.verify(vmId);
             }
             on = bridge != null ? bridge : "their bridges";
         } else {
             on = BridgeNetworkProvider.verifyOnAnyBridge(settings, vmId);
+            report = new VerifyReport(vmId, rows().stream().filter(r -> r.vm().equals(vmId)).map(TapRow::tap)
+                    .toList(), List.of());
         }
-        if (!root.json) {
-            root.out.println("ok: the TAPs of " + vmId + " (" + TapNaming.parse(tapNames).tapName(vmId, 0)
-                    + ", ...) are as configured, on " + on);
+        if (root.json) {
+            root.printJson(report);
+            return 0;
         }
+        report.repaired().forEach(r -> root.out.println("repaired: " + r));
+        root.out.println("ok: the TAPs of " + vmId + " (" + TapNaming.parse(tapNames).tapName(vmId, 0)
+                + ", ...) are as configured, on " + on);
         return 0;
     }
 
-    /** One row of {@code tap ls}. */
-    record TapRow(String tap, String vmId, String bridge, String state, boolean multiQueue) {
+    /** One row of {@code tap ls}; JSON in the library's snake_case: {@code {"tap","vm","bridge","state","multi_queue"}}. */
+    @JsonPropertyOrder({"tap", "vm", "bridge", "state", "multi_queue"})
+    record TapRow(@JsonProperty("tap") String tap, @JsonProperty("vm") String vm, @JsonProperty("bridge") String bridge,
+            @JsonProperty("state") String state, @JsonProperty("multi_queue") boolean multiQueue) {
     }
 
     @Command(name = "ls", description = "List the TAPs tapwire made, with VM, bridge and state.")
     int ls() {
+        List<TapRow> rows = rows();
+        if (root.json) {
+            root.printJson(rows);
+            return 0;
+        }
+        Table table = new Table("TAP", "VM", "BRIDGE", "STATE", "QUEUES");
+        rows.forEach(r -> table.row(r.tap(), r.vm(), r.bridge(), r.state(),
+                r.multiQueue() ? "multi" : "single"));
+        table.print(root.out);
+        return 0;
+    }
+
+    /** Every TAP tapwire made in this namespace, as tap ls shows it. */
+    private static List<TapRow> rows() {
         List<TapRow> rows = new ArrayList<>();
         try (Rtnetlink netlink = Rtnetlink.open()) {
             List<Link> links = netlink.links();
@@ -302,14 +384,6 @@ final class TapCommand {
                         link.tun().map(Link.TunInfo::multiQueue).orElse(false)));
             }
         }
-        if (root.json) {
-            root.printJson(rows);
-            return 0;
-        }
-        Table table = new Table("TAP", "VM", "BRIDGE", "STATE", "QUEUES");
-        rows.forEach(r -> table.row(r.tap(), r.vmId(), r.bridge(), r.state(),
-                r.multiQueue() ? "multi" : "single"));
-        table.print(root.out);
-        return 0;
+        return rows;
     }
 }

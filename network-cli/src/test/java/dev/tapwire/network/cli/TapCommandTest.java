@@ -47,6 +47,13 @@ class TapCommandTest {
                 .contains("btfc000001-0  fc000001     br0     up     single");
         JsonNode rows = json.readTree(cli.run("tap", "ls", "--json").out());
         assertThat(rows).hasSize(3);
+        assertThat(rows.get(0).toString()).as("the library's snake_case JSON, as NicConfig's")
+                .isEqualTo("{\"tap\":\"btvm-a1b2c-0\",\"vm\":\"vm-a1b2c3d4\",\"bridge\":\"br0\",\"state\":\"up\","
+                        + "\"multi_queue\":true}");
+        JsonNode report = json.readTree(cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0", "--json").out());
+        assertThat(report.toString()).isEqualTo("{\"vm\":\"vm-a1b2c3d4\",\"taps\":[\"btvm-a1b2c-0\",\"btvm-a1b2c-1\"],"
+                + "\"repaired\":[]}");
+        assertThat(json.readTree(cli.run("tap", "verify", "vm-a1b2c3d4", "--json").out()).get("taps")).hasSize(2);
 
         assertThat(cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0").out())
                 .startsWith("ok: the TAPs of vm-a1b2c3d4 (btvm-a1b2c-0, ...)");
@@ -56,7 +63,10 @@ class TapCommandTest {
         assertThat(wrongOwner.status()).isEqualTo(1);
         assertThat(wrongOwner.err()).contains("owned by uid 1000");
         assertThat(cli.run("tap", "verify", "fc000001", "--owner", "1000").status()).isZero();
-        assertThat(cli.run("tap", "rm", "vm-a1b2c3d4", "fc000001", "never-was").status()).isZero();
+        CliRunner.Result removed = cli.run("tap", "rm", "vm-a1b2c3d4", "fc000001", "never-was", "--json");
+        assertThat(removed.status()).as(removed.err()).isZero();
+        assertThat(json.readTree(removed.out()).toString())
+                .isEqualTo("{\"removed\":[\"vm-a1b2c3d4\",\"fc000001\",\"never-was\"]}");
         assertThat(json.readTree(cli.run("tap", "ls", "--json").out())).isEmpty();
         CliRunner.Result verify = cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0");
         assertThat(verify.status()).isEqualTo(1);
@@ -134,6 +144,44 @@ class TapCommandTest {
         CliRunner.Result bad = cli.run("tap", "create", "ps000002", "--bridge", "br0", "--no-port-security", "3");
         assertThat(bad.status()).isNotZero();
         assertThat(bad.err()).contains("VM ps000002 has 1 NIC(s)").contains("port security off for NIC 3");
+    }
+
+    @Test
+    void attachAddsANicToTheRecordAndDetachRemovesItLeavingTheOthers() throws Exception {
+        CliRunner.Result created = cli.run("tap", "create", "at000001", "--bridge", "br0", "--cpu", "2", "--record");
+        assertThat(created.status()).as(created.err()).isZero();
+        Path saved = state.resolve("at.json");
+        Files.writeString(saved, created.out());
+
+        CliRunner.Result attached = cli.run("tap", "attach", "at000001", "--bridge", "br0", "--record", saved.toString(),
+                "--no-port-security");
+        assertThat(attached.status()).as(attached.err()).isZero();
+        JsonNode record = json.readTree(attached.out());
+        assertThat(record.get("nics")).hasSize(2);
+        assertThat(record.get("nics").get(1).get("tap").asText()).isEqualTo("btat000001-1");
+        assertThat(record.get("nics").get(1).get("num_queues").asInt()).isEqualTo(4);
+        assertThat(record.get("no_port_security").toString()).isEqualTo("[1]");
+        assertThat(record.get("nics").get(0)).isEqualTo(json.readTree(created.out()).get("nics").get(0));
+        assertThat(cli.run("tap", "verify", "at000001", "--bridge", "br0").status()).isZero();
+
+        CliRunner.Result both = cli.run("tap", "attach", "at000001", "--network", "team", "--bridge", "br0");
+        assertThat(both.status()).isEqualTo(2);
+        assertThat(both.err()).contains("exactly one of --network NAME");
+
+        CliRunner.Result nicZero = cli.run("tap", "detach", "at000001", "btat000001-0");
+        assertThat(nicZero.status()).isNotZero();
+        assertThat(nicZero.err()).contains("NIC 0 of VM at000001").contains("delete the VM instead");
+        CliRunner.Result detached = cli.run("tap", "detach", "at000001", "btat000001-1", "--json");
+        assertThat(detached.status()).as(detached.err()).isZero();
+        assertThat(json.readTree(detached.out()).get("detached").asText()).isEqualTo("btat000001-1");
+        assertThat(json.readTree(cli.run("tap", "ls", "--json").out())).extracting(r -> r.get("tap").asText())
+                .containsExactly("btat000001-0");
+        assertThat(cli.run("tap", "verify", "at000001", "--bridge", "br0").status()).isZero();
+        CliRunner.Result fewer = cli.run("tap", "create", "at000001", "--bridge", "br0", "--cpu", "1", "--existing",
+                saved.toString());
+        assertThat(fewer.status()).as("a recovery with another CPU count").isNotZero();
+        assertThat(fewer.err()).contains("num_queues");
+        assertThat(cli.run("tap", "rm", "at000001").status()).isZero();
     }
 
     @Test
