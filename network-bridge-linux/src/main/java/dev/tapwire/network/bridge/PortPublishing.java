@@ -251,7 +251,7 @@ final class PortPublishing {
      * @throws NetworkException if the record cannot be read or written, or nftables refuses (with its error text)
      */
     List<Published> publish(Target target, Collection<PortPublication> publications) {
-        if (target == null || publications == null || publications.contains(null)) {
+        if (target == null || publications == null || publications.stream().anyMatch(java.util.Objects::isNull)) {
             throw new InvalidNetworkSpecException("publish needs a target and publications without nulls; got "
                     + target + " and " + publications);
         }
