@@ -41,7 +41,12 @@ import org.slf4j.LoggerFactory;
  *       of the network opens up;</li>
  *   <li>masquerade in {@code postrouting} where the reply would not come back through the host: a connection from
  *       127.0.0.1 (the guest would answer its own loopback), and a guest reaching a published port of its own
- *       network through the host (the hairpin: the other guest would answer it directly);</li>
+ *       network through the host (the hairpin: the other guest would answer it directly; a second mark bit,
+ *       {@code 0x10000000}, set in {@code prerouting} for connections from a bridge with publications, says so). A
+ *       guest reaching its <em>own</em> published port works where the host routes it; where {@code br_netfilter}
+ *       makes the bridge carry it (net.bridge.bridge-nf-call-iptables=1) the bridge would have to send the frame
+ *       back out of the port it came in on, which it does only in hairpin mode, which tapwire does not set (it
+ *       reflects the guest's own broadcasts to it);</li>
  *   <li>{@code net.ipv4.conf.<bridge>.route_localnet = 1}, on the bridges of publications that take 127.0.0.1 (an
  *       address of every host address, or a loopback one) only: the kernel routes a packet from 127.0.0.1 out of
  *       that device (and its reply back) only with it; set back to 0 when the bridge's last such publication goes.
@@ -137,6 +142,13 @@ final class PortPublishing {
 
     /** The ct mark bit of a connection DNATed by a publication; {@link Firewall} admits those into bridges. */
     static final String MARK = "0x20000000";
+    /**
+     * The marks of a connection DNATed for a guest of a bridge with publications (a hairpin): {@link #MARK} and bit
+     * {@code 0x10000000}. Marked in {@code prerouting}, where the bridge it came from is known: with
+     * {@code br_netfilter} a DNAT to a guest of the same bridge is bridged, not routed, and {@code postrouting} then
+     * knows no input interface.
+     */
+    private static final String BOTH = "0x30000000";
 
     private static final Logger LOG = LoggerFactory.getLogger(PortPublishing.class);
     private static final String HEADER = "# tapwire port publications: VM TAP BRIDGE ADDRESS PUBLICATION\n";
@@ -169,6 +181,7 @@ final class PortPublishing {
 
             \tchain prerouting {
             \t\ttype nat hook prerouting priority dstnat; policy accept;
+            \t\tiifname @bridges goto hairpin
             \t\tjump publish
             \t}
 
@@ -184,12 +197,19 @@ final class PortPublishing {
             . th dport map @wild
             \t}
 
+            \tchain hairpin {
+            \t\tip daddr . meta l4proto . th dport @bound ct mark set ct mark | BOTH dnat ip to ip daddr . meta \
+            l4proto . th dport map @bound
+            \t\tfib daddr type local meta l4proto . th dport @wild ct mark set ct mark | BOTH dnat ip to meta l4proto \
+            . th dport map @wild
+            \t}
+
             \tchain postrouting {
             \t\ttype nat hook postrouting priority srcnat; policy accept;
             \t\tct mark & MARK == MARK ip saddr 127.0.0.0/8 masquerade
-            \t\tct mark & MARK == MARK iifname @bridges masquerade
+            \t\tct mark & BOTH == BOTH masquerade
             \t}
-            """.replace("MARK", MARK);
+            """.replace("MARK", MARK).replace("BOTH", BOTH);
     private static final Pattern SET_BLOCK = Pattern.compile(
             "\\t(?:set|map) (\\w+) \\{\\n\\t\\ttype [^\\n]*\\n(?:\\t\\telements = \\{([^}]*)\\}\\n)?\\t\\}\\n");
     private static final Pattern ELEMENTS_LINE = Pattern.compile("\\t\\telements = \\{[^}]*\\}\\n");

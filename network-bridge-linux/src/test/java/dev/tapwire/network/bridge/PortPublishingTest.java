@@ -158,11 +158,23 @@ class PortPublishingTest {
     }
 
     @Test
-    void aGuestReachesItsOwnPublishedPortThroughTheHost() throws Exception {
+    void aGuestReachesAPublishedPortOfItsOwnNetworkThroughTheHost() throws Exception {
         publishing.publish(VM1, List.of(WEB, DNS));
-        assertThat(in(guest, () -> tcp(GATEWAY, 18080))).as("the hairpin, tcp").contains(guest);
-        assertThat(in(guest, () -> udp(UPLINK, 15353))).as("the hairpin to another host address, udp")
-                .contains(guest);
+        String peer = guestNamespace(guest + "-p", "pubp0", "tw-team", Ipv4Address.parse("10.77.0.11"), GATEWAY);
+        try {
+            assertThat(in(peer, () -> tcp(GATEWAY, 18080))).as("the hairpin, tcp").contains(guest);
+            assertThat(in(peer, () -> udp(UPLINK, 15353))).as("the hairpin to another host address, udp")
+                    .contains(guest);
+        } finally {
+            run("ip", "netns", "del", peer);
+        }
+        // its own published port: where the host routes it (br_netfilter not handing bridged IPv4 to nftables)
+        Path brNetfilter = Path.of("/proc/sys/net/bridge/bridge-nf-call-iptables");
+        if (Files.exists(brNetfilter)) {
+            Files.writeString(brNetfilter, "0\n"); // this test's namespace only
+        }
+        assertThat(in(guest, () -> tcp(GATEWAY, 18080))).as("its own port, tcp").contains(guest);
+        assertThat(in(guest, () -> udp(UPLINK, 15353))).as("its own port, udp").contains(guest);
     }
 
     @Test
