@@ -292,6 +292,23 @@ class PortPublishingTest {
         Files.delete(record);
     }
 
+    @Test
+    void aPublicationThatCannotBeRecordedLeavesTheKernelUntouched() throws Exception {
+        publishing.publish(VM1, List.of(WEB));
+        String before = Nftables.run("list table " + publishing.table());
+        Path dir = root.resolve("bridge");
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxr-x"));
+        try {
+            assertThatThrownBy(() -> publishing.publish(VM1, List.of(DNS))).isInstanceOf(RealizationException.class)
+                    .hasMessageContaining("chmod go-w");
+        } finally {
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        assertThat(Nftables.run("list table " + publishing.table())).isEqualTo(before);
+        assertThat(publishing.list()).extracting(PortPublishing.Published::publication).containsExactly(WEB);
+        assertThat(in(outside, () -> udp(UPLINK, 15353))).isEmpty();
+    }
+
     // ------------------------------------------------------------------ namespaces and sockets
 
     /** A namespace whose veth {@code hostSide} is on {@code bridge}, holding {@code address}, routed via the gateway. */
