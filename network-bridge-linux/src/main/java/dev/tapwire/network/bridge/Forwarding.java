@@ -45,8 +45,8 @@ final class Forwarding {
                     NetworkRealizer.replace(record, namespace + " " + now + "\n");
                 }
                 write("1");
-                LOG.warn("enabled IPv4 forwarding (net.ipv4.ip_forward=1, was {}) for a tapwire network with NAT; "
-                        + "it is set back when the last NAT network goes", now);
+                LOG.warn("enabled IPv4 forwarding (net.ipv4.ip_forward=1, was {}) for a tapwire network with NAT or a"
+                        + " published port; it is set back when the last of them goes", now);
             }
             return;
         }
