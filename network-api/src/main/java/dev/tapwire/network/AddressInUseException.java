@@ -2,7 +2,8 @@ package dev.tapwire.network;
 
 /**
  * Thrown when a join requests an address that another member of the network holds (the message names that
- * member), or a member that holds one address asks for another.
+ * member), when a member that holds one address asks for another, or when a {@link PortPublication} asks for a host
+ * port that is published already (the message names the VM and NIC holding it).
  */
 public class AddressInUseException extends NetworkException {
 

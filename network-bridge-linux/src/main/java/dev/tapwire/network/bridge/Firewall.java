@@ -27,9 +27,11 @@ import org.slf4j.LoggerFactory;
  *       services bound to {@code lo} are out of the guests' reach;</li>
  *   <li>forward: traffic between guests of one network is the bridge's (it reaches this hook only where
  *       {@code br_netfilter} hands bridged IPv4 to it, with the bridge as both interfaces) and is accepted; from a
- *       tapwire bridge only a NAT network's own subnet is forwarded, and never to a tapwire bridge
- *       (of this owner; another owner's table drops it at that bridge); to a tapwire bridge only
- *       established/related traffic, so nothing from outside opens a connection to a guest;</li>
+ *       tapwire bridge only a NAT network's own subnet (and replies of published ports' connections) is
+ *       forwarded, and never to a tapwire bridge (of this owner; another owner's table drops it at that bridge);
+ *       to a tapwire bridge only established/related traffic and the new connections {@link PortPublishing}
+ *       DNATed to a published guest port (its {@code ct mark} bit), so nothing else from outside opens a
+ *       connection to a guest;</li>
  *   <li>postrouting (nat): a NAT network's own subnet, coming from its bridge and leaving through a non-tapwire
  *       interface, is masqueraded — a guest of another network spoofing that subnet never is.</li>
  * </ul>
@@ -48,6 +50,7 @@ final class Firewall {
     /** The kernel's listing for each ruleset text applied by this process (same text, same listing). */
     private static final Map<String, String> LISTINGS = new ConcurrentHashMap<>();
 
+    private final String owner;
     private final String table;
     private final Path record;
 
@@ -64,6 +67,7 @@ final class Firewall {
             throw new InvalidNetworkSpecException("a firewall owner tag is 1-32 characters of a-z and 0-9; got "
                     + ownerTag);
         }
+        this.owner = ownerTag;
         this.table = "inet tapwire_" + ownerTag;
     }
 
@@ -111,8 +115,14 @@ final class Firewall {
                         .append(" accept\n");
             }
         }
+        // replies of a published port's connections leave a network without NAT too (PortPublishing marks them)
+        sb.append("    ct direction reply ct mark & ").append(PortPublishing.MARK).append(" == ")
+                .append(PortPublishing.MARK).append(" accept\n");
         sb.append("    drop\n  }\n");
-        sb.append("  chain to_guests {\n    ct state established,related accept\n    drop\n  }\n");
+        sb.append("  chain to_guests {\n    ct state established,related accept\n");
+        // a new connection only when PortPublishing's DNAT made it: to exactly the published guest and port
+        sb.append("    ct status dnat ct mark & ").append(PortPublishing.MARK).append(" == ")
+                .append(PortPublishing.MARK).append(" accept\n    drop\n  }\n");
         sb.append("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
         for (Realization n : networks) {
             if (n.nat()) {
@@ -205,10 +215,20 @@ final class Firewall {
         }
     }
 
-    /** Tells whether another tapwire table of this namespace masquerades (so IPv4 forwarding is still needed). */
+    /**
+     * Tells whether another tapwire table of this namespace needs IPv4 forwarding: another owner's table that
+     * masquerades (a NAT network), or another owner's port publishing table.
+     *
+     * @return true when forwarding must stay on for someone else
+     * @throws dev.tapwire.network.DeviceOperationException if nftables cannot list the tables
+     */
     boolean othersMasquerade() {
+        String ownPublishing = PortPublishing.tableOf(owner);
         for (String line : Nftables.run("list tables").lines().map(String::strip).toList()) {
             String other = line.startsWith("table ") ? line.substring(6).strip() : "";
+            if (other.startsWith("ip tapwire_pub_") && !other.equals(ownPublishing)) {
+                return true;
+            }
             if (other.startsWith("inet tapwire_") && !other.equals(table)) {
                 try {
                     if (Nftables.run("list table " + other).contains("masquerade")) {
@@ -220,6 +240,24 @@ final class Firewall {
             }
         }
         return false;
+    }
+
+    /**
+     * Tells whether this owner publishes ports (its {@link PortPublishing} table exists), which needs forwarding.
+     *
+     * @return true when the owner's publishing table exists
+     * @throws dev.tapwire.network.DeviceOperationException if nftables cannot list it
+     */
+    boolean publishes() {
+        try {
+            Nftables.run("list table " + PortPublishing.tableOf(owner));
+            return true;
+        } catch (Nftables.NftablesException e) {
+            if (e.isNoSuchObject()) {
+                return false;
+            }
+            throw e;
+        }
     }
 
     /** Other tables' forward-hook chains whose policy is drop, which tapwire cannot override. */

@@ -13,6 +13,8 @@ import org.slf4j.LoggerFactory;
  * with the namespace it was found in; when the owner's last NAT network goes, the recorded value is put back —
  * unless another tapwire table of the namespace still masquerades (another owner needs it), in which case the
  * record is handed on by leaving forwarding on, with a warning. Forwarding that was on before tapwire stays on.
+ * Published ports ({@link PortPublishing}) need it as NAT networks do and share the record: while the owner's
+ * publishing table exists, forwarding stays on and the record is kept.
  */
 final class Forwarding {
 
@@ -29,7 +31,7 @@ final class Forwarding {
     /**
      * Turns forwarding on or restores it, as the owner's networks need.
      *
-     * @param needed whether the owner has a NAT network
+     * @param needed whether the owner has a NAT network (or a published port that takes outside traffic)
      * @param firewall the owner's table, asked whether other owners still masquerade
      * @throws RealizationException if the sysctl or the record cannot be read or written
      */
@@ -43,13 +45,17 @@ final class Forwarding {
                     NetworkRealizer.replace(record, namespace + " " + now + "\n");
                 }
                 write("1");
-                LOG.warn("enabled IPv4 forwarding (net.ipv4.ip_forward=1, was {}) for a tapwire network with NAT; "
-                        + "it is set back when the last NAT network goes", now);
+                LOG.warn("enabled IPv4 forwarding (net.ipv4.ip_forward=1, was {}) for a tapwire network with NAT or a"
+                        + " published port; it is set back when the last of them goes", now);
             }
             return;
         }
         if (recorded.isEmpty()) {
             return;
+        }
+        if (firewall.publishes()) {
+            LOG.debug("IPv4 forwarding stays on: this state directory publishes ports ({})", recorded.get());
+            return; // the record stays: the last publication's removal sets it back
         }
         String[] fields = recorded.get().split(" ");
         if (fields.length == 2 && fields[0].equals(namespace) && (fields[1].equals("0") || fields[1].equals("1"))) {

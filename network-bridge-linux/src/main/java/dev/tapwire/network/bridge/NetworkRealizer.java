@@ -156,7 +156,11 @@ public final class NetworkRealizer {
      * @return the bridge (gateway) MAC, locally administered and unicast
      */
     MacAddress bridgeMac(String network) {
-        byte[] bytes = java.util.Arrays.copyOf(sha256("tapwire-gateway-mac\0" + owner + "\0" + network), 6);
+        return bridgeMac(owner, network);
+    }
+
+    private static MacAddress bridgeMac(String ownerTag, String network) {
+        byte[] bytes = java.util.Arrays.copyOf(sha256("tapwire-gateway-mac\0" + ownerTag + "\0" + network), 6);
         bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
         return MacAddress.of(bytes);
     }
@@ -1208,7 +1212,7 @@ public final class NetworkRealizer {
                 throw DeviceOperationException.of("realize", r.bridge(), Reason.BUSY, "device " + r.bridge()
                         + " exists but is not network " + r.network() + "'s bridge of state directory " + stateDir
                         + " (kind \"" + existing.get().kind() + "\", alias \"" + DisplayText.escape(existing.get().alias())
-                        + "\", MAC " + existing.get().mac() + otherOwner(r.network()).map(o -> "; network "
+                        + "\", MAC " + existing.get().mac() + otherOwner(r.network(), existing.get().mac()).map(o -> "; network "
                                 + r.network() + " is realized here by state directory " + o).orElse("")
                         + "); it is never shared: rename or delete it, or realize the network from that state directory");
             }
@@ -1270,13 +1274,14 @@ public final class NetworkRealizer {
     }
 
     /**
-     * Names the state directory of another tapwire owner that keeps dnsmasq data for this network under
-     * {@link RuntimeDirectory#BASE} — the likely owner of a same-named bridge that is not ours.
+     * Names the state directory of the other tapwire owner whose bridge of this network carries {@code mac}: the
+     * owner under {@link RuntimeDirectory#BASE} whose tag derives that MAC. Only the MAC tells: other owners
+     * (other namespaces, stale data) may keep data for a network of the same name.
      */
-    private Optional<String> otherOwner(String network) {
+    private Optional<String> otherOwner(String network, MacAddress mac) {
         try (DirectoryStream<Path> owners = Files.newDirectoryStream(RuntimeDirectory.BASE)) {
             for (Path dir : owners) {
-                if (!dir.equals(runtime) && Files.isDirectory(dir.resolve(network), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                if (!dir.equals(runtime) && bridgeMac(dir.getFileName().toString(), network).equals(mac)) {
                     Optional<String> state = StateFiles.readSmall(dir.resolve("state-dir")).map(String::strip);
                     if (state.isPresent()) {
                         return Optional.of(DisplayText.escape(state.get()));

@@ -13,6 +13,7 @@ import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -78,7 +79,21 @@ class TwoTenantsTest {
     }
 
     @Test
-    void aSameNamedNetworkOfTheOtherStateDirectoryNeverAdoptsTheBridgeAndTheRefusalNamesItsOwner() {
+    void aSameNamedNetworkOfTheOtherStateDirectoryNeverAdoptsTheBridgeAndTheRefusalNamesItsOwner() throws Exception {
+        // another owner (another namespace's, or stale) keeps data for a "team" too: the bridge's MAC names the owner
+        Path decoy = RuntimeDirectory.BASE.resolve("00decoy" + ProcessHandle.current().pid());
+        Files.createDirectories(decoy.resolve("team"));
+        Files.writeString(decoy.resolve("state-dir"), "/decoy/state\n");
+        try {
+            refusalNamesTheOwner();
+        } finally {
+            Files.deleteIfExists(decoy.resolve("state-dir"));
+            Files.deleteIfExists(decoy.resolve("team"));
+            Files.deleteIfExists(decoy);
+        }
+    }
+
+    private void refusalNamesTheOwner() {
         a.realize("team", false);
         int index = link("tw-team").orElseThrow().index();
         assertThatThrownBy(() -> b.realize("team", false)).isInstanceOf(DeviceOperationException.class)
