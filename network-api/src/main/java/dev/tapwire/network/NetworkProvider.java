@@ -11,6 +11,12 @@ import java.util.Set;
  * A backend that realizes VM NICs on the host, one VM at a time; obtained through
  * {@link NetworkProviders#create}.
  *
+ * <p>Thread safety: a provider is safe for use by many threads at once, and providers of one root directory (in
+ * one process or several) may be used at once: the bridge backend serializes every change under its root
+ * directory's GC lock (a file lock, so across processes too), the in-memory fake under its host's monitor. Calls act
+ * in the network namespace of the calling thread (the bridge backend; see {@code NetworkNamespace} in the testkit),
+ * so a call that must act in another namespace runs on a platform thread in it, never on a virtual thread.
+ *
  * <p>A provider may keep work running while it is open — the bridge backend, given a registry, follows it so that
  * DNS and DHCP on this host reflect every change to the registry, whichever process makes it. Close it when done
  * (try-with-resources); closing stops that work and leaves every device and address in place.
@@ -114,6 +120,38 @@ public interface NetworkProvider extends AutoCloseable {
      *     cannot be removed
      */
     void detach(String vmId, String tap);
+
+    /**
+     * Publishes host ports to ports of one NIC of a VM (Docker's {@code -p}): connections or datagrams to each host
+     * port are forwarded to the guest port at the NIC's address — its address on its named network, or the one the
+     * manager gave a NIC on no named network. Publishing what the NIC has already is a no-op. The publications go
+     * with the NIC ({@link #detach}) and the VM ({@link #delete}), are listed by {@link #inspect}, and are reclaimed
+     * by the GC with the VM. All or none: on failure nothing of this call is published.
+     *
+     * @param vmId the VM's ID
+     * @param tap the NIC's TAP, as its config says
+     * @param publications the host ports and guest ports
+     * @return every publication of that NIC now
+     * @throws AddressInUseException if a host port is published already (to any VM, naming it), or two of
+     *     {@code publications} claim one host port
+     * @throws InvalidNetworkSpecException if the VM ID is invalid, a publication is null, or the NIC has no known
+     *     address (a NIC on no named network that was given none)
+     * @throws DeviceOperationException ({@code NO_SUCH_DEVICE}) if the VM has no NIC with that TAP
+     * @throws NetworkException if the host's publishing cannot be changed
+     */
+    List<PortPublication> publish(String vmId, String tap, List<PortPublication> publications);
+
+    /**
+     * Removes publications of a VM, matched by their host side (protocol, host address, host port; the guest port is
+     * not compared); ones it does not have are fine.
+     *
+     * @param vmId the VM's ID
+     * @param publications the publications to remove
+     * @return the publications removed
+     * @throws InvalidNetworkSpecException if the VM ID is invalid or a publication is null
+     * @throws NetworkException if the host's publishing cannot be changed
+     */
+    List<PortPublication> unpublish(String vmId, List<PortPublication> publications);
 
     /**
      * Configures many VMs at once — typically every VM of a host after a reboot, from their saved configs.

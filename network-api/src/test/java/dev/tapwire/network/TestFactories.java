@@ -36,6 +36,16 @@ final class TestFactories {
         }
 
         @Override
+        public List<PortPublication> publish(String vmId, String tap, List<PortPublication> publications) {
+            throw new InvalidNetworkSpecException("discovery test provider: VM " + vmId + " has no NIC " + tap);
+        }
+
+        @Override
+        public List<PortPublication> unpublish(String vmId, List<PortPublication> publications) {
+            return List.of();
+        }
+
+        @Override
         public Set<String> delete(Collection<String> vmIds) {
             return Set.copyOf(vmIds);
         }

@@ -160,6 +160,7 @@ public final class BridgeGcModule implements GcModule<BridgeGcModule.Snapshot> {
             vms.forEach(vm -> ports.putAll(recorded.getOrDefault(vm, Map.of())));
             security.revoke(ports); // routine; what reconcile finds after this is drift an operator must know of
             vms.forEach(vm -> BridgeTaps.recordWorkspace(rootDir, vm, Optional.empty()));
+            new PortPublishing(rootDir).unpublishVms(vms); // the host ports published to them are reclaimed too
             PortRecords.forget(rootDir, vms);
             LOG.debug("bridge GC reclaimed {} TAP(s): {}", doomed.size(), tapNames);
             reconcilePortSecurity(netlink);

@@ -1,16 +1,19 @@
 package dev.tapwire.network.bridge;
 
 import com.sun.jna.Platform;
+import dev.tapwire.network.AddressInUseException;
 import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.GuestNetwork;
 import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.NicSpec;
+import dev.tapwire.network.PortPublication;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
@@ -106,6 +109,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     private final TapNaming naming;
     private final LockFile gcLock;
     private final PortSecurity security;
+    private final PortPublishing publishing;
     private final Optional<RegistryWatch> following;
     private final AtomicBoolean open = new AtomicBoolean(true);
 
@@ -138,6 +142,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         this.naming = settings.option(TapNaming.OPTION).map(TapNaming::parse).orElse(TapNaming.PREFIX);
         this.gcLock = gcLock(settings.rootDir());
         this.security = new PortSecurity(NetworkRealizer.ownerTag(settings.rootDir()));
+        this.publishing = new PortPublishing(settings.rootDir());
         if (bridge.isPresent()) {
             try (Rtnetlink netlink = Rtnetlink.open()) {
                 bridgeLink(netlink);
@@ -254,6 +259,69 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     @Override
     public List<NicConfig> configure(String vmId, int nics, VmSpec vm, List<NicConfig> existing) {
         return configureAll(List.of(new ConfigureRequest(vmId, nics, vm, existing))).get(0);
+    }
+
+    /**
+     * Publishes host ports to a NIC through this state directory's own nftables table ({@link PortPublishing}): DNAT
+     * from outside the host, from the host itself (127.0.0.1 too) and from guests, to the NIC's address on its named
+     * network or, on no named network, the address its port security filters it to. The call holds the GC lock.
+     *
+     * @throws AddressInUseException if a host port is published already (by this or another state directory of the
+     *     namespace), naming the VM and NIC that hold it
+     * @throws InvalidNetworkSpecException if the VM ID or a publication is invalid, or the NIC has no known address
+     * @throws DeviceOperationException ({@code NO_SUCH_DEVICE}) if the VM has no TAP of that name here
+     * @throws NetworkException if the record cannot be written or nftables refuses
+     */
+    @Override
+    public List<PortPublication> publish(String vmId, String tap, List<PortPublication> publications) {
+        TapNames.requireValidVmId(vmId);
+        requirePublications(publications);
+        try (Lease gc = gcLock.acquire()) {
+            Link link;
+            Link master;
+            try (Rtnetlink netlink = Rtnetlink.open()) {
+                List<Link> links = netlink.links();
+                link = links.stream().filter(l -> l.name().equals(tap) && BridgeTaps.belongsTo(l, vmId)).findFirst()
+                        .orElseThrow(() -> DeviceOperationException.of("publish", tap, Reason.NO_SUCH_DEVICE, "VM "
+                                + vmId + " has no NIC with TAP " + tap));
+                master = links.stream().filter(l -> l.index() == link.masterIndex() && l.isBridge()).findFirst()
+                        .orElseThrow(() -> DeviceOperationException.of("publish", tap, Reason.NO_SUCH_DEVICE, "TAP "
+                                + tap + " of VM " + vmId + " is on no bridge; verify the VM, or configure it again"));
+            }
+            Optional<Ipv4Address> address = PortRecords.nics(settings.rootDir()).getOrDefault(vmId, List.of()).stream()
+                    .filter(n -> n.tap().equals(tap) && n.network() != null).map(n -> n.network().ip()).findFirst()
+                    .or(() -> Optional.ofNullable(BridgeTaps.portsOf(settings.rootDir(), vmId).get(tap))
+                            .flatMap(PortSecurity.Entry::ip));
+            if (address.isEmpty()) {
+                throw new InvalidNetworkSpecException("a port publication needs the NIC's IPv4 address; VM " + vmId
+                        + " NIC " + tap + " has none (it is on no named network and was given no address)");
+            }
+            PortPublishing.Target target = new PortPublishing.Target(vmId, tap, master.name(), address.get());
+            return publishing.publish(target, publications).stream().filter(p -> p.target().tap().equals(tap))
+                    .map(PortPublishing.Published::publication).toList();
+        }
+    }
+
+    /**
+     * Removes publications of a VM from this state directory's table, as {@link PortPublishing#unpublish} does.
+     *
+     * @throws InvalidNetworkSpecException if the VM ID or a publication is invalid
+     * @throws NetworkException if the record cannot be written or nftables refuses
+     */
+    @Override
+    public List<PortPublication> unpublish(String vmId, List<PortPublication> publications) {
+        TapNames.requireValidVmId(vmId);
+        requirePublications(publications);
+        try (Lease gc = gcLock.acquire()) {
+            return publishing.unpublish(vmId, publications).stream().map(PortPublishing.Published::publication)
+                    .toList();
+        }
+    }
+
+    private static void requirePublications(List<PortPublication> publications) {
+        if (publications == null || publications.stream().anyMatch(java.util.Objects::isNull)) {
+            throw new InvalidNetworkSpecException("port publications must not be or hold null; got " + publications);
+        }
     }
 
     /**
@@ -445,6 +513,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             network = links.stream().filter(l -> l.index() == link.masterIndex() && l.isBridge()).findFirst()
                     .flatMap(BridgeNetworkProvider::networkOf);
             BridgeTaps.delete(netlink, links, List.of(link)); // first: no frame of its guest passes unfiltered
+            publishing.unpublishNic(vmId, tap);
             Map<String, PortSecurity.Entry> ports = new TreeMap<>(BridgeTaps.portsOf(settings.rootDir(), vmId));
             PortSecurity.Entry admitted = ports.remove(tap);
             if (admitted != null) {
@@ -882,7 +951,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      * port the target of exactly one static forwarding entry (its guest's: not moved to another port, and no
      * other guest's MAC on it). What configure derives and can restore is repaired, with a warning saying what:
      * the port-security elements of the VM's ports (and the whole table after a flush), each port's isolation as
-     * its network says.
+     * its network says, and, when the VM has published ports, this state directory's publishing table.
      *
      * @return the VM's TAPs and what was repaired (each repair is also logged as a warning)
      * @throws DeviceOperationException naming the first TAP that is not, and what is wrong with it, or when the
@@ -925,6 +994,12 @@ public final class BridgeNetworkProvider implements NetworkProvider {
             }
         }
         repaired.addAll(verifyGuestPorts(vmId, isolatedOn));
+        if (!publishing.list(vmId).isEmpty()) { // the table is derived from the record: put it back if it differs
+            publishing.reconcile().forEach(r -> {
+                LOG.warn("verify of VM {}: port publishing was not as recorded, repaired: {}", vmId, r);
+                repaired.add("port publishing: " + r);
+            });
+        }
         return new VerifyReport(vmId, taps, repaired);
     }
 
@@ -1126,6 +1201,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
     private List<VmNetworks> onHost(Optional<String> only) {
         Map<String, List<NicConfig>> recorded = PortRecords.nics(settings.rootDir());
         Set<String> owned = PortRecords.vms(settings.rootDir()).keySet();
+        List<PortPublishing.Published> publications = publishing.list();
         try (Rtnetlink netlink = Rtnetlink.open()) {
             List<Link> links = netlink.links();
             Map<String, List<Link>> byVm = new TreeMap<>();
@@ -1143,7 +1219,10 @@ public final class BridgeNetworkProvider implements NetworkProvider {
                     nic.or(() -> fromKernel(netlink, links, fdbs, tap)).ifPresent(nics::add);
                 }
                 nics.sort(java.util.Comparator.comparingInt(n -> nicIndexOr(vm, n.tap())));
-                result.add(new VmNetworks(vm, nics));
+                Map<String, List<PortPublication>> published = new TreeMap<>();
+                publications.stream().filter(p -> p.target().vmId().equals(vm)).forEach(p -> published
+                        .computeIfAbsent(p.target().tap(), t -> new ArrayList<>()).add(p.publication()));
+                result.add(new VmNetworks(vm, nics, published));
             });
             return result;
         }

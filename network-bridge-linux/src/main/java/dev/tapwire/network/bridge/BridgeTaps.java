@@ -86,8 +86,8 @@ public final class BridgeTaps {
     /**
      * Removes every TAP of the given VMs as {@link #cleanup(Collection)} does, holding the GC lock of the bridge
      * providers under {@code rootDir} (as {@link BridgeNetworkProvider#delete} does), so a GC cycle never
-     * races the delete, forgetting the workspace and port-security entries their configure recorded and revoking
-     * those ports from this owner's port-security table.
+     * races the delete, forgetting the workspace and port-security entries their configure recorded, revoking
+     * those ports from this owner's port-security table and removing the host ports published to them.
      *
      * @param rootDir the providers' root directory
      * @param vmIds the VMs
@@ -109,6 +109,7 @@ public final class BridgeTaps {
             for (String vmId : vmIds) {
                 recordWorkspace(rootDir, vmId, Optional.empty());
             }
+            new PortPublishing(rootDir).unpublishVms(vmIds); // the host ports published to them go with them
             PortRecords.forget(rootDir, vmIds.stream().filter(recorded::containsKey).toList());
             return cleaned;
         }

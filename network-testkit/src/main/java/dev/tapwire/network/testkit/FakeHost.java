@@ -4,7 +4,10 @@ import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.PortPublication;
 import dev.tapwire.network.VmNetworks;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -58,6 +61,7 @@ public final class FakeHost {
     private final Set<String> bridges = ConcurrentHashMap.newKeySet();
     private final Map<String, VmNetworks> records = new ConcurrentHashMap<>(); // VM → what configure and attach made
     private final Map<String, String> networkOf = new ConcurrentHashMap<>(); // TAP → its named network
+    private final Map<String, Map<String, List<PortPublication>>> publications = new ConcurrentHashMap<>(); // VM → TAP →
     private final java.util.Deque<Reason> nextFailures = new java.util.concurrent.ConcurrentLinkedDeque<>();
 
     /** Creates an empty host. */
@@ -152,9 +156,12 @@ public final class FakeHost {
      * @param name the TAP name
      */
     public void remove(String name) {
-        taps.remove(name);
+        Tap gone = taps.remove(name);
         ports.remove(name);
         networkOf.remove(name);
+        if (gone != null) {
+            putPublications(gone.vmId(), name, List.of()); // a TAP's publications go with it
+        }
     }
 
     /**
@@ -219,6 +226,44 @@ public final class FakeHost {
         } else {
             records.put(record.vmId(), record);
         }
+    }
+
+    /**
+     * Returns every host port published on this host, by VM and TAP, in the order they were published.
+     *
+     * @return a snapshot
+     */
+    public Map<String, Map<String, List<PortPublication>>> publications() {
+        Map<String, Map<String, List<PortPublication>>> copy = new TreeMap<>();
+        publications.forEach((vm, taps) -> {
+            Map<String, List<PortPublication>> byTap = new TreeMap<>();
+            taps.forEach((tap, list) -> byTap.put(tap, List.copyOf(list)));
+            copy.put(vm, byTap);
+        });
+        return copy;
+    }
+
+    /** The publications of one VM, by TAP. */
+    Map<String, List<PortPublication>> publicationsOf(String vmId) {
+        return publications().getOrDefault(vmId, Map.of());
+    }
+
+    /** Sets the publications of one NIC (none: forgets them). */
+    void putPublications(String vmId, String tap, List<PortPublication> list) {
+        Map<String, List<PortPublication>> taps = publications.computeIfAbsent(vmId, v -> new ConcurrentHashMap<>());
+        if (list.isEmpty()) {
+            taps.remove(tap);
+        } else {
+            taps.put(tap, new ArrayList<>(list));
+        }
+        if (taps.isEmpty()) {
+            publications.remove(vmId);
+        }
+    }
+
+    /** Forgets the publications of a VM. */
+    void forgetPublications(String vmId) {
+        publications.remove(vmId);
     }
 
     /** Records the named network a TAP is on, or forgets it (null). */

@@ -1,5 +1,6 @@
 package dev.tapwire.network.testkit;
 
+import dev.tapwire.network.AddressInUseException;
 import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
@@ -11,6 +12,7 @@ import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.NicSpec;
+import dev.tapwire.network.PortPublication;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmNetworks;
@@ -384,6 +386,7 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
             }
             vmIds.forEach(vm -> host.recordWorkspace(vm, Optional.empty()));
             vmIds.forEach(vm -> host.putRecord(new VmNetworks(vm, List.of())));
+            vmIds.forEach(host::forgetPublications);
         }
         return new LinkedHashSet<>(vmIds);
     }
@@ -391,12 +394,87 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
     @Override
     public Optional<VmNetworks> inspect(String vmId) {
         TapNames.requireValidVmId(vmId);
-        return host.record(vmId);
+        return host.record(vmId).map(this::withPublications);
     }
 
     @Override
     public List<VmNetworks> list() {
-        return host.records().values().stream().toList();
+        return host.records().values().stream().map(this::withPublications).toList();
+    }
+
+    private VmNetworks withPublications(VmNetworks record) {
+        return new VmNetworks(record.vmId(), record.nics(), host.publicationsOf(record.vmId()));
+    }
+
+    /**
+     * Publishes host ports to a NIC as the bridge backend does: to its address on its named network, or the address
+     * its port security filters it to (a NIC on no named network that was given one and is port-secured); a host
+     * port published on this host already, to any VM, is refused.
+     *
+     * @throws AddressInUseException if a host port is published already, or twice in {@code publications}
+     * @throws InvalidNetworkSpecException if the VM ID or a publication is invalid, or the NIC has no known address
+     * @throws DeviceOperationException ({@code NO_SUCH_DEVICE}) if the VM has no NIC with that TAP
+     */
+    @Override
+    public List<PortPublication> publish(String vmId, String tap, List<PortPublication> publications) {
+        TapNames.requireValidVmId(vmId);
+        requirePublications(publications);
+        synchronized (host) {
+            NicConfig nic = host.record(vmId).map(VmNetworks::nics).orElse(List.of()).stream()
+                    .filter(n -> n.tap().equals(tap)).findFirst().orElseThrow(() -> DeviceOperationException.of(
+                            "publish", tap, Reason.NO_SUCH_DEVICE, "VM " + vmId + " has no NIC with TAP " + tap));
+            if (nic.network() == null && host.guestPort(tap).flatMap(FakeHost.GuestPort::ip).isEmpty()) {
+                throw new InvalidNetworkSpecException("a port publication needs the NIC's IPv4 address; VM " + vmId
+                        + " NIC " + tap + " has none (it is on no named network and was given no address)");
+            }
+            List<PortPublication> mine = new ArrayList<>(host.publicationsOf(vmId).getOrDefault(tap, List.of()));
+            List<PortPublication> all = new ArrayList<>();
+            host.publications().forEach((vm, taps) -> taps.forEach((t, list) -> list.forEach(all::add)));
+            for (PortPublication p : publications) {
+                if (mine.contains(p)) {
+                    continue;
+                }
+                all.stream().filter(p::conflictsWith).findFirst().ifPresent(other -> {
+                    String holder = host.publications().entrySet().stream().filter(e -> e.getValue().values().stream()
+                            .anyMatch(l -> l.contains(other))).map(Map.Entry::getKey).findFirst().orElse("?");
+                    throw new AddressInUseException("host port " + p.protocol() + " " + p.hostPort() + " is published"
+                            + " already (" + other + " to VM " + holder + "); unpublish it first, or choose another"
+                            + " host port or address");
+                });
+                mine.add(p);
+                all.add(p);
+            }
+            host.putPublications(vmId, tap, mine);
+            return List.copyOf(mine);
+        }
+    }
+
+    @Override
+    public List<PortPublication> unpublish(String vmId, List<PortPublication> publications) {
+        TapNames.requireValidVmId(vmId);
+        requirePublications(publications);
+        synchronized (host) {
+            List<PortPublication> removed = new ArrayList<>();
+            host.publicationsOf(vmId).forEach((tap, list) -> {
+                List<PortPublication> kept = new ArrayList<>();
+                for (PortPublication p : list) {
+                    (publications.stream().anyMatch(q -> sameHostSide(p, q)) ? removed : kept).add(p);
+                }
+                host.putPublications(vmId, tap, kept);
+            });
+            return List.copyOf(removed);
+        }
+    }
+
+    private static boolean sameHostSide(PortPublication a, PortPublication b) {
+        return a.protocol().equals(b.protocol()) && a.hostPort() == b.hostPort()
+                && java.util.Objects.equals(a.hostAddress(), b.hostAddress());
+    }
+
+    private static void requirePublications(List<PortPublication> publications) {
+        if (publications == null || publications.stream().anyMatch(java.util.Objects::isNull)) {
+            throw new InvalidNetworkSpecException("port publications must not be or hold null; got " + publications);
+        }
     }
 
     @Override

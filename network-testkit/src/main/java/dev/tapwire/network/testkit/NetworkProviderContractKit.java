@@ -21,6 +21,7 @@ import dev.tapwire.network.NetworkProvider;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.NicSpec;
+import dev.tapwire.network.PortPublication;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.VerifyReport;
 import dev.tapwire.network.VmRecord;
@@ -388,6 +389,48 @@ public abstract class NetworkProviderContractKit {
         }
 
         @Test
+        void aPublishedHostPortIsListedRefusedToAnotherVmAndGoesWithItsNicAndItsVm() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            registry.create("db", Ipv4Subnet.parse("10.78.0.0/24"));
+            VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
+            NicConfig nic = configureOn("vm-1", 1, web).get(0);
+            NicConfig other = configureOn("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("api"))
+                    .get(0);
+            PortPublication http = PortPublication.of("tcp", 18080, 80);
+
+            assertThat(named.publish("vm-1", nic.tap(), List.of(http))).containsExactly(http);
+            assertThat(named.publish("vm-1", nic.tap(), List.of(http))).as("again: a no-op").containsExactly(http);
+            assertThat(named.inspect("vm-1")).hasValueSatisfying(r -> assertThat(r.publicationsOf(nic.tap()))
+                    .containsExactly(http));
+            assertThatThrownBy(() -> named.publish("vm-2", other.tap(), List.of(PortPublication.of("tcp", 18080, 81))))
+                    .isInstanceOf(AddressInUseException.class).hasMessageContaining("vm-1");
+            PortPublication dns = PortPublication.parse("udp:18080:53");
+            assertThat(named.publish("vm-2", other.tap(), List.of(dns))).as("another protocol").containsExactly(dns);
+
+            NicConfig second = named.attach("vm-1", web, NicSpec.on("db"));
+            PortPublication pg = PortPublication.of("tcp", 15432, 5432);
+            named.publish("vm-1", second.tap(), List.of(pg));
+            assertThat(named.inspect("vm-1")).hasValueSatisfying(r -> assertThat(r.publicationsOf(second.tap()))
+                    .containsExactly(pg));
+            named.detach("vm-1", second.tap());
+            assertThat(named.inspect("vm-1")).hasValueSatisfying(r -> {
+                assertThat(r.publicationsOf(second.tap())).as("gone with its NIC").isEmpty();
+                assertThat(r.publicationsOf(nic.tap())).containsExactly(http);
+            });
+            named.publish("vm-2", other.tap(), List.of(pg)); // its host port is free again
+
+            assertThat(named.unpublish("vm-1", List.of(PortPublication.of("tcp", 18080, 1)))).containsExactly(http);
+            assertThat(named.inspect("vm-1")).hasValueSatisfying(r -> assertThat(r.publications()).isEmpty());
+            named.publish("vm-1", nic.tap(), List.of(http));
+            named.delete(List.of("vm-1"));
+            assertThat(named.publish("vm-2", other.tap(), List.of(PortPublication.of("tcp", 18080, 80))))
+                    .as("deleting vm-1 freed its host port").hasSize(3);
+            assertThatThrownBy(() -> named.publish("vm-2", "btnone-0", List.of(http)))
+                    .isInstanceOfSatisfying(DeviceOperationException.class,
+                            e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.NO_SUCH_DEVICE));
+        }
+
+        @Test
         void withoutARegistryANamedNetworkIsAnInvalidSpec() throws Exception {
             assertThatThrownBy(() -> configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team"))))
                     .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("withRegistry");
@@ -551,6 +594,15 @@ public abstract class NetworkProviderContractKit {
                     .withoutPortSecurity(1));
             assertThat(nics).hasNics(2);
             provider().verify("c0ffee05");
+        }
+
+        @Test
+        void aNicWithNoKnownAddressCannotHavePortsPublished() throws Exception {
+            List<NicConfig> nics = configure("c0ffee07", 1, VmSpec.of(1));
+            assertThatThrownBy(() -> provider().publish("c0ffee07", nics.get(0).tap(),
+                    List.of(PortPublication.of("tcp", 18081, 80)))).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("IPv4 address");
+            assertThat(provider().inspect("c0ffee07").map(r -> r.publications()).orElse(java.util.Map.of())).isEmpty();
         }
 
         @Test
