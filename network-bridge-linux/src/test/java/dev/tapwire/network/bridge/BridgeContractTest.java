@@ -8,7 +8,9 @@ import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import dev.tapwire.network.testkit.NetworkProviderContractKit;
 import java.nio.file.Files;
+import dev.tapwire.network.Ipv4Address;
 import java.nio.file.Path;
+import java.util.List;
 import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,6 +35,11 @@ class BridgeContractTest extends NetworkProviderContractKit {
     }
 
     private BridgeNetworkProvider named;
+
+    @Override
+    protected List<Ipv4Address> resolve(String network, Ipv4Address gateway, String name) throws Exception {
+        return Dns.queryA(gateway.toString(), name).stream().map(Ipv4Address::parse).toList();
+    }
 
     @Override
     protected NetworkProvider createProvider(Path rootDir, NetworkRegistry registry) throws Exception {

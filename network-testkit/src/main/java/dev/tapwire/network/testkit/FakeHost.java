@@ -4,12 +4,19 @@ import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkNames;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.PortPublication;
 import dev.tapwire.network.VmNetworks;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Comparator;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -25,6 +32,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>As on a real host, a bridge a provider's {@code bridge} option names must exist first ({@link #addBridge},
  * what {@code ip link add br0 type bridge} is on a real one); a named network's bridge is made when a NIC first joins
  * the network, as the bridge backend realizes it.
+ *
+ * <p>A named network is realized on the host when a NIC first joins it, as the bridge backend realizes it: its bridge
+ * exists, it holds its subnet (a network of an overlapping subnet is refused while it is in the registry, or while
+ * TAPs of VMs are on its bridge once it is gone from the registry), and its DNS answers ({@link #resolve}) are the
+ * registry's members of the moment — as the bridge backend's dnsmasq follows its registry.
  *
  * <p>Thread-safe: its maps are concurrent, and providers change it holding its monitor.
  */
@@ -61,6 +73,7 @@ public final class FakeHost {
     private final Set<String> bridges = ConcurrentHashMap.newKeySet();
     private final Map<String, VmNetworks> records = new ConcurrentHashMap<>(); // VM → what configure and attach made
     private final Map<String, String> networkOf = new ConcurrentHashMap<>(); // TAP → its named network
+    private final Map<String, Realized> realized = new ConcurrentHashMap<>(); // network → its realization here
     private final Map<String, Map<String, List<PortPublication>>> publications = new ConcurrentHashMap<>(); // VM → TAP →
     private final java.util.Deque<Reason> nextFailures = new java.util.concurrent.ConcurrentLinkedDeque<>();
 
@@ -202,6 +215,78 @@ public final class FakeHost {
         Reason reason = nextFailures.poll();
         return reason == null ? Optional.empty() : Optional.of(DeviceOperationException.of("TUNSETIFF", tap, reason,
                 "injected by FakeHost.failNext(" + reason + ")"));
+    }
+
+    /** A network realized on this host: its subnet and the registry its members come from. */
+    private record Realized(String network, dev.tapwire.network.Ipv4Subnet subnet, NetworkRegistry registry) {
+    }
+
+    private static final Pattern DNS_LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?");
+
+    /**
+     * Realizes a network here, as the bridge backend does before a NIC joins it: refuses a network whose subnet
+     * overlaps one realized here that is still in the registry, removes the realization of an overlapping network
+     * gone from the registry — or refuses, naming the VMs, while TAPs are on its bridge — then makes its bridge.
+     * Callers hold the host's monitor.
+     */
+    void realize(NetworkRecord record, NetworkRegistry registry) {
+        String bridge = NetworkNames.bridgeName(record.name());
+        for (Realized other : List.copyOf(realized.values())) {
+            if (other.network().equals(record.name()) || !other.subnet().overlaps(record.subnet())) {
+                continue;
+            }
+            String otherBridge = NetworkNames.bridgeName(other.network());
+            if (other.registry().find(other.network()).isPresent()) {
+                throw DeviceOperationException.of("realize", bridge, Reason.BUSY, "network " + record.name() + " ("
+                        + record.subnet() + ") overlaps network " + other.network() + " (" + other.subnet()
+                        + "), realized here on " + otherBridge + "; two realized networks never share addresses: take "
+                        + other.network() + " down first, or give " + record.name() + " a subnet of its own");
+            }
+            List<String> vms = taps.values().stream().filter(t -> t.bridge().equals(otherBridge)).map(Tap::vmId)
+                    .distinct().sorted().toList();
+            if (!vms.isEmpty()) {
+                throw DeviceOperationException.of("realize", bridge, Reason.BUSY, "network " + other.network()
+                        + ", gone from the registry, is still realized here on " + other.subnet() + ", which overlaps "
+                        + record.name() + "'s " + record.subnet() + ": network " + other.network() + " still has TAPs"
+                        + " of VM(s) " + vms + " on bridge " + otherBridge + "; delete those VMs first");
+            }
+            realized.remove(other.network());
+            bridges.remove(otherBridge);
+        }
+        realized.put(record.name(), new Realized(record.name(), record.subnet(), registry));
+        bridges.add(bridge);
+    }
+
+    /**
+     * Returns the named networks realized on this host.
+     *
+     * @return their names, sorted
+     */
+    public Set<String> realizedNetworks() {
+        return new TreeSet<>(realized.keySet());
+    }
+
+    /**
+     * Answers a DNS query on a realized network as its dnsmasq would: {@code workspace} and {@code
+     * workspace.network} are the member's address, for the members the registry holds now whose name is a DNS label
+     * (one per name whatever its case: the lowest address keeps it).
+     *
+     * @param network the network
+     * @param name the name asked for, e.g. {@code web} or {@code web.team}
+     * @return the addresses, empty for an unknown name or a network not realized here (or gone from the registry)
+     */
+    public List<Ipv4Address> resolve(String network, String name) {
+        Realized r = realized.get(network);
+        Optional<NetworkRecord> record = r == null ? Optional.empty() : r.registry().find(network);
+        if (record.isEmpty() || name == null) {
+            return List.of();
+        }
+        String wanted = name.toLowerCase(Locale.ROOT);
+        String suffix = "." + network.toLowerCase(Locale.ROOT);
+        String label = wanted.endsWith(suffix) ? wanted.substring(0, wanted.length() - suffix.length()) : wanted;
+        return record.get().members().stream().sorted(Comparator.comparing(Member::ip))
+                .filter(m -> DNS_LABEL.matcher(m.workspace()).matches())
+                .filter(m -> m.workspace().toLowerCase(Locale.ROOT).equals(label)).limit(1).map(Member::ip).toList();
     }
 
     /** Tells whether a bridge exists. */

@@ -208,6 +208,9 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
             requireNoNicsBeyond(vmId, nics);
             NetworkJoins joins = NetworkJoins.check(registry, vmId, vm,
                     (network, workspace) -> host.holderOf(NetworkNames.bridgeName(network), workspace));
+            for (int i = 0; i < joins.size(); i++) { // realized first, as the bridge backend does: a refusal joins nothing
+                host.realize(joins.network(i), registry.orElseThrow());
+            }
             List<String> created = new ArrayList<>();
             try {
                 for (int i = 0; i < nics; i++) {
@@ -238,9 +241,6 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
                 host.putGuestPort(guestPort(vm.portSecurity(i), vm.address(i), result.get(i)));
                 String network = i < joins.size() ? joins.network(i).name() : null;
                 host.putNetwork(result.get(i).tap(), network);
-                if (network != null) {
-                    host.addBridge(result.get(i).bridgeDev()); // realized on demand
-                }
             }
             host.recordWorkspace(vmId, joins.size() > 0 ? Optional.of(joins.workspace()) : Optional.empty());
             host.putRecord(new VmNetworks(vmId, result));
@@ -316,6 +316,9 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
             VmSpec one = nic.asOnlyNicOf(vm);
             NetworkJoins joins = NetworkJoins.check(registry, vmId, one,
                     (network, workspace) -> host.holderOf(NetworkNames.bridgeName(network), workspace));
+            if (joins.size() > 0) {
+                host.realize(joins.network(0), registry.orElseThrow());
+            }
             NicConfig config;
             createOrAdopt(vmId, tap, false);
             String on = nic.onNamedNetwork() ? NetworkNames.bridgeName(nic.network()) : bridge.orElseThrow();
@@ -333,7 +336,6 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
             host.putGuestPort(guestPort(nic.portSecurity(), Optional.ofNullable(nic.address()), config));
             host.putNetwork(tap, nic.network());
             if (nic.onNamedNetwork()) {
-                host.addBridge(on);
                 host.recordWorkspace(vmId, Optional.of(joins.workspace()));
             }
             List<NicConfig> updated = new ArrayList<>(nics);

@@ -115,6 +115,34 @@ public abstract class NetworkProviderContractKit {
     }
 
     /**
+     * Asks a realized network's DNS server (at its gateway) for a name, as a guest would, for the tests that check
+     * that DNS follows the registry. The default skips them.
+     *
+     * @param network the network
+     * @param gateway its gateway, where its DNS server listens
+     * @param name the name, e.g. {@code web.team}
+     * @return the addresses answered, empty for none
+     * @throws Exception if the query cannot be made
+     */
+    protected List<Ipv4Address> resolve(String network, Ipv4Address gateway, String name) throws Exception {
+        Assumptions.abort(getClass().getSimpleName() + " does not say how to query a network's DNS: override"
+                + " resolve(String, Ipv4Address, String)");
+        return List.of();
+    }
+
+    /** Waits up to 5 s for {@code name} to resolve to {@code expected} (empty: to stop resolving). */
+    private void awaitResolved(String network, Ipv4Address gateway, String name, List<Ipv4Address> expected)
+            throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+        List<Ipv4Address> got = resolve(network, gateway, name);
+        while (!got.equals(expected) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            got = resolve(network, gateway, name);
+        }
+        assertThat(got).as("%s on network %s within 5 s", name, network).isEqualTo(expected);
+    }
+
+    /**
      * Returns the name of a bridge that exists where {@link #createProvider(Path)} makes its provider (the one its
      * {@code bridge} option names).
      *
@@ -428,6 +456,44 @@ public abstract class NetworkProviderContractKit {
             assertThatThrownBy(() -> named.publish("vm-2", "btnone-0", List.of(http)))
                     .isInstanceOfSatisfying(DeviceOperationException.class,
                             e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.NO_SUCH_DEVICE));
+        }
+
+        @Test
+        void theNetworksDnsFollowsTheRegistryWhenAVmIsDeletedAndThenItsWorkspaceLeaves() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            Ipv4Address gateway = Ipv4Address.parse("10.77.0.1");
+            NicConfig web = configureOn("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web"))
+                    .get(0);
+            NicConfig api = configureOn("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("api"))
+                    .get(0);
+            awaitResolved("team", gateway, "web.team", List.of(web.network().ip()));
+            awaitResolved("team", gateway, "api", List.of(api.network().ip()));
+
+            named.delete(List.of("vm-1")); // the manager's order: the VM first, then its membership
+            registry.leave("team", "web");
+
+            awaitResolved("team", gateway, "web.team", List.of());
+            awaitResolved("team", gateway, "api.team", List.of(api.network().ip()));
+        }
+
+        @Test
+        void aNetworkRemovedFromTheRegistryWhileItsVmLivesKeepsItsSubnetUntilTheVmIsDeleted() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            configureOn("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")));
+            registry.remove("team", true);
+            registry.create("next", Ipv4Subnet.parse("10.77.0.0/24"));
+
+            assertThatThrownBy(() -> configureOn("vm-2", 1, VmSpec.of(1).withNetworks(List.of("next"))))
+                    .isInstanceOfSatisfying(DeviceOperationException.class,
+                            e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
+                    .hasMessageContaining("team").hasMessageContaining("vm-1");
+            assertThat(registry.get("next").members()).as("the refused VM joined nothing").isEmpty();
+
+            named.delete(List.of("vm-1"));
+            NicConfig nic = configureOn("vm-2", 1, VmSpec.of(1).withNetworks(List.of("next"))).get(0);
+            assertThat(nic.bridgeDev()).isEqualTo(NetworkNames.bridgeName("next"));
+            named.verify("vm-2");
+            awaitResolved("next", Ipv4Address.parse("10.77.0.1"), "vm-2.next", List.of(nic.network().ip()));
         }
 
         @Test
