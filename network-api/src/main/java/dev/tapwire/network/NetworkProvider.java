@@ -210,6 +210,14 @@ public interface NetworkProvider extends AutoCloseable {
     List<VmNetworks> list();
 
     /**
+     * Returns the named networks this provider realizes on its host, for a manager that brings networks up with
+     * options, takes them down or lists them — without casting to a backend.
+     *
+     * @return the realizations, or empty when the provider serves no named networks (it has no registry)
+     */
+    Optional<NetworkRealizations> networks();
+
+    /**
      * Registers this provider's garbage-collection module with {@code orchestrator}.
      *
      * @param orchestrator the orchestrator to register with

@@ -36,6 +36,11 @@ final class TestFactories {
         }
 
         @Override
+        public Optional<NetworkRealizations> networks() {
+            return Optional.empty();
+        }
+
+        @Override
         public List<PortPublication> publish(String vmId, String tap, List<PortPublication> publications) {
             throw new InvalidNetworkSpecException("discovery test provider: VM " + vmId + " has no NIC " + tap);
         }

@@ -11,9 +11,12 @@ import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkProvider;
+import dev.tapwire.network.NetworkRealizations;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.PortPublication;
+import dev.tapwire.network.RealizeOptions;
+import dev.tapwire.network.RealizedNetwork;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
@@ -1256,6 +1259,49 @@ public final class BridgeNetworkProvider implements NetworkProvider {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             return BridgeTaps.list(netlink);
         }
+    }
+
+    /**
+     * Returns this provider's realizer of named networks as the API's {@link NetworkRealizations} (present when the
+     * settings carry a registry): a bridge, dnsmasq and nftables rules per network, see {@link NetworkRealizer}.
+     * Host ports guests may reach on the gateway ({@link NetworkRealizer.Options#hostPorts}) are kept as realized.
+     *
+     * @return the realizations, or empty without a registry
+     */
+    @Override
+    public Optional<NetworkRealizations> networks() {
+        return realizer.map(r -> new NetworkRealizations() {
+            @Override
+            public RealizedNetwork realize(String network, RealizeOptions options) {
+                if (options == null) {
+                    throw new InvalidNetworkSpecException("realize needs options (RealizeOptions.defaults())");
+                }
+                List<HostPort> hostPorts = r.list().stream().filter(x -> x.network().equals(network)).findFirst()
+                        .map(Realization::hostPorts).orElse(List.of());
+                return view(r.realize(network, new NetworkRealizer.Options(options.nat(), options.portSecurity(),
+                        options.isolated(), hostPorts, options.mtu())), List.of());
+            }
+
+            @Override
+            public boolean unrealize(String network) {
+                return r.unrealize(network);
+            }
+
+            @Override
+            public List<RealizedNetwork> list() {
+                return r.list().stream().map(x -> view(x, List.of())).toList();
+            }
+
+            @Override
+            public Optional<RealizedNetwork> inspect(String network) {
+                return r.inspect(network).map(status -> view(status.realization(), status.problems()));
+            }
+        });
+    }
+
+    private static RealizedNetwork view(Realization r, List<String> problems) {
+        return new RealizedNetwork(r.network(), r.bridge(), r.subnet(), r.gateway(), new RealizeOptions(r.nat(),
+                r.portSecurity(), r.isolated(), r.mtu()), problems);
     }
 
     @Override

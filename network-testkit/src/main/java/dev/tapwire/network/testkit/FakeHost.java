@@ -218,7 +218,8 @@ public final class FakeHost {
     }
 
     /** A network realized on this host: its subnet and the registry its members come from. */
-    private record Realized(String network, dev.tapwire.network.Ipv4Subnet subnet, NetworkRegistry registry) {
+    private record Realized(String network, dev.tapwire.network.Ipv4Subnet subnet, Ipv4Address gateway,
+            NetworkRegistry registry, dev.tapwire.network.RealizeOptions options) {
     }
 
     private static final Pattern DNS_LABEL = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?");
@@ -230,6 +231,13 @@ public final class FakeHost {
      * Callers hold the host's monitor.
      */
     void realize(NetworkRecord record, NetworkRegistry registry) {
+        Realized before = realized.get(record.name());
+        realize(record, registry, before != null ? before.options() : dev.tapwire.network.RealizeOptions.defaults());
+    }
+
+    /** Realizes a network as {@link #realize(NetworkRecord, NetworkRegistry)} does, with these options. */
+    dev.tapwire.network.RealizedNetwork realize(NetworkRecord record, NetworkRegistry registry,
+            dev.tapwire.network.RealizeOptions options) {
         String bridge = NetworkNames.bridgeName(record.name());
         for (Realized other : List.copyOf(realized.values())) {
             if (other.network().equals(record.name()) || !other.subnet().overlaps(record.subnet())) {
@@ -253,8 +261,38 @@ public final class FakeHost {
             realized.remove(other.network());
             bridges.remove(otherBridge);
         }
-        realized.put(record.name(), new Realized(record.name(), record.subnet(), registry));
+        Realized made = new Realized(record.name(), record.subnet(), record.gateway(), registry, options);
+        realized.put(record.name(), made);
         bridges.add(bridge);
+        return view(made, List.of());
+    }
+
+    private static dev.tapwire.network.RealizedNetwork view(Realized r, List<String> problems) {
+        return new dev.tapwire.network.RealizedNetwork(r.network(), NetworkNames.bridgeName(r.network()), r.subnet(),
+                r.gateway(), r.options(), problems);
+    }
+
+    /** Takes a realized network down, refusing while TAPs of VMs are on its bridge. Callers hold the monitor. */
+    boolean unrealize(String network) {
+        String bridge = NetworkNames.bridgeName(network);
+        if (!realized.containsKey(network)) {
+            return false;
+        }
+        List<String> vms = taps.values().stream().filter(t -> t.bridge().equals(bridge)).map(Tap::vmId).distinct()
+                .sorted().toList();
+        if (!vms.isEmpty()) {
+            throw DeviceOperationException.of("unrealize", bridge, Reason.BUSY, "network " + network + " still has TAPs"
+                    + " of VM(s) " + vms + " on bridge " + bridge + "; delete those VMs first");
+        }
+        realized.remove(network);
+        bridges.remove(bridge);
+        return true;
+    }
+
+    /** The networks realized here, by name; a network gone from the registry is reported with that problem. */
+    List<dev.tapwire.network.RealizedNetwork> realizations() {
+        return new TreeMap<>(realized).values().stream().map(r -> view(r, r.registry().find(r.network()).isPresent()
+                ? List.of() : List.of("network " + r.network() + " is gone from the registry"))).toList();
     }
 
     /**

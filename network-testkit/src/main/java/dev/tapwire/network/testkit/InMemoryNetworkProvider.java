@@ -9,10 +9,13 @@ import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkProvider;
+import dev.tapwire.network.NetworkRealizations;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.PortPublication;
+import dev.tapwire.network.RealizeOptions;
+import dev.tapwire.network.RealizedNetwork;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VmNetworks;
@@ -477,6 +480,48 @@ public final class InMemoryNetworkProvider implements NetworkProvider {
         if (publications == null || publications.stream().anyMatch(java.util.Objects::isNull)) {
             throw new InvalidNetworkSpecException("port publications must not be or hold null; got " + publications);
         }
+    }
+
+    /**
+     * Returns the named networks realized on this provider's fake host, as the bridge backend's realizer reports them
+     * (present when the provider has a registry).
+     *
+     * @return the realizations, or empty without a registry
+     */
+    @Override
+    public Optional<NetworkRealizations> networks() {
+        return registry.map(r -> new NetworkRealizations() {
+            @Override
+            public RealizedNetwork realize(String network, RealizeOptions options) {
+                NetworkNames.requireValid(network);
+                if (options == null) {
+                    throw new InvalidNetworkSpecException("realize needs options (RealizeOptions.defaults())");
+                }
+                synchronized (host) {
+                    return host.realize(r.get(network), r, options);
+                }
+            }
+
+            @Override
+            public boolean unrealize(String network) {
+                NetworkNames.requireValid(network);
+                synchronized (host) {
+                    return host.unrealize(network);
+                }
+            }
+
+            @Override
+            public List<RealizedNetwork> list() {
+                return host.realizations().stream().map(n -> new RealizedNetwork(n.network(), n.bridge(), n.subnet(),
+                        n.gateway(), n.options(), List.of())).toList();
+            }
+
+            @Override
+            public Optional<RealizedNetwork> inspect(String network) {
+                NetworkNames.requireValid(network);
+                return host.realizations().stream().filter(n -> n.network().equals(network)).findFirst();
+            }
+        });
     }
 
     @Override

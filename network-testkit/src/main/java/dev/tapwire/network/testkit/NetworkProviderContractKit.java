@@ -18,10 +18,13 @@ import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkProvider;
+import dev.tapwire.network.NetworkRealizations;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.NicSpec;
 import dev.tapwire.network.PortPublication;
+import dev.tapwire.network.RealizeOptions;
+import dev.tapwire.network.RealizedNetwork;
 import dev.tapwire.network.TapNames;
 import dev.tapwire.network.VerifyReport;
 import dev.tapwire.network.VmRecord;
@@ -497,6 +500,33 @@ public abstract class NetworkProviderContractKit {
         }
 
         @Test
+        void theProvidersNetworksRealizeWithOptionsListAndRefuseToGoDownUnderAVm() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            NetworkRealizations networks = named.networks().orElseThrow();
+            RealizedNetwork team = networks.realize("team", RealizeOptions.defaults().withMtu(1400));
+            assertThat(team.bridge()).isEqualTo(NetworkNames.bridgeName("team"));
+            assertThat(team.gateway()).isEqualTo(Ipv4Address.parse("10.77.0.1"));
+            assertThat(team.options()).isEqualTo(RealizeOptions.defaults().withMtu(1400));
+            assertThat(networks.list()).extracting(RealizedNetwork::network).containsExactly("team");
+            configureOn("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team")));
+            assertThat(networks.inspect("team")).hasValueSatisfying(n -> {
+                assertThat(n.options().mtu()).as("a configure keeps the options").isEqualTo(1400);
+                assertThat(n.problems()).isEmpty();
+            });
+
+            assertThatThrownBy(() -> networks.unrealize("team")).isInstanceOfSatisfying(DeviceOperationException.class,
+                    e -> assertThat(e.reason()).isEqualTo(DeviceOperationException.Reason.BUSY))
+                    .hasMessageContaining("vm-1");
+            named.delete(List.of("vm-1"));
+            assertThat(networks.unrealize("team")).isTrue();
+            assertThat(networks.unrealize("team")).as("not realized: left alone").isFalse();
+            assertThat(networks.list()).isEmpty();
+            assertThat(networks.inspect("team")).isEmpty();
+            assertThatThrownBy(() -> networks.realize("nope", RealizeOptions.defaults()))
+                    .isInstanceOf(NetworkNotFoundException.class);
+        }
+
+        @Test
         void withoutARegistryANamedNetworkIsAnInvalidSpec() throws Exception {
             assertThatThrownBy(() -> configure("vm-1", 1, VmSpec.of(1).withNetworks(List.of("team"))))
                     .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("withRegistry");
@@ -527,6 +557,7 @@ public abstract class NetworkProviderContractKit {
         void anExistingBridgeIsAccepted() throws Exception {
             try (NetworkProvider made = createProvider(ProviderSettings.of(rootDir).with("bridge", existingBridge()))) {
                 assertThat(made.list()).isEmpty();
+                assertThat(made.networks()).as("no registry: no named networks").isEmpty();
             }
         }
     }
