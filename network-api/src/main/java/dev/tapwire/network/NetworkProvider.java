@@ -154,6 +154,23 @@ public interface NetworkProvider extends AutoCloseable {
     List<PortPublication> unpublish(String vmId, List<PortPublication> publications);
 
     /**
+     * Creates the host side of a VM's NICs described one by one — or re-creates them after a host reboot — as
+     * {@link #configure(String, int, VmSpec, List)} does with the NIC count and the spec these NICs make ({@link
+     * NicSpec#specOf}). The preferred form: each NIC says its network (or none), address and port security once.
+     *
+     * @param vmId the VM's ID
+     * @param vm the VM-wide settings (CPU count, queue size, queue mode, workspace); no per-NIC settings
+     * @param nics one description per NIC, in NIC order
+     * @param existing the configs the VM had before, empty for a new VM
+     * @return one config per NIC, in NIC order
+     * @throws InvalidNetworkSpecException as {@link NicSpec#specOf} and the NIC-count form do
+     * @throws DeviceOperationException as the NIC-count form does
+     */
+    default List<NicConfig> configure(String vmId, VmSpec vm, List<NicSpec> nics, List<NicConfig> existing) {
+        return configure(vmId, nics == null ? 0 : nics.size(), NicSpec.specOf(vm, nics), existing);
+    }
+
+    /**
      * Configures many VMs at once — typically every VM of a host after a reboot, from their saved configs.
      * A backend may do it faster than one {@link #configure} per VM (the bridge backend creates every TAP
      * first and sets all of them up in one netlink batch, and on failure removes exactly the TAPs it made).

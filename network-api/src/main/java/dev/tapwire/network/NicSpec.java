@@ -119,6 +119,48 @@ public record NicSpec(@JsonProperty("network") String network, @JsonProperty("ad
     }
 
     /**
+     * Returns the VM spec that describes these NICs, one {@code NicSpec} per NIC in NIC order, on top of the VM-wide
+     * settings of {@code vm} (CPU count, queue size, queue mode, workspace): what
+     * {@link NetworkProvider#configure(String, VmSpec, List, List)} hands to the NIC-count form.
+     *
+     * @param vm the VM-wide settings; its per-NIC settings (networks, addresses, port security) must be unset
+     * @param nics the NICs, at least one
+     * @return the spec
+     * @throws InvalidNetworkSpecException if {@code vm} sets per-NIC settings too (two descriptions of one NIC), there
+     *     is no NIC, a NIC is null, or a NIC on a named network follows one on none (a spec names the networks of the
+     *     first NICs: configure those first, or attach the NIC later)
+     */
+    public static VmSpec specOf(VmSpec vm, java.util.List<NicSpec> nics) {
+        if (!vm.networks().isEmpty() || !vm.unsecured().isEmpty() || !vm.addresses().isEmpty()) {
+            throw new InvalidNetworkSpecException("the VM spec sets networks, addresses or port security of NICs, and"
+                    + " so do the NIC specs: give each NIC's settings once, in its NicSpec");
+        }
+        if (nics == null || nics.isEmpty() || nics.stream().anyMatch(java.util.Objects::isNull)) {
+            throw new InvalidNetworkSpecException("configure needs one NicSpec per NIC, at least one; got " + nics);
+        }
+        java.util.List<String> networks = new java.util.ArrayList<>();
+        VmSpec spec = vm;
+        for (int i = 0; i < nics.size(); i++) {
+            NicSpec nic = nics.get(i);
+            if (nic.onNamedNetwork()) {
+                if (networks.size() != i) {
+                    throw new InvalidNetworkSpecException("NIC " + i + " is on network " + nic.network() + " but NIC "
+                            + networks.size() + " is on none: the NICs on named networks come first (attach this one"
+                            + " after configuring the others, or reorder the NICs)");
+                }
+                networks.add(nic.network());
+            }
+            if (nic.address() != null) {
+                spec = spec.withAddress(i, nic.address());
+            }
+            if (!nic.portSecurity()) {
+                spec = spec.withoutPortSecurity(i);
+            }
+        }
+        return spec.withNetworks(networks);
+    }
+
+    /**
      * Tells whether the NIC is on a named network.
      *
      * @return true when {@link #network} is set

@@ -80,6 +80,12 @@ import org.slf4j.LoggerFactory;
  * the NIC configs this state directory's configures and attaches recorded ({@code rootDir/bridge/ports.journal}), so
  * any provider of the same state directory, in any process, reports the same.
  *
+ * <p>Thread-safe: one provider may be used from many threads, and several providers of one state directory (in one
+ * process or several) at once. Every change — configure, attach, detach, publish, delete — holds the state directory's
+ * GC lock (a file lock plus an in-process lock), so changes under one root run one at a time and a GC cycle never
+ * sees one half-done; inspect, list and verify read what is on the host. Each call acts in the network namespace of
+ * its calling thread: call from a platform thread in the namespace meant, never from a virtual thread.
+ *
  * <p>Given a registry, the provider follows it while it is open ({@link NetworkRealizer#follow}): whichever
  * process changes the registry, and in whatever order a manager deletes VMs and leaves networks, the DNS and DHCP
  * data of the networks realized here follow within moments, with no further call. The following acts in the

@@ -694,6 +694,27 @@ public abstract class NetworkProviderContractKit {
         }
 
         @Test
+        void nicsDescribedOneByOneAreConfiguredAsTheSpecTheyMakeAndAmbiguityIsRefused() throws Exception {
+            Ipv4Address ip = Ipv4Address.parse("10.9.8.7");
+            vms.add("c0ffee08");
+            List<NicConfig> nics = provider().configure("c0ffee08", VmSpec.of(2), List.of(
+                    NicSpec.onBridge().withAddress(ip), NicSpec.onBridge().withoutPortSecurity()), List.of());
+            assertThat(nics).hasNics(2).followTheNamingOf("c0ffee08");
+            assertThat(nics.get(0).numQueues()).isEqualTo(4);
+            assertThat(provider().publish("c0ffee08", nics.get(0).tap(), List.of(PortPublication.of("udp", 18082,
+                    53)))).as("NIC 0's address is the one its NicSpec gave").hasSize(1);
+            provider().verify("c0ffee08");
+
+            assertThatThrownBy(() -> provider().configure("c0ffee09", VmSpec.of(1).withoutPortSecurity(0),
+                    List.of(NicSpec.onBridge()), List.of())).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("once");
+            assertThatThrownBy(() -> provider().configure("c0ffee09", VmSpec.of(1), List.of(NicSpec.onBridge(),
+                    NicSpec.on("team")), List.of())).isInstanceOf(InvalidNetworkSpecException.class)
+                    .hasMessageContaining("NIC 1 is on network team but NIC 0 is on none");
+            assertThatThrownBy(() -> provider().verify("c0ffee09")).isInstanceOf(DeviceOperationException.class);
+        }
+
+        @Test
         void aNicWithNoKnownAddressCannotHavePortsPublished() throws Exception {
             List<NicConfig> nics = configure("c0ffee07", 1, VmSpec.of(1));
             assertThatThrownBy(() -> provider().publish("c0ffee07", nics.get(0).tap(),
