@@ -227,6 +227,12 @@ public abstract class NetworkProviderContractKit {
             return registry;
         }
 
+        /** Creates the networks team (10.77.0.0/24) and db (10.78.0.0/24). */
+        private void teamAndDb() throws Exception {
+            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+            registry.create("db", Ipv4Subnet.parse("10.78.0.0/24"));
+        }
+
         @AfterEach
         void deleteVms() {
             if (named != null) {
@@ -367,8 +373,7 @@ public abstract class NetworkProviderContractKit {
 
         @Test
         void attachingANicToANetworkJoinsItAndDetachingLeavesItWithTheOtherNetworkUntouched() throws Exception {
-            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
-            registry.create("db", Ipv4Subnet.parse("10.78.0.0/24"));
+            teamAndDb();
             VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
             NicConfig first = configureOn("vm-1", 1, web).get(0);
 
@@ -404,8 +409,7 @@ public abstract class NetworkProviderContractKit {
 
         @Test
         void anAttachThatFailsJoinsNothingAndLeavesNoTap() throws Exception {
-            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
-            registry.create("db", Ipv4Subnet.parse("10.78.0.0/24"));
+            teamAndDb();
             Ipv4Address held = registry.join("db", "other");
             VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
             configureOn("vm-1", 1, web);
@@ -421,8 +425,7 @@ public abstract class NetworkProviderContractKit {
 
         @Test
         void aPublishedHostPortIsListedRefusedToAnotherVmAndGoesWithItsNicAndItsVm() throws Exception {
-            registry().create("team", Ipv4Subnet.parse("10.77.0.0/24"));
-            registry.create("db", Ipv4Subnet.parse("10.78.0.0/24"));
+            teamAndDb();
             VmSpec web = VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("web");
             NicConfig nic = configureOn("vm-1", 1, web).get(0);
             NicConfig other = configureOn("vm-2", 1, VmSpec.of(1).withNetworks(List.of("team")).withWorkspace("api"))
