@@ -438,6 +438,29 @@ public final class Overlay {
     }
 
     /**
+     * The networks that have a vxlan device of this owner here, as their aliases say: what a cleanup compares with the
+     * networks that should have one (a device whose network is gone is {@linkplain #remove removed} by name).
+     *
+     * @return the network names, sorted
+     * @throws DeviceOperationException on a netlink failure
+     */
+    public Set<String> networks() {
+        String prefix = ALIAS_PREFIX + owner + ":";
+        Set<String> networks = new TreeSet<>();
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            for (Link l : netlink.links()) {
+                if (l.isVxlan() && l.alias().startsWith(prefix)) {
+                    String network = l.alias().substring(prefix.length());
+                    if (NetworkNames.isValid(network) && l.name().equals(deviceName(network))) {
+                        networks.add(network);
+                    }
+                }
+            }
+        }
+        return networks;
+    }
+
+    /**
      * The network's vxlan device as the kernel has it, if it is this owner's.
      *
      * @param network the network

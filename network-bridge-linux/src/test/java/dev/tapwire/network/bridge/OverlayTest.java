@@ -134,6 +134,8 @@ class OverlayTest {
         assertThat(info.learning()).isFalse();
         assertThat(info.proxy()).isTrue();
         assertThat(info.udpChecksum()).isTrue();
+        assertThat(in(h(1).ns(), overlay::networks)).containsExactly(NETWORK);
+        assertThat(in(h(1).ns(), () -> new Overlay("someoneelse").networks())).isEmpty();
         assertThat(ip(h(1).ns(), "-d", "link", "show", DEVICE)).contains("master " + BRIDGE)
                 .contains("dstport 4789").contains("nolearning").contains("proxy").contains("udpcsum");
         assertThat(OverlayHosts.command("bridge", "-n", h(1).ns(), "-d", "link", "show", "dev", DEVICE))
@@ -324,6 +326,7 @@ class OverlayTest {
         assertThatThrownBy(() -> in(h1.ns(), () -> overlay.remove(NETWORK)))
                 .isInstanceOf(DeviceOperationException.class);
         assertThat(ip(h1.ns(), "-d", "link", "show", DEVICE)).contains("bridge");
+        assertThat(in(h1.ns(), overlay::networks)).isEmpty();
         assertThatThrownBy(() -> new Overlay.Remote(MacAddress.parse("01:00:5e:00:00:01"), h1.guestIp(),
                 h1.underlay())).hasMessageContaining("unicast");
         assertThatThrownBy(() -> in(h1.ns(), () -> overlay.sync(NETWORK, List.of(
