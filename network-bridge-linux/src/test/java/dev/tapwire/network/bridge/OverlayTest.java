@@ -327,6 +327,11 @@ class OverlayTest {
                 .isInstanceOf(DeviceOperationException.class);
         assertThat(ip(h1.ns(), "-d", "link", "show", DEVICE)).contains("bridge");
         assertThat(in(h1.ns(), overlay::networks)).isEmpty();
+        assertThatThrownBy(() -> in(h1.ns(), () -> Overlay.underlayMtu(Ipv4Address.parse("198.51.100.200"))))
+                .isInstanceOf(DeviceOperationException.class).hasMessageContaining("198.51.100.200");
+        assertThatThrownBy(() -> Overlay.mtuOver(600)).hasMessageContaining("at least 626");
+        assertThatThrownBy(() -> new Overlay.Tunnel(NETWORK, BRIDGE, 1 << 24, h1.underlay(), 1350, false))
+                .hasMessageContaining("VNI");
         assertThatThrownBy(() -> new Overlay.Remote(MacAddress.parse("01:00:5e:00:00:01"), h1.guestIp(),
                 h1.underlay())).hasMessageContaining("unicast");
         assertThatThrownBy(() -> in(h1.ns(), () -> overlay.sync(NETWORK, List.of(
@@ -336,6 +341,22 @@ class OverlayTest {
     }
 
     // ------------------------------------------------------------------ isolation
+
+    @Test
+    void theTunnelPortIsIsolatedWhenTheNetworksGuestPortsAre() throws Exception {
+        realize(2);
+        ip(h(1).ns(), "link", "set", "gp1", "type", "bridge_slave", "isolated", "on");
+        in(h(1).ns(), () -> {
+            overlay.ensure(new Overlay.Tunnel(NETWORK, BRIDGE, VNI, h(1).underlay(), 1350, false));
+            return overlay.sync(NETWORK, hosts.remotesOf(1));
+        });
+        assertThat(pings(h(1).guestNs(), h(2).guestIp(), 56)).as("an isolated guest, an open tunnel").isTrue();
+        in(h(1).ns(), () -> overlay.ensure(new Overlay.Tunnel(NETWORK, BRIDGE, VNI, h(1).underlay(), 1350, true)));
+        assertThat(OverlayHosts.command("bridge", "-n", h(1).ns(), "-d", "link", "show", "dev", DEVICE))
+                .contains("isolated on");
+        assertThat(pingsOnce(h(1).guestNs(), h(2).guestIp(), 56)).isFalse();
+        assertThat(pings(h(1).guestNs(), GATEWAY, 56)).as("the gateway is not isolated").isTrue();
+    }
 
     @Test
     void vxlanFromAnAddressOutsideTheVtepSetDoesNotReachTheBridge() throws Exception {
