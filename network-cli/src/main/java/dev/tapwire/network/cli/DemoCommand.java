@@ -6,12 +6,10 @@ import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
+import dev.tapwire.network.bridge.HostLinks;
+import dev.tapwire.network.bridge.NetworkNamespaces;
 import dev.tapwire.network.bridge.NetworkRealizer;
-import dev.tapwire.network.bridge.linux.Link;
-import dev.tapwire.network.bridge.linux.Namespaces;
-import dev.tapwire.network.bridge.linux.Rtnetlink;
-import dev.tapwire.network.bridge.linux.TapQueue;
-import dev.tapwire.network.bridge.linux.Tun;
+import dev.tapwire.network.bridge.TapEndpoint;
 import dev.tapwire.network.guest.Guest;
 import dev.tapwire.network.guest.GuestFailedException;
 import dev.tapwire.network.guest.GuestImage;
@@ -33,7 +31,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -113,7 +110,7 @@ final class DemoCommand implements Callable<Integer> {
             prepareGuests();
             // dnsmasq drops root to nobody, which must reach the state directory
             Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Namespaces.callInNewNetworkNamespace(() -> {
+            NetworkNamespaces.callInNewNamespace(() -> {
                 realize(out, state, registry, frontend, addresses);
                 return null;
             });
@@ -124,7 +121,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static Optional<String> linuxUnavailable() {
-        return BridgeNetworkProvider.unavailabilityCause().or(Namespaces::unavailabilityCause)
+        return BridgeNetworkProvider.unavailabilityCause().or(NetworkNamespaces::unavailabilityCause)
                 .map(cause -> cause + "; run as root to see a named network realized")
                 .or(NetworkRealizer::unavailabilityCause);
     }
@@ -196,7 +193,7 @@ final class DemoCommand implements Callable<Integer> {
     /** Without guests: an ARP request written into a workspace's TAP gets the gateway's answer. */
     private static void showFrameCrossing(PrintWriter out, NetworkRecord network, String ws, Ipv4Address address,
             NicConfig nic) {
-        try (TapQueue vmm = Tun.attach(nic.tap(), false)) {
+        try (TapEndpoint vmm = TapEndpoint.attach(nic.tap(), false)) {
             byte[] reply = arp(vmm, nic.mac().toBytes(), address, network.gateway()).orElseThrow(() ->
                     new IllegalStateException("no ARP reply from " + network.gateway() + " through " + nic.tap()));
             out.println("frame crossed: " + ws + " (" + address + ", " + nic.mac() + ") asked who has "
@@ -235,15 +232,10 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static void printLinks(PrintWriter out) {
-        try (Rtnetlink netlink = Rtnetlink.open()) {
-            List<Link> links = netlink.links();
-            Map<Integer, String> names = links.stream().collect(Collectors.toMap(Link::index, Link::name));
-            Table table = new Table("LINK", "KIND", "MASTER", "STATE", "MTU", "ALIAS");
-            links.forEach(l -> table.row(l.name(), l.kind().isEmpty() ? "-" : l.kind(),
-                    names.getOrDefault(l.masterIndex(), "-"), l.isUp() ? "up" : "down", l.mtu(),
-                    l.alias().isEmpty() ? "-" : l.alias()));
-            table.print(out);
-        }
+        Table table = new Table("LINK", "KIND", "MASTER", "STATE", "MTU", "ALIAS");
+        HostLinks.list().forEach(l -> table.row(l.name(), l.kind().isEmpty() ? "-" : l.kind(), l.master().orElse("-"),
+                l.up() ? "up" : "down", l.mtu(), l.alias().isEmpty() ? "-" : l.alias()));
+        table.print(out);
     }
 
     private static void tearDown(PrintWriter out, BridgeNetworkProvider provider, NetworkRealizer realizer,
@@ -255,7 +247,7 @@ final class DemoCommand implements Callable<Integer> {
                 nics.size(), (System.nanoTime() - t0) / 1e6);
     }
 
-    private static Optional<byte[]> arp(TapQueue vmm, byte[] mac, Ipv4Address from, Ipv4Address to) {
+    private static Optional<byte[]> arp(TapEndpoint vmm, byte[] mac, Ipv4Address from, Ipv4Address to) {
         byte[] f = new byte[42];
         Arrays.fill(f, 0, 6, (byte) 0xff);
         System.arraycopy(mac, 0, f, 6, 6);
@@ -266,10 +258,10 @@ final class DemoCommand implements Callable<Integer> {
         System.arraycopy(to.toBytes(), 0, f, 38, 4);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (System.nanoTime() < deadline) {
-            vmm.writeFrame(f); // a guest retries too: the port forwards once the carrier is seen
+            vmm.write(f); // a guest retries too: the port forwards once the carrier is seen
             long retry = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300);
             while (System.nanoTime() < retry) {
-                Optional<byte[]> frame = vmm.readFrame(100);
+                Optional<byte[]> frame = vmm.read(Duration.ofMillis(100));
                 if (frame.isPresent() && frame.get().length >= 42 && frame.get()[12] == 0x08
                         && frame.get()[13] == 0x06 && frame.get()[21] == 2) {
                     return frame;
