@@ -225,9 +225,7 @@ final class DemoCommand implements Callable<Integer> {
         } catch (GuestFailedException e) {
             guestFailed = true;
             out.flush();
-            PrintWriter err = spec.commandLine().getErr();
-            err.println("tapwire: error: guest " + e.guest() + " " + e.reason());
-            err.flush();
+            root.printError(spec.commandLine().getErr(), "guest " + e.guest() + " " + e.reason());
         }
     }
 
