@@ -23,6 +23,15 @@ public record HostLink(String name, String kind, Optional<String> master, boolea
     /**
      * Checks the fields.
      *
+     * @param name the interface name
+     * @param kind the link kind, or empty
+     * @param master the bridge it is a port of, or empty
+     * @param up whether it is administratively up
+     * @param mtu its MTU
+     * @param alias its alias, or empty
+     * @param tap whether it is a TAP device
+     * @param multiQueue whether it is a multi-queue TAP
+     * @param vmId the VM ID of a TAP tapwire made, or empty
      * @throws NullPointerException if any field is null
      */
     public HostLink {
