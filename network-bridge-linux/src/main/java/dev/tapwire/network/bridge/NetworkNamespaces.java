@@ -59,8 +59,8 @@ public final class NetworkNamespaces {
      *     {@code namespace}
      * @param <T> the result type
      * @return what the task returned
-     * @throws NetworkException on a virtual thread (nothing is entered), or if the thread cannot be returned to its
-     *     namespace afterwards (the task's own exception, if any, is attached as suppressed)
+     * @throws NetworkException on a virtual thread or off Linux (nothing is entered), or if the thread cannot be
+     *     returned to its namespace afterwards (the task's own exception, if any, is attached as suppressed)
      * @throws DeviceOperationException if {@code namespace} cannot be opened or entered ({@code ENOENT}, {@code EINVAL}
      *     for a file that is not a network namespace, {@code EPERM} without {@code CAP_SYS_ADMIN}); the thread stays
      *     where it was
@@ -112,9 +112,15 @@ public final class NetworkNamespaces {
      * this thread lives: {@code /proc/<pid>/task/<tid>/ns/net}.
      *
      * @return the file of this thread's network namespace
+     * @throws NetworkException if {@code /proc} does not say which thread this is (not Linux, no {@code /proc})
      */
     public static Path ofCurrentThread() {
-        return Path.of("/proc/" + ProcessHandle.current().pid() + "/task/" + LibC.gettid() + "/ns/net");
+        try { // /proc/thread-self links to <pid>/task/<tid>
+            return Path.of("/proc").resolve(Files.readSymbolicLink(Path.of("/proc/thread-self"))).resolve("ns/net");
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new NetworkException("cannot name this thread's network namespace: /proc/thread-self is not readable ("
+                    + e + "); network namespaces need Linux with /proc mounted", e);
+        }
     }
 
     /**
@@ -147,6 +153,8 @@ public final class NetworkNamespaces {
     private static int open(Path file) {
         try {
             return LibC.open(file.toString(), Linux.O_CLOEXEC);
+        } catch (LinkageError e) {
+            throw new NetworkException("network namespaces need Linux and JNA's native library: " + e, e);
         } catch (LastErrorException e) {
             throw new DeviceOperationException("open", file.toString(), e.getErrorCode(), null,
                     LibC.strerror(e.getErrorCode()));
