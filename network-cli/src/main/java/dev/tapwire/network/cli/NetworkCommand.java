@@ -45,7 +45,11 @@ final class NetworkCommand {
             String subnet) {
         NetworkRecord created = subnet == null ? root.registry().create(name)
                 : root.registry().create(name, Ipv4Subnet.parse(subnet));
-        print(List.of(created));
+        if (root.json) {
+            root.printJson(created); // one object, as join prints its member
+        } else {
+            print(List.of(created));
+        }
         return 0;
     }
 
@@ -141,16 +145,32 @@ final class NetworkCommand {
             + " (refused while VMs' TAPs are on its bridge). The registry keeps the network.")
     int down(@Parameters(paramLabel = "NAME") String name) {
         boolean removed = new NetworkRealizer(root.stateDir(), root.registry()).unrealize(name);
-        if (!root.json) {
+        if (root.json) {
+            root.printJson(new Unrealized(name, removed));
+        } else {
             root.out.println(removed ? "network " + name + " is down" : "network " + name + " was not realized here");
         }
         return 0;
     }
 
+    /** What {@code network down --json} prints: whether a realization was there to remove. */
+    record Unrealized(String network, boolean removed) {
+    }
+
+    /** One line of {@code network hosts}, as {@code --json} prints it: an address and its names. */
+    record HostsEntry(Ipv4Address ip, List<String> names) {
+    }
+
     @Command(name = "hosts", description = "Print /etc/hosts lines for a network's members: address,"
             + " workspace.network, workspace.")
     int hosts(@Parameters(paramLabel = "NAME") String name) {
-        root.out.print(new NetworkRealizer(root.stateDir(), root.registry()).hostsLines(name));
+        String lines = new NetworkRealizer(root.stateDir(), root.registry()).hostsLines(name);
+        if (root.json) {
+            root.printJson(lines.lines().map(l -> l.strip().split("\\s+"))
+                    .map(f -> new HostsEntry(Ipv4Address.parse(f[0]), List.of(f).subList(1, f.length))).toList());
+        } else {
+            root.out.print(lines);
+        }
         return 0;
     }
 
@@ -176,6 +196,9 @@ final class NetworkCommand {
         }
         root.registry().remove(name, force);
         root.syncRealized();
+        if (root.json) {
+            root.printJson(network); // what was removed, members and all
+        }
         return 0;
     }
 
@@ -196,17 +219,29 @@ final class NetworkCommand {
         return 0;
     }
 
+    /** What {@code network leave} and {@code leave-all} print under {@code --json}: the networks it is not in now. */
+    record Left(List<String> networks, String workspace) {
+    }
+
     @Command(name = "leave", description = "Remove a workspace from a network (no-op when it is not a member).")
     int leave(@Parameters(paramLabel = "NAME") String name, @Parameters(paramLabel = "WORKSPACE") String workspace) {
         root.registry().leave(name, workspace);
         root.syncRealized();
+        if (root.json) {
+            root.printJson(new Left(List.of(name), workspace.strip()));
+        }
         return 0;
     }
 
     @Command(name = "leave-all", description = "Remove a workspace from every network.")
     int leaveAll(@Parameters(paramLabel = "WORKSPACE") String workspace) {
+        List<String> networks = root.registry().list().stream().filter(n -> n.member(workspace.strip()).isPresent())
+                .map(NetworkRecord::name).toList();
         root.registry().leaveAll(workspace);
         root.syncRealized();
+        if (root.json) {
+            root.printJson(new Left(networks, workspace.strip()));
+        }
         return 0;
     }
 
@@ -228,7 +263,9 @@ final class NetworkCommand {
         }
         root.registry().writeIndex(index);
         root.syncRealized();
-        if (!root.json) {
+        if (root.json) {
+            root.printJson(index);
+        } else {
             root.out.println("imported " + index.networks().size() + " network(s) from " + file);
         }
         return 0;
