@@ -341,7 +341,7 @@ final class EtcdPlacements implements PlacementRegistry {
             try {
                 long left = client.getLeaseClient().keepAliveOnce(id).get(wait, TimeUnit.MILLISECONDS).getTTL();
                 if (left <= 0) {
-                    lose("etcd says the lease is gone");
+                    lose(whyGone());
                     return;
                 }
                 renewed = System.nanoTime();
@@ -350,13 +350,30 @@ final class EtcdPlacements implements PlacementRegistry {
             } catch (ExecutionException | TimeoutException e) {
                 String why = describe(e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e);
                 if (why.contains("lease not found")) {
-                    lose("etcd says the lease is gone (" + why + ")");
+                    lose(whyGone());
                 } else if (System.nanoTime() - renewed > ttl.toNanos()) {
                     lose("it was not renewed for longer than its TTL of " + ttl.toSeconds() + " s (" + why + ")");
                 } else {
                     LOG.debug("host {}: renewing etcd lease {} failed ({}); trying again", host, Long.toHexString(id), why);
                 }
             }
+        }
+
+        /** Why etcd no longer knows the lease: another registration of this host took over, or it expired. */
+        private String whyGone() {
+            try {
+                KeyValue record = first(client.getKVClient().get(key(HOSTS + host.name()))
+                        .get(Math.max(100, ttl.toMillis() / 3), TimeUnit.MILLISECONDS));
+                if (record != null && record.getLease() != id) {
+                    return "another registration of host " + host.name() + " (a second agent of that name, or this one"
+                            + " restarted) took over its records";
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException | RuntimeException e) {
+                LOG.debug("host {}: cannot read its record after losing its lease: {}", host, e.toString());
+            }
+            return "etcd says its lease is gone (it expired or was revoked), and with it its host record and placements";
         }
 
         /** The lease is lost: no renewal any more, a HOST_DOWN to this registry's watches, a warning. */
@@ -366,8 +383,8 @@ final class EtcdPlacements implements PlacementRegistry {
             }
             lost = why;
             renewer.shutdown();
-            LOG.warn("host {} lost its registration: {}; its host record and placements are gone, and other hosts stop"
-                    + " sending to it — register the host again", host, why);
+            LOG.warn("host {} lost its registration: {}; this lease can place nothing more — register the host again",
+                    host, why);
             PlacementChange down = new PlacementChange(PlacementChange.Type.HOST_DOWN, null, null, host.name());
             watches.forEach((watch, feed) -> tell(watch, feed, down));
         }
