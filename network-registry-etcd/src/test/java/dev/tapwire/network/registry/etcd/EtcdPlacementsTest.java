@@ -19,12 +19,9 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -38,10 +35,9 @@ class EtcdPlacementsTest {
     private static final Duration TTL = Duration.ofSeconds(2);
     private static final MacAddress MAC_1 = MacAddress.parse("02:00:00:00:00:01");
     private static final MacAddress MAC_2 = MacAddress.parse("02:00:00:00:00:02");
-    private static final AtomicInteger TESTS = new AtomicInteger();
 
     static EtcdServers etcd;
-    private final List<EtcdNetworkRegistry> opened = new ArrayList<>();
+    private final EtcdClients clients = new EtcdClients();
     private String prefix;
 
     @BeforeAll
@@ -51,20 +47,17 @@ class EtcdPlacementsTest {
 
     @BeforeEach
     void freshPrefix() {
-        prefix = "/placements-" + TESTS.incrementAndGet() + "/";
+        prefix = clients.freshPrefix("placements");
     }
 
     @AfterEach
     void closeClients() {
-        opened.forEach(EtcdNetworkRegistry::close);
-        opened.clear();
+        clients.closeAll();
     }
 
     /** A registry client: one per "host" of a test. */
     private EtcdNetworkRegistry host() {
-        EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).build();
-        opened.add(registry);
-        return registry;
+        return clients.open(etcd.endpoints());
     }
 
     private static HostRecord record(String name, String underlay) {
