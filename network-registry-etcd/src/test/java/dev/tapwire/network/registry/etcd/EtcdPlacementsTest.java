@@ -148,7 +148,8 @@ class EtcdPlacementsTest {
             KeyValue hostKey = keys.client().getKVClient().get(EtcdKeys.bytes(prefix + "p/h/node-a"))
                     .get(10, TimeUnit.SECONDS).getKvs().get(0);
             keys.client().getLeaseClient().revoke(hostKey.getLease()).get(10, TimeUnit.SECONDS); // etcd lost it
-            long end = System.nanoTime() + TTL.toNanos();
+            // the next renewal (a third of the TTL later at most) finds the lease gone: not the TTL's end
+            long end = System.nanoTime() + TTL.dividedBy(3).plusMillis(500).toNanos();
             while (la.isValid() && System.nanoTime() < end) {
                 Thread.sleep(20);
             }
