@@ -105,6 +105,19 @@ public interface PlacementRegistry {
     HostLease register(HostRecord host, Duration ttl);
 
     /**
+     * Attaches to the live lease of a host that another process registered (its agent), to place and unplace that
+     * host's members — a {@code tap create} beside a running agent — without taking the lease over, as a second
+     * {@link #register} of the same host would. The handle never renews the lease: its {@link HostLease#close()} and
+     * {@link HostLease#withdraw()} end only the handle; it is {@link HostLease#isValid() valid} while the lease holds.
+     *
+     * @param host the host's name
+     * @return a handle on the host's lease
+     * @throws InvalidNetworkSpecException if the name is not a valid host name
+     * @throws NetworkException if no live host of that name is registered (the message says to start its agent)
+     */
+    HostLease attach(String host);
+
+    /**
      * Reports every change to hosts and placements until the returned watch is closed, or {@link
      * PlacementChange.Type#RESYNC} when changes may have been missed. The listener runs on a thread of the watch,
      * one change at a time; it is first called with a {@code RESYNC} once the watch is established.

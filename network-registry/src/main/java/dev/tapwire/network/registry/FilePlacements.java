@@ -168,7 +168,25 @@ final class FilePlacements implements PlacementRegistry {
         return record;
     }
 
-    /** A lease of the single host: held while this process lives, until it is closed or withdrawn. */
+    /** Attaches to the live lease of the single host, which another process (or this one) registered. */
+    @Override
+    public HostLease attach(String hostName) {
+        if (!HostRecord.isValidName(hostName)) {
+            throw new InvalidNetworkSpecException("invalid host name \"" + hostName + "\"");
+        }
+        Holder holder = file.read().holder();
+        if (holder == null || !holder.live(clock.instant()) || !holder.host().name().equals(hostName)) {
+            throw new NetworkException("host " + hostName + " is not registered in " + file.path()
+                    + (holder != null && holder.live(clock.instant()) ? " (host " + holder.host() + " is)" : "")
+                    + ": start its agent (which registers it and holds its lease) first");
+        }
+        return new FileLease(holder.id(), holder.host(), null);
+    }
+
+    /**
+     * A lease of the single host: held while this process lives, until it is closed or withdrawn; an attached one
+     * ({@code ttl} null) ends only itself.
+     */
     private final class FileLease implements HostLease {
         private final String id;
         private final HostRecord host;
@@ -254,8 +272,8 @@ final class FilePlacements implements PlacementRegistry {
 
         @Override
         public void withdraw() {
-            if (!withdrawn.compareAndSet(false, true)) {
-                return;
+            if (!withdrawn.compareAndSet(false, true) || ttl == null) {
+                return; // an attached lease ends only itself
             }
             change(state -> {
                 if (!mine(state)) {
@@ -268,7 +286,7 @@ final class FilePlacements implements PlacementRegistry {
 
         @Override
         public void close() {
-            if (!closed.compareAndSet(false, true) || withdrawn.get()) {
+            if (!closed.compareAndSet(false, true) || withdrawn.get() || ttl == null) {
                 return;
             }
             try {

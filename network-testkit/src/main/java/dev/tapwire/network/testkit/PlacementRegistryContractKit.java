@@ -209,6 +209,28 @@ public abstract class PlacementRegistryContractKit {
         }
 
         @Test
+        void anotherClientAttachesToALiveLeaseToPlaceWithoutTakingItOver() throws Exception {
+            team();
+            HostLease agent = register(placements(), "node-1", "127.0.0.1");
+            PlacementRegistry other = openAgain(registry()).placements();
+            assertThatThrownBy(() -> other.attach("node-9")).isInstanceOf(NetworkException.class)
+                    .hasMessageContaining("node-9").hasMessageContaining("agent");
+            HostLease attached = other.attach("node-1");
+            assertThat(attached.host()).isEqualTo(agent.host());
+            assertThat(attached.isValid()).isTrue();
+            attached.place("team", "alpha", MAC_1);
+            attached.close();
+            attached.withdraw();
+            assertThat(attached.isValid()).isFalse();
+            assertThat(agent.isValid()).as("the agent's lease is untouched").isTrue();
+            assertThat(placements().placements("team")).containsExactly(new Placement("team", "alpha", "node-1", MAC_1));
+            HostLease again = other.attach("node-1");
+            agent.withdraw();
+            assertThat(again.isValid()).as("valid only while the lease holds").isFalse();
+            assertThatThrownBy(() -> again.place("team", "beta", MAC_2)).isInstanceOf(NetworkException.class);
+        }
+
+        @Test
         void aTtlShorterThanTwoSecondsIsRefused() throws Exception {
             assertThatThrownBy(() -> placements().register(new HostRecord("node-1", Ipv4Address.parse("127.0.0.1")),
                     Duration.ofMillis(1999))).isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("2 s");

@@ -301,7 +301,28 @@ final class EtcdPlacements implements PlacementRegistry {
 
     // ---------------------------------------------------------------- a host's lease
 
-    /** A host's etcd lease, renewed every third of its TTL on a thread of its own. */
+    /**
+     * Attaches to the live lease of a host that another client registered: places through it, never renews, revokes
+     * or takes it over.
+     */
+    @Override
+    public HostLease attach(String hostName) {
+        if (!HostRecord.isValidName(hostName)) {
+            throw new InvalidNetworkSpecException("invalid host name \"" + hostName + "\"");
+        }
+        KeyValue record = retrying("read host " + hostName, () -> Optional.ofNullable(first(await(
+                kv.get(key(HOSTS + hostName)), "read host " + hostName)))).orElse(null);
+        if (record == null) {
+            throw new NetworkException("host " + hostName + " is not registered in etcd " + String.join(",", endpoints)
+                    + " " + prefix + ": start its agent (which registers it and keeps its lease) first");
+        }
+        return new EtcdLease(hostOf(record), record.getLease(), record.getModRevision(), null);
+    }
+
+    /**
+     * A host's etcd lease: the registering one renews it every third of its TTL on a thread of its own; an attached
+     * one ({@code ttl} null) renews nothing and ends nothing but itself.
+     */
     private final class EtcdLease implements HostLease {
         private final HostRecord host;
         private final long id;
@@ -318,6 +339,10 @@ final class EtcdPlacements implements PlacementRegistry {
             this.id = id;
             this.hostRevision = hostRevision;
             this.ttl = ttl;
+            if (ttl == null) {
+                this.renewer = null; // attached: the registering client renews it
+                return;
+            }
             this.renewer = Executors.newSingleThreadScheduledExecutor(task -> {
                 Thread thread = new Thread(task, "tapwire-host-lease " + host.name());
                 thread.setDaemon(true);
@@ -382,7 +407,9 @@ final class EtcdPlacements implements PlacementRegistry {
                 return;
             }
             lost = why;
-            renewer.shutdown();
+            if (renewer != null) {
+                renewer.shutdown();
+            }
             LOG.warn("host {} lost its registration: {}; this lease can place nothing more — register the host again",
                     host, why);
             PlacementChange down = new PlacementChange(PlacementChange.Type.HOST_DOWN, null, null, host.name());
@@ -500,13 +527,25 @@ final class EtcdPlacements implements PlacementRegistry {
 
         @Override
         public boolean isValid() {
-            return !closed.get() && !withdrawn.get() && lost == null;
+            if (closed.get() || withdrawn.get() || lost != null) {
+                return false;
+            }
+            if (renewer != null) {
+                return true;
+            }
+            try { // attached: valid while the host's record is bound to this lease
+                return retrying("read host " + host.name(), () -> Optional.ofNullable(first(await(
+                        kv.get(key(HOSTS + host.name())), "read host " + host.name())))).map(r -> r.getLease() == id)
+                        .orElse(false);
+            } catch (NetworkException e) {
+                return false;
+            }
         }
 
         @Override
         public void withdraw() {
-            if (!withdrawn.compareAndSet(false, true)) {
-                return;
+            if (!withdrawn.compareAndSet(false, true) || renewer == null) {
+                return; // an attached lease ends only itself
             }
             renewer.shutdownNow();
             retrying("withdraw the lease of host " + host.name(), () -> await(client.getLeaseClient().revoke(id),
@@ -516,7 +555,7 @@ final class EtcdPlacements implements PlacementRegistry {
 
         @Override
         public void close() {
-            if (closed.compareAndSet(false, true)) {
+            if (closed.compareAndSet(false, true) && renewer != null) {
                 renewer.shutdownNow();
                 LOG.debug("host {} stops renewing its lease (records kept for up to {} s)", host, ttl.toSeconds());
             }
