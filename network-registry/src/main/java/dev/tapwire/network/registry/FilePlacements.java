@@ -248,17 +248,20 @@ final class FilePlacements implements PlacementRegistry {
         @Override
         public int vni(String network) {
             registry.get(network);
+            int[] vni = new int[1];
             change(state -> {
-                if (state.vnis().containsKey(network)) {
+                Integer recorded = state.vnis().get(network);
+                if (recorded != null) {
+                    vni[0] = recorded;
                     return state;
                 }
                 Map<String, Integer> vnis = new TreeMap<>(state.vnis());
-                int vni = allocateVni(network, vnis);
-                vnis.put(network, vni);
-                LOG.debug("network {} gets VNI {}", network, vni);
+                vni[0] = allocateVni(network, vnis);
+                vnis.put(network, vni[0]);
+                LOG.debug("network {} gets VNI {}", network, vni[0]);
                 return new State(state.holder(), state.placements(), vnis);
             });
-            return file.read().vnis().get(network);
+            return vni[0];
         }
 
         @Override

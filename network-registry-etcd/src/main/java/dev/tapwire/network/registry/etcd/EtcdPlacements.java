@@ -151,6 +151,10 @@ final class EtcdPlacements implements PlacementRegistry {
             for (KeyValue p : seen.get(2).getKvs()) {
                 String workspace = text(p.getKey()).substring(cut);
                 String[] value = text(p.getValue()).split(" ");
+                if (value.length != 2 || !MacAddress.isValid(value[1])) {
+                    throw new NetworkException("etcd key " + text(p.getKey()) + " is not a tapwire placement; expected"
+                            + " \"<host> <mac>\"");
+                }
                 if (members.contains(workspace) && hosts.contains(value[0])) {
                     out.add(new Placement(network, workspace, value[0], MacAddress.parse(value[1])));
                 }

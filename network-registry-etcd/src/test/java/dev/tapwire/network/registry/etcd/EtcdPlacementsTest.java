@@ -185,6 +185,28 @@ class EtcdPlacementsTest {
     }
 
     @Test
+    @Timeout(60)
+    void placementsAreNoRegistryChangesAndLeaveTheIndexAsItWas() throws Exception {
+        EtcdNetworkRegistry a = host();
+        a.create("team");
+        a.join("team", "alpha");
+        dev.tapwire.network.NetworkIndex before = a.readIndex();
+        BlockingQueue<dev.tapwire.network.RegistryChange> changes = new LinkedBlockingQueue<>();
+        try (RegistryWatch watch = host().watch(changes::add)) {
+            HostLease lease = a.placements().register(record("node-a", "198.51.100.1"), TTL);
+            lease.place("team", "alpha", MAC_1);
+            lease.vni("team");
+            lease.withdraw();
+            Ipv4Address beta = a.join("team", "beta");
+            assertThat(changes.poll(15, TimeUnit.SECONDS)).as("the first change the registry's watch reports")
+                    .isEqualTo(new dev.tapwire.network.RegistryChange(dev.tapwire.network.RegistryChange.Type.MEMBER_JOINED,
+                            "team", new dev.tapwire.network.Member("beta", beta)));
+        }
+        a.leave("team", "beta");
+        assertThat(a.readIndex()).isEqualTo(before);
+    }
+
+    @Test
     void theDefaultUnderlayIsTheSourceAddressTowardsTheFirstEndpoint() {
         EtcdNetworkRegistry registry = host();
         URI first = URI.create(etcd.endpoints()[0]);
