@@ -19,6 +19,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -204,6 +205,46 @@ class EtcdPlacementsTest {
         }
         a.leave("team", "beta");
         assertThat(a.readIndex()).isEqualTo(before);
+    }
+
+    @Test
+    @Timeout(120)
+    void twoHostsClaimingOneNameAtOnceExactlyOneIsRegisteredTheOtherIsRefused() throws Exception {
+        EtcdNetworkRegistry a = host();
+        EtcdNetworkRegistry b = host();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 10; round++) {
+                String name = "node-" + round;
+                java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+                List<java.util.concurrent.Future<HostLease>> claims = new java.util.ArrayList<>();
+                for (EtcdNetworkRegistry client : List.of(a, b)) {
+                    String underlay = client == a ? "198.51.100.1" : "198.51.100.2";
+                    claims.add(pool.submit(() -> {
+                        start.await();
+                        try {
+                            return client.placements().register(record(name, underlay), TTL);
+                        } catch (dev.tapwire.network.HostConflictException e) {
+                            assertThat(e.host()).isEqualTo(name);
+                            return null;
+                        }
+                    }));
+                }
+                start.countDown();
+                List<HostLease> won = new java.util.ArrayList<>();
+                for (java.util.concurrent.Future<HostLease> f : claims) {
+                    if (f.get() != null) {
+                        won.add(f.get());
+                    }
+                }
+                assertThat(won).as("round " + round).hasSize(1);
+                assertThat(a.placements().hosts()).filteredOn(h -> h.name().equals(name))
+                        .containsExactly(won.get(0).host());
+                won.get(0).withdraw();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test
