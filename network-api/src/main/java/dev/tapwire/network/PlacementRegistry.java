@@ -91,14 +91,17 @@ public interface PlacementRegistry {
 
     /**
      * Registers a host: its record, bound to a lease that the returned {@link HostLease} keeps alive every third of
-     * {@code ttl}. The same host registering again (the same name and underlay address: a restart of its agent)
-     * re-attaches, taking over the records of its earlier lease; a live host with the same name and another
-     * underlay address is refused.
+     * {@code ttl} (a single-host registry may hold it otherwise: the file registry's lease lives as long as the
+     * process that registered it, and for {@code ttl} after its {@link HostLease#close()}). The same host
+     * registering again (the same name and underlay address: a restart of its agent) re-attaches, taking over the
+     * records of its earlier lease, which ends; a live host with the same name and another underlay address is
+     * refused, and so is, on a single-host registry, any other name while a host is live. To place through the
+     * lease of a host another process registered, without taking it over, use {@link #attach}.
      *
      * @param host the host's name and underlay address
      * @param ttl how long the host's records outlive its last renewal (at least 2 s)
      * @return the lease; close it to stop renewing
-     * @throws HostConflictException if another live host holds the name
+     * @throws HostConflictException if another live host holds the name (or, single-host, the registry)
      * @throws InvalidNetworkSpecException if {@code ttl} is shorter than 2 s
      * @throws NetworkException if the registry cannot be written
      */
