@@ -190,6 +190,7 @@ final class EtcdPlacements implements PlacementRegistry {
         long lease = retrying("grant a lease for host " + host.name(), () -> await(
                 client.getLeaseClient().grant(seconds), "grant a lease").getID());
         String hostKey = HOSTS + host.name();
+        AtomicBoolean restart = new AtomicBoolean(); // a live record of this host was there: take its records over
         try {
             long hostRevision = retrying("register host " + host, () -> {
                 KeyValue held = first(await(kv.get(key(hostKey)), "read host " + host.name()));
@@ -205,11 +206,14 @@ final class EtcdPlacements implements PlacementRegistry {
                             + " give this host another name (--host, TAPWIRE_HOST), or stop the other one and wait for"
                             + " its lease to expire (its TTL)");
                 }
+                restart.set(held != null); // before the commit: a lost reply's next attempt finds our own record
                 TxnResponse put = commit(kv.txn().If(guard).Then(Op.put(key(hostKey), bytes(host.underlay().toString()),
                         leased(lease))), "register host " + host.name());
                 return put.isSucceeded() ? put.getHeader().getRevision() : null;
             });
-            takeOver(host, lease, hostRevision);
+            if (restart.get()) {
+                takeOver(host, lease, hostRevision);
+            }
             LOG.debug("host {} registered under etcd lease {} (TTL {} s)", host, Long.toHexString(lease), seconds);
             return new EtcdLease(host, lease, hostRevision, Duration.ofSeconds(seconds));
         } catch (RuntimeException e) {
