@@ -73,6 +73,8 @@ final class EtcdPlacements implements PlacementRegistry {
     private static final String VNI_HOLDERS = "p/n/";
     /** Placements moved to a new lease per transaction on a takeover (well below the servers' --max-txn-ops). */
     private static final int MOVE_BATCH = 32;
+    /** How soon a renewal that failed is tried again. */
+    private static final long RENEW_RETRY_MILLIS = 200;
 
     private final EtcdNetworkRegistry registry;
     private final Client client;
@@ -386,8 +388,13 @@ final class EtcdPlacements implements PlacementRegistry {
                     lose(whyGone());
                 } else if (System.nanoTime() - renewed > ttl.toNanos()) {
                     lose("it was not renewed for longer than its TTL of " + ttl.toSeconds() + " s (" + why + ")");
-                } else {
+                } else { // again soon, not a third of the TTL later: a member that went away is one of several
                     LOG.debug("host {}: renewing etcd lease {} failed ({}); trying again", host, Long.toHexString(id), why);
+                    try {
+                        renewer.schedule(this::renew, RENEW_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+                    } catch (java.util.concurrent.RejectedExecutionException closing) {
+                        // closed meanwhile
+                    }
                 }
             }
         }
