@@ -24,6 +24,7 @@ import io.etcd.jetcd.op.CmpTarget;
 import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.OptionsUtil;
 import io.etcd.jetcd.options.PutOption;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -73,6 +74,8 @@ final class EtcdPlacements implements PlacementRegistry {
     private static final String VNI_HOLDERS = "p/n/";
     /** Placements moved to a new lease per transaction on a takeover (well below the servers' --max-txn-ops). */
     private static final int MOVE_BATCH = 32;
+    /** Keys read per request when reading a range whole. */
+    private static final int READ_PAGE = 2000;
     /** How soon a renewal that failed is tried again. */
     private static final long RENEW_RETRY_MILLIS = 200;
 
@@ -118,7 +121,7 @@ final class EtcdPlacements implements PlacementRegistry {
     public List<HostRecord> hosts() {
         return retrying("read the hosts", () -> {
             List<HostRecord> hosts = new ArrayList<>();
-            for (KeyValue h : await(kv.get(key(HOSTS), prefixed()), "read the hosts").getKvs()) {
+            for (KeyValue h : readAll(HOSTS, false, 0)) {
                 hosts.add(hostOf(h));
             }
             hosts.sort(Comparator.comparing(HostRecord::name));
@@ -133,24 +136,22 @@ final class EtcdPlacements implements PlacementRegistry {
             return List.of();
         }
         return retrying("read the placements of " + network, () -> {
-            List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
-                    Op.get(key("m/" + network + "/"), GetOption.builder().isPrefix(true).withKeysOnly(true).build()),
-                    Op.get(key(PLACED + network + "/"), prefixed()),
-                    Op.get(key(HOSTS), GetOption.builder().isPrefix(true).withKeysOnly(true).build()));
-            if (seen.get(0).getKvs().isEmpty()) {
+            GetResponse record = await(kv.get(key("n/" + network)), "read network " + network);
+            if (record.getKvs().isEmpty()) {
                 return List.<Placement>of();
             }
+            long at = record.getHeader().getRevision(); // the rest at the same revision: one view
             Set<String> members = new HashSet<>();
-            for (KeyValue m : seen.get(1).getKvs()) {
+            for (KeyValue m : readAll("m/" + network + "/", true, at)) {
                 members.add(text(m.getKey()).substring(prefix.length() + ("m/" + network + "/").length()));
             }
             Set<String> hosts = new HashSet<>();
-            for (KeyValue h : seen.get(3).getKvs()) {
+            for (KeyValue h : readAll(HOSTS, true, at)) {
                 hosts.add(text(h.getKey()).substring(prefix.length() + HOSTS.length()));
             }
             List<Placement> out = new ArrayList<>();
             int cut = prefix.length() + (PLACED + network + "/").length();
-            for (KeyValue p : seen.get(2).getKvs()) {
+            for (KeyValue p : readAll(PLACED + network + "/", false, at)) {
                 String workspace = text(p.getKey()).substring(cut);
                 String[] value = text(p.getValue()).split(" ");
                 if (value.length != 2 || !MacAddress.isValid(value[1])) {
@@ -228,7 +229,7 @@ final class EtcdPlacements implements PlacementRegistry {
     private void takeOver(HostRecord host, long lease, long hostRevision) {
         List<KeyValue> earlier = retrying("read the placements of host " + host.name(), () -> {
             List<KeyValue> found = new ArrayList<>();
-            for (KeyValue p : await(kv.get(key(PLACED), prefixed()), "read the placements").getKvs()) {
+            for (KeyValue p : readAll(PLACED, false, 0)) {
                 if (p.getLease() != lease && text(p.getValue()).startsWith(host.name() + " ")) {
                     found.add(p);
                 }
@@ -656,7 +657,8 @@ final class EtcdPlacements implements PlacementRegistry {
                 throw new NetworkException("etcd " + String.join(",", endpoints) + " refused to " + what
                         + ": wrong or missing credentials (" + text + ")", cause);
             }
-            if (EtcdFailures.isTransient(text) || EtcdFailures.tls(cause) != null) {
+            if (EtcdFailures.isTransient(text) || EtcdFailures.tls(cause) != null
+                    || text.contains("required revision has been compacted")) { // a paged read: read again from now
                 throw new Again(text, cause);
             }
             throw new NetworkException("etcd " + String.join(",", endpoints) + " failed to " + what + ": " + text, cause);
@@ -695,8 +697,28 @@ final class EtcdPlacements implements PlacementRegistry {
                 Ipv4Address.parse(text(hostKv.getValue())));
     }
 
-    private static GetOption prefixed() {
-        return GetOption.builder().isPrefix(true).build();
+    /**
+     * Reads every key under {@code under} in pages of {@value #READ_PAGE}, all at {@code revision} (0: now, and the
+     * rest at the revision of the first page), so that no reply nears gRPC's message limit.
+     */
+    private List<KeyValue> readAll(String under, boolean keysOnly, long revision) throws Again {
+        List<KeyValue> keys = new ArrayList<>();
+        ByteSequence from = key(under);
+        ByteSequence end = OptionsUtil.prefixEndOf(key(under));
+        long at = revision;
+        while (true) {
+            GetOption.Builder page = GetOption.builder().withRange(end).withLimit(READ_PAGE).withKeysOnly(keysOnly);
+            if (at > 0) {
+                page.withRevision(at);
+            }
+            GetResponse got = await(kv.get(from, page.build()), "read " + prefix + under);
+            at = at > 0 ? at : got.getHeader().getRevision();
+            keys.addAll(got.getKvs());
+            if (!got.isMore() || got.getKvs().isEmpty()) {
+                return keys;
+            }
+            from = got.getKvs().get(got.getKvs().size() - 1).getKey().concat(ByteSequence.from(new byte[] {0}));
+        }
     }
 
     private static PutOption leased(long lease) {

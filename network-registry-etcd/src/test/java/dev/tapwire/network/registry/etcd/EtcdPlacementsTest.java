@@ -248,6 +248,39 @@ class EtcdPlacementsTest {
     }
 
     @Test
+    @Timeout(120)
+    void placementsOfANetworkLargerThanOnePageAreReadWholeAtOneRevision() throws Exception {
+        EtcdNetworkRegistry a = host();
+        List<String> workspaces = new java.util.ArrayList<>();
+        for (int i = 0; i < 4500; i++) { // more than two pages of 2,000
+            workspaces.add(String.format("w%05d", i));
+        }
+        HostLease lease;
+        try (EtcdKeys keys = new EtcdKeys(etcd.endpoints())) {
+            keys.writeNetwork(prefix, "big", "10.60.0.0/18", workspaces);
+            lease = a.placements().register(record("node-a", "198.51.100.1"), Duration.ofSeconds(30));
+            long id = keys.client().getKVClient().get(EtcdKeys.bytes(prefix + "p/h/node-a")).get(10, TimeUnit.SECONDS)
+                    .getKvs().get(0).getLease();
+            List<io.etcd.jetcd.op.Op> puts = new java.util.ArrayList<>();
+            for (int i = 0; i < workspaces.size(); i++) { // as place() writes them, bound to the host's lease
+                puts.add(io.etcd.jetcd.op.Op.put(EtcdKeys.bytes(prefix + "p/m/big/" + workspaces.get(i)),
+                        EtcdKeys.bytes(String.format("node-a 02:00:00:00:%02x:%02x", i >> 8, i & 0xff)),
+                        io.etcd.jetcd.options.PutOption.builder().withLeaseId(id).build()));
+            }
+            for (int from = 0; from < puts.size(); from += 100) {
+                keys.client().getKVClient().txn().Then(puts.subList(from, Math.min(puts.size(), from + 100))
+                        .toArray(io.etcd.jetcd.op.Op[]::new)).commit().get(30, TimeUnit.SECONDS);
+            }
+        }
+        List<Placement> all = a.placements().placements("big");
+        assertThat(all).hasSize(4500).extracting(Placement::workspace).isSorted().doesNotHaveDuplicates();
+        assertThat(all.get(4499)).isEqualTo(new Placement("big", "w04499", "node-a",
+                MacAddress.parse("02:00:00:00:11:93")));
+        lease.withdraw();
+        assertThat(a.placements().placements("big")).isEmpty();
+    }
+
+    @Test
     void theDefaultUnderlayIsTheSourceAddressTowardsTheFirstEndpoint() {
         EtcdNetworkRegistry registry = host();
         URI first = URI.create(etcd.endpoints()[0]);
