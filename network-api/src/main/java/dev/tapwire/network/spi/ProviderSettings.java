@@ -62,6 +62,9 @@ public record ProviderSettings(Path rootDir, Map<String, String> options, Networ
     /**
      * Validates and copies the options.
      *
+     * @param rootDir the directory the provider keeps its state and locks under
+     * @param options backend options by key
+     * @param registry the registry of named networks, or null when the provider serves no named networks
      * @throws InvalidNetworkSpecException if the root directory is null, an option key or value is null, or the
      *     {@value #HOST}, {@value #UNDERLAY} or {@value #HOST_TTL} option is malformed (the message says what is
      *     accepted)
