@@ -2,6 +2,7 @@ package dev.tapwire.network.bridge;
 
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
+import dev.tapwire.network.HostRecord;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
@@ -12,6 +13,8 @@ import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.Placement;
+import dev.tapwire.network.PlacementRegistry;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.bridge.linux.Interfaces;
 import dev.tapwire.network.bridge.linux.Link;
@@ -106,6 +109,7 @@ public final class NetworkRealizer {
     private final String owner;
     private final Firewall firewall;
     private final Forwarding forwarding;
+    private final Optional<Fleet> fleet;
     /** Clashes (MACs, names differing in case) already warned about, so a periodic resync does not repeat them. */
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
     private final Object following = new Object();
@@ -122,9 +126,36 @@ public final class NetworkRealizer {
      * @throws InvalidNetworkSpecException if an argument is null
      */
     public NetworkRealizer(Path rootDir, NetworkRegistry registry) {
+        this(rootDir, registry, Optional.empty());
+    }
+
+    /**
+     * Creates a realizer for the networks of {@code registry} on one host of a fleet: while {@link Fleet#placements}
+     * spans hosts, every network it realizes gets an overlay ({@link Realization#overlay}): the fleet-wide gateway
+     * MAC on its bridge, an MTU that leaves room for VXLAN, and DHCP leases only for the members placed on this host
+     * (DNS still answers for every member, wherever it runs).
+     *
+     * @param rootDir the root (state) directory, as given to the bridge provider
+     * @param registry the registry the networks live in
+     * @param fleet this host's place in the fleet
+     * @throws InvalidNetworkSpecException if an argument is null
+     */
+    public NetworkRealizer(Path rootDir, NetworkRegistry registry, Fleet fleet) {
+        this(rootDir, registry, Optional.of(requireFleet(fleet)));
+    }
+
+    private static Fleet requireFleet(Fleet fleet) {
+        if (fleet == null) {
+            throw new InvalidNetworkSpecException("a fleet realizer needs its fleet (host, placements, underlay MTU)");
+        }
+        return fleet;
+    }
+
+    private NetworkRealizer(Path rootDir, NetworkRegistry registry, Optional<Fleet> fleet) {
         if (rootDir == null || registry == null) {
             throw new InvalidNetworkSpecException("a realizer needs a root directory and a registry");
         }
+        this.fleet = fleet;
         this.root = stateOf(rootDir);
         this.stateDir = rootDir;
         this.runtime = runtimeDir(rootDir);
@@ -133,6 +164,57 @@ public final class NetworkRealizer {
         this.owner = ownerTag(rootDir);
         this.firewall = new Firewall(owner, root.resolve("ruleset.listing"));
         this.forwarding = new Forwarding(root.resolve("ip_forward.before"));
+    }
+
+    /**
+     * This host's place in a fleet, as a realizer across hosts needs it.
+     *
+     * @param placements where the members of the networks run (which host, which guest MAC)
+     * @param host this host's name, as its placements carry it
+     * @param underlayMtu the MTU of the interface the overlay's packets leave by; a network realized with an overlay
+     *     gets at most this less {@link Realization#VXLAN_OVERHEAD}
+     */
+    public record Fleet(PlacementRegistry placements, String host, int underlayMtu) {
+
+        /**
+         * Validates the fleet settings.
+         *
+         * @throws InvalidNetworkSpecException if placements are missing, the host name is invalid or the underlay
+         *     MTU leaves less than {@value Realization#MIN_MTU} bytes once VXLAN's {@value Realization#VXLAN_OVERHEAD}
+         *     are taken (or exceeds {@value Realization#MAX_MTU})
+         */
+        public Fleet {
+            if (placements == null) {
+                throw new InvalidNetworkSpecException("a fleet needs its placement registry");
+            }
+            if (!HostRecord.isValidName(host)) {
+                throw new InvalidNetworkSpecException("invalid host name \"" + host + "\": accepted are 1-253"
+                        + " characters of a-z, A-Z, 0-9, '.', '-' and '_', not starting with '.' or '-'");
+            }
+            if (underlayMtu - Realization.VXLAN_OVERHEAD < Realization.MIN_MTU || underlayMtu > Realization.MAX_MTU) {
+                throw new InvalidNetworkSpecException("underlay MTU " + underlayMtu + " is out of range: an overlay"
+                        + " needs " + (Realization.MIN_MTU + Realization.VXLAN_OVERHEAD) + "–" + Realization.MAX_MTU
+                        + " (VXLAN over IPv4 takes " + Realization.VXLAN_OVERHEAD + " bytes)");
+            }
+        }
+
+        /**
+         * Returns the largest MTU a network with an overlay can have here: the underlay's less VXLAN's.
+         *
+         * @return the MTU
+         */
+        public int overlayMtu() {
+            return underlayMtu - Realization.VXLAN_OVERHEAD;
+        }
+    }
+
+    /**
+     * Returns this host's place in a fleet, when the realizer was made for one.
+     *
+     * @return the fleet settings, or empty for a single-host realizer
+     */
+    public Optional<Fleet> fleet() {
+        return fleet;
     }
 
     /**
@@ -159,6 +241,15 @@ public final class NetworkRealizer {
         byte[] bytes = java.util.Arrays.copyOf(sha256("tapwire-gateway-mac\0" + owner + "\0" + network), 6);
         bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
         return MacAddress.of(bytes);
+    }
+
+    /**
+     * The MAC a realization's bridge carries: on one host this owner's ({@link #bridgeMac}); with an overlay the
+     * fleet-wide {@link MacAddress#forGateway}, so that every host's bridge answers for the gateway with one address
+     * and a guest moved to another host finds its gateway where its ARP cache says.
+     */
+    private MacAddress bridgeMacOf(Realization r) {
+        return r.overlay() ? MacAddress.forGateway(r.network()) : bridgeMac(r.network());
     }
     /**
      * Tells whether any network was ever realized under {@code rootDir} — a check that reads no registry and
@@ -400,10 +491,32 @@ public final class NetworkRealizer {
             refuseOtherNamespace(network, "realize");
             Optional<Realization> before = readHere(network);
             Options options = change.apply(before.map(Options::of).orElse(Options.defaults()));
+            boolean overlay = fleet.map(f -> f.placements().spansHosts())
+                    .orElseGet(() -> before.map(Realization::overlay).orElse(false)); // without a fleet: as recorded
             return realizeLocked(new Realization(network, bridgeName(network), record.subnet(), record.gateway(),
-                    options.nat(), options.portSecurity(), options.isolated(), options.hostPorts(), options.mtu()),
-                    record, before);
+                    options.nat(), options.portSecurity(), options.isolated(), options.hostPorts(),
+                    overlay ? overlayMtu(network, options.mtu()) : options.mtu(), overlay), record, before);
         }
+    }
+
+    /**
+     * The MTU of a network with an overlay: the one asked for when it fits the underlay less VXLAN's 50 bytes, else
+     * that much (a warning: a larger MTU would black-hole full-sized packets between hosts).
+     */
+    private int overlayMtu(String network, int asked) {
+        int most = fleet.map(Fleet::overlayMtu).orElse(asked); // a recorded overlay was clamped when it was made
+        if (asked <= most) {
+            return asked;
+        }
+        if (asked == Realization.DEFAULT_MTU) { // no MTU was asked for: Ethernet's default simply does not fit
+            LOG.debug("network {} spans hosts: MTU {} (the underlay's less VXLAN's {} bytes)", network, most,
+                    Realization.VXLAN_OVERHEAD);
+        } else if (warned.add("mtu:" + network + ":" + asked)) {
+            LOG.warn("network {} spans hosts over an underlay of MTU {}: its MTU {} is lowered to {} (VXLAN takes {}"
+                    + " bytes; a larger MTU would drop full-sized packets between hosts)", network,
+                    most + Realization.VXLAN_OVERHEAD, asked, most, Realization.VXLAN_OVERHEAD);
+        }
+        return most;
     }
 
     /**
@@ -453,7 +566,7 @@ public final class NetworkRealizer {
             stopLegacyDnsmasq(wanted.network());
             madeBridge = ensureBridge(wanted);
             followGuestPorts(wanted, before.isPresent() && before.get().isolated() != wanted.isolated());
-            DataChange data = writeData(wanted.network(), record, dnsmasq);
+            DataChange data = writeData(wanted, record, dnsmasq);
             if (before.isPresent() && (before.get().nat() != wanted.nat() || before.get().mtu() != wanted.mtu())) {
                 // with NAT it forwards other names upstream, without it answers only its own; option 26 is an argument
                 dnsmasq.stop();
@@ -780,7 +893,7 @@ public final class NetworkRealizer {
     /** Brings dnsmasq up to date with the registry; see {@link #apply}. */
     private void refresh(Realization r, NetworkRecord record) {
         Dnsmasq dnsmasq = dnsmasq(r.network());
-        apply(r, dnsmasq, writeData(r.network(), record, dnsmasq));
+        apply(r, dnsmasq, writeData(r, record, dnsmasq));
     }
 
     /**
@@ -826,11 +939,23 @@ public final class NetworkRealizer {
      * does not exist yet), a stale one is deleted, and an unchanged one is not touched — so a sync reads two
      * directory listings and writes only what changed, and no file is ever replaced under dnsmasq.
      */
-    private DataChange writeData(String network, NetworkRecord record, Dnsmasq dnsmasq) {
+    private DataChange writeData(Realization r, NetworkRecord record, Dnsmasq dnsmasq) {
+        String network = r.network();
         List<String> dhcp = new ArrayList<>();
         Map<MacAddress, String> macs = new HashMap<>();
+        Optional<Set<String>> here = leasedHere(r);
         for (Member m : record.members()) {
+            if (here.isPresent() && !here.get().contains(m.workspace())) {
+                continue; // it runs on another host (or nowhere yet): that host's dnsmasq leases it
+            }
             MacAddress mac = MacAddress.forMember(network, m.workspace());
+            if (mac.equals(bridgeMac(network)) || mac.equals(MacAddress.forGateway(network))) {
+                if (warned.add("gateway-mac:" + network + ":" + m.workspace())) {
+                    LOG.warn("member {} of network {} would have MAC {}, a MAC of the network's gateway; it gets no"
+                            + " DHCP lease", m.workspace(), network, mac);
+                }
+                continue;
+            }
             String clash = macs.putIfAbsent(mac, m.workspace());
             if (clash != null) {
                 if (warned.add("mac:" + network + ":" + m.workspace())) {
@@ -844,6 +969,23 @@ public final class NetworkRealizer {
         List<String> hosts = named(network, record).stream().map(m -> hostsEntry(network, m)).toList();
         boolean removedNames = !syncEntries(dnsmasq.hostsDir(), hosts).isEmpty();
         return new DataChange(syncEntries(dnsmasq.dhcpDir(), dhcp), removedNames);
+    }
+
+    /**
+     * The members whose DHCP lease this host's dnsmasq serves: with an overlay, those placed on this host (a member
+     * on another host is leased there, and its DHCP broadcasts never cross); on one host, every member (empty).
+     */
+    private Optional<Set<String>> leasedHere(Realization r) {
+        if (!r.overlay() || fleet.isEmpty()) {
+            return Optional.empty();
+        }
+        Set<String> here = new HashSet<>();
+        for (Placement p : fleet.get().placements().placements(r.network())) {
+            if (p.host().equals(fleet.get().host())) {
+                here.add(p.workspace());
+            }
+        }
+        return Optional.of(here);
     }
 
     /** Makes {@code dir} hold one file per entry; returns the entries removed. */
@@ -1213,8 +1355,15 @@ public final class NetworkRealizer {
                         + "); it is never shared: rename or delete it, or realize the network from that state directory");
             }
             if (made) { // with this owner's MAC from the start: alias or not, it is recognisably ours
-                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge(), bridgeMac(r.network()))));
-            } else if (existing.get().alias().isEmpty()) {
+                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge(), bridgeMacOf(r))));
+            } else if (!existing.get().mac().equals(bridgeMacOf(r))) { // the network joined or left a fleet
+                try (Interfaces interfaces = Interfaces.over(netlink)) {
+                    interfaces.setMac(r.bridge(), bridgeMacOf(r));
+                }
+                LOG.debug("network {}: bridge {} now carries {} ({})", r.network(), r.bridge(), bridgeMacOf(r),
+                        r.overlay() ? "the fleet-wide gateway MAC" : "this state directory's own MAC");
+            }
+            if (!made && existing.get().alias().isEmpty()) {
                 made = true; // a bridge a crashed realize made and did not finish: finish it (or remove it)
                 LOG.warn("realize: finishing bridge {} of network {}, left half-made by an earlier realize", r.bridge(),
                         r.network());
@@ -1295,8 +1444,16 @@ public final class NetworkRealizer {
      * setting it. A same-named network's bridge of another state directory has another MAC.
      */
     private boolean isBridgeOf(Link link, String network) {
-        return link.isBridge() && bridgeMac(network).equals(link.mac())
+        return link.isBridge() && (bridgeMac(network).equals(link.mac()) || isFleetBridgeOf(link, network))
                 && (link.alias().equals(ALIAS_PREFIX + network) || link.alias().isEmpty());
+    }
+
+    /**
+     * Whether a bridge carries the fleet-wide gateway MAC of a network this state directory has recorded here: the
+     * MAC alone is shared by every host (and so proves no ownership), the record does.
+     */
+    private boolean isFleetBridgeOf(Link link, String network) {
+        return MacAddress.forGateway(network).equals(link.mac()) && readHere(network).isPresent();
     }
 
     /** Deletes the bridge if it is this owner's bridge of the network (any bridge of that name when network is null). */
@@ -1401,7 +1558,7 @@ public final class NetworkRealizer {
         }
         Realization r = new Realization(network, bridge, Ipv4Subnet.parse(required(p, "subnet")),
                 Ipv4Address.parse(required(p, "gateway")), flag(p, "nat", false), flag(p, "port-security", true),
-                flag(p, "isolated", false), ports, mtu(p));
+                flag(p, "isolated", false), ports, mtu(p), flag(p, "overlay", false));
         return new Recorded(r, Optional.ofNullable(namespace));
     }
 
@@ -1445,7 +1602,8 @@ public final class NetworkRealizer {
         String text = "network=" + r.network() + "\nbridge=" + r.bridge() + "\nsubnet=" + r.subnet() + "\ngateway="
                 + r.gateway() + "\nnat=" + r.nat() + "\nport-security=" + r.portSecurity() + "\nisolated="
                 + r.isolated() + "\nhost-ports=" + r.hostPorts().stream().map(HostPort::toString)
-                        .collect(java.util.stream.Collectors.joining(",")) + "\nmtu=" + r.mtu() + "\nnetns="
+                        .collect(java.util.stream.Collectors.joining(",")) + "\nmtu=" + r.mtu() + "\noverlay="
+                + r.overlay() + "\nnetns="
                 + Follower.currentNamespace()
                 + "\n";
         replace(dir(r.network()).resolve("realization.properties"), text);
