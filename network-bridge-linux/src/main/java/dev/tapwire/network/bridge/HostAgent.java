@@ -1,0 +1,411 @@
+package dev.tapwire.network.bridge;
+
+import dev.tapwire.network.HostConflictException;
+import dev.tapwire.network.HostLease;
+import dev.tapwire.network.HostRecord;
+import dev.tapwire.network.InvalidNetworkSpecException;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.MacAddress;
+import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.Placement;
+import dev.tapwire.network.PlacementRegistry;
+import dev.tapwire.network.RegistryWatch;
+import dev.tapwire.network.bridge.linux.Link;
+import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.lock.Lease;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps this host's part of a fleet in step with the registry, for as long as it runs: the host's lease (renewed by
+ * the {@link PlacementRegistry}), the placements of the NICs tapwire made here (the missing placed, the stale
+ * unplaced), the DNS and DHCP data of the networks realized here (DHCP only for members placed here), and the overlay
+ * each such network needs — its VNI, this host's tunnel endpoint, every member on another live host (MAC, registry
+ * address, that host's endpoint) and the endpoints VXLAN is accepted from ({@link #tunnels}).
+ *
+ * <p>Level-triggered: every change the placement or network registry reports, and every {@link Settings#resync}
+ * regardless, wakes one reconcile that computes the wanted state from a fresh read and applies the difference; no
+ * event is replayed, none needs to have been seen. A restarted agent reconciles before {@link #start} returns.
+ *
+ * <p>The agent acts in the network namespace of the thread that starts it. {@link #close} stops it without
+ * withdrawing its lease or touching the realization: an agent started again within the lease's TTL takes over
+ * without other hosts ever dropping this one. Thread-safe.
+ */
+public final class HostAgent implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HostAgent.class);
+    private static final Duration FIRST_SYNC_WAIT = Duration.ofSeconds(30);
+
+    /**
+     * What an agent runs with.
+     *
+     * @param rootDir the state directory, as given to the bridge provider that makes this host's NICs
+     * @param registry the registry of the networks
+     * @param placements the placements of the fleet (usually {@code registry.placements()})
+     * @param host this host's name and underlay (tunnel endpoint) address
+     * @param ttl how long this host's records outlive its last lease renewal (at least 2 s)
+     * @param underlayMtu the MTU of the interface holding the underlay address
+     * @param resync how often the agent reconciles when nothing was reported (at most the TTL)
+     */
+    public record Settings(Path rootDir, NetworkRegistry registry, PlacementRegistry placements, HostRecord host,
+            Duration ttl, int underlayMtu, Duration resync) {
+
+        /** The host lease TTL when none is given. */
+        public static final Duration DEFAULT_TTL = Duration.ofSeconds(10);
+
+        /**
+         * Validates the settings.
+         *
+         * @throws InvalidNetworkSpecException if a value is missing, the TTL is shorter than 2 s, the resync period
+         *     not positive or longer than the TTL, or the underlay MTU leaves no room for VXLAN
+         */
+        public Settings {
+            if (rootDir == null || registry == null || placements == null || host == null || ttl == null
+                    || resync == null) {
+                throw new InvalidNetworkSpecException("a host agent needs a state directory, a registry, placements,"
+                        + " its host record, a TTL and a resync period");
+            }
+            if (ttl.compareTo(Duration.ofSeconds(2)) < 0) {
+                throw new InvalidNetworkSpecException("host lease TTL " + ttl.toMillis() + " ms is too short: at least"
+                        + " 2 s (default " + DEFAULT_TTL.toSeconds() + " s)");
+            }
+            if (resync.isNegative() || resync.isZero() || resync.compareTo(ttl) > 0) {
+                throw new InvalidNetworkSpecException("resync period " + resync.toMillis() + " ms: accepted is more"
+                        + " than 0 and at most the TTL (" + ttl.toMillis() + " ms)");
+            }
+            new NetworkRealizer.Fleet(placements, host.name(), underlayMtu); // validates the MTU
+        }
+
+        /**
+         * Settings with the default TTL, resyncing every third of it.
+         *
+         * @param rootDir the state directory
+         * @param registry the registry of the networks
+         * @param placements the placements of the fleet
+         * @param host this host's name and underlay address
+         * @param underlayMtu the MTU of the underlay interface
+         * @return the settings
+         * @throws InvalidNetworkSpecException as the canonical constructor
+         */
+        public static Settings of(Path rootDir, NetworkRegistry registry, PlacementRegistry placements,
+                HostRecord host, int underlayMtu) {
+            return new Settings(rootDir, registry, placements, host, DEFAULT_TTL, underlayMtu,
+                    DEFAULT_TTL.dividedBy(3));
+        }
+
+        /**
+         * Returns these settings with another TTL, resyncing every third of it.
+         *
+         * @param ttl the host lease TTL
+         * @return the settings
+         * @throws InvalidNetworkSpecException as the canonical constructor
+         */
+        public Settings withTtl(Duration ttl) {
+            return new Settings(rootDir, registry, placements, host, ttl, underlayMtu,
+                    ttl == null ? null : ttl.dividedBy(3));
+        }
+    }
+
+    /**
+     * A member of a network on another live host, as this host's overlay must reach it.
+     *
+     * @param workspace the member's workspace
+     * @param mac its guest MAC (where the FDB entry points)
+     * @param ip its registry address (the permanent neighbour entry that answers ARP here)
+     * @param host the host it runs on
+     * @param vtep that host's underlay address
+     */
+    public record Remote(String workspace, MacAddress mac, Ipv4Address ip, String host, Ipv4Address vtep) {
+    }
+
+    /**
+     * The overlay a network realized here needs, as the last reconcile computed it.
+     *
+     * @param network the network
+     * @param vni its VXLAN network identifier, recorded fleet-wide
+     * @param local this host's tunnel endpoint
+     * @param remotes its members on other live hosts, by workspace
+     * @param vteps the tunnel endpoints of the other live hosts: VXLAN is accepted from these only
+     */
+    public record Tunnel(String network, int vni, Ipv4Address local, List<Remote> remotes, Set<Ipv4Address> vteps) {
+
+        /**
+         * Copies the collections.
+         *
+         * @throws NullPointerException if a collection is null
+         */
+        public Tunnel {
+            remotes = List.copyOf(remotes);
+            vteps = Set.copyOf(new TreeSet<>(vteps));
+        }
+    }
+
+    private final Settings settings;
+    private final NetworkRealizer realizer;
+    private final Semaphore wake = new Semaphore(0);
+    private final CountDownLatch firstSync = new CountDownLatch(1);
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Thread thread;
+    private volatile HostLease lease;
+    private volatile Map<String, Tunnel> tunnels = Map.of();
+    private volatile boolean stopping;
+    private String lastFailure; // only touched by the thread
+
+    private HostAgent(Settings settings, HostLease lease) {
+        this.settings = settings;
+        this.lease = lease;
+        this.realizer = new NetworkRealizer(settings.rootDir(), settings.registry(),
+                new NetworkRealizer.Fleet(settings.placements(), settings.host().name(), settings.underlayMtu()));
+        // a platform thread started here acts in the caller's network namespace, as the realizer must
+        this.thread = new Thread(this::run, "tapwire-host-agent-" + settings.host().name());
+        thread.setDaemon(true);
+    }
+
+    /**
+     * Starts an agent: registers the host (re-attaching to its own live lease after a restart), reconciles once and
+     * keeps reconciling until closed. Returns once the first reconcile ran (or failed, which is logged and retried).
+     *
+     * @param settings what to run with
+     * @return the running agent; close it to stop
+     * @throws InvalidNetworkSpecException if settings is null
+     * @throws HostConflictException if another live host holds this host's name
+     * @throws dev.tapwire.network.NetworkException if the placement registry cannot be written
+     */
+    public static HostAgent start(Settings settings) {
+        if (settings == null) {
+            throw new InvalidNetworkSpecException("a host agent needs its settings (HostAgent.Settings.of)");
+        }
+        HostLease lease = settings.placements().register(settings.host(), settings.ttl());
+        HostAgent agent = new HostAgent(settings, lease);
+        agent.thread.start();
+        try {
+            if (!agent.firstSync.await(FIRST_SYNC_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                LOG.warn("host agent {}: the first reconcile has not finished after {} s; it goes on in the background",
+                        settings.host(), FIRST_SYNC_WAIT.toSeconds());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        LOG.debug("host agent {} started (TTL {} s)", settings.host(), settings.ttl().toSeconds());
+        return agent;
+    }
+
+    /**
+     * Returns the host this agent keeps in the fleet.
+     *
+     * @return the host record
+     */
+    public HostRecord host() {
+        return settings.host();
+    }
+
+    /**
+     * Returns the realizer the agent keeps in step (a fleet realizer of the agent's state directory).
+     *
+     * @return the realizer
+     */
+    public NetworkRealizer realizer() {
+        return realizer;
+    }
+
+    /**
+     * Returns the overlay of every network realized here with one, by network, as the last reconcile computed it.
+     *
+     * @return network to tunnel
+     */
+    public Map<String, Tunnel> tunnels() {
+        return tunnels;
+    }
+
+    /** Asks for a reconcile now (it runs on the agent's thread; a burst of requests makes one). */
+    public void wake() {
+        wake.release();
+    }
+
+    /**
+     * Stops the agent: no further reconcile, the watches closed, the lease no longer renewed but not withdrawn (its
+     * records stay for the TTL), the realization left as it is. Idempotent; waits for a reconcile under way.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        stopping = true;
+        wake.release();
+        if (Thread.currentThread() != thread) {
+            try {
+                thread.join(FIRST_SYNC_WAIT.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        lease.close();
+        LOG.debug("host agent {} stopped; its lease runs out in {} s unless it starts again", settings.host(),
+                settings.ttl().toSeconds());
+    }
+
+    private void run() {
+        List<AutoCloseable> watches = new ArrayList<>();
+        try {
+            watches.add(realizer.follow());
+            watches.add(settings.placements().watch(change -> wake.release()));
+            watches.add(settings.registry().watch(change -> wake.release()));
+        } catch (RuntimeException e) {
+            failed("cannot watch the registry (reconciling every " + settings.resync().toMillis() + " ms instead): "
+                    + e.getMessage());
+        }
+        try {
+            while (!stopping) {
+                wake.drainPermits(); // this reconcile covers every change reported so far
+                reconcileOnce();
+                firstSync.countDown();
+                try {
+                    wake.tryAcquire(settings.resync().toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        } finally {
+            firstSync.countDown();
+            for (AutoCloseable w : watches) {
+                try {
+                    w.close();
+                } catch (Exception e) {
+                    LOG.debug("closing a watch of host agent {}: {}", settings.host(), e.toString());
+                }
+            }
+        }
+    }
+
+    private void reconcileOnce() {
+        try {
+            ensureLease();
+            List<Realization> realized = new ArrayList<>();
+            for (Realization r : realizer.list()) { // a NIC's configure realizes on one host: bring in the overlay
+                realized.add(r.overlay() == settings.placements().spansHosts() ? r : realizer.realize(r.network()));
+            }
+            publishPlacements(realized);
+            realizer.syncAll();
+            Map<String, Tunnel> wanted = new TreeMap<>();
+            for (Realization r : realized) {
+                if (r.overlay()) {
+                    settings.registry().find(r.network()).ifPresent(record -> wanted.put(r.network(),
+                            tunnel(record)));
+                }
+            }
+            tunnels = Map.copyOf(wanted);
+            if (lastFailure != null) {
+                LOG.warn("host agent {}: in step with the registry again", settings.host());
+                lastFailure = null;
+            }
+        } catch (RuntimeException e) {
+            failed("host agent " + settings.host() + " could not reconcile (retried at the next change or within "
+                    + settings.resync().toMillis() + " ms): " + e.getMessage());
+        }
+    }
+
+    /** Registers again when the lease was lost (not renewed within its TTL: its records are gone). */
+    private void ensureLease() {
+        if (!lease.isValid()) {
+            LOG.warn("host agent {}: its lease was lost (its records vanished from the fleet); registering again",
+                    settings.host());
+            lease = settings.placements().register(settings.host(), settings.ttl());
+        }
+    }
+
+    /**
+     * Places every member whose NIC tapwire made here (a TAP of this state directory on the network's bridge with a
+     * recorded guest MAC that is the member's), and unplaces this host's placements that no such NIC explains.
+     */
+    private void publishPlacements(List<Realization> realized) {
+        Map<String, Map<String, PortSecurity.Entry>> ports;
+        try (Lease gc = BridgeNetworkProvider.gcLock(settings.rootDir()).acquire()) {
+            ports = PortRecords.vms(settings.rootDir());
+        }
+        Map<String, Link> byName = new HashMap<>();
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            netlink.links().forEach(l -> byName.put(l.name(), l));
+        }
+        for (Realization r : realized) {
+            Optional<NetworkRecord> record = settings.registry().find(r.network());
+            Link bridge = byName.get(r.bridge());
+            if (record.isEmpty() || bridge == null) {
+                continue;
+            }
+            Map<MacAddress, String> members = new HashMap<>();
+            for (Member m : record.get().members()) {
+                members.put(MacAddress.forMember(r.network(), m.workspace()), m.workspace());
+            }
+            Map<String, MacAddress> here = new TreeMap<>();
+            ports.values().forEach(taps -> taps.forEach((tap, entry) -> {
+                Link link = byName.get(tap);
+                if (link != null && link.masterIndex() == bridge.index() && entry.mac().isPresent()
+                        && members.containsKey(entry.mac().get())) {
+                    here.put(members.get(entry.mac().get()), entry.mac().get());
+                }
+            }));
+            Map<String, Placement> placed = new TreeMap<>();
+            for (Placement p : settings.placements().placements(r.network())) {
+                placed.put(p.workspace(), p);
+            }
+            here.forEach((workspace, mac) -> {
+                Placement p = placed.get(workspace);
+                if (p == null || !p.host().equals(settings.host().name()) || !p.mac().equals(mac)) {
+                    lease.place(r.network(), workspace, mac);
+                    LOG.debug("host agent {}: placed {} of network {} ({}) here", settings.host(), workspace,
+                            r.network(), mac);
+                }
+            });
+            placed.values().stream().filter(p -> p.host().equals(settings.host().name())
+                    && !here.containsKey(p.workspace())).forEach(p -> {
+                        lease.unplace(r.network(), p.workspace());
+                        LOG.debug("host agent {}: unplaced {} of network {}: no NIC of it here", settings.host(),
+                                p.workspace(), r.network());
+                    });
+        }
+    }
+
+    /** The overlay a network needs now: its members on other live hosts and those hosts' endpoints. */
+    private Tunnel tunnel(NetworkRecord record) {
+        Map<String, Ipv4Address> live = new TreeMap<>();
+        settings.placements().hosts().forEach(h -> live.put(h.name(), h.underlay()));
+        live.remove(settings.host().name());
+        List<Remote> remotes = new ArrayList<>();
+        for (Placement p : settings.placements().placements(record.name())) {
+            Ipv4Address vtep = live.get(p.host());
+            Optional<Member> member = record.member(p.workspace());
+            if (vtep != null && member.isPresent()) {
+                remotes.add(new Remote(p.workspace(), p.mac(), member.get().ip(), p.host(), vtep));
+            }
+        }
+        return new Tunnel(record.name(), lease.vni(record.name()), settings.host().underlay(), remotes,
+                Set.copyOf(live.values()));
+    }
+
+    /** Warns once per distinct failure, so a registry that stays unreachable does not flood the log. */
+    private void failed(String message) {
+        if (!message.equals(lastFailure)) {
+            LOG.warn(message);
+            lastFailure = message;
+        } else {
+            LOG.debug(message);
+        }
+    }
+}
