@@ -310,6 +310,16 @@ public final class HostAgent implements AutoCloseable {
                             tunnel(record)));
                 }
             }
+            Map<String, Set<MacAddress>> locals = new TreeMap<>();
+            for (String network : wanted.keySet()) {
+                locals.put(network, settings.placements().placements(network).stream()
+                        .filter(p -> p.host().equals(settings.host().name())).map(Placement::mac)
+                        .collect(java.util.stream.Collectors.toSet()));
+            }
+            Set<Ipv4Address> vteps = new TreeSet<>();
+            settings.placements().hosts().stream().filter(h -> !h.name().equals(settings.host().name()))
+                    .forEach(h -> vteps.add(h.underlay()));
+            realizer.applyOverlays(wanted, vteps, locals);
             tunnels = Map.copyOf(wanted);
             if (lastFailure != null) {
                 LOG.warn("host agent {}: in step with the registry again", settings.host());
@@ -317,7 +327,8 @@ public final class HostAgent implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             failed("host agent " + settings.host() + " could not reconcile (retried at the next change or within "
-                    + settings.resync().toMillis() + " ms): " + e.getMessage());
+                    + settings.resync().toMillis() + " ms): " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            LOG.debug("host agent {}: the reconcile failed", settings.host(), e);
         }
     }
 

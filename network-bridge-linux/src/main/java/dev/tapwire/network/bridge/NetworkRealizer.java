@@ -110,6 +110,8 @@ public final class NetworkRealizer {
     private final Firewall firewall;
     private final Forwarding forwarding;
     private final Optional<Fleet> fleet;
+    private final Overlay overlay;
+    private final OverlayFilter overlayFilter;
     /** Clashes (MACs, names differing in case) already warned about, so a periodic resync does not repeat them. */
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
     private final Object following = new Object();
@@ -164,6 +166,8 @@ public final class NetworkRealizer {
         this.owner = ownerTag(rootDir);
         this.firewall = new Firewall(owner, root.resolve("ruleset.listing"));
         this.forwarding = new Forwarding(root.resolve("ip_forward.before"));
+        this.overlay = new Overlay(owner);
+        this.overlayFilter = new OverlayFilter(owner);
     }
 
     /**
@@ -639,8 +643,16 @@ public final class NetworkRealizer {
         boolean removed = realization.isPresent();
         dnsmasq(network).stop();
         removed |= deleteBridge(bridge, network);
+        boolean hadOverlay = realization.map(Realization::overlay).orElse(false);
+        if (hadOverlay) { // its vxlan device and tunnel-port table go with it
+            overlay.remove(network);
+            overlayFilter.remove(network);
+        }
         deleteTree(dir(network));
         RuntimeDirectory.remove(runtime, network);
+        if (hadOverlay && list().stream().noneMatch(Realization::overlay)) {
+            overlayFilter.removeVteps(); // this host has left the overlay
+        }
         if (removed) {
             applyFirewall();
             LOG.debug("unrealized network {}", network);
@@ -868,6 +880,45 @@ public final class NetworkRealizer {
         try (Lease held = lockState()) {
             readHere(seen.network()).ifPresent(r -> dnsmasq(r.network()).ensureRunning(r));
         }
+    }
+
+    /**
+     * Makes the overlays of the networks realized here with one exactly what {@code tunnels} say, under the lock (so
+     * no unrealize runs in between): per network its vxlan device (VNI, this host's endpoint, the network's MTU and
+     * isolation), its FDB and neighbour entries for the remote members and its tunnel-port filter (remote members'
+     * MAC and address pairs, the MACs of the members placed here, the fleet-wide gateway MAC that never crosses); and
+     * VXLAN accepted from {@code vteps} only. A tunnel of a network not realized here with an overlay is skipped.
+     *
+     * @param tunnels the wanted overlay per network
+     * @param vteps the other live hosts' endpoints
+     * @param locals per network, the guest MACs of its members placed on this host
+     * @return the networks whose overlay was applied
+     * @throws dev.tapwire.network.DeviceOperationException if netlink or nftables refuse
+     */
+    List<String> applyOverlays(Map<String, HostAgent.Tunnel> tunnels, Set<Ipv4Address> vteps,
+            Map<String, Set<MacAddress>> locals) {
+        List<String> applied = new ArrayList<>();
+        try (Lease held = lockState()) {
+            overlayFilter.allowVteps(new HashSet<>(vteps)); // a HashSet: its contains(null) check cannot throw
+            for (HostAgent.Tunnel t : tunnels.values()) {
+                Optional<Realization> r = readHere(t.network()).filter(Realization::overlay);
+                if (r.isEmpty()) {
+                    continue;
+                }
+                overlay.ensure(new Overlay.Tunnel(t.network(), r.get().bridge(), t.vni(), t.local(), r.get().mtu(),
+                        r.get().isolated()));
+                List<Overlay.Remote> remotes = t.remotes().stream()
+                        .map(m -> new Overlay.Remote(m.mac(), m.ip(), m.vtep())).toList();
+                List<String> changed = overlay.sync(t.network(), remotes);
+                overlayFilter.sync(t.network(), new OverlayFilter.Policy(MacAddress.forGateway(t.network()),
+                        locals.getOrDefault(t.network(), Set.of()), remotes));
+                if (!changed.isEmpty()) {
+                    LOG.debug("overlay of network {}: {}", t.network(), changed);
+                }
+                applied.add(t.network());
+            }
+        }
+        return applied;
     }
 
     /** Called by the follower once its last handle closed and its thread ended. */

@@ -99,6 +99,40 @@ class HostAgentTest {
         return true;
     }
 
+    /** What the kernel's vxlan device of team holds: FDB lines {@code MAC dst VTEP} and neighbours {@code IP MAC}. */
+    private static List<String> kernelEntries() throws Exception {
+        List<String> out = new java.util.ArrayList<>();
+        for (String line : exec("bridge", "fdb", "show", "dev", "tx-team").split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            int dst = List.of(f).indexOf("dst");
+            if (dst > 0 && line.contains("self") && line.contains("permanent")) {
+                out.add(f[0] + " dst " + f[dst + 1]);
+            }
+        }
+        for (String line : exec("ip", "neigh", "show", "dev", "tx-team").split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 3 && line.contains("PERMANENT")) {
+                out.add(f[0] + " " + f[2]);
+            }
+        }
+        return out;
+    }
+
+    private static String exec(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(String.join(" ", command) + ": " + out).isZero();
+        return out;
+    }
+
+    private static boolean kernelHas(List<String> entries) {
+        try {
+            return kernelEntries().stream().sorted().toList().equals(entries.stream().sorted().toList());
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
     private List<HostAgent.Remote> remotes() {
         HostAgent.Tunnel t = agent.tunnels().get("team");
         return t == null ? List.of() : t.remotes();
@@ -143,10 +177,14 @@ class HostAgentTest {
         assertThat(t.local()).isEqualTo(HOST_A.underlay());
         assertThat(t.vteps()).as("VXLAN accepted from live hosts only").containsExactly(HOST_B.underlay());
         assertThat(t.vni()).isEqualTo(placements.vni("team").orElseThrow());
+        String dbMac = MacAddress.forMember("team", "db").toString();
+        assertThat(kernelEntries()).as("programmed before start returns")
+                .containsExactlyInAnyOrder(dbMac + " dst 198.51.100.2", db + " " + dbMac);
 
         placements.expire("host-b");
         assertThat(within(WITHIN, () -> remotes().isEmpty())).as("host-b's entries go").isTrue();
         assertThat(agent.tunnels().get("team").vteps()).isEmpty();
+        assertThat(kernelEntries()).as("and from the kernel").isEmpty();
         assertThat(registry.get("team").member("db")).as("the member keeps its address").isPresent();
 
         HostLease c = placements.register(HOST_C, Duration.ofSeconds(3));
@@ -154,6 +192,8 @@ class HostAgentTest {
         assertThat(within(WITHIN, () -> remotes().equals(List.of(new HostAgent.Remote("db",
                 MacAddress.forMember("team", "db"), db, "host-c", HOST_C.underlay()))))).as("points at host-c")
                 .isTrue();
+        assertThat(within(WITHIN, () -> kernelHas(List.of(dbMac + " dst 198.51.100.3", db + " " + dbMac))))
+                .as(() -> "the kernel points at host-c: " + kernelHas(List.of())).isTrue();
     }
 
     @Test
