@@ -172,6 +172,20 @@ public final class NetworkNamespace implements AutoCloseable {
         }
     }
 
+    /**
+     * Returns a path that names this namespace for tools run from another one: {@code ip link set dev X netns PATH}
+     * moves a link into it, {@code nsenter --net=PATH} runs a command in it. Valid while the namespace is open.
+     *
+     * @return {@code /proc/<this JVM's pid>/fd/<the namespace's fd>}
+     * @throws IllegalStateException if the namespace is closed
+     */
+    public Path path() {
+        if (closed.get()) {
+            throw new IllegalStateException("network namespace is closed");
+        }
+        return Path.of("/proc/" + ProcessHandle.current().pid() + "/fd/" + fd);
+    }
+
     /** Work that may throw anything. */
     @FunctionalInterface
     public interface ThrowingRunnable {
