@@ -219,14 +219,21 @@ class FleetGuestTest {
         assertThat(beta.ping(alphaIp, 2)).isEqualTo(2);
         assertThat(alpha.ping("10.91.0.1", 1)).as("the gateway, answered on host 1").isEqualTo(1);
 
-        beta.run("nc -l -p 5001 | wc -c > /tmp/received &", Duration.ofSeconds(10));
-        Thread.sleep(300);
+        // nc's stdin a pipe that stays open: a background job must not read the console, and an nc whose stdin
+        // ends half-closes the connection, which makes the sending nc quit
+        beta.run("sleep 600 | nc -l -p 5001 | wc -c > /tmp/received &", Duration.ofSeconds(10));
+        Thread.sleep(500);
         long start = System.nanoTime();
-        alpha.run("dd if=/dev/zero bs=1024 count=10240 2>/dev/null | nc " + betaIp + " 5001", Duration.ofMinutes(3));
+        List<String> sent = alpha.run("dd if=/dev/zero bs=1024 count=10240 2>/dev/null | nc " + betaIp + " 5001",
+                Duration.ofMinutes(3));
         Duration took = Duration.ofNanos(System.nanoTime() - start);
-        assertThat(within(Duration.ofSeconds(10), () -> beta.run("cat /tmp/received", Duration.ofSeconds(10))
-                .stream().anyMatch(l -> l.trim().equals(Integer.toString(TEN_MB)))))
-                .as("10 MB crossed hosts (full-sized segments, no black hole)").isPresent();
+        List<String> received = new ArrayList<>();
+        assertThat(within(Duration.ofSeconds(10), () -> {
+            received.clear();
+            received.addAll(beta.run("cat /tmp/received", Duration.ofSeconds(10)));
+            return received.stream().anyMatch(l -> l.trim().equals(Integer.toString(TEN_MB)));
+        })).as(() -> "10 MB crossed hosts (full-sized segments, no black hole); sender said " + sent
+                + ", receiver counted " + received).isPresent();
         System.out.printf("fleet proof: 10 MB guest to guest across hosts (TCG) in %d ms%n", took.toMillis());
 
         assertThat(gamma.ping(alphaIp, 2)).as("other on host 3 reaches no team member").isZero();
