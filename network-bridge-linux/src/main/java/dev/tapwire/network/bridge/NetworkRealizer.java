@@ -1027,12 +1027,17 @@ public final class NetworkRealizer {
      * on another host is leased there, and its DHCP broadcasts never cross); on one host, every member (empty).
      */
     private Optional<Set<String>> leasedHere(Realization r) {
-        if (!r.overlay() || fleet.isEmpty()) {
+        if (!r.overlay()) {
             return Optional.empty();
         }
+        Optional<String> host = fleet.map(Fleet::host).or(() -> read(r.network()).flatMap(Recorded::host));
+        if (host.isEmpty()) {
+            return Optional.empty(); // no host recorded: lease every member, as on one host
+        }
+        PlacementRegistry placements = fleet.map(Fleet::placements).orElseGet(registry::placements);
         Set<String> here = new HashSet<>();
-        for (Placement p : fleet.get().placements().placements(r.network())) {
-            if (p.host().equals(fleet.get().host())) {
+        for (Placement p : placements.placements(r.network())) {
+            if (p.host().equals(host.get())) {
                 here.add(p.workspace());
             }
         }
@@ -1549,7 +1554,7 @@ public final class NetworkRealizer {
     }
 
     /** A realization record as read, with the network namespace it was made in (empty for an older record). */
-    private record Recorded(Realization realization, Optional<String> namespace) {
+    private record Recorded(Realization realization, Optional<String> namespace, Optional<String> host) {
     }
 
     /** The network's realization if it is recorded and was made in the calling thread's network namespace. */
@@ -1610,7 +1615,11 @@ public final class NetworkRealizer {
         Realization r = new Realization(network, bridge, Ipv4Subnet.parse(required(p, "subnet")),
                 Ipv4Address.parse(required(p, "gateway")), flag(p, "nat", false), flag(p, "port-security", true),
                 flag(p, "isolated", false), ports, mtu(p), flag(p, "overlay", false));
-        return new Recorded(r, Optional.ofNullable(namespace));
+        String host = p.getProperty("host");
+        if (host != null && !HostRecord.isValidName(host)) {
+            throw new InvalidNetworkSpecException("its host " + escape(host) + " is no host name");
+        }
+        return new Recorded(r, Optional.ofNullable(namespace), Optional.ofNullable(host));
     }
 
     private static String required(Properties p, String key) {
@@ -1654,10 +1663,23 @@ public final class NetworkRealizer {
                 + r.gateway() + "\nnat=" + r.nat() + "\nport-security=" + r.portSecurity() + "\nisolated="
                 + r.isolated() + "\nhost-ports=" + r.hostPorts().stream().map(HostPort::toString)
                         .collect(java.util.stream.Collectors.joining(",")) + "\nmtu=" + r.mtu() + "\noverlay="
-                + r.overlay() + "\nnetns="
+                + r.overlay() + hostLine(r) + "\nnetns="
                 + Follower.currentNamespace()
                 + "\n";
         replace(dir(r.network()).resolve("realization.properties"), text);
+    }
+
+    /**
+     * The host a realization with an overlay was made for — this realizer's fleet host, else the one recorded —, as a
+     * record line: a realizer without a fleet (the provider's, syncing on a configure) then leases the same members
+     * as the agent's, those placed on that host.
+     */
+    private String hostLine(Realization r) {
+        if (!r.overlay()) {
+            return "";
+        }
+        return fleet.map(Fleet::host).or(() -> read(r.network()).flatMap(Recorded::host)).map(h -> "\nhost=" + h)
+                .orElse("");
     }
 
     /**

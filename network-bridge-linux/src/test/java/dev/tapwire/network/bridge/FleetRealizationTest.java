@@ -10,11 +10,14 @@ import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.PlacementRegistry;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
 import dev.tapwire.network.testkit.HostRequirements;
 import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.TemporaryRegistry;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -44,18 +47,33 @@ class FleetRealizationTest {
     NetworkRealizer realizer;
 
     @BeforeEach
-    void setUp(@TemporaryRegistry NetworkRegistry registry) throws Exception {
+    void setUp(@TemporaryRegistry NetworkRegistry files) throws Exception {
         HostRequirements.assume(NetworkRealizer.unavailabilityCause());
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
-        this.registry = registry;
-        registry.create("team", Ipv4Subnet.parse("10.77.0.0/24"));
-        placements = new InMemoryPlacements(registry, true);
+        files.create("team", Ipv4Subnet.parse("10.77.0.0/24"));
+        placements = new InMemoryPlacements(files, true);
+        this.registry = withPlacements(files, placements);
         realizer = new NetworkRealizer(root, registry, new NetworkRealizer.Fleet(placements, HOST_A.name(), 1500));
     }
 
     @AfterEach
     void tearDown() {
         realizer.list().forEach(r -> realizer.unrealize(r.network()));
+    }
+
+    /** The registry with {@code placements} as its {@link NetworkRegistry#placements()}, as a shared registry has. */
+    private static NetworkRegistry withPlacements(NetworkRegistry registry, PlacementRegistry placements) {
+        return (NetworkRegistry) Proxy.newProxyInstance(NetworkRegistry.class.getClassLoader(),
+                new Class<?>[] {NetworkRegistry.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("placements")) {
+                        return placements;
+                    }
+                    try {
+                        return method.invoke(registry, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
     }
 
     private static Link link(String name) {
@@ -135,6 +153,10 @@ class FleetRealizationTest {
             assertThat(Dns.queryA("10.77.0.1", name)).as(name).containsExactly(remote.toString());
         }
         assertThat(Dns.queryA("10.77.0.1", "nowhere")).containsExactly(nowhere.toString());
+        new NetworkRealizer(root, registry).syncAll(); // the provider's realizer, which has no fleet, syncs too
+        assertThat(lease(MacAddress.forMember("team", "remote"))).as("it leases what the agent's realizer leases")
+                .doesNotContain("obtained");
+        assertThat(lease(MacAddress.forMember("team", "local"))).contains(local.toString());
 
         b.unplace("team", "remote");
         a.place("team", "remote", MacAddress.forMember("team", "remote")); // the workspace moved here
