@@ -14,6 +14,7 @@ import dev.tapwire.network.PlacementRegistry;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.lock.Lease;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -107,6 +108,32 @@ public final class HostAgent implements AutoCloseable {
                 HostRecord host, int underlayMtu) {
             return new Settings(rootDir, registry, placements, host, DEFAULT_TTL, underlayMtu,
                     DEFAULT_TTL.dividedBy(3));
+        }
+
+        /**
+         * Settings from a provider's: its state directory and registry ({@link NetworkRegistry#placements() its
+         * placements}), its {@link ProviderSettings#host() host}, {@link ProviderSettings#underlay() underlay} and
+         * {@link ProviderSettings#hostTtl() host TTL}, resyncing every third of the TTL; the underlay MTU is read from
+         * the device holding the underlay address in the calling thread's network namespace.
+         *
+         * @param provider the provider settings, with a registry
+         * @return the settings
+         * @throws InvalidNetworkSpecException if the settings carry no registry, or a value is invalid
+         * @throws dev.tapwire.network.DeviceOperationException if no device here holds the underlay address
+         * @throws dev.tapwire.network.NetworkException if the underlay cannot be found (see {@link
+         *     ProviderSettings#underlay()})
+         */
+        public static Settings from(ProviderSettings provider) {
+            if (provider == null) {
+                throw new InvalidNetworkSpecException("a host agent needs provider settings");
+            }
+            NetworkRegistry registry = provider.findRegistry().orElseThrow(() -> new InvalidNetworkSpecException(
+                    "a host agent needs a registry (ProviderSettings.withRegistry; the CLI's --registry)"));
+            Ipv4Address underlay = provider.underlay();
+            int mtu = Math.min(Overlay.underlayMtu(underlay), Realization.MAX_MTU); // loopback's is 65536
+            Duration ttl = provider.hostTtl();
+            return new Settings(provider.rootDir(), registry, registry.placements(),
+                    new HostRecord(provider.host(), underlay), ttl, mtu, ttl.dividedBy(3));
         }
 
         /**
