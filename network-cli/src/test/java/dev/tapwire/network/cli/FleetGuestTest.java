@@ -3,6 +3,7 @@ package dev.tapwire.network.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tapwire.network.HostRecord;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkRegistry;
@@ -54,7 +55,7 @@ class FleetGuestTest {
     @TempDir
     Path state;
 
-    private FleetHosts fleet;
+    private NetworkNamespace.Hosts fleet;
     private EtcdServers etcd;
     private final Map<Integer, Host> hosts = new TreeMap<>();
     private final List<QemuGuest> guests = new ArrayList<>();
@@ -144,7 +145,7 @@ class FleetGuestTest {
             }
             h.provider = new BridgeNetworkProvider(ProviderSettings.of(root).withRegistry(h.registry));
             h.agent = HostAgent.start(new HostAgent.Settings(root, h.registry, h.registry.placements(),
-                    new HostRecord("host-" + n, fleet.underlay(n)), TTL, FleetHosts.UNDERLAY_MTU,
+                    new HostRecord("host-" + n, Ipv4Address.parse(fleet.underlay(n))), TTL, NetworkNamespace.Hosts.UNDERLAY_MTU,
                     Duration.ofSeconds(1)));
             return null;
         });
@@ -165,7 +166,7 @@ class FleetGuestTest {
     private static List<String> fdbTowards(Host h, String vtep) throws Exception {
         return h.in(() -> {
             List<String> macs = new ArrayList<>();
-            for (String line : FleetHosts.exec("bridge", "fdb", "show", "dev", "tx-team").split("\n")) {
+            for (String line : NetworkNamespace.Hosts.exec("bridge", "fdb", "show", "dev", "tx-team").split("\n")) {
                 if (line.contains(" dst " + vtep + " ") && line.contains("self")) {
                     macs.add(line.trim().split("\\s+")[0]);
                 }
@@ -188,7 +189,7 @@ class FleetGuestTest {
 
     @Test
     void guestsOnTwoHostsShareANetworkAndOneOnAThirdHostOfAnotherReachesNeither() throws Exception {
-        fleet = FleetHosts.create(3);
+        fleet = NetworkNamespace.Hosts.create(3);
         etcd = EtcdServers.startIn(fleet.hosts(), List.of(1, 2, 3).stream().map(n -> fleet.underlay(n).toString())
                 .toList());
         Host h1 = startHost(1);

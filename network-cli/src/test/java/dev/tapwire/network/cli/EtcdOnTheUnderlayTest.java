@@ -15,13 +15,13 @@ import org.junit.jupiter.api.Test;
  * Hosts as namespaces with a 3-member etcd on their underlay: every host reaches the cluster (its own loopback
  * reaches none of it), and a member SIGKILLed leaves the other two serving.
  */
-class FleetHostsTest {
+class EtcdOnTheUnderlayTest {
 
     @Test
     void everyHostReachesTheEtcdClusterOnTheUnderlayAndAMemberKilledChangesNothing() throws Exception {
         HostRequirements.assume(NetworkNamespace.unavailabilityCause());
         EtcdServers.assumeInstalled();
-        try (FleetHosts fleet = FleetHosts.create(3)) {
+        try (NetworkNamespace.Hosts fleet = NetworkNamespace.Hosts.create(3)) {
             List<String> addresses = List.of(1, 2, 3).stream().map(n -> fleet.underlay(n).toString()).toList();
             try (EtcdServers etcd = EtcdServers.startIn(fleet.hosts(), addresses)) {
                 assertThat(etcd.endpoints()).containsExactly("http://198.51.100.11:2379", "http://198.51.100.12:2379",
