@@ -62,23 +62,32 @@ final class FleetBenchmark {
             return;
         }
         int joins = quick ? 20 : 100;
+        try (NetworkNamespace.Hosts fleet = NetworkNamespace.Hosts.create(3)) {
+            // everything runs on host 1's threads: the etcd clients' I/O threads start lazily in the namespace of the
+            // thread that first needs them, and none may start in the JVM's own (whose routes lead elsewhere)
+            fleet.host(1).run(() -> {
+                measure(report, fleet, joins);
+                return null;
+            });
+        }
+    }
+
+    private static void measure(Report report, NetworkNamespace.Hosts fleet, int joins) throws Exception {
         Path root = Files.createTempDirectory("tapwire-fleet-bench-");
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x")); // dnsmasq reads there
-        try (NetworkNamespace.Hosts fleet = NetworkNamespace.Hosts.create(3);
-                EtcdServers etcd = EtcdServers.startIn(fleet.hosts(),
+        try (EtcdServers etcd = EtcdServers.startIn(fleet.hosts(),
                         List.of(fleet.underlay(1), fleet.underlay(2), fleet.underlay(3)))) {
-            NetworkNamespace host1 = fleet.host(1);
             NetworkNamespace host2 = fleet.host(2);
-            EtcdNetworkRegistry registry1 = host1.run(() -> EtcdNetworkRegistry.builder(etcd.endpoints()).build());
+            EtcdNetworkRegistry registry1 = EtcdNetworkRegistry.builder(etcd.endpoints()).build();
             EtcdNetworkRegistry registry2 = host2.run(() -> EtcdNetworkRegistry.builder(etcd.endpoints()).build());
-            Client client1 = host1.run(() -> Client.builder().endpoints(etcd.endpoints()).build());
+            Client client1 = Client.builder().endpoints(etcd.endpoints()).build();
             Client client2 = host2.run(() -> Client.builder().endpoints(etcd.endpoints()).build());
             HostAgent agent = null;
             NetworkRealizer realizer = null;
             try {
                 registry1.create("team", Ipv4Subnet.parse("10.93.0.0/22"));
-                HostLease lease1 = host1.run(() -> registry1.placements().register(
-                        new HostRecord("host-1", Ipv4Address.parse(fleet.underlay(1))), Duration.ofSeconds(10)));
+                HostLease lease1 = registry1.placements().register(
+                        new HostRecord("host-1", Ipv4Address.parse(fleet.underlay(1))), Duration.ofSeconds(10));
                 NetworkRealizer.Fleet fleet2 = new NetworkRealizer.Fleet(registry2.placements(), "host-2",
                         NetworkNamespace.Hosts.UNDERLAY_MTU);
                 realizer = new NetworkRealizer(root, registry2, fleet2);

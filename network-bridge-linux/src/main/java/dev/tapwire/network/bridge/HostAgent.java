@@ -11,6 +11,8 @@ import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.Placement;
 import dev.tapwire.network.PlacementRegistry;
+import dev.tapwire.network.PlacementChange;
+import dev.tapwire.network.RegistryChange;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Rtnetlink;
@@ -186,6 +188,22 @@ public final class HostAgent implements AutoCloseable {
     private final Settings settings;
     private final NetworkRealizer realizer;
     private final Semaphore wake = new Semaphore(0);
+    /** Whether the next pass must reconcile everything (else only the tunnels of {@link #dirty}). */
+    private final AtomicBoolean full = new AtomicBoolean(true);
+    /** Networks whose placements or members changed elsewhere: their tunnels are recomputed at once. */
+    private final Set<String> dirty = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /**
+     * The members' addresses of the networks with a tunnel, by network and workspace: read whole by every full
+     * reconcile and kept up by the registry's member changes in between, so a placement change needs no read of the
+     * network.
+     */
+    private final Map<String, Map<String, Ipv4Address>> members = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The guest MACs of the members placed here, by network, as last applied to the tunnel filters. */
+    private final Map<String, Set<MacAddress>> localMacs = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The other live hosts' endpoints as the last full reconcile read them (a host up or down makes a full one). */
+    private volatile Map<String, Ipv4Address> liveHosts = Map.of();
+    /** VNIs already allocated (a network's never changes), so a tunnel update needs no write. */
+    private final Map<String, Integer> vnis = new java.util.concurrent.ConcurrentHashMap<>();
     private final CountDownLatch firstSync = new CountDownLatch(1);
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Thread thread;
@@ -262,6 +280,45 @@ public final class HostAgent implements AutoCloseable {
 
     /** Asks for a reconcile now (it runs on the agent's thread; a burst of requests makes one). */
     public void wake() {
+        full.set(true);
+        wake.release();
+    }
+
+    /**
+     * What a change asks for: a member placed, moved or unplaced by another host, or a member that joined or left,
+     * only needs that network's tunnel recomputed (DNS and DHCP follow the registry through the realizer's own
+     * follower); anything else — this host's own placements, a host up or down, a resync — a full reconcile.
+     */
+    private void changed(PlacementChange change) {
+        boolean tunnelOnly = (change.type() == PlacementChange.Type.PLACED
+                || change.type() == PlacementChange.Type.UNPLACED) && !settings.host().name().equals(change.host());
+        if (tunnelOnly) {
+            dirty.add(change.network());
+        } else {
+            full.set(true);
+        }
+        wake.release();
+    }
+
+    private void changed(RegistryChange change) {
+        if (change.network() != null && change.member() != null && (change.type() == RegistryChange.Type.MEMBER_JOINED
+                || change.type() == RegistryChange.Type.MEMBER_LEFT)) {
+            Map<String, Ipv4Address> known = members.get(change.network());
+            if (known != null) {
+                if (change.type() == RegistryChange.Type.MEMBER_JOINED) {
+                    known.put(change.member().workspace(), change.member().ip());
+                } else {
+                    known.remove(change.member().workspace(), change.member().ip());
+                }
+            }
+            Tunnel t = tunnels.get(change.network());
+            if (t == null || t.remotes().stream().noneMatch(r -> r.workspace().equals(change.member().workspace()))) {
+                return; // no tunnel entry of it: a member is placed after it joined, and that change comes then
+            }
+            dirty.add(change.network());
+        } else {
+            full.set(true);
+        }
         wake.release();
     }
 
@@ -292,19 +349,26 @@ public final class HostAgent implements AutoCloseable {
         List<AutoCloseable> watches = new ArrayList<>();
         try {
             watches.add(realizer.follow());
-            watches.add(settings.placements().watch(change -> wake.release()));
-            watches.add(settings.registry().watch(change -> wake.release()));
+            watches.add(settings.placements().watch(this::changed));
+            watches.add(settings.registry().watch(this::changed));
         } catch (RuntimeException e) {
             failed("cannot watch the registry (reconciling every " + settings.resync().toMillis() + " ms instead): "
                     + e.getMessage());
         }
         try {
             while (!stopping) {
-                wake.drainPermits(); // this reconcile covers every change reported so far
-                reconcileOnce();
+                wake.drainPermits(); // this pass covers every change reported so far
+                if (full.getAndSet(false)) {
+                    dirty.clear();
+                    reconcileOnce();
+                } else {
+                    refreshTunnels();
+                }
                 firstSync.countDown();
                 try {
-                    wake.tryAcquire(settings.resync().toMillis(), TimeUnit.MILLISECONDS);
+                    if (!wake.tryAcquire(settings.resync().toMillis(), TimeUnit.MILLISECONDS)) {
+                        full.set(true); // the periodic reconcile: nothing reported is no proof nothing changed
+                    }
                 } catch (InterruptedException e) {
                     return;
                 }
@@ -331,22 +395,29 @@ public final class HostAgent implements AutoCloseable {
             publishPlacements(realized);
             realizer.syncAll();
             Map<String, Tunnel> wanted = new TreeMap<>();
+            Map<String, Set<MacAddress>> locals = new TreeMap<>();
+            Map<String, Ipv4Address> live = new TreeMap<>();
+            settings.placements().hosts().forEach(h -> live.put(h.name(), h.underlay()));
+            live.remove(settings.host().name());
+            liveHosts = Map.copyOf(live);
+            Set<String> withTunnel = new TreeSet<>();
             for (Realization r : realized) {
-                if (r.overlay()) {
-                    settings.registry().find(r.network()).ifPresent(record -> wanted.put(r.network(),
-                            tunnel(record)));
+                Optional<NetworkRecord> record = r.overlay() ? settings.registry().find(r.network())
+                        : Optional.empty();
+                if (record.isPresent()) {
+                    Map<String, Ipv4Address> addresses = new java.util.concurrent.ConcurrentHashMap<>();
+                    record.get().members().forEach(m -> addresses.put(m.workspace(), m.ip()));
+                    members.put(r.network(), addresses);
+                    withTunnel.add(r.network());
+                    List<Placement> placed = settings.placements().placements(r.network());
+                    wanted.put(r.network(), tunnel(r.network(), addresses, live, placed));
+                    locals.put(r.network(), localMacs(placed));
                 }
             }
-            Map<String, Set<MacAddress>> locals = new TreeMap<>();
-            for (String network : wanted.keySet()) {
-                locals.put(network, settings.placements().placements(network).stream()
-                        .filter(p -> p.host().equals(settings.host().name())).map(Placement::mac)
-                        .collect(java.util.stream.Collectors.toSet()));
-            }
-            Set<Ipv4Address> vteps = new TreeSet<>();
-            settings.placements().hosts().stream().filter(h -> !h.name().equals(settings.host().name()))
-                    .forEach(h -> vteps.add(h.underlay()));
-            realizer.applyOverlays(wanted, vteps, locals);
+            members.keySet().retainAll(withTunnel);
+            realizer.applyOverlays(wanted, Optional.of(new TreeSet<>(live.values())), locals);
+            localMacs.keySet().retainAll(wanted.keySet());
+            localMacs.putAll(locals);
             tunnels = Map.copyOf(wanted);
             if (lastFailure != null) {
                 LOG.warn("host agent {}: in step with the registry again", settings.host());
@@ -357,6 +428,53 @@ public final class HostAgent implements AutoCloseable {
                     + settings.resync().toMillis() + " ms): " + (e.getMessage() == null ? e.toString() : e.getMessage()));
             LOG.debug("host agent {}: the reconcile failed", settings.host(), e);
         }
+    }
+
+    /**
+     * The fast path: recomputes and applies the tunnels of the networks that changed elsewhere, nothing else (a
+     * failure asks for a full reconcile, which retries).
+     */
+    private void refreshTunnels() {
+        Set<String> networks = new TreeSet<>(dirty);
+        dirty.removeAll(networks);
+        try {
+            Map<String, Tunnel> changed = new TreeMap<>();
+            Map<String, Set<MacAddress>> locals = new TreeMap<>();
+            Map<String, Tunnel> all = new TreeMap<>(tunnels);
+            for (String network : networks) {
+                if (!tunnels.containsKey(network)) {
+                    continue; // not realized here with an overlay (the next full reconcile would see a new one)
+                }
+                Map<String, Ipv4Address> addresses = members.get(network);
+                if (addresses == null) {
+                    full.set(true);
+                    continue;
+                }
+                List<Placement> placed = settings.placements().placements(network);
+                Tunnel t = tunnel(network, addresses, liveHosts, placed);
+                Set<MacAddress> here = localMacs(placed);
+                if (!t.equals(tunnels.get(network)) || !here.equals(localMacs.get(network))) {
+                    changed.put(network, t);
+                    locals.put(network, here);
+                }
+            }
+            if (!changed.isEmpty()) {
+                realizer.applyOverlays(changed, Optional.empty(), locals);
+                all.putAll(changed);
+                tunnels = Map.copyOf(all);
+                localMacs.putAll(locals);
+            }
+        } catch (RuntimeException e) {
+            full.set(true);
+            wake.release();
+            failed("host agent " + settings.host() + " could not update the tunnels of " + networks + " (a full"
+                    + " reconcile follows): " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+        }
+    }
+
+    private Set<MacAddress> localMacs(List<Placement> placed) {
+        return placed.stream().filter(p -> p.host().equals(settings.host().name())).map(Placement::mac)
+                .collect(java.util.stream.Collectors.toSet());
     }
 
     /** Registers again when the lease was lost (not renewed within its TTL: its records are gone). */
@@ -420,21 +538,22 @@ public final class HostAgent implements AutoCloseable {
         }
     }
 
-    /** The overlay a network needs now: its members on other live hosts and those hosts' endpoints. */
-    private Tunnel tunnel(NetworkRecord record) {
-        Map<String, Ipv4Address> live = new TreeMap<>();
-        settings.placements().hosts().forEach(h -> live.put(h.name(), h.underlay()));
-        live.remove(settings.host().name());
+    /**
+     * The overlay a network needs now: its members ({@code addresses}, workspace to address) placed on the other live
+     * hosts ({@code live}, name to endpoint), and those hosts' endpoints.
+     */
+    private Tunnel tunnel(String network, Map<String, Ipv4Address> addresses, Map<String, Ipv4Address> live,
+            List<Placement> placed) {
         List<Remote> remotes = new ArrayList<>();
-        for (Placement p : settings.placements().placements(record.name())) {
+        for (Placement p : placed) {
             Ipv4Address vtep = live.get(p.host());
-            Optional<Member> member = record.member(p.workspace());
-            if (vtep != null && member.isPresent()) {
-                remotes.add(new Remote(p.workspace(), p.mac(), member.get().ip(), p.host(), vtep));
+            Ipv4Address ip = addresses.get(p.workspace());
+            if (vtep != null && ip != null) {
+                remotes.add(new Remote(p.workspace(), p.mac(), ip, p.host(), vtep));
             }
         }
-        return new Tunnel(record.name(), lease.vni(record.name()), settings.host().underlay(), remotes,
-                Set.copyOf(live.values()));
+        int vni = vnis.computeIfAbsent(network, lease::vni);
+        return new Tunnel(network, vni, settings.host().underlay(), remotes, Set.copyOf(live.values()));
     }
 
     /** Warns once per distinct failure, so a registry that stays unreachable does not flood the log. */

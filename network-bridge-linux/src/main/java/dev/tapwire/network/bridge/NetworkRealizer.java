@@ -112,6 +112,11 @@ public final class NetworkRealizer {
     private final Optional<Fleet> fleet;
     private final Overlay overlay;
     private final OverlayFilter overlayFilter;
+    /**
+     * Serialises this realizer's overlay changes with its unrealizes — not the state lock, which a registry sync holds
+     * for tens of milliseconds (rules and sysctls checked), and which a member placed elsewhere must not wait for.
+     */
+    private final Object overlays = new Object();
     /** Clashes (MACs, names differing in case) already warned about, so a periodic resync does not repeat them. */
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
     private final Object following = new Object();
@@ -644,11 +649,13 @@ public final class NetworkRealizer {
         dnsmasq(network).stop();
         removed |= deleteBridge(bridge, network);
         boolean hadOverlay = realization.map(Realization::overlay).orElse(false);
-        if (hadOverlay) { // its vxlan device and tunnel-port table go with it
-            overlay.remove(network);
-            overlayFilter.remove(network);
+        synchronized (overlays) { // no overlay update in between: it would find the record and bring them back
+            if (hadOverlay) { // its vxlan device and tunnel-port table go with it
+                overlay.remove(network);
+                overlayFilter.remove(network);
+            }
+            deleteTree(dir(network));
         }
-        deleteTree(dir(network));
         RuntimeDirectory.remove(runtime, network);
         if (hadOverlay && list().stream().noneMatch(Realization::overlay)) {
             overlayFilter.removeVteps(); // this host has left the overlay
@@ -883,35 +890,38 @@ public final class NetworkRealizer {
     }
 
     /**
-     * Makes the overlays of the networks realized here with one exactly what {@code tunnels} say, under the lock (so
-     * no unrealize runs in between): per network its vxlan device (VNI, this host's endpoint, the network's MTU and
+     * Makes the overlays of the networks realized here with one exactly what {@code tunnels} say, with no unrealize
+     * of this realizer in between (a registry sync under way does not hold it up): per network its vxlan device (VNI, this host's endpoint, the network's MTU and
      * isolation), its FDB and neighbour entries for the remote members and its tunnel-port filter (remote members'
      * MAC and address pairs, the MACs of the members placed here, the fleet-wide gateway MAC that never crosses); and
      * VXLAN accepted from {@code vteps} only. A tunnel of a network not realized here with an overlay is skipped.
+     * The filter goes in before the entries: once a remote member's FDB entry is there, its frames pass.
      *
      * @param tunnels the wanted overlay per network
-     * @param vteps the other live hosts' endpoints
+     * @param vteps the other live hosts' endpoints (all of them), or empty to leave the accepted endpoints alone
      * @param locals per network, the guest MACs of its members placed on this host
      * @return the networks whose overlay was applied
      * @throws dev.tapwire.network.DeviceOperationException if netlink or nftables refuse
      */
-    List<String> applyOverlays(Map<String, HostAgent.Tunnel> tunnels, Set<Ipv4Address> vteps,
+    List<String> applyOverlays(Map<String, HostAgent.Tunnel> tunnels, Optional<Set<Ipv4Address>> vteps,
             Map<String, Set<MacAddress>> locals) {
         List<String> applied = new ArrayList<>();
-        try (Lease held = lockState()) {
-            overlayFilter.allowVteps(new HashSet<>(vteps)); // a HashSet: its contains(null) check cannot throw
+        synchronized (overlays) {
+            if (vteps.isPresent()) {
+                overlayFilter.allowVteps(new HashSet<>(vteps.get())); // a HashSet: its contains(null) cannot throw
+            }
             for (HostAgent.Tunnel t : tunnels.values()) {
                 Optional<Realization> r = readHere(t.network()).filter(Realization::overlay);
                 if (r.isEmpty()) {
                     continue;
                 }
-                overlay.ensure(new Overlay.Tunnel(t.network(), r.get().bridge(), t.vni(), t.local(), r.get().mtu(),
-                        r.get().isolated()));
                 List<Overlay.Remote> remotes = t.remotes().stream()
                         .map(m -> new Overlay.Remote(m.mac(), m.ip(), m.vtep())).toList();
-                List<String> changed = overlay.sync(t.network(), remotes);
+                overlay.ensure(new Overlay.Tunnel(t.network(), r.get().bridge(), t.vni(), t.local(), r.get().mtu(),
+                        r.get().isolated()));
                 overlayFilter.sync(t.network(), new OverlayFilter.Policy(MacAddress.forGateway(t.network()),
                         locals.getOrDefault(t.network(), Set.of()), remotes));
+                List<String> changed = overlay.sync(t.network(), remotes);
                 if (!changed.isEmpty()) {
                     LOG.debug("overlay of network {}: {}", t.network(), changed);
                 }

@@ -7,6 +7,7 @@ import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.registry.etcd.EtcdNetworkRegistry;
 import dev.tapwire.network.testkit.EtcdServers;
 import dev.tapwire.network.testkit.HostRequirements;
+import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.Test;
  * Hosts as namespaces with a 3-member etcd on their underlay: every host reaches the cluster (its own loopback
  * reaches none of it), and a member SIGKILLed leaves the other two serving.
  */
+@IsolatedNetns // the test thread too: a client call from it must not leave by the JVM's own routes
 class EtcdOnTheUnderlayTest {
 
     @Test

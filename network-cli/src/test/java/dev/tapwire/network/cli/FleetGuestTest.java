@@ -16,6 +16,7 @@ import dev.tapwire.network.registry.etcd.EtcdNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
 import dev.tapwire.network.testkit.EtcdServers;
 import dev.tapwire.network.testkit.HostRequirements;
+import dev.tapwire.network.testkit.IsolatedNetns;
 import dev.tapwire.network.testkit.NetworkNamespace;
 import dev.tapwire.network.testkit.QemuGuest;
 import java.nio.file.Files;
@@ -43,6 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * drops its entries within TTL + 2 s; the workspace re-created on host 3 keeps its address and MAC and is pinged from
  * host 1 within 2 s — while an etcd member was SIGKILLed early on.
  */
+@IsolatedNetns // the test thread too: a client call from it must not leave by the JVM's own routes
 class FleetGuestTest {
 
     private static final Duration BOOT = Duration.ofSeconds(180);
