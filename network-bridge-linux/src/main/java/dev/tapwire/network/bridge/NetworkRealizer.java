@@ -189,7 +189,7 @@ public final class NetworkRealizer {
          * Validates the fleet settings.
          *
          * @throws InvalidNetworkSpecException if placements are missing, the host name is invalid or the underlay
-         *     MTU leaves less than {@value Realization#MIN_MTU} bytes once VXLAN's {@value Realization#VXLAN_OVERHEAD}
+         *     MTU leaves less than {@value Realization#MIN_OVERLAY_MTU} bytes once VXLAN's {@value Realization#VXLAN_OVERHEAD}
          *     are taken (or exceeds {@value Realization#MAX_MTU})
          */
         public Fleet {
@@ -200,9 +200,10 @@ public final class NetworkRealizer {
                 throw new InvalidNetworkSpecException("invalid host name \"" + host + "\": accepted are 1-253"
                         + " characters of a-z, A-Z, 0-9, '.', '-' and '_', not starting with '.' or '-'");
             }
-            if (underlayMtu - Realization.VXLAN_OVERHEAD < Realization.MIN_MTU || underlayMtu > Realization.MAX_MTU) {
+            if (underlayMtu - Realization.VXLAN_OVERHEAD < Realization.MIN_OVERLAY_MTU
+                    || underlayMtu > Realization.MAX_MTU) {
                 throw new InvalidNetworkSpecException("underlay MTU " + underlayMtu + " is out of range: an overlay"
-                        + " needs " + (Realization.MIN_MTU + Realization.VXLAN_OVERHEAD) + "–" + Realization.MAX_MTU
+                        + " needs " + (Realization.MIN_OVERLAY_MTU + Realization.VXLAN_OVERHEAD) + "–" + Realization.MAX_MTU
                         + " (VXLAN over IPv4 takes " + Realization.VXLAN_OVERHEAD + " bytes)");
             }
         }
@@ -513,6 +514,11 @@ public final class NetworkRealizer {
      * that much (a warning: a larger MTU would black-hole full-sized packets between hosts).
      */
     private int overlayMtu(String network, int asked) {
+        if (asked < Realization.MIN_OVERLAY_MTU) {
+            throw new InvalidNetworkSpecException("network " + network + " spans hosts and cannot have MTU " + asked
+                    + ": a network across hosts has an MTU of " + Realization.MIN_OVERLAY_MTU + " (IPv4's least) up to"
+                    + " the underlay's less " + Realization.VXLAN_OVERHEAD);
+        }
         int most = fleet.map(Fleet::overlayMtu).orElse(asked); // a recorded overlay was clamped when it was made
         if (asked <= most) {
             return asked;

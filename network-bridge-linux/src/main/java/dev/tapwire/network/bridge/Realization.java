@@ -35,6 +35,8 @@ public record Realization(String network, String bridge, Ipv4Subnet subnet, Ipv4
 
     /** What VXLAN over IPv4 costs of the underlay's MTU: outer IPv4 (20), UDP (8), VXLAN (8) and Ethernet (14). */
     public static final int VXLAN_OVERHEAD = 50;
+    /** The lowest MTU of a network across hosts: what every IPv4 host must take in one piece (RFC 791). */
+    public static final int MIN_OVERLAY_MTU = 576;
 
     /** The MTU of a network realized without one: Ethernet's. */
     public static final int DEFAULT_MTU = 1500;

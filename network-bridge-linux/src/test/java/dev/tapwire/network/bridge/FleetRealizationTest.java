@@ -121,9 +121,13 @@ class FleetRealizationTest {
 
     @Test
     void anUnderlayTooSmallForVxlanIsRefusedNamingTheRange() {
-        assertThatThrownBy(() -> new NetworkRealizer.Fleet(placements, "host-a", 117))
+        assertThatThrownBy(() -> new NetworkRealizer.Fleet(placements, "host-a", 625))
                 .isInstanceOf(InvalidNetworkSpecException.class)
-                .hasMessageContaining("underlay MTU 117 is out of range").hasMessageContaining("118–65535");
+                .hasMessageContaining("underlay MTU 625 is out of range").hasMessageContaining("626–65535");
+        assertThatThrownBy(() -> realizer.realize("team", NetworkRealizer.Options.defaults().withMtu(575)))
+                .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("cannot have MTU 575")
+                .hasMessageContaining("576");
+        assertThat(realizer.list()).as("nothing realized").isEmpty();
         assertThatThrownBy(() -> new NetworkRealizer.Fleet(placements, "-a", 1500))
                 .isInstanceOf(InvalidNetworkSpecException.class).hasMessageContaining("invalid host name");
         assertThatThrownBy(() -> new NetworkRealizer(root, registry, null))
