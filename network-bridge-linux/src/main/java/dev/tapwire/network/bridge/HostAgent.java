@@ -348,6 +348,7 @@ public final class HostAgent implements AutoCloseable {
     private void run() {
         List<AutoCloseable> watches = new ArrayList<>();
         try {
+            watches.add(watchPortRecords());
             watches.add(realizer.follow());
             watches.add(settings.placements().watch(this::changed));
             watches.add(settings.registry().watch(this::changed));
@@ -427,6 +428,42 @@ public final class HostAgent implements AutoCloseable {
             failed("host agent " + settings.host() + " could not reconcile (retried at the next change or within "
                     + settings.resync().toMillis() + " ms): " + (e.getMessage() == null ? e.toString() : e.getMessage()));
             LOG.debug("host agent {}: the reconcile failed", settings.host(), e);
+        }
+    }
+
+    /**
+     * Watches the provider's port records (inotify on {@code rootDir/bridge}): a NIC made or deleted here by any
+     * process is placed or unplaced at once, not at the next resync.
+     */
+    private AutoCloseable watchPortRecords() {
+        Path dir = settings.rootDir().resolve("bridge");
+        try {
+            java.nio.file.Files.createDirectories(dir);
+            java.nio.file.WatchService service = dir.getFileSystem().newWatchService();
+            dir.register(service, java.nio.file.StandardWatchEventKinds.ENTRY_CREATE,
+                    java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY);
+            Thread watcher = new Thread(() -> {
+                try {
+                    while (true) {
+                        java.nio.file.WatchKey key = service.take();
+                        boolean ports = key.pollEvents().stream().anyMatch(e -> e.context() == null
+                                || e.context().toString().equals("ports.journal"));
+                        key.reset();
+                        if (ports) {
+                            wake();
+                        }
+                    }
+                } catch (InterruptedException | java.nio.file.ClosedWatchServiceException e) {
+                    // closed with the agent
+                }
+            }, "tapwire-host-agent-ports-" + settings.host().name());
+            watcher.setDaemon(true);
+            watcher.start();
+            return service;
+        } catch (java.io.IOException e) {
+            failed("host agent " + settings.host() + " cannot watch " + dir + " (NICs made here are placed at the next"
+                    + " resync, within " + settings.resync().toMillis() + " ms): " + e.getMessage());
+            return () -> { };
         }
     }
 
