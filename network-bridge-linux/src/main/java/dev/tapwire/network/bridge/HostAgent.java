@@ -7,6 +7,7 @@ import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.Member;
+import dev.tapwire.network.NetworkException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.Placement;
@@ -347,17 +348,12 @@ public final class HostAgent implements AutoCloseable {
 
     private void run() {
         List<AutoCloseable> watches = new ArrayList<>();
-        try {
-            watches.add(watchPortRecords());
-            watches.add(realizer.follow());
-            watches.add(settings.placements().watch(this::changed));
-            watches.add(settings.registry().watch(this::changed));
-        } catch (RuntimeException e) {
-            failed("cannot watch the registry (reconciling every " + settings.resync().toMillis() + " ms instead): "
-                    + e.getMessage());
-        }
+        watches.add(watchPortRecords());
+        watches.add(realizer.follow()); // DNS and DHCP follow the registry on the realizer's own thread
+        RegistryWatch[] registryWatches = new RegistryWatch[2]; // placements, registry: opened until they are
         try {
             while (!stopping) {
+                openWatches(registryWatches);
                 wake.drainPermits(); // this pass covers every change reported so far
                 if (full.getAndSet(false)) {
                     dirty.clear();
@@ -376,6 +372,11 @@ public final class HostAgent implements AutoCloseable {
             }
         } finally {
             firstSync.countDown();
+            for (RegistryWatch w : registryWatches) {
+                if (w != null) {
+                    watches.add(w);
+                }
+            }
             for (AutoCloseable w : watches) {
                 try {
                     w.close();
@@ -386,12 +387,42 @@ public final class HostAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * Opens the placement and registry watches that are not open yet (none at first; one that could not be had is
+     * tried again at every pass, reconciling every resync period meanwhile); a newly opened one asks for a full
+     * reconcile, since changes before it were not reported.
+     */
+    private void openWatches(RegistryWatch[] open) {
+        try {
+            if (open[0] == null) {
+                open[0] = settings.placements().watch(this::changed);
+                full.set(true);
+            }
+            if (open[1] == null) {
+                open[1] = settings.registry().watch(this::changed);
+                full.set(true);
+            }
+        } catch (RuntimeException e) {
+            failed("host agent " + settings.host() + " cannot watch the registry (retried; reconciling every "
+                    + settings.resync().toMillis() + " ms meanwhile): " + e.getMessage());
+        }
+    }
+
     private void reconcileOnce() {
         try {
             ensureLease();
             List<Realization> realized = new ArrayList<>();
+            boolean spans = settings.placements().spansHosts();
+            boolean clean = true;
             for (Realization r : realizer.list()) { // a NIC's configure realizes on one host: bring in the overlay
-                realized.add(r.overlay() == settings.placements().spansHosts() ? r : realizer.realize(r.network()));
+                try {
+                    realized.add(r.overlay() == spans ? r : realizer.realize(r.network()));
+                } catch (NetworkException e) { // that network stays as it is; the others go on
+                    failed("host agent " + settings.host() + " cannot realize network " + r.network()
+                            + (spans ? " across hosts: " : " for this host alone: ") + e.getMessage());
+                    realized.add(r);
+                    clean = false;
+                }
             }
             publishPlacements(realized);
             realizer.syncAll();
@@ -420,7 +451,7 @@ public final class HostAgent implements AutoCloseable {
             localMacs.keySet().retainAll(wanted.keySet());
             localMacs.putAll(locals);
             tunnels = Map.copyOf(wanted);
-            if (lastFailure != null) {
+            if (lastFailure != null && clean) {
                 LOG.warn("host agent {}: in step with the registry again", settings.host());
                 lastFailure = null;
             }
