@@ -44,16 +44,17 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link #remove} deletes the device (its entries go with it).</li>
  * </ul>
  * A device is recognised as this owner's by its alias, {@code tapwire-overlay:<owner>:<network>}; a device of the
- * name that is not this owner's is never touched. Works in the network namespace of the calling thread.
+ * name that is not this owner's is never touched. Works in the network namespace of the calling thread. Public for
+ * the benchmarks; the realizer composes it.
  */
-final class Overlay {
+public final class Overlay {
 
     /** The IANA VXLAN port; set explicitly, since the kernel's default (8472) is Linux's pre-standard one. */
-    static final int VXLAN_PORT = 4789;
+    public static final int VXLAN_PORT = 4789;
     /** What VXLAN over IPv4 costs of the underlay MTU: outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8. */
-    static final int IPV4_OVERHEAD = 50;
+    public static final int IPV4_OVERHEAD = 50;
     /** The alias prefix that marks a vxlan device as tapwire's; owner tag and network follow. */
-    static final String ALIAS_PREFIX = "tapwire-overlay:";
+    public static final String ALIAS_PREFIX = "tapwire-overlay:";
     /** The smallest MTU an IPv4 network may have (RFC 791). */
     private static final int MIN_MTU = 576 + IPV4_OVERHEAD;
     private static final int MAX_VNI = (1 << 24) - 1;
@@ -70,14 +71,14 @@ final class Overlay {
      * @param ip the member's address on the network
      * @param vtep the tunnel endpoint (underlay address) of the host it is on
      */
-    record Remote(MacAddress mac, Ipv4Address ip, Ipv4Address vtep) {
+    public record Remote(MacAddress mac, Ipv4Address ip, Ipv4Address vtep) {
 
         /**
          * Checks the fields.
          *
          * @throws InvalidNetworkSpecException if one is null or the MAC is not a unicast one
          */
-        Remote {
+        public Remote {
             if (mac == null || ip == null || vtep == null) {
                 throw new InvalidNetworkSpecException("a remote member needs a MAC, an address and its host's VTEP; got"
                         + " MAC " + mac + ", address " + ip + ", VTEP " + vtep);
@@ -99,7 +100,7 @@ final class Overlay {
      * @param mtu the device's MTU: the underlay's minus {@value #IPV4_OVERHEAD} ({@link #mtuOver})
      * @param isolated whether the device is an isolated bridge port (as the network's guest ports are)
      */
-    record Tunnel(String network, String bridge, int vni, Ipv4Address local, int mtu, boolean isolated) {
+    public record Tunnel(String network, String bridge, int vni, Ipv4Address local, int mtu, boolean isolated) {
 
         /**
          * Checks the fields.
@@ -107,7 +108,7 @@ final class Overlay {
          * @throws InvalidNetworkSpecException for an invalid network name, a missing bridge or address, a VNI out of
          *     range or an MTU below 626 (576 plus the VXLAN overhead) or above 65535
          */
-        Tunnel {
+        public Tunnel {
             if (!NetworkNames.isValid(network)) {
                 throw new InvalidNetworkSpecException("invalid network name \"" + network + "\" for an overlay");
             }
@@ -135,7 +136,7 @@ final class Overlay {
      * @param ownerTag the tag the realizer derives from its state directory: 1-32 of {@code a-z0-9}
      * @throws InvalidNetworkSpecException if the tag is not of that form
      */
-    Overlay(String ownerTag) {
+    public Overlay(String ownerTag) {
         if (ownerTag == null || !OWNER.matcher(ownerTag).matches()) {
             throw new InvalidNetworkSpecException("an overlay owner tag is 1-32 characters of a-z and 0-9; got "
                     + (ownerTag == null ? "null" : "\"" + ownerTag + "\""));
@@ -152,7 +153,7 @@ final class Overlay {
      * @return the device name
      * @throws InvalidNetworkSpecException for an invalid network name
      */
-    static String deviceName(String network) {
+    public static String deviceName(String network) {
         return "tx" + NetworkNames.bridgeName(network).substring(2);
     }
 
@@ -163,7 +164,7 @@ final class Overlay {
      * @return {@code underlayMtu} minus {@value #IPV4_OVERHEAD}
      * @throws InvalidNetworkSpecException if that leaves less than IPv4's minimum of 576
      */
-    static int mtuOver(int underlayMtu) {
+    public static int mtuOver(int underlayMtu) {
         if (underlayMtu < MIN_MTU) {
             throw new InvalidNetworkSpecException("an underlay MTU of " + underlayMtu + " leaves less than 576 bytes "
                     + "for IPv4 over VXLAN; an underlay of at least " + MIN_MTU + " is needed");
@@ -178,7 +179,7 @@ final class Overlay {
      * @return that device's MTU
      * @throws DeviceOperationException {@code ENODEV} when no device holds the address, or on a netlink failure
      */
-    static int underlayMtu(Ipv4Address underlay) {
+    public static int underlayMtu(Ipv4Address underlay) {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             String wanted = underlay.toString();
             Optional<Integer> index = netlink.ipv4Addresses().stream().filter(a -> a.address().equals(wanted))
@@ -207,7 +208,7 @@ final class Overlay {
      * @throws DeviceOperationException {@code EEXIST} when a device of the name is not this owner's vxlan device,
      *     {@code ENODEV} when the bridge is missing, or on any other netlink failure
      */
-    String ensure(Tunnel tunnel) {
+    public String ensure(Tunnel tunnel) {
         String name = deviceName(tunnel.network());
         try (Rtnetlink netlink = Rtnetlink.open()) {
             Link bridge = netlink.link(tunnel.bridge()).filter(Link::isBridge).orElseThrow(() ->
@@ -302,7 +303,7 @@ final class Overlay {
      * @throws DeviceOperationException {@code ENODEV} when the network has no vxlan device of this owner
      *     ({@link #ensure} first), or on a netlink failure
      */
-    List<String> sync(String network, Collection<Remote> remotes) {
+    public List<String> sync(String network, Collection<Remote> remotes) {
         String name = deviceName(network);
         Map<MacAddress, Remote> byMac = wanted(network, remotes);
         try (Rtnetlink netlink = Rtnetlink.open()) {
@@ -380,7 +381,7 @@ final class Overlay {
             List<Rtnetlink.Request> all = new ArrayList<>(deletes);
             all.addAll(writes);
             if (!all.isEmpty()) {
-                netlink.execute(all);
+                netlink.executeStream(all);
                 LOG.debug("overlay of {}: {} netlink requests: {}", network, all.size(), changes.size() > 20
                         ? changes.size() + " changes" : String.join("; ", changes));
             }
@@ -422,7 +423,7 @@ final class Overlay {
      * @throws DeviceOperationException {@code EEXIST} when the device of the name is not this owner's, or on a
      *     netlink failure
      */
-    boolean remove(String network) {
+    public boolean remove(String network) {
         String name = deviceName(network);
         try (Rtnetlink netlink = Rtnetlink.open()) {
             Optional<Link> link = netlink.link(name);
@@ -437,13 +438,36 @@ final class Overlay {
     }
 
     /**
+     * The networks that have a vxlan device of this owner here, as their aliases say: what a cleanup compares with the
+     * networks that should have one (a device whose network is gone is {@linkplain #remove removed} by name).
+     *
+     * @return the network names, sorted
+     * @throws DeviceOperationException on a netlink failure
+     */
+    public Set<String> networks() {
+        String prefix = ALIAS_PREFIX + owner + ":";
+        Set<String> networks = new TreeSet<>();
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            for (Link l : netlink.links()) {
+                if (l.isVxlan() && l.alias().startsWith(prefix)) {
+                    String network = l.alias().substring(prefix.length());
+                    if (NetworkNames.isValid(network) && l.name().equals(deviceName(network))) {
+                        networks.add(network);
+                    }
+                }
+            }
+        }
+        return networks;
+    }
+
+    /**
      * The network's vxlan device as the kernel has it, if it is this owner's.
      *
      * @param network the network
      * @return the device, empty when there is none or it is not this owner's
      * @throws DeviceOperationException on a netlink failure
      */
-    Optional<Link> device(String network) {
+    public Optional<Link> device(String network) {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             return netlink.link(deviceName(network)).filter(l -> l.isVxlan() && l.alias().equals(alias(network)));
         }

@@ -6,6 +6,7 @@ import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.bridge.linux.Nftables;
 import java.util.Collection;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
@@ -55,8 +56,8 @@ final class OverlayFilter {
          * @throws InvalidNetworkSpecException if one is null or holds null
          */
         Policy {
-            if (gateway == null || locals == null || remotes == null || locals.contains(null)
-                    || remotes.contains(null)) {
+            if (gateway == null || locals == null || remotes == null
+                    || locals.stream().anyMatch(Objects::isNull) || remotes.stream().anyMatch(Objects::isNull)) {
                 throw new InvalidNetworkSpecException("an overlay filter policy needs the gateway MAC, the local "
                         + "members' MACs and the remote members, none null; got gateway " + gateway + ", locals "
                         + locals + ", remotes " + remotes);
@@ -112,7 +113,7 @@ final class OverlayFilter {
      * @throws dev.tapwire.network.DeviceOperationException if nftables refuses (with its error text)
      */
     void allowVteps(Set<Ipv4Address> vteps) {
-        if (vteps == null || vteps.contains(null)) {
+        if (vteps == null || vteps.stream().anyMatch(Objects::isNull)) {
             throw new InvalidNetworkSpecException("the tunnel endpoints to accept VXLAN from are a set of IPv4 "
                     + "addresses; got " + vteps);
         }
