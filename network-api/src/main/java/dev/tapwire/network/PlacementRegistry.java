@@ -91,18 +91,34 @@ public interface PlacementRegistry {
 
     /**
      * Registers a host: its record, bound to a lease that the returned {@link HostLease} keeps alive every third of
-     * {@code ttl}. The same host registering again (the same name and underlay address: a restart of its agent)
-     * re-attaches, taking over the records of its earlier lease; a live host with the same name and another
-     * underlay address is refused.
+     * {@code ttl} (a single-host registry may hold it otherwise: the file registry's lease lives as long as the
+     * process that registered it, and for {@code ttl} after its {@link HostLease#close()}). The same host
+     * registering again (the same name and underlay address: a restart of its agent) re-attaches, taking over the
+     * records of its earlier lease, which ends; a live host with the same name and another underlay address is
+     * refused, and so is, on a single-host registry, any other name while a host is live. To place through the
+     * lease of a host another process registered, without taking it over, use {@link #attach}.
      *
      * @param host the host's name and underlay address
      * @param ttl how long the host's records outlive its last renewal (at least 2 s)
      * @return the lease; close it to stop renewing
-     * @throws HostConflictException if another live host holds the name
+     * @throws HostConflictException if another live host holds the name (or, single-host, the registry)
      * @throws InvalidNetworkSpecException if {@code ttl} is shorter than 2 s
      * @throws NetworkException if the registry cannot be written
      */
     HostLease register(HostRecord host, Duration ttl);
+
+    /**
+     * Attaches to the live lease of a host that another process registered (its agent), to place and unplace that
+     * host's members — a {@code tap create} beside a running agent — without taking the lease over, as a second
+     * {@link #register} of the same host would. The handle never renews the lease: its {@link HostLease#close()} and
+     * {@link HostLease#withdraw()} end only the handle; it is {@link HostLease#isValid() valid} while the lease holds.
+     *
+     * @param host the host's name
+     * @return a handle on the host's lease
+     * @throws InvalidNetworkSpecException if the name is not a valid host name
+     * @throws NetworkException if no live host of that name is registered (the message says to start its agent)
+     */
+    HostLease attach(String host);
 
     /**
      * Reports every change to hosts and placements until the returned watch is closed, or {@link

@@ -30,7 +30,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Figure 10, convergence across hosts: a member placed on host 1 until its FDB and neighbour entries are on host 2's
+ * Figure 11, convergence across hosts: a member placed on host 1 until its FDB and neighbour entries are on host 2's
  * vxlan device, p50 and p99 over 100 joins, against the floor — one etcd put on host 1 until a watcher on host 2
  * sees it, same cluster, same run. Hosts are network namespaces on an underlay bridge with a 3-member etcd on their
  * underlay addresses; host 2 runs a {@link HostAgent} over a realized network; host 1 is a lease that places members.
@@ -44,7 +44,7 @@ final class FleetBenchmark {
     }
 
     /**
-     * Measures figure 10 into the report, or notes why it cannot run here.
+     * Measures figure 11 into the report, or notes why it cannot run here.
      *
      * @param report where the figures go
      * @param quick fewer joins (a smoke run)
@@ -58,7 +58,7 @@ final class FleetBenchmark {
             missing.add("etcd is not installed (Debian package etcd-server)");
         }
         if (!missing.isEmpty()) {
-            report.note("fleet convergence (10) skipped: " + String.join("; ", missing));
+            report.note("fleet convergence (11) skipped: " + String.join("; ", missing));
             return;
         }
         int joins = quick ? 20 : 100;
@@ -106,7 +106,7 @@ final class FleetBenchmark {
                     String p = q == 0.50 ? "p50" : "p99";
                     double f = percentile(floor, q);
                     double c = percentile(converge, q);
-                    report.add(new Report.Row(10, "member placed on host 1 -> FDB+neighbour on host 2, " + p, c, "ms",
+                    report.add(new Report.Row(11, "member placed on host 1 -> FDB+neighbour on host 2, " + p, c, "ms",
                             "one etcd put on host 1 seen by a watcher on host 2, " + p, f, c / f,
                             "<= 2x floor + 10 ms (" + String.format(java.util.Locale.ROOT, "%.1f", 2 * f + 10) + ")"));
                 }
@@ -202,7 +202,7 @@ final class FleetBenchmark {
         return ByteSequence.from(s, StandardCharsets.UTF_8);
     }
 
-    /** Runs figure 10 alone and prints it: {@code FleetBenchmark [--quick]}. */
+    /** Runs figure 11 alone and prints it: {@code FleetBenchmark [--quick]}. */
     public static void main(String[] args) throws Exception {
         Report report = new Report();
         run(report, Arrays.asList(args).contains("--quick"));

@@ -168,7 +168,25 @@ final class FilePlacements implements PlacementRegistry {
         return record;
     }
 
-    /** A lease of the single host: held while this process lives, until it is closed or withdrawn. */
+    /** Attaches to the live lease of the single host, which another process (or this one) registered. */
+    @Override
+    public HostLease attach(String hostName) {
+        if (!HostRecord.isValidName(hostName)) {
+            throw new InvalidNetworkSpecException("invalid host name \"" + hostName + "\"");
+        }
+        Holder holder = file.read().holder();
+        if (holder == null || !holder.live(clock.instant()) || !holder.host().name().equals(hostName)) {
+            throw new NetworkException("host " + hostName + " is not registered in " + file.path()
+                    + (holder != null && holder.live(clock.instant()) ? " (host " + holder.host() + " is)" : "")
+                    + ": start its agent (which registers it and holds its lease) first");
+        }
+        return new FileLease(holder.id(), holder.host(), null);
+    }
+
+    /**
+     * A lease of the single host: held while this process lives, until it is closed or withdrawn; an attached one
+     * ({@code ttl} null) ends only itself.
+     */
     private final class FileLease implements HostLease {
         private final String id;
         private final HostRecord host;
@@ -230,17 +248,20 @@ final class FilePlacements implements PlacementRegistry {
         @Override
         public int vni(String network) {
             registry.get(network);
+            int[] vni = new int[1];
             change(state -> {
-                if (state.vnis().containsKey(network)) {
+                Integer recorded = state.vnis().get(network);
+                if (recorded != null) {
+                    vni[0] = recorded;
                     return state;
                 }
                 Map<String, Integer> vnis = new TreeMap<>(state.vnis());
-                int vni = allocateVni(network, vnis);
-                vnis.put(network, vni);
-                LOG.debug("network {} gets VNI {}", network, vni);
+                vni[0] = allocateVni(network, vnis);
+                vnis.put(network, vni[0]);
+                LOG.debug("network {} gets VNI {}", network, vni[0]);
                 return new State(state.holder(), state.placements(), vnis);
             });
-            return file.read().vnis().get(network);
+            return vni[0];
         }
 
         @Override
@@ -254,8 +275,8 @@ final class FilePlacements implements PlacementRegistry {
 
         @Override
         public void withdraw() {
-            if (!withdrawn.compareAndSet(false, true)) {
-                return;
+            if (!withdrawn.compareAndSet(false, true) || ttl == null) {
+                return; // an attached lease ends only itself
             }
             change(state -> {
                 if (!mine(state)) {
@@ -268,7 +289,7 @@ final class FilePlacements implements PlacementRegistry {
 
         @Override
         public void close() {
-            if (!closed.compareAndSet(false, true) || withdrawn.get()) {
+            if (!closed.compareAndSet(false, true) || withdrawn.get() || ttl == null) {
                 return;
             }
             try {

@@ -33,7 +33,6 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -287,8 +286,10 @@ final class PlacementsFile {
             }
             Map<String, Integer> vnis = new TreeMap<>();
             JsonNode v = root.path("vnis");
-            for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            if (!v.isMissingNode() && !v.isObject()) {
+                throw corrupt("holding \"vnis\" that are no object");
+            }
+            for (Map.Entry<String, JsonNode> e : v.properties()) {
                 long vni = e.getValue().isIntegralNumber() ? e.getValue().asLong() : -1;
                 if (vni < 1 || vni > PlacementRegistry.MAX_VNI || vnis.containsValue((int) vni)) {
                     throw corrupt("holding VNI " + e.getValue() + " of network " + e.getKey() + ", which is not a"

@@ -24,6 +24,7 @@ import io.etcd.jetcd.op.CmpTarget;
 import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.DeleteOption;
 import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.OptionsUtil;
 import io.etcd.jetcd.options.PutOption;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -73,6 +74,10 @@ final class EtcdPlacements implements PlacementRegistry {
     private static final String VNI_HOLDERS = "p/n/";
     /** Placements moved to a new lease per transaction on a takeover (well below the servers' --max-txn-ops). */
     private static final int MOVE_BATCH = 32;
+    /** Keys read per request when reading a range whole. */
+    private static final int READ_PAGE = 2000;
+    /** How soon a renewal that failed is tried again. */
+    private static final long RENEW_RETRY_MILLIS = 200;
 
     private final EtcdNetworkRegistry registry;
     private final Client client;
@@ -116,7 +121,7 @@ final class EtcdPlacements implements PlacementRegistry {
     public List<HostRecord> hosts() {
         return retrying("read the hosts", () -> {
             List<HostRecord> hosts = new ArrayList<>();
-            for (KeyValue h : await(kv.get(key(HOSTS), prefixed()), "read the hosts").getKvs()) {
+            for (KeyValue h : readAll(HOSTS, false, 0)) {
                 hosts.add(hostOf(h));
             }
             hosts.sort(Comparator.comparing(HostRecord::name));
@@ -131,26 +136,28 @@ final class EtcdPlacements implements PlacementRegistry {
             return List.of();
         }
         return retrying("read the placements of " + network, () -> {
-            List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
-                    Op.get(key("m/" + network + "/"), GetOption.builder().isPrefix(true).withKeysOnly(true).build()),
-                    Op.get(key(PLACED + network + "/"), prefixed()),
-                    Op.get(key(HOSTS), GetOption.builder().isPrefix(true).withKeysOnly(true).build()));
-            if (seen.get(0).getKvs().isEmpty()) {
+            GetResponse record = await(kv.get(key("n/" + network)), "read network " + network);
+            if (record.getKvs().isEmpty()) {
                 return List.<Placement>of();
             }
+            long at = record.getHeader().getRevision(); // the rest at the same revision: one view
             Set<String> members = new HashSet<>();
-            for (KeyValue m : seen.get(1).getKvs()) {
+            for (KeyValue m : readAll("m/" + network + "/", true, at)) {
                 members.add(text(m.getKey()).substring(prefix.length() + ("m/" + network + "/").length()));
             }
             Set<String> hosts = new HashSet<>();
-            for (KeyValue h : seen.get(3).getKvs()) {
+            for (KeyValue h : readAll(HOSTS, true, at)) {
                 hosts.add(text(h.getKey()).substring(prefix.length() + HOSTS.length()));
             }
             List<Placement> out = new ArrayList<>();
             int cut = prefix.length() + (PLACED + network + "/").length();
-            for (KeyValue p : seen.get(2).getKvs()) {
+            for (KeyValue p : readAll(PLACED + network + "/", false, at)) {
                 String workspace = text(p.getKey()).substring(cut);
                 String[] value = text(p.getValue()).split(" ");
+                if (value.length != 2 || !MacAddress.isValid(value[1])) {
+                    throw new NetworkException("etcd key " + text(p.getKey()) + " is not a tapwire placement; expected"
+                            + " \"<host> <mac>\"");
+                }
                 if (members.contains(workspace) && hosts.contains(value[0])) {
                     out.add(new Placement(network, workspace, value[0], MacAddress.parse(value[1])));
                 }
@@ -186,6 +193,7 @@ final class EtcdPlacements implements PlacementRegistry {
         long lease = retrying("grant a lease for host " + host.name(), () -> await(
                 client.getLeaseClient().grant(seconds), "grant a lease").getID());
         String hostKey = HOSTS + host.name();
+        AtomicBoolean restart = new AtomicBoolean(); // a live record of this host was there: take its records over
         try {
             long hostRevision = retrying("register host " + host, () -> {
                 KeyValue held = first(await(kv.get(key(hostKey)), "read host " + host.name()));
@@ -201,11 +209,14 @@ final class EtcdPlacements implements PlacementRegistry {
                             + " give this host another name (--host, TAPWIRE_HOST), or stop the other one and wait for"
                             + " its lease to expire (its TTL)");
                 }
+                restart.set(held != null); // before the commit: a lost reply's next attempt finds our own record
                 TxnResponse put = commit(kv.txn().If(guard).Then(Op.put(key(hostKey), bytes(host.underlay().toString()),
                         leased(lease))), "register host " + host.name());
                 return put.isSucceeded() ? put.getHeader().getRevision() : null;
             });
-            takeOver(host, lease, hostRevision);
+            if (restart.get()) {
+                takeOver(host, lease, hostRevision);
+            }
             LOG.debug("host {} registered under etcd lease {} (TTL {} s)", host, Long.toHexString(lease), seconds);
             return new EtcdLease(host, lease, hostRevision, Duration.ofSeconds(seconds));
         } catch (RuntimeException e) {
@@ -218,7 +229,7 @@ final class EtcdPlacements implements PlacementRegistry {
     private void takeOver(HostRecord host, long lease, long hostRevision) {
         List<KeyValue> earlier = retrying("read the placements of host " + host.name(), () -> {
             List<KeyValue> found = new ArrayList<>();
-            for (KeyValue p : await(kv.get(key(PLACED), prefixed()), "read the placements").getKvs()) {
+            for (KeyValue p : readAll(PLACED, false, 0)) {
                 if (p.getLease() != lease && text(p.getValue()).startsWith(host.name() + " ")) {
                     found.add(p);
                 }
@@ -301,7 +312,28 @@ final class EtcdPlacements implements PlacementRegistry {
 
     // ---------------------------------------------------------------- a host's lease
 
-    /** A host's etcd lease, renewed every third of its TTL on a thread of its own. */
+    /**
+     * Attaches to the live lease of a host that another client registered: places through it, never renews, revokes
+     * or takes it over.
+     */
+    @Override
+    public HostLease attach(String hostName) {
+        if (!HostRecord.isValidName(hostName)) {
+            throw new InvalidNetworkSpecException("invalid host name \"" + hostName + "\"");
+        }
+        KeyValue record = retrying("read host " + hostName, () -> Optional.ofNullable(first(await(
+                kv.get(key(HOSTS + hostName)), "read host " + hostName)))).orElse(null);
+        if (record == null) {
+            throw new NetworkException("host " + hostName + " is not registered in etcd " + String.join(",", endpoints)
+                    + " " + prefix + ": start its agent (which registers it and keeps its lease) first");
+        }
+        return new EtcdLease(hostOf(record), record.getLease(), record.getModRevision(), null);
+    }
+
+    /**
+     * A host's etcd lease: the registering one renews it every third of its TTL on a thread of its own; an attached
+     * one ({@code ttl} null) renews nothing and ends nothing but itself.
+     */
     private final class EtcdLease implements HostLease {
         private final HostRecord host;
         private final long id;
@@ -318,6 +350,10 @@ final class EtcdPlacements implements PlacementRegistry {
             this.id = id;
             this.hostRevision = hostRevision;
             this.ttl = ttl;
+            if (ttl == null) {
+                this.renewer = null; // attached: the registering client renews it
+                return;
+            }
             this.renewer = Executors.newSingleThreadScheduledExecutor(task -> {
                 Thread thread = new Thread(task, "tapwire-host-lease " + host.name());
                 thread.setDaemon(true);
@@ -341,7 +377,7 @@ final class EtcdPlacements implements PlacementRegistry {
             try {
                 long left = client.getLeaseClient().keepAliveOnce(id).get(wait, TimeUnit.MILLISECONDS).getTTL();
                 if (left <= 0) {
-                    lose("etcd says the lease is gone");
+                    lose(whyGone());
                     return;
                 }
                 renewed = System.nanoTime();
@@ -350,13 +386,35 @@ final class EtcdPlacements implements PlacementRegistry {
             } catch (ExecutionException | TimeoutException e) {
                 String why = describe(e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e);
                 if (why.contains("lease not found")) {
-                    lose("etcd says the lease is gone (" + why + ")");
+                    lose(whyGone());
                 } else if (System.nanoTime() - renewed > ttl.toNanos()) {
                     lose("it was not renewed for longer than its TTL of " + ttl.toSeconds() + " s (" + why + ")");
-                } else {
+                } else { // again soon, not a third of the TTL later: a member that went away is one of several
                     LOG.debug("host {}: renewing etcd lease {} failed ({}); trying again", host, Long.toHexString(id), why);
+                    try {
+                        renewer.schedule(this::renew, RENEW_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+                    } catch (java.util.concurrent.RejectedExecutionException closing) {
+                        // closed meanwhile
+                    }
                 }
             }
+        }
+
+        /** Why etcd no longer knows the lease: another registration of this host took over, or it expired. */
+        private String whyGone() {
+            try {
+                KeyValue record = first(client.getKVClient().get(key(HOSTS + host.name()))
+                        .get(Math.max(100, ttl.toMillis() / 3), TimeUnit.MILLISECONDS));
+                if (record != null && record.getLease() != id) {
+                    return "another registration of host " + host.name() + " (a second agent of that name, or this one"
+                            + " restarted) took over its records";
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException | RuntimeException e) {
+                LOG.debug("host {}: cannot read its record after losing its lease: {}", host, e.toString());
+            }
+            return "etcd says its lease is gone (it expired or was revoked), and with it its host record and placements";
         }
 
         /** The lease is lost: no renewal any more, a HOST_DOWN to this registry's watches, a warning. */
@@ -365,9 +423,11 @@ final class EtcdPlacements implements PlacementRegistry {
                 return;
             }
             lost = why;
-            renewer.shutdown();
-            LOG.warn("host {} lost its registration: {}; its host record and placements are gone, and other hosts stop"
-                    + " sending to it — register the host again", host, why);
+            if (renewer != null) {
+                renewer.shutdown();
+            }
+            LOG.warn("host {} lost its registration: {}; this lease can place nothing more — register the host again",
+                    host, why);
             PlacementChange down = new PlacementChange(PlacementChange.Type.HOST_DOWN, null, null, host.name());
             watches.forEach((watch, feed) -> tell(watch, feed, down));
         }
@@ -483,13 +543,25 @@ final class EtcdPlacements implements PlacementRegistry {
 
         @Override
         public boolean isValid() {
-            return !closed.get() && !withdrawn.get() && lost == null;
+            if (closed.get() || withdrawn.get() || lost != null) {
+                return false;
+            }
+            if (renewer != null) {
+                return true;
+            }
+            try { // attached: valid while the host's record is bound to this lease
+                return retrying("read host " + host.name(), () -> Optional.ofNullable(first(await(
+                        kv.get(key(HOSTS + host.name())), "read host " + host.name())))).map(r -> r.getLease() == id)
+                        .orElse(false);
+            } catch (NetworkException e) {
+                return false;
+            }
         }
 
         @Override
         public void withdraw() {
-            if (!withdrawn.compareAndSet(false, true)) {
-                return;
+            if (!withdrawn.compareAndSet(false, true) || renewer == null) {
+                return; // an attached lease ends only itself
             }
             renewer.shutdownNow();
             retrying("withdraw the lease of host " + host.name(), () -> await(client.getLeaseClient().revoke(id),
@@ -499,7 +571,7 @@ final class EtcdPlacements implements PlacementRegistry {
 
         @Override
         public void close() {
-            if (closed.compareAndSet(false, true)) {
+            if (closed.compareAndSet(false, true) && renewer != null) {
                 renewer.shutdownNow();
                 LOG.debug("host {} stops renewing its lease (records kept for up to {} s)", host, ttl.toSeconds());
             }
@@ -585,7 +657,8 @@ final class EtcdPlacements implements PlacementRegistry {
                 throw new NetworkException("etcd " + String.join(",", endpoints) + " refused to " + what
                         + ": wrong or missing credentials (" + text + ")", cause);
             }
-            if (EtcdFailures.isTransient(text) || EtcdFailures.tls(cause) != null) {
+            if (EtcdFailures.isTransient(text) || EtcdFailures.tls(cause) != null
+                    || text.contains("required revision has been compacted")) { // a paged read: read again from now
                 throw new Again(text, cause);
             }
             throw new NetworkException("etcd " + String.join(",", endpoints) + " failed to " + what + ": " + text, cause);
@@ -624,8 +697,28 @@ final class EtcdPlacements implements PlacementRegistry {
                 Ipv4Address.parse(text(hostKv.getValue())));
     }
 
-    private static GetOption prefixed() {
-        return GetOption.builder().isPrefix(true).build();
+    /**
+     * Reads every key under {@code under} in pages of {@value #READ_PAGE}, all at {@code revision} (0: now, and the
+     * rest at the revision of the first page), so that no reply nears gRPC's message limit.
+     */
+    private List<KeyValue> readAll(String under, boolean keysOnly, long revision) throws Again {
+        List<KeyValue> keys = new ArrayList<>();
+        ByteSequence from = key(under);
+        ByteSequence end = OptionsUtil.prefixEndOf(key(under));
+        long at = revision;
+        while (true) {
+            GetOption.Builder page = GetOption.builder().withRange(end).withLimit(READ_PAGE).withKeysOnly(keysOnly);
+            if (at > 0) {
+                page.withRevision(at);
+            }
+            GetResponse got = await(kv.get(from, page.build()), "read " + prefix + under);
+            at = at > 0 ? at : got.getHeader().getRevision();
+            keys.addAll(got.getKvs());
+            if (!got.isMore() || got.getKvs().isEmpty()) {
+                return keys;
+            }
+            from = got.getKvs().get(got.getKvs().size() - 1).getKey().concat(ByteSequence.from(new byte[] {0}));
+        }
     }
 
     private static PutOption leased(long lease) {
