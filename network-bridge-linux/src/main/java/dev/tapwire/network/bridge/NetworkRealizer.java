@@ -915,6 +915,7 @@ public final class NetworkRealizer {
         synchronized (overlays) {
             if (vteps.isPresent()) {
                 overlayFilter.allowVteps(new HashSet<>(vteps.get())); // a HashSet: its contains(null) cannot throw
+                removeStrayOverlays();
             }
             for (HostAgent.Tunnel t : tunnels.values()) {
                 Optional<Realization> r = readHere(t.network()).filter(Realization::overlay);
@@ -935,6 +936,23 @@ public final class NetworkRealizer {
             }
         }
         return applied;
+    }
+
+    /**
+     * Removes this owner's vxlan devices (and their tunnel-port tables) of networks not realized here with an
+     * overlay — left by an unrealize that died half-way, or by a network that stopped spanning hosts.
+     */
+    private void removeStrayOverlays() {
+        Set<String> wanted = new HashSet<>();
+        list().stream().filter(Realization::overlay).forEach(r -> wanted.add(r.network()));
+        for (String network : overlay.networks()) {
+            if (!wanted.contains(network)) {
+                overlay.remove(network);
+                overlayFilter.remove(network);
+                LOG.warn("removed the overlay (vxlan device {}) of network {}, which is not realized here across hosts",
+                        Overlay.deviceName(network), network);
+            }
+        }
     }
 
     /** Called by the follower once its last handle closed and its thread ended. */

@@ -121,6 +121,14 @@ class HostAgentTest {
         return out;
     }
 
+    private static String linkList() {
+        try {
+            return exec("ip", "-o", "link", "show");
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
     private static String exec(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
@@ -214,6 +222,20 @@ class HostAgentTest {
 
         placements.expire("host-a"); // its lease ran out (say, the registry was unreachable past the TTL)
         assertThat(within(WITHIN, () -> placementOf("web").isPresent())).as("registered and placed again").isTrue();
+    }
+
+    @Test
+    void aVxlanDeviceOfThisOwnerWhoseNetworkIsNotRealizedHereIsRemoved() throws Exception {
+        nic("vm-1", "web");
+        agent = startAgent(Duration.ofSeconds(30), Duration.ofSeconds(30));
+        exec("ip", "link", "add", "tx-old", "type", "vxlan", "id", "77", "dstport", "4789", "local", "198.51.100.1",
+                "nolearning");
+        exec("ip", "link", "set", "tx-old", "alias", "tapwire-overlay:" + NetworkRealizer.ownerTag(root) + ":old");
+        exec("ip", "link", "add", "tx-else", "type", "vxlan", "id", "78", "dstport", "4789", "nolearning");
+        agent.wake();
+        assertThat(within(WITHIN, () -> !linkList().contains("tx-old:")))
+                .as("left by an unrealize that died half-way: removed").isTrue();
+        assertThat(linkList()).contains("tx-team:").as("not ours: kept").contains("tx-else:");
     }
 
     @Test

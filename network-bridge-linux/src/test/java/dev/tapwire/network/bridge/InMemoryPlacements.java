@@ -81,6 +81,51 @@ final class InMemoryPlacements implements PlacementRegistry {
     }
 
     @Override
+    public HostLease attach(String host) {
+        Lease live;
+        synchronized (this) {
+            live = hosts.get(host);
+        }
+        if (live == null) {
+            throw new NetworkException("no live host " + host + ": start its agent");
+        }
+        return new HostLease() { // a handle: places through the lease, never ends it
+            @Override
+            public HostRecord host() {
+                return live.host();
+            }
+
+            @Override
+            public void place(String network, String workspace, MacAddress mac) {
+                live.place(network, workspace, mac);
+            }
+
+            @Override
+            public void unplace(String network, String workspace) {
+                live.unplace(network, workspace);
+            }
+
+            @Override
+            public int vni(String network) {
+                return live.vni(network);
+            }
+
+            @Override
+            public boolean isValid() {
+                return live.isValid();
+            }
+
+            @Override
+            public void withdraw() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
+
+    @Override
     public RegistryWatch watch(Consumer<PlacementChange> listener) {
         listeners.add(listener);
         listener.accept(PlacementChange.resync());
