@@ -189,6 +189,26 @@ class FleetGuestTest {
         return Optional.of(Duration.ofNanos(System.nanoTime() - start));
     }
 
+    /** Moves 10 MB over TCP from {@code from} to {@code to} (busybox nc) and checks every byte arrived; the time. */
+    private static Duration transfer(QemuGuest from, QemuGuest to, String toIp) throws Exception {
+        // nc's stdin a pipe that stays open: a background job must not read the console, and an nc whose stdin
+        // ends half-closes the connection, which makes the sending nc quit
+        to.run("rm -f /tmp/received; sleep 600 | nc -l -p 5001 | wc -c > /tmp/received &", Duration.ofSeconds(10));
+        Thread.sleep(500);
+        long start = System.nanoTime();
+        List<String> sent = from.run("dd if=/dev/zero bs=1024 count=10240 2>/dev/null | nc " + toIp + " 5001",
+                Duration.ofMinutes(3));
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        List<String> received = new ArrayList<>();
+        assertThat(within(Duration.ofSeconds(10), () -> {
+            received.clear();
+            received.addAll(to.run("cat /tmp/received", Duration.ofSeconds(10)));
+            return received.stream().anyMatch(l -> l.trim().equals(Integer.toString(TEN_MB)));
+        })).as(() -> "10 MB arrived (full-sized segments, no black hole); sender said " + sent
+                + ", receiver counted " + received).isPresent();
+        return took;
+    }
+
     @Test
     void guestsOnTwoHostsShareANetworkAndOneOnAThirdHostOfAnotherReachesNeither() throws Exception {
         fleet = NetworkNamespace.Hosts.create(3);
@@ -203,9 +223,10 @@ class FleetGuestTest {
         QemuGuest alpha = guest(h1, "vm-alpha", "alpha", "team");
         QemuGuest beta = guest(h2, "vm-beta", "beta", "team");
         QemuGuest gamma = guest(h3, "vm-gamma", "gamma", "other");
+        QemuGuest delta = guest(h1, "vm-delta", "delta", "team"); // beside alpha: the same transfer on one host
         String alphaIp = h1.registry.get("team").member("alpha").orElseThrow().ip().toString();
         String betaIp = h1.registry.get("team").member("beta").orElseThrow().ip().toString();
-        for (var g : List.of(alpha, beta, gamma)) {
+        for (var g : List.of(alpha, beta, gamma, delta)) {
             Matcher lease = g.await("TAPWIRE-LEASE ip=(\\S+)/\\S+ router=(\\S+) .* mtu=(\\S*)", BOOT);
             assertThat(lease.group(3)).as("option 26: the underlay's 1500 less VXLAN's 50").isEqualTo("1450");
         }
@@ -224,20 +245,11 @@ class FleetGuestTest {
 
         // nc's stdin a pipe that stays open: a background job must not read the console, and an nc whose stdin
         // ends half-closes the connection, which makes the sending nc quit
-        beta.run("sleep 600 | nc -l -p 5001 | wc -c > /tmp/received &", Duration.ofSeconds(10));
-        Thread.sleep(500);
-        long start = System.nanoTime();
-        List<String> sent = alpha.run("dd if=/dev/zero bs=1024 count=10240 2>/dev/null | nc " + betaIp + " 5001",
-                Duration.ofMinutes(3));
-        Duration took = Duration.ofNanos(System.nanoTime() - start);
-        List<String> received = new ArrayList<>();
-        assertThat(within(Duration.ofSeconds(10), () -> {
-            received.clear();
-            received.addAll(beta.run("cat /tmp/received", Duration.ofSeconds(10)));
-            return received.stream().anyMatch(l -> l.trim().equals(Integer.toString(TEN_MB)));
-        })).as(() -> "10 MB crossed hosts (full-sized segments, no black hole); sender said " + sent
-                + ", receiver counted " + received).isPresent();
-        System.out.printf("fleet proof: 10 MB guest to guest across hosts (TCG) in %d ms%n", took.toMillis());
+        Duration across = transfer(alpha, beta, betaIp);
+        Duration oneHost = transfer(alpha, delta, h1.registry.get("team").member("delta").orElseThrow().ip()
+                .toString());
+        System.out.printf("fleet proof: 10 MB guest to guest (TCG) across hosts in %d ms, on one host in %d ms%n",
+                across.toMillis(), oneHost.toMillis());
 
         assertThat(gamma.ping(alphaIp, 2)).as("other on host 3 reaches no team member").isZero();
         assertThat(gamma.ping(betaIp, 2)).isZero();
