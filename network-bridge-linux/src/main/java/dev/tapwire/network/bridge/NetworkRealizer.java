@@ -1288,6 +1288,11 @@ public final class NetworkRealizer {
                 problems.add("dnsmasq of network " + r.network() + " is not running");
             }
         }
+        if (r.overlay() && overlay.device(r.network()).isEmpty()) { // the agent makes it: a verify cannot
+            problems.add("network " + r.network() + " spans hosts but has no vxlan device " + Overlay.deviceName(
+                    r.network()) + " here: its members on other hosts are unreachable until this host's agent runs"
+                    + " (tapwire agent)");
+        }
         List<Realization> realized = list();
         Optional<String> table = firewall.problem(realized);
         List<String> sysctls = bridgeUp ? BridgeSysctls.problems(r.bridge()) : List.of();

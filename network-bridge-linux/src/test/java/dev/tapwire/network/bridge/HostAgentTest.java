@@ -164,6 +164,7 @@ class HostAgentTest {
         Realization r = agent.realizer().list().get(0);
         assertThat(r.overlay()).as("the provider realized it for one host; the agent brings in the overlay").isTrue();
         assertThat(r.mtu()).isEqualTo(1450);
+        assertThat(agent.realizer().inspect("team").orElseThrow().problems()).as("its overlay is there").isEmpty();
 
         nic("vm-2", "db");
         assertThat(within(Duration.ofSeconds(1), () -> placementOf("db").isPresent()))
