@@ -137,6 +137,9 @@ public final class Benchmarks {
         if (b.wanted(8)) {
             b.etcd();
         }
+        if (b.wanted(11)) {
+            FleetBenchmark.run(b.report, b.quick);
+        }
         Optional<String> noTaps = tapUnavailability();
         if (noTaps.isPresent()) {
             b.report.note("TAP figures (3-7, 9, 10) skipped: " + noTaps.get());

@@ -11,6 +11,7 @@ import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.Placement;
 import dev.tapwire.network.RegistryCorruptedException;
 import dev.tapwire.network.bridge.DisplayText;
 import dev.tapwire.network.bridge.HostPort;
@@ -22,9 +23,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
@@ -59,14 +62,18 @@ final class NetworkCommand {
         return 0;
     }
 
-    /** What {@code network inspect --json} prints: the record's fields and, when realized here, {@code realized}. */
+    /**
+     * What {@code network inspect --json} prints: the record's fields, the members' placements on live hosts (the
+     * library's {@link Placement} form) and, when realized here, {@code realized}.
+     */
     record Inspection(@JsonUnwrapped NetworkRecord network,
+            @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Placement> placements,
             @JsonInclude(JsonInclude.Include.NON_NULL) Realized realized) {
     }
 
     /** How a network is realized on this host. */
     record Realized(String bridge, boolean bridgeUp, boolean nat, boolean portSecurity, boolean isolated,
-            List<String> hostPorts, int mtu, Integer dnsmasqPid, List<String> problems) {
+            List<String> hostPorts, int mtu, boolean overlay, Integer dnsmasqPid, List<String> problems) {
     }
 
     @Command(name = "inspect", description = "Show one network, its members and whether and how it is realized on"
@@ -78,18 +85,23 @@ final class NetworkCommand {
         Realized realized = status.map(s -> new Realized(s.realization().bridge(), s.bridgeUp(), s.realization().nat(),
                 s.realization().portSecurity(), s.realization().isolated(),
                 s.realization().hostPorts().stream().map(HostPort::toString).toList(), s.realization().mtu(),
-                s.dnsmasqPid().isPresent() ? s.dnsmasqPid().getAsInt() : null, s.problems())).orElse(null);
+                s.realization().overlay(), s.dnsmasqPid().isPresent() ? s.dnsmasqPid().getAsInt() : null,
+                s.problems())).orElse(null);
+        List<Placement> placements = root.registry().placements().placements(name);
         if (root.json) {
-            root.printJson(new Inspection(network, realized));
+            root.printJson(new Inspection(network, placements, realized));
             return 0;
         }
+        Map<String, String> hosts = placements.stream()
+                .collect(Collectors.toMap(Placement::workspace, Placement::host, (a, b) -> a));
         print(List.of(network));
         if (!network.members().isEmpty()) {
             root.out.println();
-            Table members = new Table("WORKSPACE", "IP", "MAC", "DNS");
+            Table members = new Table("WORKSPACE", "IP", "MAC", "DNS", "HOST");
             for (Member m : network.members()) { // names escaped: bidi, zero-width and control characters as \\uXXXX
                 members.row(DisplayText.escape(m.workspace()), m.ip(), MacAddress.forMember(name, m.workspace()),
-                        NetworkRealizer.hasDnsName(m.workspace()) ? m.workspace() + "." + name : "(not a DNS label)");
+                        NetworkRealizer.hasDnsName(m.workspace()) ? m.workspace() + "." + name : "(not a DNS label)",
+                        DisplayText.escape(hosts.getOrDefault(m.workspace(), "-")));
             }
             members.print(root.out);
         }
@@ -102,7 +114,8 @@ final class NetworkCommand {
                     + ", nat " + (realized.nat() ? "on" : "off") + ", port security " + (realized.portSecurity() ? "on"
                             : "off") + ", guest ports " + (realized.isolated() ? "isolated" : "not isolated")
                     + ", host ports " + (realized.hostPorts().isEmpty() ? "none" : String.join(",",
-                            realized.hostPorts())) + ", MTU " + realized.mtu());
+                            realized.hostPorts())) + ", MTU " + realized.mtu()
+                    + (realized.overlay() ? ", across hosts (overlay)" : ""));
             realized.problems().forEach(p -> root.out.println("problem: " + p));
         }
         return 0;

@@ -31,7 +31,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = Tapwire.Version.class,
         description = "Named networks and Linux TAP devices for VM and workspace managers.",
         subcommands = {NetworkCommand.class, TapCommand.class, GcCommand.class, DemoCommand.class,
-            CommandLine.HelpCommand.class})
+            AgentCommand.class, CommandLine.HelpCommand.class})
 public final class Tapwire {
 
     /** Held, so the level set in {@link #main} is not lost when the logger is collected (java.util.logging, spelled

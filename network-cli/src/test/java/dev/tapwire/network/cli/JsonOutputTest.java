@@ -100,7 +100,7 @@ class JsonOutputTest {
         JsonNode report = json.readTree(Json.write(new GcReport(true, "the lock is busy", List.of())));
         assertThat(fieldNames(report)).contains("abort_reason").doesNotContain("abortReason");
         JsonNode inspection = json.readTree(Json.write(new NetworkCommand.Realized("twbr1", true, false, true, false,
-                List.of("8080/tcp"), 1500, 42, List.of())));
+                List.of("8080/tcp"), 1500, false, 42, List.of())));
         assertThat(fieldNames(inspection)).contains("bridge_up", "port_security", "host_ports", "dnsmasq_pid");
     }
 
