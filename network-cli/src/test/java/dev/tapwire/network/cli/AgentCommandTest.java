@@ -42,14 +42,14 @@ class AgentCommandTest {
     private static final class Run {
         final StringWriter out = new StringWriter();
         final StringWriter err = new StringWriter();
-        final AgentCommand agent = new AgentCommand();
+        final AgentCommand agent;
         final CompletableFuture<Integer> status;
 
         Run(Map<String, String> env, String... args) {
             Tapwire root = new Tapwire(env, 0);
             root.out = new PrintWriter(out, true);
             CommandLine cli = new CommandLine(root);
-            cli.addSubcommand("agent", agent);
+            agent = (AgentCommand) cli.getSubcommands().get("agent").getCommand(); // registered by Tapwire
             cli.setOut(root.out);
             cli.setErr(new PrintWriter(err, true));
             cli.setParameterExceptionHandler((e, a) -> {

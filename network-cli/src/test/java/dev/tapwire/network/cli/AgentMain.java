@@ -16,9 +16,6 @@ final class AgentMain {
         Tapwire root = new Tapwire(System.getenv(), 0);
         root.out = new PrintWriter(System.out, true);
         CommandLine cli = new CommandLine(root);
-        if (!cli.getSubcommands().containsKey("agent")) {
-            cli.addSubcommand("agent", new AgentCommand());
-        }
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("tapwire: error: " + e.getMessage());
             return 1;
