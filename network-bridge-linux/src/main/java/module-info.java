@@ -8,7 +8,8 @@ module dev.tapwire.network.bridge {
     requires org.slf4j;
 
     exports dev.tapwire.network.bridge;
-    exports dev.tapwire.network.bridge.linux;
+    // dev.tapwire.network.bridge.linux is the internal Linux layer, not API: HostLinks, TapEndpoint and
+    // NetworkNamespaces are its public face. The benchmarks measure it through --add-exports (their pom).
 
     opens dev.tapwire.network.bridge.linux.raw to com.sun.jna;
 

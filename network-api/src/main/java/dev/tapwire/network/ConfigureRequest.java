@@ -16,6 +16,10 @@ public record ConfigureRequest(String vmId, int nics, VmSpec vm, List<NicConfig>
     /**
      * Copies the existing configs.
      *
+     * @param vmId the VM's ID
+     * @param nics how many NICs, at least 1
+     * @param vm what the provider needs to know of the VM
+     * @param existing the configs the VM had before (recovery), empty for a new VM; null reads as empty
      * @throws NullPointerException if {@code vm} is null
      */
     public ConfigureRequest {

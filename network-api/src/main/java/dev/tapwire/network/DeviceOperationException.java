@@ -90,9 +90,13 @@ public class DeviceOperationException extends NetworkException {
         return new DeviceOperationException(operation, device, reason.errno, reason.errnoName, description, cause);
     }
 
+    /** The failed call. */
     private final String operation;
+    /** The device it was called on. */
     private final String device;
+    /** The errno, or 0. */
     private final int errno;
+    /** The errno's symbolic name, or null. */
     private final String errnoName;
 
     /**

@@ -19,6 +19,9 @@ public record GuestNetwork(@JsonProperty("ip") Ipv4Address ip, @JsonProperty("ga
     /**
      * Validates the settings.
      *
+     * @param ip the guest's address
+     * @param gateway the default gateway
+     * @param prefix the prefix length of the guest's subnet, 0-32
      * @throws InvalidNetworkSpecException if the address is missing or the prefix is outside 0-32
      */
     public GuestNetwork {

@@ -5,6 +5,7 @@ public class HostConflictException extends NetworkException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The contested host name. */
     private final String host;
 
     /**

@@ -17,6 +17,9 @@ public record HostRecord(@JsonProperty("name") String name, @JsonProperty("under
     /**
      * Validates the record.
      *
+     * @param name the host's name: 1–253 characters of {@code a-z A-Z 0-9 . - _}, not starting with {@code .}
+     *     or {@code -}
+     * @param underlay the host's tunnel endpoint (VTEP) address
      * @throws InvalidNetworkSpecException if the name is not a valid host name or the underlay is missing
      */
     public HostRecord {

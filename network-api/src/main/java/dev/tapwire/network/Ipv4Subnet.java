@@ -18,6 +18,8 @@ public record Ipv4Subnet(Ipv4Address networkAddress, int prefixLength) {
     /**
      * Validates the prefix and masks the host bits of {@code networkAddress}.
      *
+     * @param networkAddress the first address of the subnet (host bits zero)
+     * @param prefixLength the number of network bits, 0-32
      * @throws InvalidNetworkSpecException if the address is null or the prefix is outside 0-32
      */
     public Ipv4Subnet {

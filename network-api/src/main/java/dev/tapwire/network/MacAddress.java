@@ -24,6 +24,7 @@ public record MacAddress(long bits) {
     /**
      * Validates that the value fits in 48 bits.
      *
+     * @param bits the 48 address bits in the low bits of a {@code long}
      * @throws InvalidNetworkSpecException if {@code bits} has any of its upper 16 bits set
      */
     public MacAddress {

@@ -17,6 +17,8 @@ public record Member(@JsonProperty("workspace") String workspace, @JsonProperty(
     /**
      * Validates the member.
      *
+     * @param workspace the workspace name, non-blank
+     * @param ip the address the workspace holds in the network
      * @throws InvalidNetworkSpecException if the workspace is null or blank, or the address is null
      */
     public Member {

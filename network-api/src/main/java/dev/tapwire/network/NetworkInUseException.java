@@ -7,7 +7,9 @@ public class NetworkInUseException extends NetworkException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The network that was to be removed. */
     private final String network;
+    /** Its member workspaces. */
     private final List<String> workspaces;
 
     /**

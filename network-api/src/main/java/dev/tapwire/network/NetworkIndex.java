@@ -19,7 +19,11 @@ public record NetworkIndex(@JsonProperty("networks") List<NetworkRecord> network
     /** The empty index. */
     public static final NetworkIndex EMPTY = new NetworkIndex(List.of());
 
-    /** Copies the list, reading null as empty. */
+    /**
+     * Copies the list, reading null as empty.
+     *
+     * @param networks the networks, in the order given
+     */
     public NetworkIndex {
         networks = networks == null ? List.of() : List.copyOf(networks);
     }

@@ -39,6 +39,11 @@ public record NetworkRecord(
     /**
      * Validates the record's shape and copies the member list.
      *
+     * @param name the network name (see {@link NetworkNames})
+     * @param subnet the network's subnet
+     * @param gateway the gateway address, inside the subnet
+     * @param createdAt when the network was created, or null when unknown
+     * @param members the member workspaces in join order, never null
      * @throws InvalidNetworkSpecException if the name is invalid, the subnet or gateway is missing,
      *     or the gateway lies outside the subnet
      */

@@ -35,6 +35,14 @@ public record NicConfig(
     /**
      * Validates the config.
      *
+     * @param tap the host TAP device name
+     * @param mac the guest MAC address
+     * @param numQueues the number of virtio queues (2 per queue pair)
+     * @param queueSize the virtio queue size
+     * @param backend the provider type that made it, e.g. {@code bridge}
+     * @param bridgeDev the bridge the TAP is attached to, or null
+     * @param netnsPath the network namespace the TAP lives in, or null for the caller's own
+     * @param network the guest IPv4 settings, or null when the guest uses DHCP
      * @throws InvalidNetworkSpecException if the TAP name or MAC is missing, or a count is negative
      */
     public NicConfig {

@@ -29,6 +29,12 @@ public record NicSpec(@JsonProperty("network") String network, @JsonProperty("ad
     /**
      * Validates the spec; a missing {@code port_security} reads as true.
      *
+     * @param network the named network, or null for a NIC on the provider's bridge
+     * @param address on a named network the static address it joins with (a free host of the subnet, or the one the
+     *     workspace holds); on no named network the address the NIC uses, so its port allows IPv4 and ARP only from it;
+     *     null for the lowest free address (named network) or MAC checks only (no named network)
+     * @param portSecurity whether the NIC's port is filtered (its own MAC and address only); see
+     *     {@link VmSpec#withoutPortSecurity}
      * @throws InvalidNetworkSpecException if the network name is not a valid network name (see {@link NetworkNames})
      */
     public NicSpec {

@@ -20,6 +20,10 @@ public record Placement(@JsonProperty("network") String network, @JsonProperty("
     /**
      * Validates the placement.
      *
+     * @param network the network's name
+     * @param workspace the member's workspace
+     * @param host the name of the host the member's NIC is on
+     * @param mac the guest MAC of that NIC
      * @throws InvalidNetworkSpecException if the network name is invalid, the workspace blank, the host name
      *     invalid or the MAC missing
      */

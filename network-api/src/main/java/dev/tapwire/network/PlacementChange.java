@@ -31,6 +31,10 @@ public record PlacementChange(Type type, String network, String workspace, Strin
     /**
      * Validates the change.
      *
+     * @param type what happened
+     * @param network the network of a placement change; null otherwise
+     * @param workspace the workspace of a placement change; null otherwise
+     * @param host the host the change concerns (its name); null for {@link Type#RESYNC}
      * @throws NullPointerException if {@code type} is null, or a field its type needs is null
      */
     public PlacementChange {

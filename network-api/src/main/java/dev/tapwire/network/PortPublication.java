@@ -26,6 +26,10 @@ public record PortPublication(@JsonProperty("protocol") String protocol,
     /**
      * Validates the publication.
      *
+     * @param protocol {@code tcp} or {@code udp}
+     * @param hostAddress the host address the port is published on, or null for every address of the host
+     * @param hostPort the host port, 1–65535
+     * @param guestPort the guest port, 1–65535
      * @throws InvalidNetworkSpecException if the protocol is not tcp or udp, or a port is out of 1–65535
      */
     public PortPublication {

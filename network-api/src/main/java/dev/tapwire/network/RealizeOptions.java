@@ -22,6 +22,11 @@ public record RealizeOptions(boolean nat, boolean portSecurity, boolean isolated
     /**
      * Validates the options.
      *
+     * @param nat whether traffic leaving the host is masqueraded (the bridge backend then turns IPv4 forwarding on)
+     * @param portSecurity whether guest ports may send only with their own MAC and address
+     * @param isolated whether guest ports are isolated from each other (they reach the gateway only)
+     * @param mtu the MTU of the bridge, the guests' TAPs and the guests (DHCP option 26), {@value #MIN_MTU}-{@value
+     *     #MAX_MTU}
      * @throws InvalidNetworkSpecException if the MTU is out of range
      */
     public RealizeOptions {

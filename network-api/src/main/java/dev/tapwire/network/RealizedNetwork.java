@@ -20,6 +20,13 @@ public record RealizedNetwork(String network, String bridge, Ipv4Subnet subnet, 
     /**
      * Validates and copies.
      *
+     * @param network the network's name
+     * @param bridge the bridge device that carries it
+     * @param subnet its subnet
+     * @param gateway the gateway address the host holds on the bridge
+     * @param options how it is realized
+     * @param problems what is wrong with it, in words an operator can act on; empty when all is well (always empty in
+     *     what {@link NetworkRealizations#realize} and {@link NetworkRealizations#list} return, which do not check)
      * @throws InvalidNetworkSpecException if a part is missing
      */
     public RealizedNetwork {

@@ -42,6 +42,9 @@ public record RegistryChange(Type type, String network, Member member) {
     /**
      * Validates the change.
      *
+     * @param type what happened
+     * @param network the network's name; null for {@link Type#RESYNC}
+     * @param member the member that joined or left; null for a network change and for {@link Type#RESYNC}
      * @throws NullPointerException if {@code type} is null, {@code network} is null for any change but
      *     {@link Type#RESYNC}, or {@code member} is null for a member change
      * @throws IllegalArgumentException if a {@link Type#RESYNC} names a network or a member

@@ -23,6 +23,9 @@ public record VerifyReport(@JsonProperty("vm") String vm, @JsonProperty("taps") 
     /**
      * Validates and copies.
      *
+     * @param vm the VM's ID
+     * @param taps the VM's TAPs that were checked, in NIC order
+     * @param repaired what was not as configured and was put back, one sentence each; empty when all was in place
      * @throws InvalidNetworkSpecException if the VM ID is blank
      */
     public VerifyReport {

@@ -27,6 +27,9 @@ public record VmNetworks(@JsonProperty("vm") String vmId, @JsonProperty("nics") 
     /**
      * Validates and copies.
      *
+     * @param vmId the VM's ID
+     * @param nics the NIC configs, in NIC order
+     * @param publications the publications of each NIC, by TAP name (NICs without publications absent)
      * @throws InvalidNetworkSpecException if the VM ID is blank
      */
     public VmNetworks {

@@ -34,6 +34,9 @@ public record VmRecord(@JsonProperty("vm") String vm, @JsonIgnore VmSpec spec, @
     /**
      * Validates and copies.
      *
+     * @param vm the VM's ID
+     * @param spec the spec the VM's NICs were configured with
+     * @param nics its NIC configs, in NIC order; empty before the VM is configured
      * @throws InvalidNetworkSpecException if the VM ID is invalid, the spec is null, or the spec names more networks
      *     than the record has NICs (a configured record)
      */

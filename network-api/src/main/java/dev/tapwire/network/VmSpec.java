@@ -41,6 +41,13 @@ public record VmSpec(int cpu, int queueSize, boolean multiQueue, List<String> ne
      * <p>The workspace is stored as the registry stores member names: without leading or trailing whitespace, so
      * {@code " beta "} is the workspace {@code beta}, with beta's MAC and address.
      *
+     * @param cpu the number of vCPUs, at least 1
+     * @param queueSize the virtio queue size, a power of two from 1 to 32768
+     * @param multiQueue whether the VMM opens multi-queue TAPs
+     * @param networks the named network of each NIC, in NIC order; may be empty
+     * @param workspace the member name the VM joins its networks as, or null for the VM ID; stored trimmed
+     * @param unsecured the indexes of the NICs whose port security is off; may be empty
+     * @param addresses the address the manager gives each NIC on no named network, by NIC index; may be empty
      * @throws InvalidNetworkSpecException if cpu is not in 1-{@value #MAX_CPU}, the queue size is not a power of
      *     two in 1-32768, a network name is null or blank, the workspace is blank, too long or holds control
      *     characters, a NIC index is negative, an address is null, or an address is given for a NIC on a named

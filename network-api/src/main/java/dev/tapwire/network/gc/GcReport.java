@@ -14,7 +14,13 @@ import java.util.TreeMap;
  */
 public record GcReport(boolean aborted, String abortReason, List<ModuleResult> modules) {
 
-    /** Copies the module list. */
+    /**
+     * Copies the module list.
+     *
+     * @param aborted true when the cycle stopped before collecting anything (a busy lock or a failed snapshot)
+     * @param abortReason why it was aborted, or null
+     * @param modules one result per module, in the order they ran; empty when aborted
+     */
     public GcReport {
         modules = modules == null ? List.of() : List.copyOf(modules);
     }
@@ -29,7 +35,14 @@ public record GcReport(boolean aborted, String abortReason, List<ModuleResult> m
      */
     public record ModuleResult(String module, Set<String> resolved, Set<String> collected, String failure) {
 
-        /** Copies the sets. */
+        /**
+         * Copies the sets.
+         *
+         * @param module the module name
+         * @param resolved what the module found to be garbage
+         * @param collected what it removed (equal to {@code resolved} unless it failed)
+         * @param failure what went wrong, or null
+         */
         public ModuleResult {
             resolved = resolved == null ? Set.of() : Set.copyOf(resolved);
             collected = collected == null ? Set.of() : Set.copyOf(collected);

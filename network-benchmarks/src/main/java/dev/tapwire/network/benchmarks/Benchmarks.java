@@ -13,6 +13,7 @@ import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
 import dev.tapwire.network.bridge.BridgeTaps;
 import dev.tapwire.network.bridge.NetworkRealizer;
+import dev.tapwire.network.bridge.Overlay;
 import dev.tapwire.network.bridge.linux.Interfaces;
 import dev.tapwire.network.bridge.linux.Link;
 import dev.tapwire.network.bridge.linux.Namespaces;
@@ -136,9 +137,12 @@ public final class Benchmarks {
         if (b.wanted(8)) {
             b.etcd();
         }
+        if (b.wanted(11)) {
+            FleetBenchmark.run(b.report, b.quick);
+        }
         Optional<String> noTaps = tapUnavailability();
         if (noTaps.isPresent()) {
-            b.report.note("TAP figures (3-7) skipped: " + noTaps.get());
+            b.report.note("TAP figures (3-7, 9, 10) skipped: " + noTaps.get());
         } else {
             Namespaces.callInNewNetworkNamespace(() -> {
                 if (b.wanted(3)) {
@@ -159,6 +163,9 @@ public final class Benchmarks {
                 }
                 if (b.wanted(9)) {
                     b.attach();
+                }
+                if (b.wanted(10)) {
+                    b.overlayRestart();
                 }
                 return null;
             });
@@ -754,6 +761,85 @@ public final class Benchmarks {
         if (p.waitFor() != 0) {
             throw new IllegalStateException("CNI ADD for " + id + " failed: " + out);
         }
+    }
+
+    // ------------------------------------------------------------------ 10. a host (re)starting with remote members
+
+    /**
+     * A host that (re)starts with N remote members on one network: the time to program every overlay entry — per
+     * member its MAC to its host's VTEP in the vxlan device's own FDB, a static bridge FDB entry to the vxlan port and
+     * a permanent neighbour entry for the ARP proxy — into a fresh vxlan device, by {@code Overlay.sync} (dumps the
+     * device's entries, then one pipelined netlink stream) against {@code bridge -batch} + {@code ip -batch} writing
+     * the same entries without reading anything first (the kernel's cost plus two process starts).
+     */
+    private void overlayRestart() throws Exception {
+        int members = quick ? 100 : 1000;
+        int rounds = quick ? 2 : 7;
+        ensureBridge();
+        Path dir = scratch("tapwire-bench-overlay-");
+        Overlay overlay = new Overlay("bench");
+        String network = "bench";
+        String device = Overlay.deviceName(network);
+        Overlay.Tunnel tunnel = new Overlay.Tunnel(network, "br0", 4242, Ipv4Address.parse("198.51.100.1"), 1450,
+                false);
+        List<Overlay.Remote> remotes = new ArrayList<>(members);
+        List<String> fdb = new ArrayList<>();
+        List<String> neigh = new ArrayList<>();
+        for (int i = 0; i < members; i++) {
+            Overlay.Remote r = new Overlay.Remote(MacAddress.parse(String.format("02:00:00:01:%02x:%02x", i >> 8,
+                    i & 0xff)), Ipv4Address.parse("10.45." + (i >> 8) + "." + (i & 0xff)),
+                    Ipv4Address.parse("198.51.100." + (2 + i % 50)));
+            remotes.add(r);
+            fdb.add("fdb replace " + r.mac() + " dev " + device + " dst " + r.vtep() + " self permanent");
+            fdb.add("fdb replace " + r.mac() + " dev " + device + " master static");
+            neigh.add("neigh replace " + r.ip() + " lladdr " + r.mac() + " dev " + device + " nud permanent");
+        }
+        Path fdbFile = dir.resolve("fdb");
+        Path neighFile = dir.resolve("neigh");
+        Files.write(fdbFile, fdb);
+        Files.write(neighFile, neigh);
+        Timed tapwireRun = () -> overlay.sync(network, remotes);
+        Timed batchRun = () -> {
+            exec("bridge", "-batch", fdbFile.toString());
+            exec("ip", "-batch", neighFile.toString());
+        };
+        double[] tapwire = new double[rounds];
+        double[] batch = new double[rounds];
+        double[] resync = new double[rounds];
+        try {
+            for (int r = -1; r < rounds; r++) { // round -1 warms up the JIT and the kernel's caches
+                Timed[] runs = {tapwireRun, batchRun};
+                double[] ms = new double[2];
+                for (int k = 0; k < 2; k++) { // each takes its turn at going first, each on a fresh device
+                    int i = Math.floorMod(r + k, 2);
+                    overlay.remove(network);
+                    overlay.ensure(tunnel);
+                    Thread.sleep(SETTLE_MS);
+                    long t0 = System.nanoTime();
+                    runs[i].run();
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                }
+                long t0 = System.nanoTime();
+                if (!overlay.sync(network, remotes).isEmpty()) { // everything in place: dumps only
+                    throw new IllegalStateException("a sync over entries already written changed some");
+                }
+                double again = (System.nanoTime() - t0) / 1e6;
+                if (r >= 0) {
+                    tapwire[r] = ms[0];
+                    batch[r] = ms[1];
+                    resync[r] = again;
+                }
+            }
+        } finally {
+            overlay.remove(network);
+        }
+        double t = median(tapwire);
+        report.add(new Report.Row(10, "a host (re)starting with " + members + " remote members: every FDB, bridge and "
+                + "neighbour entry programmed (Overlay.sync: dump + one netlink stream)", t, "ms",
+                "bridge -batch + ip -batch writing the same", median(batch), t / median(batch), "<= 1.0"));
+        report.add(new Report.Row(10, members + " remote members, all in place: a resync (dumps, nothing to write)",
+                median(resync), "ms", "bridge -batch + ip -batch writing them", median(batch),
+                median(resync) / median(batch), "<= 1.0"));
     }
 
     // ------------------------------------------------------------------ helpers

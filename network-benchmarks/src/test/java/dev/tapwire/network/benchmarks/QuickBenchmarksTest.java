@@ -22,7 +22,7 @@ class QuickBenchmarksTest {
         boolean tapsRequired = IsolatedNetnsExtension.privilegedTestsRequired() || Benchmarks.tapUnavailability().isEmpty();
         assertThat(Benchmarks.figures(rows)).contains("1", "2");
         if (tapsRequired) {
-            assertThat(Benchmarks.figures(rows)).contains("1", "2", "3", "4", "5", "6", "7", "9");
+            assertThat(Benchmarks.figures(rows)).contains("1", "2", "3", "4", "5", "6", "7", "9", "10");
         }
         boolean etcdRequired = IsolatedNetnsExtension.privilegedTestsRequired()
                 || Files.isExecutable(Path.of("/usr/bin/etcd"));

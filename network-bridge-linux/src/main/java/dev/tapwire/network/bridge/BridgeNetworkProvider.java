@@ -1261,7 +1261,7 @@ public final class BridgeNetworkProvider implements NetworkProvider {
      * @return the TAP links
      * @throws DeviceOperationException if the links cannot be read
      */
-    public List<Link> taps() {
+    List<Link> taps() {
         try (Rtnetlink netlink = Rtnetlink.open()) {
             return BridgeTaps.list(netlink);
         }

@@ -200,12 +200,42 @@ public final class BridgeTaps {
     }
 
     /**
+     * A TAP tapwire made, as the kernel shows it ({@link #onHost}).
+     *
+     * @param name the TAP's name
+     * @param vmId the VM its alias names
+     * @param bridge the bridge it is attached to, or null when it is on none
+     * @param up whether the link is up
+     * @param multiQueue whether it was created multi-queue
+     */
+    public record Tap(String name, String vmId, String bridge, boolean up, boolean multiQueue) {
+    }
+
+    /**
+     * Lists every TAP tapwire made in the calling thread's network namespace (those with tapwire's alias), whichever
+     * state directory made it and whichever bridge it is on, in kernel order.
+     *
+     * @return the TAPs
+     * @throws dev.tapwire.network.DeviceOperationException if the links cannot be read
+     */
+    public static List<Tap> onHost() {
+        try (Rtnetlink netlink = Rtnetlink.open()) {
+            List<Link> links = netlink.links();
+            Map<Integer, String> names = new java.util.HashMap<>();
+            links.forEach(l -> names.putIfAbsent(l.index(), l.name()));
+            return links.stream().filter(BridgeTaps::isTapwireTap).map(l -> new Tap(l.name(), vmIdOf(l).orElseThrow(),
+                    names.get(l.masterIndex()), l.isUp(), l.tun().map(Link.TunInfo::multiQueue).orElse(false)))
+                    .toList();
+        }
+    }
+
+    /**
      * Tells whether a link is a TAP tapwire made: a TAP (not a TUN) with the alias {@code tapwire:<vm id>}.
      *
      * @param link the link
      * @return true for a tapwire TAP, whichever VM it belongs to
      */
-    public static boolean isTapwireTap(Link link) {
+    static boolean isTapwireTap(Link link) {
         return link.isTap() && vmIdOf(link).isPresent();
     }
 
@@ -217,7 +247,7 @@ public final class BridgeTaps {
      * @param vmId the VM ID
      * @return true when kind and alias match
      */
-    public static boolean belongsTo(Link link, String vmId) {
+    static boolean belongsTo(Link link, String vmId) {
         return link.isTap() && vmIdOf(link).filter(vmId::equals).isPresent();
     }
 
@@ -227,7 +257,7 @@ public final class BridgeTaps {
      * @param link the link
      * @return the VM ID, or empty when the link has no tapwire alias or the ID in it is not a valid VM ID
      */
-    public static Optional<String> vmIdOf(Link link) {
+    static Optional<String> vmIdOf(Link link) {
         String alias = link.alias();
         if (!alias.startsWith(ALIAS_PREFIX)) {
             return Optional.empty();

@@ -430,7 +430,7 @@ final class Dnsmasq {
         Supplier<Optional<ProcessIdentity>> started = () -> pidFilePid().stream().boxed()
                 .flatMap(pid -> ProcessIdentity.of(pid).stream())
                 .filter(d -> d.startTime() >= launched && d.netns() == here && mismatch(d) == null).findFirst();
-        awaitWhile(() -> started.get().isEmpty(), 2000);
+        awaitWhile(() -> started.get().isEmpty(), 10_000); // a bound, not a pace: on a loaded host 2 s was seen to fall short
         ProcessIdentity daemon = started.get().orElseThrow(() -> DeviceOperationException.of("dnsmasq", bridge,
                 Reason.OTHER, "dnsmasq for network " + network + " reported success but no dnsmasq started now holds "
                         + pidFile()));

@@ -19,6 +19,8 @@ public record HostPort(int port, String protocol) implements Comparable<HostPort
     /**
      * Validates the port.
      *
+     * @param port the port, 1-65535
+     * @param protocol {@code tcp} or {@code udp}
      * @throws InvalidNetworkSpecException if the port is not 1-65535 or the protocol is not tcp or udp
      */
     public HostPort {

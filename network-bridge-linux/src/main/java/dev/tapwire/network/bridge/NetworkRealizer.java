@@ -2,6 +2,7 @@ package dev.tapwire.network.bridge;
 
 import dev.tapwire.network.DeviceOperationException;
 import dev.tapwire.network.DeviceOperationException.Reason;
+import dev.tapwire.network.HostRecord;
 import dev.tapwire.network.InvalidNetworkSpecException;
 import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.Ipv4Subnet;
@@ -12,6 +13,8 @@ import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.Placement;
+import dev.tapwire.network.PlacementRegistry;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.bridge.linux.Interfaces;
 import dev.tapwire.network.bridge.linux.Link;
@@ -106,6 +109,14 @@ public final class NetworkRealizer {
     private final String owner;
     private final Firewall firewall;
     private final Forwarding forwarding;
+    private final Optional<Fleet> fleet;
+    private final Overlay overlay;
+    private final OverlayFilter overlayFilter;
+    /**
+     * Serialises this realizer's overlay changes with its unrealizes — not the state lock, which a registry sync holds
+     * for tens of milliseconds (rules and sysctls checked), and which a member placed elsewhere must not wait for.
+     */
+    private final Object overlays = new Object();
     /** Clashes (MACs, names differing in case) already warned about, so a periodic resync does not repeat them. */
     private final Set<String> warned = ConcurrentHashMap.newKeySet();
     private final Object following = new Object();
@@ -122,9 +133,36 @@ public final class NetworkRealizer {
      * @throws InvalidNetworkSpecException if an argument is null
      */
     public NetworkRealizer(Path rootDir, NetworkRegistry registry) {
+        this(rootDir, registry, Optional.empty());
+    }
+
+    /**
+     * Creates a realizer for the networks of {@code registry} on one host of a fleet: while {@link Fleet#placements}
+     * spans hosts, every network it realizes gets an overlay ({@link Realization#overlay}): the fleet-wide gateway
+     * MAC on its bridge, an MTU that leaves room for VXLAN, and DHCP leases only for the members placed on this host
+     * (DNS still answers for every member, wherever it runs).
+     *
+     * @param rootDir the root (state) directory, as given to the bridge provider
+     * @param registry the registry the networks live in
+     * @param fleet this host's place in the fleet
+     * @throws InvalidNetworkSpecException if an argument is null
+     */
+    public NetworkRealizer(Path rootDir, NetworkRegistry registry, Fleet fleet) {
+        this(rootDir, registry, Optional.of(requireFleet(fleet)));
+    }
+
+    private static Fleet requireFleet(Fleet fleet) {
+        if (fleet == null) {
+            throw new InvalidNetworkSpecException("a fleet realizer needs its fleet (host, placements, underlay MTU)");
+        }
+        return fleet;
+    }
+
+    private NetworkRealizer(Path rootDir, NetworkRegistry registry, Optional<Fleet> fleet) {
         if (rootDir == null || registry == null) {
             throw new InvalidNetworkSpecException("a realizer needs a root directory and a registry");
         }
+        this.fleet = fleet;
         this.root = stateOf(rootDir);
         this.stateDir = rootDir;
         this.runtime = runtimeDir(rootDir);
@@ -133,6 +171,60 @@ public final class NetworkRealizer {
         this.owner = ownerTag(rootDir);
         this.firewall = new Firewall(owner, root.resolve("ruleset.listing"));
         this.forwarding = new Forwarding(root.resolve("ip_forward.before"));
+        this.overlay = new Overlay(owner);
+        this.overlayFilter = new OverlayFilter(owner);
+    }
+
+    /**
+     * This host's place in a fleet, as a realizer across hosts needs it.
+     *
+     * @param placements where the members of the networks run (which host, which guest MAC)
+     * @param host this host's name, as its placements carry it
+     * @param underlayMtu the MTU of the interface the overlay's packets leave by; a network realized with an overlay
+     *     gets at most this less {@link Realization#VXLAN_OVERHEAD}
+     */
+    public record Fleet(PlacementRegistry placements, String host, int underlayMtu) {
+
+        /**
+         * Validates the fleet settings.
+         *
+         * @throws InvalidNetworkSpecException if placements are missing, the host name is invalid or the underlay
+         *     MTU leaves less than {@value Realization#MIN_OVERLAY_MTU} bytes once VXLAN's {@value Realization#VXLAN_OVERHEAD}
+         *     are taken (or exceeds {@value Realization#MAX_MTU})
+         */
+        public Fleet {
+            if (placements == null) {
+                throw new InvalidNetworkSpecException("a fleet needs its placement registry");
+            }
+            if (!HostRecord.isValidName(host)) {
+                throw new InvalidNetworkSpecException("invalid host name \"" + host + "\": accepted are 1-253"
+                        + " characters of a-z, A-Z, 0-9, '.', '-' and '_', not starting with '.' or '-'");
+            }
+            if (underlayMtu - Realization.VXLAN_OVERHEAD < Realization.MIN_OVERLAY_MTU
+                    || underlayMtu > Realization.MAX_MTU) {
+                throw new InvalidNetworkSpecException("underlay MTU " + underlayMtu + " is out of range: an overlay"
+                        + " needs " + (Realization.MIN_OVERLAY_MTU + Realization.VXLAN_OVERHEAD) + "–" + Realization.MAX_MTU
+                        + " (VXLAN over IPv4 takes " + Realization.VXLAN_OVERHEAD + " bytes)");
+            }
+        }
+
+        /**
+         * Returns the largest MTU a network with an overlay can have here: the underlay's less VXLAN's.
+         *
+         * @return the MTU
+         */
+        public int overlayMtu() {
+            return underlayMtu - Realization.VXLAN_OVERHEAD;
+        }
+    }
+
+    /**
+     * Returns this host's place in a fleet, when the realizer was made for one.
+     *
+     * @return the fleet settings, or empty for a single-host realizer
+     */
+    public Optional<Fleet> fleet() {
+        return fleet;
     }
 
     /**
@@ -163,6 +255,15 @@ public final class NetworkRealizer {
         byte[] bytes = java.util.Arrays.copyOf(sha256("tapwire-gateway-mac\0" + ownerTag + "\0" + network), 6);
         bytes[0] = (byte) ((bytes[0] & 0xfe) | 0x02);
         return MacAddress.of(bytes);
+    }
+
+    /**
+     * The MAC a realization's bridge carries: on one host this owner's ({@link #bridgeMac}); with an overlay the
+     * fleet-wide {@link MacAddress#forGateway}, so that every host's bridge answers for the gateway with one address
+     * and a guest moved to another host finds its gateway where its ARP cache says.
+     */
+    private MacAddress bridgeMacOf(Realization r) {
+        return r.overlay() ? MacAddress.forGateway(r.network()) : bridgeMac(r.network());
     }
     /**
      * Tells whether any network was ever realized under {@code rootDir} — a check that reads no registry and
@@ -404,10 +505,37 @@ public final class NetworkRealizer {
             refuseOtherNamespace(network, "realize");
             Optional<Realization> before = readHere(network);
             Options options = change.apply(before.map(Options::of).orElse(Options.defaults()));
+            boolean overlay = fleet.map(f -> f.placements().spansHosts())
+                    .orElseGet(() -> before.map(Realization::overlay).orElse(false)); // without a fleet: as recorded
             return realizeLocked(new Realization(network, bridgeName(network), record.subnet(), record.gateway(),
-                    options.nat(), options.portSecurity(), options.isolated(), options.hostPorts(), options.mtu()),
-                    record, before);
+                    options.nat(), options.portSecurity(), options.isolated(), options.hostPorts(),
+                    overlay ? overlayMtu(network, options.mtu()) : options.mtu(), overlay), record, before);
         }
+    }
+
+    /**
+     * The MTU of a network with an overlay: the one asked for when it fits the underlay less VXLAN's 50 bytes, else
+     * that much (a warning: a larger MTU would black-hole full-sized packets between hosts).
+     */
+    private int overlayMtu(String network, int asked) {
+        if (asked < Realization.MIN_OVERLAY_MTU) {
+            throw new InvalidNetworkSpecException("network " + network + " spans hosts and cannot have MTU " + asked
+                    + ": a network across hosts has an MTU of " + Realization.MIN_OVERLAY_MTU + " (IPv4's least) up to"
+                    + " the underlay's less " + Realization.VXLAN_OVERHEAD);
+        }
+        int most = fleet.map(Fleet::overlayMtu).orElse(asked); // a recorded overlay was clamped when it was made
+        if (asked <= most) {
+            return asked;
+        }
+        if (asked == Realization.DEFAULT_MTU) { // no MTU was asked for: Ethernet's default simply does not fit
+            LOG.debug("network {} spans hosts: MTU {} (the underlay's less VXLAN's {} bytes)", network, most,
+                    Realization.VXLAN_OVERHEAD);
+        } else if (warned.add("mtu:" + network + ":" + asked)) {
+            LOG.warn("network {} spans hosts over an underlay of MTU {}: its MTU {} is lowered to {} (VXLAN takes {}"
+                    + " bytes; a larger MTU would drop full-sized packets between hosts)", network,
+                    most + Realization.VXLAN_OVERHEAD, asked, most, Realization.VXLAN_OVERHEAD);
+        }
+        return most;
     }
 
     /**
@@ -457,7 +585,7 @@ public final class NetworkRealizer {
             stopLegacyDnsmasq(wanted.network());
             madeBridge = ensureBridge(wanted);
             followGuestPorts(wanted, before.isPresent() && before.get().isolated() != wanted.isolated());
-            DataChange data = writeData(wanted.network(), record, dnsmasq);
+            DataChange data = writeData(wanted, record, dnsmasq);
             if (before.isPresent() && (before.get().nat() != wanted.nat() || before.get().mtu() != wanted.mtu())) {
                 // with NAT it forwards other names upstream, without it answers only its own; option 26 is an argument
                 dnsmasq.stop();
@@ -530,8 +658,18 @@ public final class NetworkRealizer {
         boolean removed = realization.isPresent();
         dnsmasq(network).stop();
         removed |= deleteBridge(bridge, network);
-        deleteTree(dir(network));
+        boolean hadOverlay = realization.map(Realization::overlay).orElse(false);
+        synchronized (overlays) { // no overlay update in between: it would find the record and bring them back
+            if (hadOverlay) { // its vxlan device and tunnel-port table go with it
+                overlay.remove(network);
+                overlayFilter.remove(network);
+            }
+            deleteTree(dir(network));
+        }
         RuntimeDirectory.remove(runtime, network);
+        if (hadOverlay && list().stream().noneMatch(Realization::overlay)) {
+            overlayFilter.removeVteps(); // this host has left the overlay
+        }
         if (removed) {
             applyFirewall();
             LOG.debug("unrealized network {}", network);
@@ -761,6 +899,66 @@ public final class NetworkRealizer {
         }
     }
 
+    /**
+     * Makes the overlays of the networks realized here with one exactly what {@code tunnels} say, with no unrealize
+     * of this realizer in between (a registry sync under way does not hold it up): per network its vxlan device (VNI, this host's endpoint, the network's MTU and
+     * isolation), its FDB and neighbour entries for the remote members and its tunnel-port filter (remote members'
+     * MAC and address pairs, the MACs of the members placed here, the fleet-wide gateway MAC that never crosses); and
+     * VXLAN accepted from {@code vteps} only. A tunnel of a network not realized here with an overlay is skipped.
+     * The filter goes in before the entries: once a remote member's FDB entry is there, its frames pass.
+     *
+     * @param tunnels the wanted overlay per network
+     * @param vteps the other live hosts' endpoints (all of them), or empty to leave the accepted endpoints alone
+     * @param locals per network, the guest MACs of its members placed on this host
+     * @return the networks whose overlay was applied
+     * @throws dev.tapwire.network.DeviceOperationException if netlink or nftables refuse
+     */
+    List<String> applyOverlays(Map<String, HostAgent.Tunnel> tunnels, Optional<Set<Ipv4Address>> vteps,
+            Map<String, Set<MacAddress>> locals) {
+        List<String> applied = new ArrayList<>();
+        synchronized (overlays) {
+            if (vteps.isPresent()) {
+                overlayFilter.allowVteps(new HashSet<>(vteps.get())); // a HashSet: its contains(null) cannot throw
+                removeStrayOverlays();
+            }
+            for (HostAgent.Tunnel t : tunnels.values()) {
+                Optional<Realization> r = readHere(t.network()).filter(Realization::overlay);
+                if (r.isEmpty()) {
+                    continue;
+                }
+                List<Overlay.Remote> remotes = t.remotes().stream()
+                        .map(m -> new Overlay.Remote(m.mac(), m.ip(), m.vtep())).toList();
+                overlay.ensure(new Overlay.Tunnel(t.network(), r.get().bridge(), t.vni(), t.local(), r.get().mtu(),
+                        r.get().isolated()));
+                overlayFilter.sync(t.network(), new OverlayFilter.Policy(MacAddress.forGateway(t.network()),
+                        locals.getOrDefault(t.network(), Set.of()), remotes));
+                List<String> changed = overlay.sync(t.network(), remotes);
+                if (!changed.isEmpty()) {
+                    LOG.debug("overlay of network {}: {}", t.network(), changed);
+                }
+                applied.add(t.network());
+            }
+        }
+        return applied;
+    }
+
+    /**
+     * Removes this owner's vxlan devices (and their tunnel-port tables) of networks not realized here with an
+     * overlay — left by an unrealize that died half-way, or by a network that stopped spanning hosts.
+     */
+    private void removeStrayOverlays() {
+        Set<String> wanted = new HashSet<>();
+        list().stream().filter(Realization::overlay).forEach(r -> wanted.add(r.network()));
+        for (String network : overlay.networks()) {
+            if (!wanted.contains(network)) {
+                overlay.remove(network);
+                overlayFilter.remove(network);
+                LOG.warn("removed the overlay (vxlan device {}) of network {}, which is not realized here across hosts",
+                        Overlay.deviceName(network), network);
+            }
+        }
+    }
+
     /** Called by the follower once its last handle closed and its thread ended. */
     void followerStopped(Follower stopped) {
         synchronized (following) {
@@ -784,7 +982,7 @@ public final class NetworkRealizer {
     /** Brings dnsmasq up to date with the registry; see {@link #apply}. */
     private void refresh(Realization r, NetworkRecord record) {
         Dnsmasq dnsmasq = dnsmasq(r.network());
-        apply(r, dnsmasq, writeData(r.network(), record, dnsmasq));
+        apply(r, dnsmasq, writeData(r, record, dnsmasq));
     }
 
     /**
@@ -830,11 +1028,23 @@ public final class NetworkRealizer {
      * does not exist yet), a stale one is deleted, and an unchanged one is not touched — so a sync reads two
      * directory listings and writes only what changed, and no file is ever replaced under dnsmasq.
      */
-    private DataChange writeData(String network, NetworkRecord record, Dnsmasq dnsmasq) {
+    private DataChange writeData(Realization r, NetworkRecord record, Dnsmasq dnsmasq) {
+        String network = r.network();
         List<String> dhcp = new ArrayList<>();
         Map<MacAddress, String> macs = new HashMap<>();
+        Optional<Set<String>> here = leasedHere(r);
         for (Member m : record.members()) {
+            if (here.isPresent() && !here.get().contains(m.workspace())) {
+                continue; // it runs on another host (or nowhere yet): that host's dnsmasq leases it
+            }
             MacAddress mac = MacAddress.forMember(network, m.workspace());
+            if (mac.equals(bridgeMac(network)) || mac.equals(MacAddress.forGateway(network))) {
+                if (warned.add("gateway-mac:" + network + ":" + m.workspace())) {
+                    LOG.warn("member {} of network {} would have MAC {}, a MAC of the network's gateway; it gets no"
+                            + " DHCP lease", m.workspace(), network, mac);
+                }
+                continue;
+            }
             String clash = macs.putIfAbsent(mac, m.workspace());
             if (clash != null) {
                 if (warned.add("mac:" + network + ":" + m.workspace())) {
@@ -848,6 +1058,28 @@ public final class NetworkRealizer {
         List<String> hosts = named(network, record).stream().map(m -> hostsEntry(network, m)).toList();
         boolean removedNames = !syncEntries(dnsmasq.hostsDir(), hosts).isEmpty();
         return new DataChange(syncEntries(dnsmasq.dhcpDir(), dhcp), removedNames);
+    }
+
+    /**
+     * The members whose DHCP lease this host's dnsmasq serves: with an overlay, those placed on this host (a member
+     * on another host is leased there, and its DHCP broadcasts never cross); on one host, every member (empty).
+     */
+    private Optional<Set<String>> leasedHere(Realization r) {
+        if (!r.overlay()) {
+            return Optional.empty();
+        }
+        Optional<String> host = fleet.map(Fleet::host).or(() -> read(r.network()).flatMap(Recorded::host));
+        if (host.isEmpty()) {
+            return Optional.empty(); // no host recorded: lease every member, as on one host
+        }
+        PlacementRegistry placements = fleet.map(Fleet::placements).orElseGet(registry::placements);
+        Set<String> here = new HashSet<>();
+        for (Placement p : placements.placements(r.network())) {
+            if (p.host().equals(host.get())) {
+                here.add(p.workspace());
+            }
+        }
+        return Optional.of(here);
     }
 
     /** Makes {@code dir} hold one file per entry; returns the entries removed. */
@@ -1060,6 +1292,11 @@ public final class NetworkRealizer {
                 problems.add("dnsmasq of network " + r.network() + " is not running");
             }
         }
+        if (r.overlay() && overlay.device(r.network()).isEmpty()) { // the agent makes it: a verify cannot
+            problems.add("network " + r.network() + " spans hosts but has no vxlan device " + Overlay.deviceName(
+                    r.network()) + " here: its members on other hosts are unreachable until this host's agent runs"
+                    + " (tapwire agent)");
+        }
         List<Realization> realized = list();
         Optional<String> table = firewall.problem(realized);
         List<String> sysctls = bridgeUp ? BridgeSysctls.problems(r.bridge()) : List.of();
@@ -1217,8 +1454,15 @@ public final class NetworkRealizer {
                         + "); it is never shared: rename or delete it, or realize the network from that state directory");
             }
             if (made) { // with this owner's MAC from the start: alias or not, it is recognisably ours
-                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge(), bridgeMac(r.network()))));
-            } else if (existing.get().alias().isEmpty()) {
+                netlink.execute(List.of(Rtnetlink.createBridge(r.bridge(), bridgeMacOf(r))));
+            } else if (!existing.get().mac().equals(bridgeMacOf(r))) { // the network joined or left a fleet
+                try (Interfaces interfaces = Interfaces.over(netlink)) {
+                    interfaces.setMac(r.bridge(), bridgeMacOf(r));
+                }
+                LOG.debug("network {}: bridge {} now carries {} ({})", r.network(), r.bridge(), bridgeMacOf(r),
+                        r.overlay() ? "the fleet-wide gateway MAC" : "this state directory's own MAC");
+            }
+            if (!made && existing.get().alias().isEmpty()) {
                 made = true; // a bridge a crashed realize made and did not finish: finish it (or remove it)
                 LOG.warn("realize: finishing bridge {} of network {}, left half-made by an earlier realize", r.bridge(),
                         r.network());
@@ -1300,8 +1544,16 @@ public final class NetworkRealizer {
      * setting it. A same-named network's bridge of another state directory has another MAC.
      */
     private boolean isBridgeOf(Link link, String network) {
-        return link.isBridge() && bridgeMac(network).equals(link.mac())
+        return link.isBridge() && (bridgeMac(network).equals(link.mac()) || isFleetBridgeOf(link, network))
                 && (link.alias().equals(ALIAS_PREFIX + network) || link.alias().isEmpty());
+    }
+
+    /**
+     * Whether a bridge carries the fleet-wide gateway MAC of a network this state directory has recorded here: the
+     * MAC alone is shared by every host (and so proves no ownership), the record does.
+     */
+    private boolean isFleetBridgeOf(Link link, String network) {
+        return MacAddress.forGateway(network).equals(link.mac()) && readHere(network).isPresent();
     }
 
     /** Deletes the bridge if it is this owner's bridge of the network (any bridge of that name when network is null). */
@@ -1346,7 +1598,7 @@ public final class NetworkRealizer {
     }
 
     /** A realization record as read, with the network namespace it was made in (empty for an older record). */
-    private record Recorded(Realization realization, Optional<String> namespace) {
+    private record Recorded(Realization realization, Optional<String> namespace, Optional<String> host) {
     }
 
     /** The network's realization if it is recorded and was made in the calling thread's network namespace. */
@@ -1406,8 +1658,12 @@ public final class NetworkRealizer {
         }
         Realization r = new Realization(network, bridge, Ipv4Subnet.parse(required(p, "subnet")),
                 Ipv4Address.parse(required(p, "gateway")), flag(p, "nat", false), flag(p, "port-security", true),
-                flag(p, "isolated", false), ports, mtu(p));
-        return new Recorded(r, Optional.ofNullable(namespace));
+                flag(p, "isolated", false), ports, mtu(p), flag(p, "overlay", false));
+        String host = p.getProperty("host");
+        if (host != null && !HostRecord.isValidName(host)) {
+            throw new InvalidNetworkSpecException("its host " + escape(host) + " is no host name");
+        }
+        return new Recorded(r, Optional.ofNullable(namespace), Optional.ofNullable(host));
     }
 
     private static String required(Properties p, String key) {
@@ -1450,10 +1706,24 @@ public final class NetworkRealizer {
         String text = "network=" + r.network() + "\nbridge=" + r.bridge() + "\nsubnet=" + r.subnet() + "\ngateway="
                 + r.gateway() + "\nnat=" + r.nat() + "\nport-security=" + r.portSecurity() + "\nisolated="
                 + r.isolated() + "\nhost-ports=" + r.hostPorts().stream().map(HostPort::toString)
-                        .collect(java.util.stream.Collectors.joining(",")) + "\nmtu=" + r.mtu() + "\nnetns="
+                        .collect(java.util.stream.Collectors.joining(",")) + "\nmtu=" + r.mtu() + "\noverlay="
+                + r.overlay() + hostLine(r) + "\nnetns="
                 + Follower.currentNamespace()
                 + "\n";
         replace(dir(r.network()).resolve("realization.properties"), text);
+    }
+
+    /**
+     * The host a realization with an overlay was made for — this realizer's fleet host, else the one recorded —, as a
+     * record line: a realizer without a fleet (the provider's, syncing on a configure) then leases the same members
+     * as the agent's, those placed on that host.
+     */
+    private String hostLine(Realization r) {
+        if (!r.overlay()) {
+            return "";
+        }
+        return fleet.map(Fleet::host).or(() -> read(r.network()).flatMap(Recorded::host)).map(h -> "\nhost=" + h)
+                .orElse("");
     }
 
     /**

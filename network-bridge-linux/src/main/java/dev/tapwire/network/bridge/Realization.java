@@ -10,7 +10,8 @@ import java.util.TreeSet;
 /**
  * How a named network is realized on this host: its bridge (holding the gateway address), its subnet,
  * whether its traffic leaving the host is masqueraded, whether its guest ports are port-secured, whether they
- * are isolated from each other, which host ports its guests may reach on the gateway, and its MTU.
+ * are isolated from each other, which host ports its guests may reach on the gateway, its MTU, and whether it
+ * spans hosts (an overlay).
  *
  * @param network the network name
  * @param bridge the bridge device
@@ -25,9 +26,17 @@ import java.util.TreeSet;
  *     duplicates (empty by default)
  * @param mtu the MTU of the bridge and of every guest TAP on it, and the one DHCP gives guests (option 26),
  *     {@value #MIN_MTU}–{@value #MAX_MTU}; {@value #DEFAULT_MTU} by default
+ * @param overlay whether the network spans hosts here: its bridge then carries the fleet-wide gateway MAC
+ *     ({@link dev.tapwire.network.MacAddress#forGateway}) instead of this state directory's own, and its MTU leaves
+ *     room for the VXLAN header ({@link #VXLAN_OVERHEAD} bytes below the underlay's)
  */
 public record Realization(String network, String bridge, Ipv4Subnet subnet, Ipv4Address gateway, boolean nat,
-        boolean portSecurity, boolean isolated, List<HostPort> hostPorts, int mtu) {
+        boolean portSecurity, boolean isolated, List<HostPort> hostPorts, int mtu, boolean overlay) {
+
+    /** What VXLAN over IPv4 costs of the underlay's MTU: outer IPv4 (20), UDP (8), VXLAN (8) and Ethernet (14). */
+    public static final int VXLAN_OVERHEAD = 50;
+    /** The lowest MTU of a network across hosts: what every IPv4 host must take in one piece (RFC 791). */
+    public static final int MIN_OVERLAY_MTU = 576;
 
     /** The MTU of a network realized without one: Ethernet's. */
     public static final int DEFAULT_MTU = 1500;
@@ -56,6 +65,25 @@ public record Realization(String network, String bridge, Ipv4Subnet subnet, Ipv4
                     + " is not a host of subnet " + subnet);
         }
         hostPorts = List.copyOf(new TreeSet<>(hostPorts));
+    }
+
+    /**
+     * A realization on this host only (no overlay).
+     *
+     * @param network the network name
+     * @param bridge the bridge device
+     * @param subnet the network's subnet
+     * @param gateway the gateway address
+     * @param nat whether traffic leaving the host is masqueraded
+     * @param portSecurity whether guest ports are port-secured
+     * @param isolated whether guest ports are isolated from each other
+     * @param hostPorts the host ports the guests may reach on the gateway
+     * @param mtu the MTU of the bridge, its guest TAPs and its guests
+     * @throws InvalidNetworkSpecException as the canonical constructor
+     */
+    public Realization(String network, String bridge, Ipv4Subnet subnet, Ipv4Address gateway, boolean nat,
+            boolean portSecurity, boolean isolated, List<HostPort> hostPorts, int mtu) {
+        this(network, bridge, subnet, gateway, nat, portSecurity, isolated, hostPorts, mtu, false);
     }
 
     /**

@@ -6,20 +6,20 @@ import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NicConfig;
 import dev.tapwire.network.VmSpec;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
+import dev.tapwire.network.bridge.HostLinks;
+import dev.tapwire.network.bridge.NetworkNamespaces;
 import dev.tapwire.network.bridge.NetworkRealizer;
-import dev.tapwire.network.bridge.linux.Link;
-import dev.tapwire.network.bridge.linux.Namespaces;
-import dev.tapwire.network.bridge.linux.Rtnetlink;
-import dev.tapwire.network.bridge.linux.TapQueue;
-import dev.tapwire.network.bridge.linux.Tun;
+import dev.tapwire.network.bridge.TapEndpoint;
 import dev.tapwire.network.guest.Guest;
 import dev.tapwire.network.guest.GuestFailedException;
 import dev.tapwire.network.guest.GuestImage;
 import dev.tapwire.network.guest.GuestImageException;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import dev.tapwire.network.spi.ProviderSettings;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -33,7 +33,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -49,6 +48,10 @@ import picocli.CommandLine.Spec;
  * without QEMU it proves a frame crosses a TAP (an ARP request gets the kernel's reply). Then it tears
  * everything down: the TAPs, the network's dnsmasq, bridge and rules, the guests, the namespace and the temporary
  * directory, whatever failed on the way.
+ *
+ * <p>Under {@code --json} the tour's text is left out and one object with its facts is printed at the end
+ * ({@link Tour}): the networks, why realization was skipped or what it made (bridge, dnsmasq, the VMs' NIC configs,
+ * the frame or the guests' answers, the links), in the command's one JSON shape.
  *
  * <p>Exit status: 0 when the tour ran; 1 when a guest failed (its NIC driver, its DHCP lease, its boot), after
  * one line {@code tapwire: error: guest <name> failed: <why>} on stderr, the rest of the tour and the clean-up.
@@ -81,11 +84,31 @@ final class DemoCommand implements Callable<Integer> {
     private String guestSkip;
     /** Set when a guest failed: the demo then exits with status 1. */
     private boolean guestFailed;
+    /** What the realization part showed, for {@code --json}; null when it was skipped. */
+    private Realized realized;
+
+    /** What {@code demo --json} prints: the tour's facts. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Tour(String stateDir, List<NetworkRecord> networks, String skipped, Realized realized) {
+    }
+
+    /** The realization part of the tour: what was made in the private namespace and what crossed it. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record Realized(String network, String bridge, Integer dnsmasqPid, List<String> hosts, Map<String, NicConfig> vms,
+            String frameCrossed, String guestsSkipped, Map<String, String> leases, Map<String, List<String>> commands,
+            List<LinkRow> links) {
+    }
+
+    /** One link of the namespace at the end of the tour. */
+    record LinkRow(String name, String kind, String master, boolean up, int mtu, String alias) {
+    }
 
     @Override
     public Integer call() throws Exception {
-        PrintWriter out = root.out;
+        PrintWriter out = root.json ? new PrintWriter(Writer.nullWriter()) : root.out; // --json: facts, not text
         Path state = Files.createTempDirectory("tapwire-demo-");
+        String skipped = null;
+        List<NetworkRecord> networks = List.of();
         try {
             FileNetworkRegistry registry = FileNetworkRegistry.open(state);
             out.println("== named networks (state: " + state + ")");
@@ -104,27 +127,32 @@ final class DemoCommand implements Callable<Integer> {
             table.print(out);
             out.println("index file: " + registry.indexFile() + " (" + Files.size(registry.indexFile()) + " bytes)");
             out.println();
+            networks = registry.list();
 
             Optional<String> skip = linuxUnavailable();
             if (skip.isPresent()) {
-                out.println("== Linux realization: skipped — " + skip.get());
+                skipped = skip.get();
+                out.println("== Linux realization: skipped — " + skipped);
                 return 0;
             }
             prepareGuests();
             // dnsmasq drops root to nobody, which must reach the state directory
             Files.setPosixFilePermissions(state, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Namespaces.callInNewNetworkNamespace(() -> {
+            NetworkNamespaces.callInNewNamespace(() -> {
                 realize(out, state, registry, frontend, addresses);
                 return null;
             });
             return guestFailed ? 1 : 0;
         } finally {
             deleteRecursively(state);
+            if (root.json) {
+                root.printJson(new Tour(state.toString(), networks, skipped, realized));
+            }
         }
     }
 
     private static Optional<String> linuxUnavailable() {
-        return BridgeNetworkProvider.unavailabilityCause().or(Namespaces::unavailabilityCause)
+        return BridgeNetworkProvider.unavailabilityCause().or(NetworkNamespaces::unavailabilityCause)
                 .map(cause -> cause + "; run as root to see a named network realized")
                 .or(NetworkRealizer::unavailabilityCause);
     }
@@ -156,6 +184,9 @@ final class DemoCommand implements Callable<Integer> {
         NetworkRealizer realizer = provider.realizer().orElseThrow();
         Map<String, NicConfig> nics = new LinkedHashMap<>();
         List<Guest> guests = new ArrayList<>();
+        Map<String, String> leases = new LinkedHashMap<>();
+        Map<String, List<String>> commands = new LinkedHashMap<>();
+        String[] crossed = {null};
         try {
             long start = System.nanoTime();
             for (String ws : addresses.keySet()) { // the VM ID is the workspace here
@@ -176,13 +207,18 @@ final class DemoCommand implements Callable<Integer> {
 
             String first = addresses.keySet().iterator().next();
             if (image == null) {
-                showFrameCrossing(out, network, first, addresses.get(first), nics.get(first));
+                crossed[0] = showFrameCrossing(out, network, first, addresses.get(first), nics.get(first));
                 out.println("(" + guestSkip + ")");
             } else {
-                bootTwoGuests(out, network, List.copyOf(nics.keySet()).subList(0, 2), nics, guests);
+                bootTwoGuests(out, network, List.copyOf(nics.keySet()).subList(0, 2), nics, guests, leases, commands);
             }
             out.println();
-            printLinks(out);
+            List<LinkRow> links = printLinks(out);
+            realized = new Realized(network.name(), status.realization().bridge(),
+                    status.dnsmasqPid().isPresent() ? status.dnsmasqPid().getAsInt() : null,
+                    realizer.hostsLines(network.name()).lines().toList(), new LinkedHashMap<>(nics), crossed[0],
+                    image == null ? guestSkip : null, leases.isEmpty() ? null : leases,
+                    commands.isEmpty() ? null : commands, links);
         } finally {
             try {
                 guests.forEach(Guest::close);
@@ -193,15 +229,20 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Without guests: an ARP request written into a workspace's TAP gets the gateway's answer. */
-    private static void showFrameCrossing(PrintWriter out, NetworkRecord network, String ws, Ipv4Address address,
+    /**
+     * Without guests: an ARP request written into a workspace's TAP gets the gateway's answer.
+     *
+     * @return what crossed, in one sentence
+     */
+    private static String showFrameCrossing(PrintWriter out, NetworkRecord network, String ws, Ipv4Address address,
             NicConfig nic) {
-        try (TapQueue vmm = Tun.attach(nic.tap(), false)) {
+        try (TapEndpoint vmm = TapEndpoint.attach(nic.tap(), false)) {
             byte[] reply = arp(vmm, nic.mac().toBytes(), address, network.gateway()).orElseThrow(() ->
                     new IllegalStateException("no ARP reply from " + network.gateway() + " through " + nic.tap()));
-            out.println("frame crossed: " + ws + " (" + address + ", " + nic.mac() + ") asked who has "
-                    + network.gateway() + " through " + nic.tap() + "; the kernel answered "
-                    + MacAddress.of(Arrays.copyOfRange(reply, 22, 28)));
+            String crossed = ws + " (" + address + ", " + nic.mac() + ") asked who has " + network.gateway()
+                    + " through " + nic.tap() + "; the kernel answered " + MacAddress.of(Arrays.copyOfRange(reply, 22, 28));
+            out.println("frame crossed: " + crossed);
+            return crossed;
         }
     }
 
@@ -210,40 +251,39 @@ final class DemoCommand implements Callable<Integer> {
      * that fails is reported in one line on stderr (the tour goes on; the demo then exits with status 1).
      */
     private void bootTwoGuests(PrintWriter out, NetworkRecord network, List<String> two, Map<String, NicConfig> nics,
-            List<Guest> guests) throws Exception {
+            List<Guest> guests, Map<String, String> leases, Map<String, List<String>> commands) throws Exception {
         try {
             for (String vm : two) {
                 guests.add(Guest.boot(vm, image, nics.get(vm), null));
             }
             for (Guest guest : guests) {
                 String lease = guest.await("TAPWIRE-LEASE .*", Duration.ofMinutes(2)).group();
+                leases.put(guest.name(), lease);
                 out.println("guest " + guest.name() + " booted under QEMU and leased: " + lease);
                 guest.await("TAPWIRE-READY", Duration.ofMinutes(2));
             }
             String peer = two.get(1);
             for (String command : List.of("nslookup " + peer + "." + network.name(), "ping -c 2 " + peer)) {
                 out.println(two.get(0) + "$ " + command);
-                guests.get(0).run(command, Duration.ofSeconds(20)).forEach(l -> out.println("  " + l));
+                List<String> answer = guests.get(0).run(command, Duration.ofSeconds(20));
+                commands.put(command, answer);
+                answer.forEach(l -> out.println("  " + l));
             }
         } catch (GuestFailedException e) {
             guestFailed = true;
             out.flush();
-            PrintWriter err = spec.commandLine().getErr();
-            err.println("tapwire: error: guest " + e.guest() + " " + e.reason());
-            err.flush();
+            root.printError(spec.commandLine().getErr(), "guest " + e.guest() + " " + e.reason());
         }
     }
 
-    private static void printLinks(PrintWriter out) {
-        try (Rtnetlink netlink = Rtnetlink.open()) {
-            List<Link> links = netlink.links();
-            Map<Integer, String> names = links.stream().collect(Collectors.toMap(Link::index, Link::name));
-            Table table = new Table("LINK", "KIND", "MASTER", "STATE", "MTU", "ALIAS");
-            links.forEach(l -> table.row(l.name(), l.kind().isEmpty() ? "-" : l.kind(),
-                    names.getOrDefault(l.masterIndex(), "-"), l.isUp() ? "up" : "down", l.mtu(),
-                    l.alias().isEmpty() ? "-" : l.alias()));
-            table.print(out);
-        }
+    private static List<LinkRow> printLinks(PrintWriter out) {
+        List<LinkRow> links = HostLinks.list().stream().map(l -> new LinkRow(l.name(), l.kind(), l.master().orElse(null),
+                l.up(), l.mtu(), l.alias())).toList();
+        Table table = new Table("LINK", "KIND", "MASTER", "STATE", "MTU", "ALIAS");
+        links.forEach(l -> table.row(l.name(), l.kind().isEmpty() ? "-" : l.kind(), l.master() == null ? "-"
+                : l.master(), l.up() ? "up" : "down", l.mtu(), l.alias().isEmpty() ? "-" : l.alias()));
+        table.print(out);
+        return links;
     }
 
     private static void tearDown(PrintWriter out, BridgeNetworkProvider provider, NetworkRealizer realizer,
@@ -255,7 +295,7 @@ final class DemoCommand implements Callable<Integer> {
                 nics.size(), (System.nanoTime() - t0) / 1e6);
     }
 
-    private static Optional<byte[]> arp(TapQueue vmm, byte[] mac, Ipv4Address from, Ipv4Address to) {
+    private static Optional<byte[]> arp(TapEndpoint vmm, byte[] mac, Ipv4Address from, Ipv4Address to) {
         byte[] f = new byte[42];
         Arrays.fill(f, 0, 6, (byte) 0xff);
         System.arraycopy(mac, 0, f, 6, 6);
@@ -266,10 +306,10 @@ final class DemoCommand implements Callable<Integer> {
         System.arraycopy(to.toBytes(), 0, f, 38, 4);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (System.nanoTime() < deadline) {
-            vmm.writeFrame(f); // a guest retries too: the port forwards once the carrier is seen
+            vmm.write(f); // a guest retries too: the port forwards once the carrier is seen
             long retry = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300);
             while (System.nanoTime() < retry) {
-                Optional<byte[]> frame = vmm.readFrame(100);
+                Optional<byte[]> frame = vmm.read(Duration.ofMillis(100));
                 if (frame.isPresent() && frame.get().length >= 42 && frame.get()[12] == 0x08
                         && frame.get()[13] == 0x06 && frame.get()[21] == 2) {
                     return frame;

@@ -11,6 +11,7 @@ import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkIndex;
 import dev.tapwire.network.NetworkRecord;
+import dev.tapwire.network.Placement;
 import dev.tapwire.network.RegistryCorruptedException;
 import dev.tapwire.network.bridge.DisplayText;
 import dev.tapwire.network.bridge.HostPort;
@@ -22,9 +23,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
@@ -45,7 +48,11 @@ final class NetworkCommand {
             String subnet) {
         NetworkRecord created = subnet == null ? root.registry().create(name)
                 : root.registry().create(name, Ipv4Subnet.parse(subnet));
-        print(List.of(created));
+        if (root.json) {
+            root.printJson(created); // one object, as join prints its member
+        } else {
+            print(List.of(created));
+        }
         return 0;
     }
 
@@ -55,14 +62,18 @@ final class NetworkCommand {
         return 0;
     }
 
-    /** What {@code network inspect --json} prints: the record's fields and, when realized here, {@code realized}. */
+    /**
+     * What {@code network inspect --json} prints: the record's fields, the members' placements on live hosts (the
+     * library's {@link Placement} form) and, when realized here, {@code realized}.
+     */
     record Inspection(@JsonUnwrapped NetworkRecord network,
+            @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Placement> placements,
             @JsonInclude(JsonInclude.Include.NON_NULL) Realized realized) {
     }
 
     /** How a network is realized on this host. */
     record Realized(String bridge, boolean bridgeUp, boolean nat, boolean portSecurity, boolean isolated,
-            List<String> hostPorts, int mtu, Integer dnsmasqPid, List<String> problems) {
+            List<String> hostPorts, int mtu, boolean overlay, Integer dnsmasqPid, List<String> problems) {
     }
 
     @Command(name = "inspect", description = "Show one network, its members and whether and how it is realized on"
@@ -74,18 +85,23 @@ final class NetworkCommand {
         Realized realized = status.map(s -> new Realized(s.realization().bridge(), s.bridgeUp(), s.realization().nat(),
                 s.realization().portSecurity(), s.realization().isolated(),
                 s.realization().hostPorts().stream().map(HostPort::toString).toList(), s.realization().mtu(),
-                s.dnsmasqPid().isPresent() ? s.dnsmasqPid().getAsInt() : null, s.problems())).orElse(null);
+                s.realization().overlay(), s.dnsmasqPid().isPresent() ? s.dnsmasqPid().getAsInt() : null,
+                s.problems())).orElse(null);
+        List<Placement> placements = root.registry().placements().placements(name);
         if (root.json) {
-            root.printJson(new Inspection(network, realized));
+            root.printJson(new Inspection(network, placements, realized));
             return 0;
         }
+        Map<String, String> hosts = placements.stream()
+                .collect(Collectors.toMap(Placement::workspace, Placement::host, (a, b) -> a));
         print(List.of(network));
         if (!network.members().isEmpty()) {
             root.out.println();
-            Table members = new Table("WORKSPACE", "IP", "MAC", "DNS");
+            Table members = new Table("WORKSPACE", "IP", "MAC", "DNS", "HOST");
             for (Member m : network.members()) { // names escaped: bidi, zero-width and control characters as \\uXXXX
                 members.row(DisplayText.escape(m.workspace()), m.ip(), MacAddress.forMember(name, m.workspace()),
-                        NetworkRealizer.hasDnsName(m.workspace()) ? m.workspace() + "." + name : "(not a DNS label)");
+                        NetworkRealizer.hasDnsName(m.workspace()) ? m.workspace() + "." + name : "(not a DNS label)",
+                        DisplayText.escape(hosts.getOrDefault(m.workspace(), "-")));
             }
             members.print(root.out);
         }
@@ -98,7 +114,8 @@ final class NetworkCommand {
                     + ", nat " + (realized.nat() ? "on" : "off") + ", port security " + (realized.portSecurity() ? "on"
                             : "off") + ", guest ports " + (realized.isolated() ? "isolated" : "not isolated")
                     + ", host ports " + (realized.hostPorts().isEmpty() ? "none" : String.join(",",
-                            realized.hostPorts())) + ", MTU " + realized.mtu());
+                            realized.hostPorts())) + ", MTU " + realized.mtu()
+                    + (realized.overlay() ? ", across hosts (overlay)" : ""));
             realized.problems().forEach(p -> root.out.println("problem: " + p));
         }
         return 0;
@@ -141,16 +158,32 @@ final class NetworkCommand {
             + " (refused while VMs' TAPs are on its bridge). The registry keeps the network.")
     int down(@Parameters(paramLabel = "NAME") String name) {
         boolean removed = new NetworkRealizer(root.stateDir(), root.registry()).unrealize(name);
-        if (!root.json) {
+        if (root.json) {
+            root.printJson(new Unrealized(name, removed));
+        } else {
             root.out.println(removed ? "network " + name + " is down" : "network " + name + " was not realized here");
         }
         return 0;
     }
 
+    /** What {@code network down --json} prints: whether a realization was there to remove. */
+    record Unrealized(String network, boolean removed) {
+    }
+
+    /** One line of {@code network hosts}, as {@code --json} prints it: an address and its names. */
+    record HostsEntry(Ipv4Address ip, List<String> names) {
+    }
+
     @Command(name = "hosts", description = "Print /etc/hosts lines for a network's members: address,"
             + " workspace.network, workspace.")
     int hosts(@Parameters(paramLabel = "NAME") String name) {
-        root.out.print(new NetworkRealizer(root.stateDir(), root.registry()).hostsLines(name));
+        String lines = new NetworkRealizer(root.stateDir(), root.registry()).hostsLines(name);
+        if (root.json) {
+            root.printJson(lines.lines().map(l -> l.strip().split("\\s+"))
+                    .map(f -> new HostsEntry(Ipv4Address.parse(f[0]), List.of(f).subList(1, f.length))).toList());
+        } else {
+            root.out.print(lines);
+        }
         return 0;
     }
 
@@ -176,6 +209,9 @@ final class NetworkCommand {
         }
         root.registry().remove(name, force);
         root.syncRealized();
+        if (root.json) {
+            root.printJson(network); // what was removed, members and all
+        }
         return 0;
     }
 
@@ -196,17 +232,29 @@ final class NetworkCommand {
         return 0;
     }
 
+    /** What {@code network leave} and {@code leave-all} print under {@code --json}: the networks it is not in now. */
+    record Left(List<String> networks, String workspace) {
+    }
+
     @Command(name = "leave", description = "Remove a workspace from a network (no-op when it is not a member).")
     int leave(@Parameters(paramLabel = "NAME") String name, @Parameters(paramLabel = "WORKSPACE") String workspace) {
         root.registry().leave(name, workspace);
         root.syncRealized();
+        if (root.json) {
+            root.printJson(new Left(List.of(name), workspace.strip()));
+        }
         return 0;
     }
 
     @Command(name = "leave-all", description = "Remove a workspace from every network.")
     int leaveAll(@Parameters(paramLabel = "WORKSPACE") String workspace) {
+        List<String> networks = root.registry().list().stream().filter(n -> n.member(workspace.strip()).isPresent())
+                .map(NetworkRecord::name).toList();
         root.registry().leaveAll(workspace);
         root.syncRealized();
+        if (root.json) {
+            root.printJson(new Left(networks, workspace.strip()));
+        }
         return 0;
     }
 
@@ -228,7 +276,9 @@ final class NetworkCommand {
         }
         root.registry().writeIndex(index);
         root.syncRealized();
-        if (!root.json) {
+        if (root.json) {
+            root.printJson(index);
+        } else {
             root.out.println("imported " + index.networks().size() + " network(s) from " + file);
         }
         return 0;

@@ -1,7 +1,5 @@
 package dev.tapwire.network.cli;
 
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tapwire.network.ConfigureRequest;
 import dev.tapwire.network.Ipv4Address;
@@ -11,12 +9,10 @@ import dev.tapwire.network.TapNaming;
 import dev.tapwire.network.VerifyReport;
 import dev.tapwire.network.VmRecord;
 import dev.tapwire.network.VmSpec;
-import dev.tapwire.network.spi.NicIndexes;
 import dev.tapwire.network.bridge.BridgeNetworkProvider;
 import dev.tapwire.network.bridge.BridgeTaps;
 import dev.tapwire.network.bridge.NetworkRealizer;
-import dev.tapwire.network.bridge.linux.Link;
-import dev.tapwire.network.bridge.linux.Rtnetlink;
+import dev.tapwire.network.spi.NicIndexes;
 import dev.tapwire.network.spi.ProviderSettings;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -26,7 +22,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -335,7 +330,7 @@ final class TapCommand {
             on = bridge != null ? bridge : "their bridges";
         } else {
             on = BridgeNetworkProvider.verifyOnAnyBridge(settings, vmId);
-            report = new VerifyReport(vmId, rows().stream().filter(r -> r.vm().equals(vmId)).map(TapRow::tap)
+            report = new VerifyReport(vmId, rows().stream().filter(r -> r.vmId().equals(vmId)).map(TapRow::tap)
                     .toList(), List.of());
         }
         if (root.json) {
@@ -348,10 +343,8 @@ final class TapCommand {
         return 0;
     }
 
-    /** One row of {@code tap ls}; JSON in the library's snake_case: {@code {"tap","vm","bridge","state","multi_queue"}}. */
-    @JsonPropertyOrder({"tap", "vm", "bridge", "state", "multi_queue"})
-    record TapRow(@JsonProperty("tap") String tap, @JsonProperty("vm") String vm, @JsonProperty("bridge") String bridge,
-            @JsonProperty("state") String state, @JsonProperty("multi_queue") boolean multiQueue) {
+    /** One row of {@code tap ls}; JSON in the library's snake_case: {@code {"tap","vm_id","bridge","state","multi_queue"}}. */
+    record TapRow(String tap, String vmId, String bridge, String state, boolean multiQueue) {
     }
 
     @Command(name = "ls", description = "List the TAPs tapwire made, with VM, bridge and state.")
@@ -362,7 +355,7 @@ final class TapCommand {
             return 0;
         }
         Table table = new Table("TAP", "VM", "BRIDGE", "STATE", "QUEUES");
-        rows.forEach(r -> table.row(r.tap(), r.vm(), r.bridge(), r.state(),
+        rows.forEach(r -> table.row(r.tap(), r.vmId(), r.bridge(), r.state(),
                 r.multiQueue() ? "multi" : "single"));
         table.print(root.out);
         return 0;
@@ -370,20 +363,7 @@ final class TapCommand {
 
     /** Every TAP tapwire made in this namespace, as tap ls shows it. */
     private static List<TapRow> rows() {
-        List<TapRow> rows = new ArrayList<>();
-        try (Rtnetlink netlink = Rtnetlink.open()) {
-            List<Link> links = netlink.links();
-            Map<Integer, String> names = links.stream().collect(Collectors.toMap(Link::index, Link::name,
-                    (a, b) -> a));
-            for (Link link : links) {
-                if (!BridgeTaps.isTapwireTap(link)) {
-                    continue;
-                }
-                rows.add(new TapRow(link.name(), BridgeTaps.vmIdOf(link).orElseThrow(),
-                        names.get(link.masterIndex()), link.isUp() ? "up" : "down",
-                        link.tun().map(Link.TunInfo::multiQueue).orElse(false)));
-            }
-        }
-        return rows;
+        return BridgeTaps.onHost().stream().map(t -> new TapRow(t.name(), t.vmId(), t.bridge(), t.up() ? "up" : "down",
+                t.multiQueue())).toList();
     }
 }

@@ -1,6 +1,5 @@
 package dev.tapwire.network.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tapwire.network.NetworkRegistries;
 import dev.tapwire.network.NetworkRegistry;
@@ -24,21 +23,23 @@ import picocli.CommandLine.ScopeType;
  * The {@code tapwire} command: named networks, TAPs, garbage collection and a demo, over the library.
  *
  * <p>Exit status: 0 on success, 1 with {@code tapwire: error: <what and why>} on stderr when the operation
- * fails, 2 on a usage error. Every command, down to each leaf, answers {@code --help} and {@code --version}: the
+ * fails, 2 on a usage error. Under {@code --json} every command prints its result as JSON and an error as
+ * {@code {"error": "<what and why>"}} on stderr, with the same exit status ({@link Json}). Every command, down to each leaf, answers {@code --help} and {@code --version}: the
  * standard help options are declared here once and inherited ({@code scope = INHERIT}).
  */
 @Command(name = "tapwire", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT,
         versionProvider = Tapwire.Version.class,
         description = "Named networks and Linux TAP devices for VM and workspace managers.",
         subcommands = {NetworkCommand.class, TapCommand.class, GcCommand.class, DemoCommand.class,
-            CommandLine.HelpCommand.class})
+            AgentCommand.class, CommandLine.HelpCommand.class})
 public final class Tapwire {
 
     /** Held, so the level set in {@link #main} is not lost when the logger is collected (java.util.logging, spelled
      * out beside SLF4J's Logger). */
     private static final java.util.logging.Logger GRPC_LOG = java.util.logging.Logger.getLogger("io.grpc");
 
-    static final ObjectMapper JSON = new ObjectMapper();
+    /** The command's JSON mapper ({@link Json#MAPPER}: the library's names, snake_case for the command's records). */
+    static final ObjectMapper JSON = Json.MAPPER;
 
     @Option(names = "--state-dir", scope = ScopeType.INHERIT, paramLabel = "DIR",
             description = "State directory (default: $TAPWIRE_STATE_DIR; else, as root, /var/lib/tapwire; else "
@@ -112,23 +113,37 @@ public final class Tapwire {
         CommandLine cli = new CommandLine(root);
         cli.setOut(out);
         cli.setErr(err);
+        boolean json = asksForJson(args); // also when parsing fails before --json was read
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            String message = e.getMessage() == null ? e.toString() : e.getMessage();
-            commandLine.getErr().println("tapwire: error: " + message);
-            commandLine.getErr().flush();
+            Json.printError(commandLine.getErr(), json, e.getMessage() == null ? e.toString() : e.getMessage());
             return 1;
         });
         cli.setParameterExceptionHandler((e, args1) -> {
             CommandLine c = e.getCommandLine();
-            c.getErr().println("tapwire: error: " + e.getMessage());
-            c.getErr().println("Usage: see '" + c.getCommandSpec().qualifiedName() + " --help'");
-            c.getErr().flush();
+            Json.printError(c.getErr(), json, e.getMessage());
+            if (!json) {
+                c.getErr().println("Usage: see '" + c.getCommandSpec().qualifiedName() + " --help'");
+                c.getErr().flush();
+            }
             return 2;
         });
         int status = cli.execute(args);
         out.flush();
         err.flush();
         return status;
+    }
+
+    /** Whether the command line asks for JSON: {@code --json} before any {@code --} (after it, words are operands). */
+    private static boolean asksForJson(String... args) {
+        for (String arg : args) {
+            if (arg.equals("--")) {
+                return false;
+            }
+            if (arg.equals("--json")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Returns an environment variable of the command's environment, or null. */
@@ -191,12 +206,14 @@ public final class Tapwire {
         return ProviderSettings.of(stateDir()).with("bridge", bridge);
     }
 
+    /** Prints {@code value} as the command's JSON ({@link Json}) on stdout. */
     void printJson(Object value) {
-        try {
-            out.println(JSON.writeValueAsString(value));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot write JSON: " + e.getOriginalMessage(), e);
-        }
+        Json.print(out, value);
+    }
+
+    /** Prints an error on {@code err} in the shape {@code --json} asks for ({@link Json#printError}). */
+    void printError(PrintWriter err, String message) {
+        Json.printError(err, json, message);
     }
 
     /** The effective user id of this process: the owner of {@code /proc/self}; -1 where that cannot be read. */

@@ -49,6 +49,30 @@ class DemoCommandTest {
     }
 
     @Test
+    void underJsonTheDemoPrintsItsFactsAsOneObject() throws Exception {
+        CliRunner.Result demo = new CliRunner(state).run("--json", "demo", "--no-guests");
+        assertThat(demo.status()).as(demo.err()).isZero();
+        assertThat(demo.out().lines()).as("one JSON value, no tour text").hasSize(1);
+        com.fasterxml.jackson.databind.JsonNode tour = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(demo.out());
+        assertThat(tour.get("networks")).extracting(n -> n.get("name").asText()).containsExactly("backend", "frontend");
+        assertThat(Path.of(tour.get("state_dir").asText())).doesNotExist();
+        if (NetworkNamespace.isSupported() || IsolatedNetnsExtension.privilegedTestsRequired()) {
+            com.fasterxml.jackson.databind.JsonNode realized = tour.get("realized");
+            assertThat(realized.get("bridge").asText()).isEqualTo("tw-frontend");
+            assertThat(realized.get("dnsmasq_pid").asInt()).isPositive();
+            assertThat(realized.get("hosts")).extracting(com.fasterxml.jackson.databind.JsonNode::asText)
+                    .contains("10.44.1.2 web-1.frontend web-1");
+            assertThat(realized.get("vms").get("web-1").get("bridge_dev").asText()).isEqualTo("tw-frontend");
+            assertThat(realized.get("frame_crossed").asText()).startsWith("web-1 (10.44.1.2");
+            assertThat(realized.get("guests_skipped").asText()).contains("--no-guests");
+            assertThat(realized.get("links")).anySatisfy(l -> assertThat(l.get("master").asText()).isEqualTo("tw-frontend"));
+        } else {
+            assertThat(tour.get("skipped").asText()).isNotBlank();
+        }
+    }
+
+    @Test
     void aGuestThatFailsIsReportedInOneLineAndTheDemoFinishesItsTourAndRemovesWhatItMade() throws Exception {
         HostRequirements.assume(NetworkNamespace.unavailabilityCause());
         HostRequirements.assume(QemuGuest.unavailabilityCause());

@@ -62,7 +62,7 @@ class NamedNetworkCommandTest {
         assertThat(cli.run("network", "inspect", "team").out()).contains("web.team")
                 .containsPattern("realized: bridge tw-team \\(up\\), dnsmasq pid \\d+, nat on");
         assertThat(cli.run("--json", "network", "inspect", "team").out()).startsWith("{\"name\":\"team\"")
-                .contains("\"realized\":{\"bridge\":\"tw-team\",\"bridgeUp\":true,\"nat\":true");
+                .contains("\"realized\":{\"bridge\":\"tw-team\",\"bridge_up\":true,\"nat\":true");
         assertThat(cli.run("tap", "verify", "vm-1").status()).isZero();
 
         // a registry command syncs the realized network: the member is gone from dnsmasq's data at once
@@ -182,8 +182,8 @@ class NamedNetworkCommandTest {
         assertThat(inspect).contains("web\\u200B").contains("evil\\u202Egnp.exe").doesNotContain("\u200b")
                 .doesNotContain("\u202e").contains("port security off, guest ports isolated, host ports "
                         + "53/udp,8080/tcp,9000/tcp");
-        assertThat(cli.run("--json", "network", "inspect", "team").out()).contains("\"portSecurity\":false")
-                .contains("\"isolated\":true").contains("\"hostPorts\":[\"53/udp\",\"8080/tcp\",\"9000/tcp\"]");
+        assertThat(cli.run("--json", "network", "inspect", "team").out()).contains("\"port_security\":false")
+                .contains("\"isolated\":true").contains("\"host_ports\":[\"53/udp\",\"8080/tcp\",\"9000/tcp\"]");
 
         CliRunner.Result bad = cli.run("network", "up", "team", "--allow-host-port", "http");
         assertThat(bad.status()).isNotZero();

@@ -4,11 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tapwire.network.HostLease;
+import dev.tapwire.network.HostRecord;
+import dev.tapwire.network.Ipv4Address;
+import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.Member;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.registry.FileNetworkRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -38,9 +43,31 @@ class NetworkCommandTest {
 
         CliRunner.Result created = cli.run("--json", "network", "create", "ops", "--subnet", "10.50.0.7/24");
         assertThat(created.status()).isZero();
-        List<NetworkRecord> records = json.readValue(created.out(), new TypeReference<>() { });
-        assertThat(records).singleElement().satisfies(r -> assertThat(r.subnet()).hasToString("10.50.0.0/24"));
+        NetworkRecord record = json.readValue(created.out(), NetworkRecord.class); // one object, as join prints
+        assertThat(record.subnet()).hasToString("10.50.0.0/24");
         assertThat(Files.exists(FileNetworkRegistry.indexPath(state))).isTrue();
+    }
+
+    @Test
+    void inspectShowsTheHostEachMemberIsPlacedOn() throws Exception {
+        cli.run("network", "create", "dev");
+        cli.run("network", "join", "dev", "w1");
+        cli.run("network", "join", "dev", "w2");
+        try (FileNetworkRegistry registry = FileNetworkRegistry.open(state);
+                HostLease lease = registry.placements().register(
+                        new HostRecord("host-a", Ipv4Address.parse("127.0.0.1")), Duration.ofSeconds(10))) {
+            lease.place("dev", "w1", MacAddress.forMember("dev", "w1"));
+
+            CliRunner.Result inspect = cli.run("network", "inspect", "dev");
+            assertThat(inspect.out()).contains("HOST").containsPattern("w1 .* host-a")
+                    .containsPattern("w2 .*10\\.44\\.1\\.3 .* -");
+            Map<String, Object> shown = json.readValue(cli.run("--json", "network", "inspect", "dev").out(),
+                    new TypeReference<>() { });
+            assertThat(shown.get("placements")).asList().singleElement().isEqualTo(Map.of("network", "dev",
+                    "workspace", "w1", "host", "host-a", "mac", MacAddress.forMember("dev", "w1").toString()));
+            lease.withdraw();
+        }
+        assertThat(cli.run("--json", "network", "inspect", "dev").out()).doesNotContain("placements");
     }
 
     @Test

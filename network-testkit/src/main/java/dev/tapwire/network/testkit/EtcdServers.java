@@ -39,15 +39,33 @@ public final class EtcdServers implements AutoCloseable {
         private final int peerPort;
         private final int metricsPort;
         private final Path dataDir;
+        private final String address;
+        private final NetworkNamespace namespace; // null: the JVM's own
         private Process process;
         private volatile boolean paused;
 
         Member(String name, int clientPort, int peerPort, int metricsPort, Path dataDir) {
+            this(name, clientPort, peerPort, metricsPort, dataDir, "127.0.0.1", null);
+        }
+
+        Member(String name, int clientPort, int peerPort, int metricsPort, Path dataDir, String address,
+                NetworkNamespace namespace) {
             this.name = name;
             this.clientPort = clientPort;
             this.peerPort = peerPort;
             this.metricsPort = metricsPort;
             this.dataDir = dataDir;
+            this.address = address;
+            this.namespace = namespace;
+        }
+
+        /**
+         * Returns the address the member listens on: loopback, or the address it was given in its namespace.
+         *
+         * @return e.g. {@code 127.0.0.1} or {@code 198.51.100.11}
+         */
+        public String address() {
+            return address;
         }
 
         /**
@@ -65,11 +83,11 @@ public final class EtcdServers implements AutoCloseable {
          * @return e.g. {@code http://127.0.0.1:43121}
          */
         public String clientUrl() {
-            return (tls == null ? "http" : "https") + "://127.0.0.1:" + clientPort;
+            return (tls == null ? "http" : "https") + "://" + address + ":" + clientPort;
         }
 
         String peerUrl() {
-            return "http://127.0.0.1:" + peerPort;
+            return "http://" + address + ":" + peerPort;
         }
 
         /**
@@ -114,7 +132,7 @@ public final class EtcdServers implements AutoCloseable {
         }
 
         /**
-         * Returns the loopback port clients connect to.
+         * Returns the port clients connect to.
          *
          * @return the port
          */
@@ -199,6 +217,48 @@ public final class EtcdServers implements AutoCloseable {
         return start(1, new Path[] {serverCert, serverKey, clientCa});
     }
 
+    /**
+     * Starts one member per namespace as one cluster, each listening on its address there (fixed ports 2379 for
+     * clients, 2380 for peers, 2381 for metrics: every namespace has ports of its own), and waits until each answers
+     * its health check. For hosts played by namespaces: a host namespace cannot reach the JVM's loopback, so a
+     * server the hosts share listens on their underlay. The members' processes run in their namespaces; {@link
+     * Member#kill} and {@link #close} stop them as they stop any member.
+     *
+     * @param namespaces the namespaces, one member each
+     * @param addresses the address each member listens on, an address of its namespace (same order)
+     * @param extraFlags more etcd flags for every member
+     * @return the running cluster; close it (before the namespaces) to stop it
+     * @throws IllegalArgumentException if the lists are empty or of different sizes
+     * @throws IOException if a member cannot be started
+     * @throws InterruptedException if interrupted while waiting
+     * @throws IllegalStateException if a member does not become healthy within 30 s (its log is in the message)
+     */
+    public static EtcdServers startIn(List<NetworkNamespace> namespaces, List<String> addresses,
+            String... extraFlags) throws IOException, InterruptedException {
+        if (namespaces.isEmpty() || namespaces.size() != addresses.size()) {
+            throw new IllegalArgumentException("one address per namespace, at least one; got " + namespaces.size()
+                    + " namespaces and " + addresses.size() + " addresses");
+        }
+        assumeInstalled();
+        EtcdServers servers = new EtcdServers(Files.createTempDirectory("tapwire-etcd-"), List.of(extraFlags), null);
+        try {
+            for (int i = 0; i < namespaces.size(); i++) {
+                servers.members.add(servers.new Member("e" + i, 2379, 2380, 2381, servers.root.resolve("e" + i),
+                        addresses.get(i), namespaces.get(i)));
+            }
+            for (Member m : servers.members) {
+                servers.start(m, "new");
+            }
+            for (Member m : servers.members) {
+                servers.awaitHealthy(m);
+            }
+            return servers;
+        } catch (IOException | InterruptedException | RuntimeException | Error e) {
+            servers.close();
+            throw e;
+        }
+    }
+
     private static EtcdServers start(int size, Path[] tls, String... extraFlags) throws IOException,
             InterruptedException {
         assumeInstalled();
@@ -238,14 +298,26 @@ public final class EtcdServers implements AutoCloseable {
                 "--initial-cluster", cluster, "--initial-cluster-state", state,
                 "--initial-cluster-token", "tapwire-test-" + root.getFileName(),
                 "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level", "error",
-                "--listen-metrics-urls", "http://127.0.0.1:" + m.metricsPort));
+                "--listen-metrics-urls", "http://" + m.address + ":" + m.metricsPort));
         if (tls != null) {
             command.addAll(List.of("--cert-file", tls[0].toString(), "--key-file", tls[1].toString(),
                     "--client-cert-auth", "--trusted-ca-file", tls[2].toString()));
         }
         command.addAll(extraFlags);
-        m.process = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(root.resolve(m.name + ".log").toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(root.resolve(m.name + ".log").toFile());
+        m.process = inNamespaceOf(m, builder::start); // a child process takes the network namespace of its parent thread
+    }
+
+    /** Runs {@code task} in the member's namespace (on a thread there), or right here for a loopback member. */
+    private static <T> T inNamespaceOf(Member m, java.util.concurrent.Callable<T> task) throws IOException {
+        try {
+            return m.namespace == null ? task.call() : m.namespace.run(task);
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
     }
 
     /**
@@ -262,11 +334,14 @@ public final class EtcdServers implements AutoCloseable {
                 throw new IllegalStateException("etcd " + m.name + " exited: " + log(m));
             }
             try {
-                HttpURLConnection c = (HttpURLConnection) new URL("http://127.0.0.1:" + m.metricsPort + "/health")
-                        .openConnection();
-                c.setConnectTimeout(500);
-                c.setReadTimeout(1000);
-                if (c.getResponseCode() == 200 && new String(c.getInputStream().readAllBytes()).contains("true")) {
+                boolean healthy = inNamespaceOf(m, () -> {
+                    HttpURLConnection c = (HttpURLConnection) new URL("http://" + m.address + ":" + m.metricsPort
+                            + "/health").openConnection();
+                    c.setConnectTimeout(500);
+                    c.setReadTimeout(1000);
+                    return c.getResponseCode() == 200 && new String(c.getInputStream().readAllBytes()).contains("true");
+                });
+                if (healthy) {
                     return;
                 }
             } catch (IOException notYet) {

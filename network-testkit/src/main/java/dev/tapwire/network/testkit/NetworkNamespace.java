@@ -172,6 +172,155 @@ public final class NetworkNamespace implements AutoCloseable {
         }
     }
 
+    /**
+     * Returns a path that names this namespace for tools run from another one: {@code ip link set dev X netns PATH}
+     * moves a link into it, {@code nsenter --net=PATH} runs a command in it. Valid while the namespace is open.
+     *
+     * @return {@code /proc/<this JVM's pid>/fd/<the namespace's fd>}
+     * @throws IllegalStateException if the namespace is closed
+     */
+    public Path path() {
+        if (closed.get()) {
+            throw new IllegalStateException("network namespace is closed");
+        }
+        return Path.of("/proc/" + ProcessHandle.current().pid() + "/fd/" + fd);
+    }
+
+    /**
+     * Hosts played by network namespaces: an underlay namespace holding a bridge (with a fixed MAC: a bridge's MAC
+     * follows its ports, and one leaving would change it), and per host a namespace joined to it by a veth whose host
+     * end, {@code eth0}, holds the host's underlay address {@code 198.51.100.1<n>/24} (a documentation range), MTU
+     * {@value #UNDERLAY_MTU}. Nothing is made in the JVM's own namespace; closing removes it all. Needs {@code ip}
+     * (Debian package iproute2).
+     */
+    public static final class Hosts implements AutoCloseable {
+
+        /** The MTU of every underlay link. */
+        public static final int UNDERLAY_MTU = 1500;
+
+        private final NetworkNamespace underlay;
+        private final List<NetworkNamespace> hosts = new ArrayList<>();
+
+        private Hosts(NetworkNamespace underlay) {
+            this.underlay = underlay;
+        }
+
+        /**
+         * Makes the underlay and {@code count} hosts.
+         *
+         * @param count how many hosts
+         * @return the hosts; close them to remove it all
+         * @throws Exception if a namespace or link cannot be made
+         */
+        public static Hosts create(int count) throws Exception {
+            Hosts fleet = new Hosts(NetworkNamespace.create());
+            try {
+                fleet.underlay.run(() -> {
+                    exec("ip", "link", "add", "ul", "address", "02:00:5e:10:00:01", "type", "bridge");
+                    exec("ip", "link", "set", "ul", "up");
+                    return null;
+                });
+                for (int n = 1; n <= count; n++) {
+                    NetworkNamespace host = NetworkNamespace.create();
+                    fleet.hosts.add(host);
+                    String port = "uh" + n;
+                    fleet.underlay.run(() -> {
+                        exec("ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns",
+                                host.path().toString());
+                        exec("ip", "link", "set", port, "master", "ul", "up");
+                        return null;
+                    });
+                    String address = fleet.underlay(n) + "/24";
+                    host.run(() -> {
+                        exec("ip", "addr", "add", address, "dev", "eth0");
+                        exec("ip", "link", "set", "eth0", "up");
+                        return null;
+                    });
+                }
+                return fleet;
+            } catch (Exception | Error e) {
+                fleet.close();
+                throw e;
+            }
+        }
+
+        /**
+         * Returns host {@code n}'s namespace (1-based).
+         *
+         * @param n the host number
+         * @return its namespace
+         */
+        public NetworkNamespace host(int n) {
+            return hosts.get(n - 1);
+        }
+
+        /**
+         * Returns every host's namespace, in order.
+         *
+         * @return the namespaces
+         */
+        public List<NetworkNamespace> hosts() {
+            return List.copyOf(hosts);
+        }
+
+        /**
+         * Returns host {@code n}'s underlay address.
+         *
+         * @param n the host number
+         * @return {@code 198.51.100.1<n>}, as text
+         */
+        public String underlay(int n) {
+            return "198.51.100.1" + n;
+        }
+
+        /**
+         * Deletes every link of host {@code n}'s namespace but loopback (its underlay veth and whatever tapwire made
+         * there), as a host that dies takes its links with it.
+         *
+         * @param n the host number
+         * @throws Exception if a link cannot be deleted
+         */
+        public void cutOff(int n) throws Exception {
+            host(n).run(() -> {
+                for (String line : exec("ip", "-o", "link", "show").split("\n")) {
+                    String[] f = line.split(":\\s+");
+                    if (f.length >= 2) {
+                        String name = f[1].split("@")[0];
+                        if (!name.equals("lo")) {
+                            exec("ip", "link", "del", name);
+                        }
+                    }
+                }
+                return null;
+            });
+        }
+
+        /** Closes every host namespace and the underlay, and with them every device in them. */
+        @Override
+        public void close() {
+            hosts.forEach(NetworkNamespace::close);
+            underlay.close();
+        }
+
+        /** Runs a command in the calling thread's namespace; returns its output or fails with it. */
+        /**
+         * Runs a command in the calling thread's namespace and returns its output.
+         *
+         * @param command the command and its arguments
+         * @return what it printed (stdout and stderr)
+         * @throws IOException if it cannot be run, fails or runs longer than 30 s (with its output)
+         * @throws InterruptedException if interrupted while waiting
+         */
+        public static String exec(String... command) throws IOException, InterruptedException {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IOException(String.join(" ", command) + " failed: " + out);
+            }
+            return out;
+        }
+    }
+
     /** Work that may throw anything. */
     @FunctionalInterface
     public interface ThrowingRunnable {

@@ -1,5 +1,6 @@
 package dev.tapwire.network.bridge.linux;
 
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.bridge.linux.raw.Linux;
 import java.util.Optional;
@@ -18,9 +19,10 @@ import java.util.Optional;
  * @param alias the interface alias ({@code IFLA_IFALIAS}), or empty
  * @param mac the hardware address, or null when it has none
  * @param tun TUN/TAP details when the link is one
+ * @param vxlan VXLAN details when the link is one
  */
 public record Link(int index, String name, String kind, int masterIndex, int group, int mtu, int flags,
-        int txQueueLength, String alias, MacAddress mac, Optional<TunInfo> tun) {
+        int txQueueLength, String alias, MacAddress mac, Optional<TunInfo> tun, Optional<VxlanInfo> vxlan) {
 
     /**
      * Tells whether the link is administratively up.
@@ -56,6 +58,30 @@ public record Link(int index, String name, String kind, int masterIndex, int gro
      */
     public boolean isBridge() {
         return "bridge".equals(kind);
+    }
+
+    /**
+     * Tells whether the link is a VXLAN device.
+     *
+     * @return true for kind {@code vxlan}
+     */
+    public boolean isVxlan() {
+        return "vxlan".equals(kind);
+    }
+
+    /**
+     * VXLAN settings from {@code IFLA_INFO_DATA}: those fixed at creation (VNI, port, local address, checksum) and
+     * the learning and proxy flags.
+     *
+     * @param vni the VXLAN network identifier
+     * @param local the source address of encapsulated packets, or null when none is set
+     * @param port the UDP destination port
+     * @param learning whether the device learns remote MACs from what it receives
+     * @param proxy whether it answers ARP requests from its neighbour table
+     * @param udpChecksum whether encapsulated IPv4 packets carry a UDP checksum
+     */
+    public record VxlanInfo(int vni, Ipv4Address local, int port, boolean learning, boolean proxy,
+            boolean udpChecksum) {
     }
 
     /**

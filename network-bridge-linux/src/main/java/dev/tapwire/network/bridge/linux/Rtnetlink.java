@@ -4,6 +4,7 @@ import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.NativeLong;
 import dev.tapwire.network.DeviceOperationException;
+import dev.tapwire.network.Ipv4Address;
 import dev.tapwire.network.MacAddress;
 import dev.tapwire.network.bridge.linux.raw.LibC;
 import dev.tapwire.network.bridge.linux.raw.Linux;
@@ -36,6 +37,8 @@ public final class Rtnetlink implements AutoCloseable {
     private static final int SO_RCVBUF_WANTED = 1 << 20;
     /** How often a dump that the kernel marks inconsistent ({@code NLM_F_DUMP_INTR}) is taken again. */
     private static final int MAX_DUMP_ATTEMPTS = 5;
+    /** {@code ENOENT}: what deleting an entry that is not there fails with. */
+    private static final int ENOENT = 2;
 
     /** The kernel's netlink address ({@code sockaddr_nl}, pid 0): only ever read. */
     private static final Memory KERNEL = new Memory(12);
@@ -343,6 +346,23 @@ public final class Rtnetlink implements AutoCloseable {
      * @throws DeviceOperationException for the first request that failed
      */
     public void execute(List<Request> requests) {
+        execute(requests, true);
+    }
+
+    /**
+     * Sends requests pipelined as {@link #execute} does, but asks for an ack only of the last request of each
+     * {@code sendto}: the kernel answers the others only when they fail, and processes a datagram's messages in
+     * order, so the last one's ack means every earlier reply has been read. For long streams of small requests (a
+     * host's thousand forwarding entries) this spares the kernel and the receiver one ack message per request.
+     *
+     * @param requests the requests, processed by the kernel in order
+     * @throws DeviceOperationException for the first request that failed (after every reply was read)
+     */
+    public void executeStream(List<Request> requests) {
+        execute(requests, false);
+    }
+
+    private void execute(List<Request> requests, boolean ackEach) {
         DeviceOperationException[] first = new DeviceOperationException[1];
         int from = 0;
         while (from < requests.size()) {
@@ -354,12 +374,14 @@ public final class Rtnetlink implements AutoCloseable {
                 to++;
             }
             List<Request> batch = requests.subList(from, to);
-            int firstSeq = send(batch.stream().map(Request::message).toList());
-            int[] pending = {batch.size()};
+            int firstSeq = send(batch.stream().map(Request::message).toList(), ackEach);
+            int[] pending = {ackEach ? batch.size() : 1};
             receiveUntil(batch.get(0).operation, batch.get(0).device, (buf, off, len, type, seq) -> {
                 int i = seq - firstSeq;
                 if (type == Linux.NLMSG_ERROR && i >= 0 && i < batch.size()) {
-                    pending[0]--;
+                    if (ackEach || i == batch.size() - 1) {
+                        pending[0]--;
+                    }
                     Request r = batch.get(i);
                     try {
                         throwIfError(buf, off, len, r.operation, r.device, r.ignoredErrno);
@@ -621,9 +643,234 @@ public final class Rtnetlink implements AutoCloseable {
                 .u32(Linux.IFLA_MASTER, masterIndex), 0);
     }
 
+    // ------------------------------------------------------------------ vxlan, neighbours, forwarding entries
+
+    /**
+     * Returns a request that creates a VXLAN device, as {@code ip link add NAME type vxlan id VNI local LOCAL
+     * dstport PORT [no]learning proxy [no]udpcsum} does, with an MTU; an existing device of that name is an
+     * {@code EEXIST} error. It has no default remote and no group: without forwarding entries it sends nothing.
+     *
+     * @param name the device name
+     * @param vni the VXLAN network identifier (1 to 2^24 - 1)
+     * @param local the source address of encapsulated packets (this host's underlay address)
+     * @param port the UDP destination port
+     * @param learning whether the device learns remote MACs from what it receives
+     * @param proxy whether it answers ARP requests from its neighbour table
+     * @param udpChecksum whether encapsulated IPv4 packets carry a UDP checksum
+     * @param mtu the MTU, or 0 for the kernel's choice
+     * @return the request
+     */
+    public static Request createVxlan(String name, int vni, Ipv4Address local, int port, boolean learning,
+            boolean proxy, boolean udpChecksum, int mtu) {
+        Message m = new Message(Linux.RTM_NEWLINK, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK | Linux.NLM_F_CREATE
+                | Linux.NLM_F_EXCL).ifinfo(Linux.AF_UNSPEC, 0, 0, 0).string(Linux.IFLA_IFNAME, name);
+        if (mtu > 0) {
+            m.u32(Linux.IFLA_MTU, mtu);
+        }
+        int info = m.beginNested(Linux.IFLA_LINKINFO);
+        m.string(Linux.IFLA_INFO_KIND, "vxlan");
+        int data = m.beginNested(Linux.IFLA_INFO_DATA);
+        m.u32(Linux.IFLA_VXLAN_ID, vni);
+        m.bytes(Linux.IFLA_VXLAN_LOCAL, local.toBytes());
+        m.be16(Linux.IFLA_VXLAN_PORT, port);
+        m.u8(Linux.IFLA_VXLAN_LEARNING, learning ? 1 : 0);
+        m.u8(Linux.IFLA_VXLAN_PROXY, proxy ? 1 : 0);
+        m.u8(Linux.IFLA_VXLAN_UDP_CSUM, udpChecksum ? 1 : 0);
+        m.endNested(data);
+        m.endNested(info);
+        return new Request("RTM_NEWLINK vxlan id " + vni, name, m, 0);
+    }
+
+    /**
+     * An entry of the neighbour tables or forwarding databases, as an {@code RTM_GETNEIGH} dump reports it.
+     *
+     * @param family {@code AF_INET} for an ARP (neighbour) entry, {@code AF_BRIDGE} for a forwarding entry
+     * @param index the ifindex of the device it is on (for a bridge's entry: the port)
+     * @param state the {@code NUD_*} state
+     * @param flags the {@code NTF_*} flags
+     * @param mac the link-layer address ({@code NDA_LLADDR}), or null when there is none
+     * @param destination {@code NDA_DST}: the neighbour's address, or a vxlan entry's remote VTEP; null when absent
+     * @param master {@code NDA_MASTER}: the bridge a forwarding entry belongs to, 0 for a device's own entry
+     */
+    public record Neighbour(int family, int index, int state, int flags, MacAddress mac, Ipv4Address destination,
+            int master) {
+
+        /**
+         * Tells whether the entry never expires ({@code NUD_PERMANENT}).
+         *
+         * @return true for a permanent entry
+         */
+        public boolean isPermanent() {
+            return (state & Linux.NUD_PERMANENT) != 0;
+        }
+
+        /**
+         * Tells whether the entry is a static bridge entry ({@code NUD_NOARP}, as {@link #addStaticFdb} makes it).
+         *
+         * @return true for a static entry
+         */
+        public boolean isStatic() {
+            return (state & Linux.NUD_NOARP) != 0;
+        }
+    }
+
+    /**
+     * Dumps the entries of one family on one device: {@code AF_INET} gives its ARP neighbours ({@code ip neigh show
+     * dev DEV}), {@code AF_BRIDGE} its forwarding entries — the device's own ({@code NTF_SELF}, {@link
+     * Neighbour#master} 0, e.g. a vxlan device's remote VTEPs) and those of the bridge it is a port of ({@link
+     * Neighbour#master} the bridge).
+     *
+     * @param family {@code AF_INET} or {@code AF_BRIDGE}
+     * @param index the device's ifindex
+     * @return its entries, in kernel order
+     * @throws DeviceOperationException on failure
+     */
+    public List<Neighbour> neighbours(int family, int index) {
+        for (int attempt = 1; ; attempt++) {
+            Message m = new Message(Linux.RTM_GETNEIGH, Linux.NLM_F_REQUEST | Linux.NLM_F_DUMP)
+                    .ndmsg(family, 0, 0, 0);
+            int s = send(List.of(m));
+            List<Neighbour> entries = new ArrayList<>();
+            boolean[] interrupted = {false};
+            receiveUntil("RTM_GETNEIGH dump", null, (buf, off, len, type, seq) -> {
+                if (seq != s) {
+                    return false;
+                }
+                interrupted[0] |= (buf.getShort(off + 6) & Linux.NLM_F_DUMP_INTR) != 0;
+                if (type == Linux.NLMSG_ERROR) {
+                    throwIfError(buf, off, len, "RTM_GETNEIGH dump", null, 0);
+                } else if (type == Linux.RTM_NEWNEIGH) {
+                    int base = off + Linux.NLMSG_HDRLEN;
+                    int fam = buf.get(base) & 0xff;
+                    int dev = buf.getInt(base + 4);
+                    if (fam == family && dev == index) {
+                        entries.add(parseNeighbour(buf, off, len));
+                    }
+                }
+                return type == Linux.NLMSG_DONE;
+            });
+            if (!interrupted[0]) {
+                return entries;
+            }
+            if (attempt == MAX_DUMP_ATTEMPTS) {
+                throw DeviceOperationException.of("RTM_GETNEIGH dump", null, DeviceOperationException.Reason.BUSY,
+                        "the neighbour entries changed during each of " + MAX_DUMP_ATTEMPTS + " dumps"
+                                + " (NLM_F_DUMP_INTR); no consistent view could be taken", null);
+            }
+        }
+    }
+
+    private static Neighbour parseNeighbour(ByteBuffer buf, int off, int len) {
+        int base = off + Linux.NLMSG_HDRLEN;
+        int family = buf.get(base) & 0xff;
+        int index = buf.getInt(base + 4);
+        int state = buf.getShort(base + 8) & 0xffff;
+        int flags = buf.get(base + 10) & 0xff;
+        MacAddress mac = null;
+        Ipv4Address dst = null;
+        int master = 0;
+        for (Attrs a = new Attrs(buf, base + Linux.NDMSG_LEN, off + len); a.next(); ) {
+            if (a.type == Linux.NDA_LLADDR && a.length == 6) {
+                mac = MacAddress.of(a.bytes());
+            } else if (a.type == Linux.NDA_DST && a.length == 4) {
+                dst = ipv4(a.bytes());
+            } else if (a.type == Linux.NDA_MASTER && a.length == 4) {
+                master = a.u32();
+            }
+        }
+        return new Neighbour(family, index, state, flags, mac, dst, master);
+    }
+
+    /**
+     * Returns a request that points a MAC at a remote VTEP in a vxlan device's own forwarding database, as {@code
+     * bridge fdb replace MAC dev DEV dst VTEP self permanent} does: {@code NTF_SELF} (flags 0 on a bridged vxlan
+     * port would write the bridge's database instead), {@code NUD_PERMANENT}, and {@code NLM_F_CREATE|NLM_F_REPLACE},
+     * so an entry the device learned, or a stale one pointing elsewhere, is overwritten instead of failing the add
+     * with {@code EEXIST} (moby#53663).
+     *
+     * @param index the vxlan device's ifindex
+     * @param name its name, for errors
+     * @param mac the remote MAC
+     * @param vtep the remote host's tunnel endpoint
+     * @return the request
+     */
+    public static Request replaceVxlanFdb(int index, String name, MacAddress mac, Ipv4Address vtep) {
+        Message m = new Message(Linux.RTM_NEWNEIGH, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK | Linux.NLM_F_CREATE
+                | Linux.NLM_F_REPLACE).ndmsg(Linux.AF_BRIDGE, index, Linux.NUD_PERMANENT, Linux.NTF_SELF)
+                .bytes(Linux.NDA_LLADDR, mac.toBytes()).bytes(Linux.NDA_DST, vtep.toBytes());
+        return new Request("RTM_NEWNEIGH vxlan fdb " + mac + " dst " + vtep, name, m, 0);
+    }
+
+    /**
+     * Returns a request that removes a MAC, with every remote it has, from a vxlan device's own forwarding database
+     * ({@code bridge fdb del MAC dev DEV self}); a MAC that is not there ({@code ENOENT}) counts as success.
+     *
+     * @param index the vxlan device's ifindex
+     * @param name its name, for errors
+     * @param mac the MAC
+     * @return the request
+     */
+    public static Request deleteVxlanFdb(int index, String name, MacAddress mac) {
+        Message m = new Message(Linux.RTM_DELNEIGH, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
+                .ndmsg(Linux.AF_BRIDGE, index, 0, Linux.NTF_SELF).bytes(Linux.NDA_LLADDR, mac.toBytes());
+        return new Request("RTM_DELNEIGH vxlan fdb " + mac, name, m, ENOENT);
+    }
+
+    /**
+     * Returns a request that removes an entry from the forwarding database of the bridge a port belongs to ({@code
+     * bridge fdb del MAC dev PORT master}); a MAC that is not there ({@code ENOENT}) counts as success.
+     *
+     * @param index the port's ifindex
+     * @param name its name, for errors
+     * @param mac the MAC
+     * @return the request
+     */
+    public static Request deleteBridgeFdb(int index, String name, MacAddress mac) {
+        Message m = new Message(Linux.RTM_DELNEIGH, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
+                .ndmsg(Linux.AF_BRIDGE, index, 0, Linux.NTF_MASTER).bytes(Linux.NDA_LLADDR, mac.toBytes());
+        return new Request("RTM_DELNEIGH fdb " + mac, name, m, ENOENT);
+    }
+
+    /**
+     * Returns a request that sets a permanent ARP neighbour entry on a device, as {@code ip neigh replace IP lladdr
+     * MAC dev DEV nud permanent} does ({@code NLM_F_CREATE|NLM_F_REPLACE}: whatever the entry was, it becomes this).
+     *
+     * @param index the device's ifindex
+     * @param name its name, for errors
+     * @param ip the neighbour's address
+     * @param mac its MAC
+     * @return the request
+     */
+    public static Request replaceNeighbour(int index, String name, Ipv4Address ip, MacAddress mac) {
+        Message m = new Message(Linux.RTM_NEWNEIGH, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK | Linux.NLM_F_CREATE
+                | Linux.NLM_F_REPLACE).ndmsg(Linux.AF_INET, index, Linux.NUD_PERMANENT, 0)
+                .bytes(Linux.NDA_DST, ip.toBytes()).bytes(Linux.NDA_LLADDR, mac.toBytes());
+        return new Request("RTM_NEWNEIGH " + ip + " lladdr " + mac, name, m, 0);
+    }
+
+    /**
+     * Returns a request that removes an ARP neighbour entry from a device ({@code ip neigh del IP dev DEV}); an
+     * address that has none ({@code ENOENT}) counts as success.
+     *
+     * @param index the device's ifindex
+     * @param name its name, for errors
+     * @param ip the neighbour's address
+     * @return the request
+     */
+    public static Request deleteNeighbour(int index, String name, Ipv4Address ip) {
+        Message m = new Message(Linux.RTM_DELNEIGH, Linux.NLM_F_REQUEST | Linux.NLM_F_ACK)
+                .ndmsg(Linux.AF_INET, index, 0, 0).bytes(Linux.NDA_DST, ip.toBytes());
+        return new Request("RTM_DELNEIGH " + ip, name, m, ENOENT);
+    }
+
     // ------------------------------------------------------------------ wire
 
     private int send(List<Message> messages) {
+        return send(messages, true);
+    }
+
+    /** Sends the messages in one datagram; without {@code ackEach}, only the last keeps {@code NLM_F_ACK}. */
+    private int send(List<Message> messages, boolean ackEach) {
         int total = 0;
         for (Message m : messages) {
             total += m.size();
@@ -631,8 +878,9 @@ public final class Rtnetlink implements AutoCloseable {
         Memory tx = new Memory(total);
         int first = ++seq;
         int off = 0;
-        for (Message m : messages) {
-            byte[] bytes = m.encode(seq++);
+        for (int k = 0; k < messages.size(); k++) {
+            Message m = messages.get(k);
+            byte[] bytes = m.encode(seq++, ackEach || k == messages.size() - 1);
             tx.write(off, bytes, 0, bytes.length);
             off += bytes.length;
         }
@@ -700,6 +948,7 @@ public final class Rtnetlink implements AutoCloseable {
         int txqlen = 0;
         MacAddress mac = null;
         Optional<Link.TunInfo> tun = Optional.empty();
+        Optional<Link.VxlanInfo> vxlan = Optional.empty();
         for (Attrs a = new Attrs(buf, base + Linux.IFINFOMSG_LEN, off + len); a.next(); ) {
             switch (a.type) {
                 case Linux.IFLA_IFNAME -> name = a.string();
@@ -720,13 +969,41 @@ public final class Rtnetlink implements AutoCloseable {
                     }
                     if ("tun".equals(kind) && data != null) {
                         tun = Optional.of(parseTun(data));
+                    } else if ("vxlan".equals(kind) && data != null) {
+                        vxlan = Optional.of(parseVxlan(data));
                     }
                 }
                 default -> {
                 }
             }
         }
-        return new Link(index, name, kind, master, group, mtu, flags, txqlen, alias, mac, tun);
+        return new Link(index, name, kind, master, group, mtu, flags, txqlen, alias, mac, tun, vxlan);
+    }
+
+    private static Link.VxlanInfo parseVxlan(Attrs a) {
+        int vni = 0;
+        Ipv4Address local = null;
+        int port = 0;
+        boolean learning = false;
+        boolean proxy = false;
+        boolean csum = false;
+        while (a.next()) {
+            switch (a.type) {
+                case Linux.IFLA_VXLAN_ID -> vni = a.u32();
+                case Linux.IFLA_VXLAN_LOCAL -> local = a.length == 4 ? ipv4(a.bytes()) : null;
+                case Linux.IFLA_VXLAN_PORT -> port = a.be16();
+                case Linux.IFLA_VXLAN_LEARNING -> learning = a.u8() != 0;
+                case Linux.IFLA_VXLAN_PROXY -> proxy = a.u8() != 0;
+                case Linux.IFLA_VXLAN_UDP_CSUM -> csum = a.u8() != 0;
+                default -> {
+                }
+            }
+        }
+        return new Link.VxlanInfo(vni, local, port, learning, proxy, csum);
+    }
+
+    private static Ipv4Address ipv4(byte[] b) {
+        return Ipv4Address.of(b[0] & 0xff, b[1] & 0xff, b[2] & 0xff, b[3] & 0xff);
     }
 
     private static Link.TunInfo parseTun(Attrs a) {
@@ -792,6 +1069,10 @@ public final class Rtnetlink implements AutoCloseable {
 
         int u32() {
             return buf.getInt(payload);
+        }
+
+        int be16() {
+            return ((buf.get(payload) & 0xff) << 8) | (buf.get(payload + 1) & 0xff);
         }
 
         byte[] bytes() {
@@ -899,6 +1180,13 @@ public final class Rtnetlink implements AutoCloseable {
             return this;
         }
 
+        Message be16(int attr, int value) {
+            ensure(8);
+            buf.putShort((short) 6).putShort((short) attr).put((byte) (value >>> 8)).put((byte) value)
+                    .putShort((short) 0);
+            return this;
+        }
+
         Message u8(int attr, int value) {
             ensure(8);
             buf.putShort((short) 5).putShort((short) attr).put((byte) value).put((byte) 0).putShort((short) 0);
@@ -931,9 +1219,9 @@ public final class Rtnetlink implements AutoCloseable {
             return buf.position();
         }
 
-        byte[] encode(int sequence) {
-            buf.putInt(0, buf.position()).putShort(4, (short) type).putShort(6, (short) flags).putInt(8, sequence)
-                    .putInt(12, 0);
+        byte[] encode(int sequence, boolean ack) {
+            buf.putInt(0, buf.position()).putShort(4, (short) type)
+                    .putShort(6, (short) (ack ? flags : flags & ~Linux.NLM_F_ACK)).putInt(8, sequence).putInt(12, 0);
             byte[] out = new byte[buf.position()];
             buf.get(0, out);
             return out;

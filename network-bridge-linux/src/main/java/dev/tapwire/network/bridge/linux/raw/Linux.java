@@ -210,6 +210,28 @@ public final class Linux {
     /** {@code IFLA_TUN_NUM_QUEUES}. */
     public static final int IFLA_TUN_NUM_QUEUES = 8;
 
+    // vxlan (IFLA_INFO_DATA of kind "vxlan"), neighbours and forwarding entries
+    /** {@code IFLA_VXLAN_ID} (u32): the VNI. */
+    public static final int IFLA_VXLAN_ID = 1;
+    /** {@code IFLA_VXLAN_LOCAL} (in_addr): the source address of encapsulated packets. */
+    public static final int IFLA_VXLAN_LOCAL = 4;
+    /** {@code IFLA_VXLAN_LEARNING} (u8): whether the device learns remote MACs from received packets. */
+    public static final int IFLA_VXLAN_LEARNING = 7;
+    /** {@code IFLA_VXLAN_PROXY} (u8): whether ARP requests are answered from the device's neighbour table. */
+    public static final int IFLA_VXLAN_PROXY = 11;
+    /** {@code IFLA_VXLAN_PORT} (be16): the UDP destination port. */
+    public static final int IFLA_VXLAN_PORT = 15;
+    /** {@code IFLA_VXLAN_UDP_CSUM} (u8): whether encapsulated IPv4 packets carry a UDP checksum. */
+    public static final int IFLA_VXLAN_UDP_CSUM = 18;
+    /** {@code RTM_DELNEIGH}: delete a neighbour or, with {@code AF_BRIDGE}, a forwarding-database entry. */
+    public static final int RTM_DELNEIGH = 29;
+    /** {@code NUD_PERMANENT}: a neighbour or vxlan forwarding entry that never expires. */
+    public static final int NUD_PERMANENT = 0x80;
+    /** {@code NTF_SELF}: the entry is the device's own (the vxlan device's FDB), not its bridge's. */
+    public static final int NTF_SELF = 0x02;
+    /** {@code NDA_DST}: a neighbour's address or, on a vxlan FDB entry, the remote VTEP. */
+    public static final int NDA_DST = 1;
+
     // poll(2)
     /** {@code POLLIN}. */
     public static final short POLLIN = 1;
