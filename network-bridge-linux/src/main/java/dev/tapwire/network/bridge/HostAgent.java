@@ -76,6 +76,13 @@ public final class HostAgent implements AutoCloseable {
         /**
          * Validates the settings.
          *
+         * @param rootDir the state directory, as given to the bridge provider that makes this host's NICs
+         * @param registry the registry of the networks
+         * @param placements the placements of the fleet (usually {@code registry.placements()})
+         * @param host this host's name and underlay (tunnel endpoint) address
+         * @param ttl how long this host's records outlive its last lease renewal (at least 2 s)
+         * @param underlayMtu the MTU of the interface holding the underlay address
+         * @param resync how often the agent reconciles when nothing was reported (at most the TTL)
          * @throws InvalidNetworkSpecException if a value is missing, the TTL is shorter than 2 s, the resync period
          *     not positive or longer than the TTL, or the underlay MTU leaves no room for VXLAN
          */
@@ -178,6 +185,11 @@ public final class HostAgent implements AutoCloseable {
         /**
          * Copies the collections.
          *
+         * @param network the network
+         * @param vni its VXLAN network identifier, recorded fleet-wide
+         * @param local this host's tunnel endpoint
+         * @param remotes its members on other live hosts, by workspace
+         * @param vteps the tunnel endpoints of the other live hosts: VXLAN is accepted from these only
          * @throws NullPointerException if a collection is null
          */
         public Tunnel {

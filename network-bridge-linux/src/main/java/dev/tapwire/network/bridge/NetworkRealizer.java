@@ -188,6 +188,10 @@ public final class NetworkRealizer {
         /**
          * Validates the fleet settings.
          *
+         * @param placements where the members of the networks run (which host, which guest MAC)
+         * @param host this host's name, as its placements carry it
+         * @param underlayMtu the MTU of the interface the overlay's packets leave by; a network realized with an
+         *     overlay gets at most this less {@link Realization#VXLAN_OVERHEAD}
          * @throws InvalidNetworkSpecException if placements are missing, the host name is invalid or the underlay
          *     MTU leaves less than {@value Realization#MIN_OVERLAY_MTU} bytes once VXLAN's {@value Realization#VXLAN_OVERHEAD}
          *     are taken (or exceeds {@value Realization#MAX_MTU})
@@ -355,6 +359,12 @@ public final class NetworkRealizer {
         /**
          * Validates the options.
          *
+         * @param nat whether its traffic leaving the host is masqueraded (enables IPv4 forwarding)
+         * @param portSecurity whether guest ports may send only with their own MAC and address (default true)
+         * @param isolated whether guest ports are isolated from each other (default false)
+         * @param hostPorts the host ports guests may reach on the gateway besides DHCP, DNS and ICMP (default none)
+         * @param mtu the MTU of the bridge, of every guest TAP on it and of the guests (DHCP option 26), 68–65535
+         *     (default 1500)
          * @throws InvalidNetworkSpecException if the host-port list is null or holds null, or the MTU is out of range
          */
         public Options {

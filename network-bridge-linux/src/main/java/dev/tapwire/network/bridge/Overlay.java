@@ -76,6 +76,9 @@ public final class Overlay {
         /**
          * Checks the fields.
          *
+         * @param mac the member's (guest's) MAC
+         * @param ip the member's address on the network
+         * @param vtep the tunnel endpoint (underlay address) of the host it is on
          * @throws InvalidNetworkSpecException if one is null or the MAC is not a unicast one
          */
         public Remote {
@@ -105,6 +108,12 @@ public final class Overlay {
         /**
          * Checks the fields.
          *
+         * @param network the network name
+         * @param bridge the network's bridge, whose port the device is
+         * @param vni the VXLAN network identifier, 1 to 16777215, unique fleet-wide to the network
+         * @param local this host's underlay address (its VTEP)
+         * @param mtu the device's MTU: the underlay's minus {@value #IPV4_OVERHEAD} ({@link #mtuOver})
+         * @param isolated whether the device is an isolated bridge port (as the network's guest ports are)
          * @throws InvalidNetworkSpecException for an invalid network name, a missing bridge or address, a VNI out of
          *     range or an MTU below 626 (576 plus the VXLAN overhead) or above 65535
          */

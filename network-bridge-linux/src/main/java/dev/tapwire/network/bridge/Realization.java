@@ -48,6 +48,22 @@ public record Realization(String network, String bridge, Ipv4Subnet subnet, Ipv4
     /**
      * Validates the record: the gateway must be a host of the subnet.
      *
+     * @param network the network name
+     * @param bridge the bridge device
+     * @param subnet the network's subnet
+     * @param gateway the gateway address, on the bridge; dnsmasq listens there
+     * @param nat whether traffic leaving the host through other interfaces is masqueraded
+     * @param portSecurity whether every guest port on the bridge may send only with its own MAC and address (the
+     *     default; a NIC may still turn it off for itself)
+     * @param isolated whether guest ports on the bridge are isolated from each other ({@code IFLA_BRPORT_ISOLATED}):
+     *     they reach the gateway, never each other
+     * @param hostPorts the host ports the guests may reach on the gateway besides DHCP, DNS and ICMP, sorted, no
+     *     duplicates (empty by default)
+     * @param mtu the MTU of the bridge and of every guest TAP on it, and the one DHCP gives guests (option 26),
+     *     {@value #MIN_MTU}–{@value #MAX_MTU}; {@value #DEFAULT_MTU} by default
+     * @param overlay whether the network spans hosts here: its bridge then carries the fleet-wide gateway MAC ({@link
+     *     dev.tapwire.network.MacAddress#forGateway}) instead of this state directory's own, and its MTU leaves room
+     *     for the VXLAN header ({@link #VXLAN_OVERHEAD} bytes below the underlay's)
      * @throws InvalidNetworkSpecException if the network name is invalid, a field is missing, the bridge name is no
      *     interface name, the gateway is not in the subnet or the MTU is out of range
      */

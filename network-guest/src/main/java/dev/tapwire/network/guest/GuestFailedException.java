@@ -11,8 +11,11 @@ public class GuestFailedException extends NetworkException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The guest's name. */
     private final String guest;
+    /** Why it failed, in one line. */
     private final String reason;
+    /** The guest's console output up to the failure. */
     private final String console;
 
     /**
