@@ -12,7 +12,7 @@ import java.util.Map;
  *
  * <p>Results are the library's JSON: its records keep their own names ({@code NicConfig}'s {@code num_queues},
  * {@code NetworkRecord}'s {@code created_at}), and every record the command defines for its output is written the
- * same way, in snake_case ({@code vm_id}, {@code multi_queue}, {@code bridge_up}) — no command invents camelCase.
+ * same way, in snake_case ({@code multi_queue}, {@code bridge_up}) — no command invents camelCase.
  * An error under {@code --json} is one object, {@code {"error": "<what and why>"}}, on stderr, with the exit status
  * it has without {@code --json}; without it, one line {@code tapwire: error: <what and why>}.
  */

@@ -330,7 +330,7 @@ final class TapCommand {
             on = bridge != null ? bridge : "their bridges";
         } else {
             on = BridgeNetworkProvider.verifyOnAnyBridge(settings, vmId);
-            report = new VerifyReport(vmId, rows().stream().filter(r -> r.vmId().equals(vmId)).map(TapRow::tap)
+            report = new VerifyReport(vmId, rows().stream().filter(r -> r.vm().equals(vmId)).map(TapRow::tap)
                     .toList(), List.of());
         }
         if (root.json) {
@@ -343,8 +343,11 @@ final class TapCommand {
         return 0;
     }
 
-    /** One row of {@code tap ls}; JSON in the library's snake_case: {@code {"tap","vm_id","bridge","state","multi_queue"}}. */
-    record TapRow(String tap, String vmId, String bridge, String state, boolean multiQueue) {
+    /**
+     * One row of {@code tap ls}; JSON in the library's names ({@code vm} as in {@code VmRecord} and {@code
+     * VmNetworks}): {@code {"tap","vm","bridge","state","multi_queue"}}.
+     */
+    record TapRow(String tap, String vm, String bridge, String state, boolean multiQueue) {
     }
 
     @Command(name = "ls", description = "List the TAPs tapwire made, with VM, bridge and state.")
@@ -355,7 +358,7 @@ final class TapCommand {
             return 0;
         }
         Table table = new Table("TAP", "VM", "BRIDGE", "STATE", "QUEUES");
-        rows.forEach(r -> table.row(r.tap(), r.vmId(), r.bridge(), r.state(),
+        rows.forEach(r -> table.row(r.tap(), r.vm(), r.bridge(), r.state(),
                 r.multiQueue() ? "multi" : "single"));
         table.print(root.out);
         return 0;

@@ -96,7 +96,7 @@ class JsonOutputTest {
     @Test
     void theCommandsOwnRecordsAreWrittenInSnakeCaseAsTheLibrarysAre() throws Exception {
         JsonNode row = json.readTree(Json.write(new TapCommand.TapRow("btvm-1-0", "vm-1", "br0", "up", true)));
-        assertThat(fieldNames(row)).containsExactly("tap", "vm_id", "bridge", "state", "multi_queue");
+        assertThat(fieldNames(row)).containsExactly("tap", "vm", "bridge", "state", "multi_queue");
         JsonNode report = json.readTree(Json.write(new GcReport(true, "the lock is busy", List.of())));
         assertThat(fieldNames(report)).contains("abort_reason").doesNotContain("abortReason");
         JsonNode inspection = json.readTree(Json.write(new NetworkCommand.Realized("twbr1", true, false, true, false,

@@ -48,7 +48,7 @@ class TapCommandTest {
         JsonNode rows = json.readTree(cli.run("tap", "ls", "--json").out());
         assertThat(rows).hasSize(3);
         assertThat(rows.get(0).toString()).as("the library's snake_case JSON, as NicConfig's")
-                .isEqualTo("{\"tap\":\"btvm-a1b2c-0\",\"vm_id\":\"vm-a1b2c3d4\",\"bridge\":\"br0\",\"state\":\"up\","
+                .isEqualTo("{\"tap\":\"btvm-a1b2c-0\",\"vm\":\"vm-a1b2c3d4\",\"bridge\":\"br0\",\"state\":\"up\","
                         + "\"multi_queue\":true}");
         JsonNode report = json.readTree(cli.run("tap", "verify", "vm-a1b2c3d4", "--bridge", "br0", "--json").out());
         assertThat(report.toString()).isEqualTo("{\"vm\":\"vm-a1b2c3d4\",\"taps\":[\"btvm-a1b2c-0\",\"btvm-a1b2c-1\"],"
