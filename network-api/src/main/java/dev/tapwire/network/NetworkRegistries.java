@@ -13,9 +13,13 @@ import java.util.TreeSet;
  * the same way {@link NetworkProviders} discovers providers: the classes named by the system property
  * {@value #FACTORY_PROPERTY} first, then {@link java.util.ServiceLoader}.
  *
+ * <p>A registry is {@link AutoCloseable}: the etcd registry holds a client and its connections until it is
+ * closed, so open it with try-with-resources (closing a file registry does nothing, and costs nothing).
+ *
  * <pre>{@code
- * NetworkRegistry local = NetworkRegistries.open(URI.create("file:///var/lib/mymanager"));
- * NetworkRegistry fleet = NetworkRegistries.open(URI.create("etcd://10.0.0.1:2379,10.0.0.2:2379/tapwire/"));
+ * try (NetworkRegistry fleet = NetworkRegistries.open(URI.create("etcd://10.0.0.1:2379,10.0.0.2:2379/tapwire/"))) {
+ *     fleet.join("team", "workspace-1");
+ * }
  * }</pre>
  */
 public final class NetworkRegistries {
@@ -36,7 +40,8 @@ public final class NetworkRegistries {
      * claims the whole scheme.
      *
      * @param uri e.g. {@code file:///var/lib/mymanager}
-     * @return the registry
+     * @return the registry; close it when done ({@link NetworkRegistry#close()}: the etcd registry's client and
+     *     watches are released then)
      * @throws InvalidNetworkSpecException if the URI has no scheme
      * @throws ProviderNotFoundException if no factory of that scheme is installed (the message names the schemes
      *     found and the artifact to add)

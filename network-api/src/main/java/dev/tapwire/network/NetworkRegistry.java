@@ -41,8 +41,11 @@ import java.util.function.Consumer;
  *
  * <p>Implementations are safe for concurrent use by many threads; the file implementation is also
  * safe across processes.
+ *
+ * <p>A registry may hold resources (the etcd registry holds a client and its connections): close it when done,
+ * best with try-with-resources. {@link #close()} of a registry that holds none does nothing.
  */
-public interface NetworkRegistry {
+public interface NetworkRegistry extends AutoCloseable {
 
     /**
      * Creates a network with an automatically allocated subnet.
@@ -185,4 +188,22 @@ public interface NetworkRegistry {
      * @throws NetworkException if the watch cannot be set up
      */
     RegistryWatch watch(Consumer<RegistryChange> listener);
+
+    /**
+     * Returns where the members of this registry's networks run: host records, placements and VNIs, runtime state
+     * kept beside the index (never in it, nor in its export). The file registry's placements are single-host; the
+     * etcd registry's span the fleet.
+     *
+     * @return the placement registry on the same store
+     */
+    PlacementRegistry placements();
+
+    /**
+     * Releases what the registry holds (clients, connections, watches); a registry that holds nothing, as the file
+     * registry, does nothing. Leases a host took through {@link #placements()} stop being renewed with it. Idempotent,
+     * never throws.
+     */
+    @Override
+    default void close() {
+    }
 }

@@ -13,6 +13,7 @@ import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.PlacementRegistry;
 import dev.tapwire.network.RegistryChange;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.SubnetOverlapException;
@@ -90,6 +91,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     private final Clock clock;
     /** Whether this instance's first change went out: it sweeps what a killed writer left behind. */
     private final AtomicBoolean swept = new AtomicBoolean();
+    private final FilePlacements placements;
 
     private FileNetworkRegistry(Builder builder) {
         Path dir = builder.stateDir.resolve("networks");
@@ -98,6 +100,7 @@ public final class FileNetworkRegistry implements NetworkRegistry {
         this.pool = builder.pool;
         this.subnetPrefix = builder.subnetPrefix;
         this.clock = builder.clock;
+        this.placements = new FilePlacements(dir, this, Clock.systemUTC());
     }
 
     /**
@@ -306,6 +309,16 @@ public final class FileNetworkRegistry implements NetworkRegistry {
     public RegistryWatch watch(Consumer<RegistryChange> listener) {
         Objects.requireNonNull(listener, "listener");
         return FileWatch.start(shared.file.path().getParent(), shared::readUnlocked, listener);
+    }
+
+    /**
+     * Returns the single-host placements of this state directory, kept in {@code networks/placements.json} beside the
+     * index (which they never change): one host at a time, whose lease is its holder process (see
+     * {@link PlacementRegistry}; a second host name while one holds is a {@link dev.tapwire.network.HostConflictException}).
+     */
+    @Override
+    public PlacementRegistry placements() {
+        return placements;
     }
 
     /** Returns how many times the index file was parsed under the lock in this JVM. */

@@ -13,6 +13,7 @@ import dev.tapwire.network.NetworkNames;
 import dev.tapwire.network.NetworkNotFoundException;
 import dev.tapwire.network.NetworkRecord;
 import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.PlacementRegistry;
 import dev.tapwire.network.RegistryChange;
 import dev.tapwire.network.RegistryWatch;
 import dev.tapwire.network.SubnetOverlapException;
@@ -1199,6 +1200,30 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
         watches.add(watch);
         watch.start();
         return watch;
+    }
+
+    /** This registry's placements, made on first use. */
+    private volatile EtcdPlacements placements;
+
+    /**
+     * Returns where the fleet's members run, on this registry's client and under its prefix: host records bound to
+     * each host's lease, per-member placements bound to the same lease, and VNIs recorded fleet-wide (see
+     * {@link EtcdPlacements} for the keys). Closing this registry closes its placement watches and stops renewing
+     * its leases.
+     */
+    @Override
+    public PlacementRegistry placements() {
+        EtcdPlacements made = placements;
+        if (made == null) {
+            synchronized (watches) {
+                made = placements;
+                if (made == null) {
+                    made = new EtcdPlacements(this, client, endpointList, watches, closed);
+                    placements = made;
+                }
+            }
+        }
+        return made;
     }
 
     /** Closes the etcd client and every watch still open. */

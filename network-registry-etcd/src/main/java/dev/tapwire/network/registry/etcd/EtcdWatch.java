@@ -2,9 +2,9 @@ package dev.tapwire.network.registry.etcd;
 
 import dev.tapwire.network.RegistryChange;
 import dev.tapwire.network.RegistryWatch;
-import dev.tapwire.network.spi.RegistryRules;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.Watch;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.WatchOption;
@@ -19,6 +19,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,13 +30,58 @@ import org.slf4j.LoggerFactory;
  * {@code withRequireLeader}) or stops answering the progress requests it sends every half request timeout, it
  * moves to the next endpoint and goes on from that revision. When that revision was compacted meanwhile it cannot
  * go on without a gap: it tells the listener {@link RegistryChange.Type#RESYNC} and goes on from the present.
+ *
+ * <p>What it watches and reports is its {@link Feed}: the registry's changes under the whole prefix, or the
+ * placement changes under {@code p/} ({@link EtcdPlacements}).
  */
 final class EtcdWatch implements RegistryWatch {
 
     private static final Logger LOG = LoggerFactory.getLogger(EtcdWatch.class);
 
+    /**
+     * Turns one event into the changes a listener is told of.
+     *
+     * @param <T> the change type
+     */
+    @FunctionalInterface
+    interface Events<T> {
+        /**
+         * Returns the changes of one event.
+         *
+         * @param rest the key below the registry's prefix
+         * @param put whether the key was put (else deleted)
+         * @param kv the key as the event left it
+         * @param previous the key before the event, or null
+         * @return the changes, perhaps none
+         */
+        List<T> of(String rest, boolean put, KeyValue kv, KeyValue previous);
+    }
+
+    /**
+     * What a watch reports and to whom: the keys under {@code under} (below the registry's prefix), their events
+     * turned into changes, the change that says "read again", and the listener.
+     *
+     * @param <T> the change type
+     */
+    record Feed<T>(String under, Events<T> events, T resync, Consumer<? super T> listener) {
+
+        /** Hands each change to the listener while {@code open}; a listener that throws is logged and goes on. */
+        void deliver(List<T> changes, BooleanSupplier open) {
+            for (T change : changes) {
+                if (!open.getAsBoolean()) {
+                    return;
+                }
+                try {
+                    listener.accept(change);
+                } catch (RuntimeException e) {
+                    LOG.warn("registry watch: a listener failed on {}: {}", change, e.toString(), e);
+                }
+            }
+        }
+    }
+
     private final EtcdNetworkRegistry registry;
-    private final Consumer<RegistryChange> listener;
+    private final Feed<?> feed;
     private final Consumer<EtcdWatch> onClose;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final ExecutorService delivery;
@@ -57,18 +103,23 @@ final class EtcdWatch implements RegistryWatch {
     private volatile int recoveries;
 
     EtcdWatch(EtcdNetworkRegistry registry, Consumer<RegistryChange> listener, long from, Consumer<EtcdWatch> onClose) {
+        this(registry, new Feed<>("", registry::changesOf, RegistryChange.resync(), listener), from, onClose);
+    }
+
+    EtcdWatch(EtcdNetworkRegistry registry, Feed<?> feed, long from, Consumer<EtcdWatch> onClose) {
         this.registry = registry;
-        this.listener = listener;
+        this.feed = feed;
         this.onClose = onClose;
         this.next = from;
-        this.prefix = ByteSequence.from(registry.prefix(), StandardCharsets.UTF_8);
+        String watched = registry.prefix() + feed.under();
+        this.prefix = ByteSequence.from(watched, StandardCharsets.UTF_8);
         this.periodMillis = Math.max(100, registry.requestTimeout().toMillis() / 2);
         this.delivery = Executors.newSingleThreadExecutor(task -> {
-            deliveryThread = daemon(task, "tapwire-etcd-watch " + registry.prefix());
+            deliveryThread = daemon(task, "tapwire-etcd-watch " + watched);
             return deliveryThread;
         });
         this.keeper = Executors.newSingleThreadScheduledExecutor(task -> daemon(task,
-                "tapwire-etcd-watch-keeper " + registry.prefix()));
+                "tapwire-etcd-watch-keeper " + watched));
     }
 
     private static Thread daemon(Runnable task, String name) {
@@ -118,13 +169,17 @@ final class EtcdWatch implements RegistryWatch {
         }
         lastHeard = System.nanoTime(); // a progress reply too: the member answers
         recoveries = 0;
-        List<RegistryChange> changes = new ArrayList<>();
+        handle(feed, response);
+    }
+
+    private <T> void handle(Feed<T> feed, WatchResponse response) {
+        List<T> changes = new ArrayList<>();
         long last = 0;
         int cut = registry.prefix().length();
         for (WatchEvent event : response.getEvents()) {
             String rest = EtcdNetworkRegistry.text(event.getKeyValue().getKey()).substring(cut);
             try {
-                changes.addAll(registry.changesOf(rest, event.getEventType() == WatchEvent.EventType.PUT,
+                changes.addAll(feed.events().of(rest, event.getEventType() == WatchEvent.EventType.PUT,
                         event.getKeyValue(), event.getPrevKV()));
             } catch (RuntimeException e) { // a key no tapwire wrote: the listener's next read says what it holds
                 LOG.warn("etcd registry watch on {}: cannot read the change of {}{}: {}", registry.endpointsText(),
@@ -136,16 +191,41 @@ final class EtcdWatch implements RegistryWatch {
             next = last + 1;
         }
         if (!changes.isEmpty()) {
-            deliver(changes);
+            deliver(feed, changes);
         }
     }
 
-    private void deliver(List<RegistryChange> changes) {
+    private <T> void deliver(Feed<T> feed, List<T> changes) {
         try {
-            delivery.execute(() -> RegistryRules.deliver(changes, listener, () -> !closed.get()));
+            delivery.execute(() -> feed.deliver(changes, () -> !closed.get()));
         } catch (RejectedExecutionException closing) {
             // closed meanwhile: nothing more is delivered
         }
+    }
+
+    /**
+     * Runs {@code task} on the delivery thread, after every change handed to it so far, unless the watch is closed
+     * by then: for a change etcd cannot report (this client's own lease lost while etcd is out of reach).
+     */
+    void enqueue(Runnable task) {
+        try {
+            delivery.execute(() -> {
+                if (!closed.get()) {
+                    task.run();
+                }
+            });
+        } catch (RejectedExecutionException closing) {
+            // closed meanwhile
+        }
+    }
+
+    /** Tells the listener to read again: on a resync, and (for placements) once the watch is established. */
+    void resync() {
+        deliverResync(feed);
+    }
+
+    private <T> void deliverResync(Feed<T> feed) {
+        deliver(feed, List.of(feed.resync()));
     }
 
     private void onError(int gen, Throwable error) {
@@ -237,7 +317,7 @@ final class EtcdWatch implements RegistryWatch {
         compacted = false;
         next = now + 1;
         connect(next);
-        deliver(List.of(RegistryChange.resync()));
+        resync();
     }
 
     private void recoverAgainLater(int expected, Exception e) {

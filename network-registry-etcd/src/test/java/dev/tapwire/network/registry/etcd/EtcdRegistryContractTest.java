@@ -4,9 +4,6 @@ import dev.tapwire.network.NetworkRegistry;
 import dev.tapwire.network.testkit.EtcdServers;
 import dev.tapwire.network.testkit.NetworkRegistryContractKit;
 import dev.tapwire.network.testkit.RealEtcd;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -15,9 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 class EtcdRegistryContractTest extends NetworkRegistryContractKit {
 
     static EtcdServers etcd;
-    private static final AtomicInteger TESTS = new AtomicInteger();
-    private final List<EtcdNetworkRegistry> opened = new ArrayList<>();
-    private String prefix;
+    private final EtcdClients clients = new EtcdClients();
 
     @BeforeAll
     static void etcd(EtcdServers servers) {
@@ -26,24 +21,17 @@ class EtcdRegistryContractTest extends NetworkRegistryContractKit {
 
     @Override
     protected NetworkRegistry createRegistry() {
-        prefix = "/contract-" + TESTS.incrementAndGet() + "/";
-        return open();
+        clients.freshPrefix("contract");
+        return clients.open(etcd.endpoints());
     }
 
     @Override
     protected NetworkRegistry openAgain(NetworkRegistry registry) {
-        return open();
-    }
-
-    private EtcdNetworkRegistry open() {
-        EtcdNetworkRegistry registry = EtcdNetworkRegistry.builder(etcd.endpoints()).prefix(prefix).build();
-        opened.add(registry);
-        return registry;
+        return clients.open(etcd.endpoints());
     }
 
     @AfterEach
     void closeClients() {
-        opened.forEach(EtcdNetworkRegistry::close);
-        opened.clear();
+        clients.closeAll();
     }
 }

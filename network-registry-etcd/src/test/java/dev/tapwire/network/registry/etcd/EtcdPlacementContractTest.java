@@ -1,0 +1,37 @@
+package dev.tapwire.network.registry.etcd;
+
+import dev.tapwire.network.NetworkRegistry;
+import dev.tapwire.network.testkit.EtcdServers;
+import dev.tapwire.network.testkit.PlacementRegistryContractKit;
+import dev.tapwire.network.testkit.RealEtcd;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+
+/** The placement contract against one real etcd; each test gets a fresh key prefix, a second client is a second registry. */
+@RealEtcd
+class EtcdPlacementContractTest extends PlacementRegistryContractKit {
+
+    static EtcdServers etcd;
+    private final EtcdClients clients = new EtcdClients();
+
+    @BeforeAll
+    static void etcd(EtcdServers servers) {
+        etcd = servers;
+    }
+
+    @Override
+    protected NetworkRegistry createRegistry() {
+        clients.freshPrefix("placement-contract");
+        return clients.open(etcd.endpoints());
+    }
+
+    @Override
+    protected NetworkRegistry openAgain(NetworkRegistry registry) {
+        return clients.open(etcd.endpoints());
+    }
+
+    @AfterEach
+    void closeClients() {
+        clients.closeAll();
+    }
+}
