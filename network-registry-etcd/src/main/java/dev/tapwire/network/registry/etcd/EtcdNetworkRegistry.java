@@ -128,6 +128,13 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * a burst of concurrent joiners that read the same state to all succeed in their first round trip.
      */
     private static final int CANDIDATES = 16;
+    /**
+     * How many free hosts a join chosen from the {@link JoinCache} tries: concurrent joins of one client are offered
+     * different ones, so a few are enough for joiners of other clients; each one more makes the transaction larger.
+     */
+    private static final int CACHED_CANDIDATES = 4;
+    /** How many joins of this client read first after one chosen from the {@link JoinCache} lost a race. */
+    private static final int CACHE_PAUSE = 8;
     /** The commit record of an import: {@code <id> applying}, then {@code <id> applied}; bound to no lease. */
     private static final String COMMIT = "commit";
     private static final String APPLYING = "applying";
@@ -420,19 +427,24 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             HintSeen last = hints.get(network);
             long guess = last == null ? 1 : last.value();
             JoinCache.Choice cached = attempt.races() == 0 && !attempt.uncertain()
-                    ? joinCache.choose(network, CANDIDATES, PAGE) : null;
+                    ? joinCache.choose(network, CACHED_CANDIDATES, PAGE) : null;
             if (cached != null) {
                 // one round trip: the candidates from what this client knows, guarded as after a read; when the
                 // cache was stale the else branch brings the reads a join goes on with
                 guess = cached.hint();
-                TxnResponse response = commitResponse(firstFreeTxn(network, ws, cached.record(), cached.networkKv(),
-                        cached.free(), joinGuards(network, cached.hintRevision()), List.of(),
-                        joinReads(network, ws, guess)));
-                Ipv4Address ip = joined(network, ws, cached.record(), cached.free(), -1, response);
-                if (ip != null) {
-                    return ip;
+                try {
+                    TxnResponse response = commitResponse(firstFreeTxn(network, ws, cached.record(),
+                            cached.networkKv(), cached.free(), joinGuards(network, cached.hintRevision()), List.of(),
+                            joinReads(network, ws, guess)));
+                    Ipv4Address ip = joined(network, ws, cached.record(), cached.free(), -1, response);
+                    if (ip != null) {
+                        return ip;
+                    }
+                    seen = innermost(response).getGetResponses();
+                    joinCache.missed(network, CACHE_PAUSE);
+                } finally {
+                    joinCache.settled(network, cached);
                 }
-                seen = innermost(response).getGetResponses();
             }
             if (seen == null) {
                 seen = readTogether(joinReads(network, ws, guess));

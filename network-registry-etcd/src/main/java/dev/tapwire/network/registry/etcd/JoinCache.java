@@ -54,6 +54,10 @@ final class JoinCache {
         long hintRevision;
         /** Offsets in the window taken at {@code primedAt} or changed since; any other offset there is free. */
         final Map<Long, Slot> slots = new HashMap<>();
+        /** Joins still to be refused a choice since one made from this entry lost a race (see {@link #missed}). */
+        int skip;
+        /** Offsets offered to joins of this client still in flight: the next join is offered others. */
+        final Map<Long, Integer> offered = new HashMap<>();
 
         Entry(long primedAt, long windowStart, long windowEnd) {
             this.primedAt = primedAt;
@@ -109,6 +113,10 @@ final class JoinCache {
         entry.record = record;
         entry.hint = hint;
         entry.hintRevision = hintRevision;
+        if (known != null) { // what this client's joins did with the entry before carries over
+            entry.skip = known.skip;
+            entry.offered.putAll(known.offered);
+        }
         for (KeyValue taken : keys) {
             long offset = offsetOf(taken);
             if (offset >= windowStart && offset < windowEnd) {
@@ -119,13 +127,18 @@ final class JoinCache {
     }
 
     /**
-     * Chooses up to {@code count} free hosts from the hint on, or returns null when the cache cannot: the network is
-     * not known, the hint lies below the known window, no free host is known, or {@code longRun} hosts from the hint
-     * on are taken (a join then raises the hint, which it does from a read).
+     * Chooses up to {@code count} free hosts from the hint on that no other join of this client was offered and is
+     * still trying, or returns null when the cache cannot: the network is not known, the hint lies below the known
+     * window, no such free host is known, or {@code longRun} hosts from the hint on are taken (a join then raises the
+     * hint, which it does from a read). Each choice is to be {@link #settled} when its join has its answer.
      */
     synchronized Choice choose(String network, int count, int longRun) {
         Entry entry = networks.get(network);
         if (entry == null || entry.hint < entry.windowStart) {
+            return null;
+        }
+        if (entry.skip > 0) {
+            entry.skip--;
             return null;
         }
         long gateway = entry.record.gateway().toLong() - entry.record.subnet().networkAddress().toLong();
@@ -137,12 +150,42 @@ final class JoinCache {
                 if (free.isEmpty() && ++run >= longRun) {
                     return null;
                 }
-            } else if (o != gateway) {
+            } else if (o != gateway && !entry.offered.containsKey(o)) {
                 free.add(o);
             }
         }
-        return free.isEmpty() ? null : new Choice(entry.networkKv, entry.record, entry.hint, entry.hintRevision,
-                List.copyOf(free));
+        if (free.isEmpty()) {
+            return null;
+        }
+        for (long o : free) {
+            entry.offered.merge(o, 1, Integer::sum);
+        }
+        return new Choice(entry.networkKv, entry.record, entry.hint, entry.hintRevision, List.copyOf(free));
+    }
+
+    /**
+     * The join that {@code choice} was made for has its answer: its candidates may be offered again (to a join of
+     * another workspace, if the one it took is freed).
+     */
+    synchronized void settled(String network, Choice choice) {
+        Entry entry = networks.get(network);
+        if (entry != null) {
+            for (long o : choice.free()) {
+                entry.offered.computeIfPresent(o, (k, n) -> n == 1 ? null : n - 1);
+            }
+        }
+    }
+
+    /**
+     * A join chosen from this cache lost a race (its transaction failed): other clients are changing the network
+     * faster than the watch tells, so the next {@code joins} joins read first — a failed transaction that writes goes
+     * through etcd's log like a successful one, a read does not.
+     */
+    synchronized void missed(String network, int joins) {
+        Entry entry = networks.get(network);
+        if (entry != null) {
+            entry.skip = joins;
+        }
     }
 
     /** This client took {@code offset} in a transaction of {@code revision}. */
