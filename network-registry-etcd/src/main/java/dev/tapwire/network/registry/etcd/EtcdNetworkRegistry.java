@@ -134,7 +134,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      */
     private static final int CACHED_CANDIDATES = 4;
     /** How many joins of this client read first after one chosen from the {@link JoinCache} lost a race. */
-    private static final int CACHE_PAUSE = 8;
+    private static final int CACHE_PAUSE = 64;
     /** The commit record of an import: {@code <id> applying}, then {@code <id> applied}; bound to no lease. */
     private static final String COMMIT = "commit";
     private static final String APPLYING = "applying";
