@@ -349,10 +349,20 @@ public final class Benchmarks {
             joinMembers(registry, "small", 100);
             joinLeaveMs(registry, "small", pairs); // a whole untimed pass first: the JIT and etcd warm up
             bareTransactionPairMs(client, pairs);
+            List<Long> cpu = CpuTime.selfAndEtcd();
+            double cpu0 = CpuTime.millis(cpu);
             double joinLeave = joinLeaveMs(registry, "small", pairs);
+            double cpu1 = CpuTime.millis(cpu);
             double floor = bareTransactionPairMs(client, pairs);
+            double cpu2 = CpuTime.millis(cpu);
             report.add(new Report.Row(8, "etcd join+leave, one client", joinLeave, "ms",
                     "2 bare etcd transactions (put, delete) of similar size", floor, joinLeave / floor, "<= 2"));
+            // joinLeaveMs runs pairs / 3 untimed pairs first, bareTransactionPairMs a whole untimed round
+            double joinLeaveCpu = (cpu1 - cpu0) / (pairs + pairs / 3);
+            double floorCpu = (cpu2 - cpu1) / (2.0 * pairs);
+            report.add(new Report.Row(8, "etcd join+leave, one client: CPU time per pair (this JVM + etcd, "
+                    + Runtime.getRuntime().availableProcessors() + " cores)", joinLeaveCpu, "ms",
+                    "2 bare etcd transactions: CPU time per pair", floorCpu, joinLeaveCpu / floorCpu, "know it"));
             for (int members : quick ? new int[] {1_000} : new int[] {10_000, 100_000}) {
                 String name = "n" + members;
                 registry.create(name, Ipv4Subnet.parse(members > 60_000 ? "10.100.0.0/14" : "10.50.0.0/16"));
@@ -719,6 +729,32 @@ public final class Benchmarks {
             provider.configure(id, 1, vm, List.of());
         }
         double tapwire = (System.nanoTime() - t0) / 1e6 / vms;
+        // the floor's first part, raw in the same run: one durable write of an index of the size the attaches left
+        double durableWrite = durableWriteMs(root.resolve("networks").resolve("index.json"), vms);
+        report.add(new Report.Row(9, vms + " VMs attached to a named network: tapwire attach per VM / one durable write"
+                + " of the index (temp file, fsync, rename, fsync dir; part of the floor)", tapwire, "ms",
+                "one durable write of index.json's bytes, raw", durableWrite, tapwire / durableWrite,
+                "<= 1.3 x (write + TAP batch)"));
+        // many VMs at once: the same number of attaches from 8 threads, on VMs of their own
+        List<String> parallel = vmIds("np", vms);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            t0 = System.nanoTime();
+            List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+            for (String id : parallel) {
+                done.add(pool.submit(() -> provider.configure(id, 1, vm, List.of())));
+            }
+            for (java.util.concurrent.Future<?> f : done) {
+                f.get();
+            }
+            double eightThreads = (System.nanoTime() - t0) / 1e6;
+            report.add(new Report.Row(9, vms + " attaches from 8 threads, attaches/s", vms * 1000.0 / eightThreads,
+                    "ops/s", "the same number one after another, attaches/s", 1000.0 / tapwire,
+                    tapwire * vms / eightThreads, ">= 3 (group commit)"));
+        } finally {
+            pool.shutdown();
+            provider.delete(parallel);
+        }
 
         List<String> namespaces = new ArrayList<>();
         String config = "{\"cniVersion\":\"1.0.0\",\"name\":\"team\",\"type\":\"bridge\",\"bridge\":\"cni-team\","
@@ -747,6 +783,38 @@ public final class Benchmarks {
             realizer.unrealize("team");
             provider.close(); // stops following the registry
         }
+    }
+
+    /**
+     * The median time of one durable write of {@code index}'s bytes as a whole-file registry makes it: a temporary
+     * file written and fsynced, renamed over the target, the directory fsynced. Median of {@code rounds}.
+     */
+    private static double durableWriteMs(Path index, int rounds) throws IOException {
+        byte[] bytes = Files.readAllBytes(index);
+        Path dir = scratch("tapwire-bench-durable-");
+        Path target = dir.resolve("index.json");
+        double[] ms = new double[rounds];
+        try (java.nio.channels.FileChannel dirChannel = java.nio.channels.FileChannel.open(dir)) {
+            for (int r = -3; r < rounds; r++) { // three untimed writes first
+                long t0 = System.nanoTime();
+                Path temp = dir.resolve("index.json.tmp");
+                try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(temp,
+                        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
+                        java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+                    java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(bytes);
+                    while (buffer.hasRemaining()) {
+                        out.write(buffer);
+                    }
+                    out.force(true);
+                }
+                Files.move(temp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                dirChannel.force(true);
+                if (r >= 0) {
+                    ms[r] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+        }
+        return median(ms);
     }
 
     private static void cniAdd(Path plugin, String config, String id, String namespace) throws Exception {

@@ -128,6 +128,13 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
      * a burst of concurrent joiners that read the same state to all succeed in their first round trip.
      */
     private static final int CANDIDATES = 16;
+    /**
+     * How many free hosts a join chosen from the {@link JoinCache} tries: concurrent joins of one client are offered
+     * different ones, so a few are enough for joiners of other clients; each one more makes the transaction larger.
+     */
+    private static final int CACHED_CANDIDATES = 4;
+    /** How many joins of this client read first after one chosen from the {@link JoinCache} lost a race. */
+    private static final int CACHE_PAUSE = 64;
     /** The commit record of an import: {@code <id> applying}, then {@code <id> applied}; bound to no lease. */
     private static final String COMMIT = "commit";
     private static final String APPLYING = "applying";
@@ -165,6 +172,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     private final ConcurrentMap<String, HintSeen> hints = new ConcurrentHashMap<>();
     /** The members this client joined, by "network/workspace": a leave of one needs no read first. */
     private final ConcurrentMap<String, MemberSeen> members = new ConcurrentHashMap<>();
+    /** What this client knows of the networks' keys, so that a join is one round trip when nothing raced. */
+    private final JoinCache joinCache = new JoinCache(this::decodeNetwork);
+    /** The watch that feeds {@link #joinCache}, started by the first join (one of the {@link #watches}). */
+    private volatile EtcdWatch cacheWatch;
+    /** The revision {@link #cacheWatch} started from. */
+    private volatile long cacheWatchFrom;
     /** What the caller sees of each commit's reply; a seam for the tests that lose replies. */
     private final UnaryOperator<CompletableFuture<TxnResponse>> replies;
     /** Runs just before each commit is sent; a seam for the tests that cut or freeze a member after a read. */
@@ -410,15 +423,32 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     public Ipv4Address join(String network, String workspace) {
         String ws = RegistryRules.requireWorkspace(workspace);
         return retrying("join " + ws + " to network " + network, attempt -> {
-            // one round trip: the network, this member, the hint, the marks, and a page of address keys from the
-            // hint this client saw last (used only if it is not above the hint read now)
+            List<GetResponse> seen = null;
             HintSeen last = hints.get(network);
             long guess = last == null ? 1 : last.value();
-            List<GetResponse> seen = readTogether(Op.get(key("n/" + network), GetOption.DEFAULT),
-                    Op.get(memberKey(network, ws), GetOption.DEFAULT), Op.get(key("h/" + network), GetOption.DEFAULT),
-                    Op.get(addressKey(network, guess), pageFrom(network, PAGE)),
-                    Op.get(key("i"), GetOption.DEFAULT), Op.get(key("r/" + network), GetOption.DEFAULT),
-                    Op.get(key(COMMIT), GetOption.DEFAULT));
+            JoinCache.Choice cached = attempt.races() == 0 && !attempt.uncertain()
+                    ? joinCache.choose(network, CACHED_CANDIDATES, PAGE) : null;
+            if (cached != null) {
+                // one round trip: the candidates from what this client knows, guarded as after a read; when the
+                // cache was stale the else branch brings the reads a join goes on with
+                guess = cached.hint();
+                try {
+                    TxnResponse response = commitResponse(firstFreeTxn(network, ws, cached.record(),
+                            cached.networkKv(), cached.free(), joinGuards(network, cached.hintRevision()), List.of(),
+                            joinReads(network, ws, guess)));
+                    Ipv4Address ip = joined(network, ws, cached.record(), cached.free(), -1, response);
+                    if (ip != null) {
+                        return ip;
+                    }
+                    seen = innermost(response).getGetResponses();
+                    joinCache.missed(network, CACHE_PAUSE);
+                } finally {
+                    joinCache.settled(network, cached);
+                }
+            }
+            if (seen == null) {
+                seen = readTogether(joinReads(network, ws, guess));
+            }
             if (first(seen.get(6)) != null) {
                 throw importUnderWay(first(seen.get(4)) != null);
             }
@@ -442,6 +472,12 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             KeyValue hintKv = first(seen.get(2));
             long hint = hintKv == null ? 1 : Long.parseLong(text(hintKv.getValue()));
             long hintRevision = hintKv == null ? 0 : hintKv.getModRevision();
+            if (guess <= hint) {
+                long revision = seen.get(0).getHeader().getRevision();
+                if (ensureCacheWatch(revision + 1)) {
+                    joinCache.prime(revision, networkKv, record, hint, hintRevision, guess, seen.get(3));
+                }
+            }
             List<Long> run = new ArrayList<>();
             List<Long> free = freeOffsets(record, hint, guess <= hint ? seen.get(3) : null, CANDIDATES, run);
             hints.put(network, new HintSeen(hint, hintRevision));
@@ -457,26 +493,82 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 raisedTo = free.get(0);
                 raise.add(put("h/" + network, Long.toString(raisedTo)));
             }
-            TxnResponse response = commitResponse(firstFreeTxn(network, ws, record, networkKv, free, guards, raise));
-            for (int i = 0; response != null; i++) {
-                if (response.isSucceeded()) {
-                    long offset = free.get(i);
-                    Ipv4Address ip = record.subnet().networkAddress().plus(offset);
-                    // the keys a transaction writes get its revision
-                    long revision = response.getHeader().getRevision();
-                    members.put(network + "/" + ws, new MemberSeen(ip, offset, revision));
-                    if (raisedTo >= 0) {
-                        hints.put(network, new HintSeen(raisedTo, revision));
-                    }
-                    LOG.debug("workspace {} joins network {} as {} (candidate {} of {})", ws, network, ip, i + 1,
-                            free.size());
-                    return ip;
-                }
-                List<TxnResponse> nested = response.getTxnResponses();
-                response = nested.isEmpty() ? null : nested.get(0);
-            }
-            return null; // every candidate was taken meanwhile (or the network, the member or the hint changed)
+            TxnResponse response = commitResponse(firstFreeTxn(network, ws, record, networkKv, free, guards, raise,
+                    new Op[0]));
+            // null: every candidate was taken meanwhile (or the network, the member or the hint changed)
+            return joined(network, ws, record, free, raisedTo, response);
         });
+    }
+
+    /**
+     * The reads a join decides from, in one round trip: the network, this member, the hint, a page of address keys
+     * from {@code guess} (the hint this client saw last; used only if it is not above the hint read now), the marks.
+     */
+    private Op[] joinReads(String network, String ws, long guess) {
+        return new Op[] {Op.get(key("n/" + network), GetOption.DEFAULT), Op.get(memberKey(network, ws), GetOption.DEFAULT),
+                Op.get(key("h/" + network), GetOption.DEFAULT), Op.get(addressKey(network, guess), pageFrom(network, PAGE)),
+                Op.get(key("i"), GetOption.DEFAULT), Op.get(key("r/" + network), GetOption.DEFAULT),
+                Op.get(key(COMMIT), GetOption.DEFAULT)};
+    }
+
+    /**
+     * Returns the address a {@link #firstFreeTxn} took, or null when it took none, and records what it wrote: the
+     * member's revision (its leave's guard), the hint raised to {@code raisedTo} (unless -1), the address taken.
+     */
+    private Ipv4Address joined(String network, String ws, NetworkRecord record, List<Long> free, long raisedTo,
+            TxnResponse response) {
+        for (int i = 0; response != null; i++) {
+            if (response.isSucceeded()) {
+                long offset = free.get(i);
+                Ipv4Address ip = record.subnet().networkAddress().plus(offset);
+                // the keys a transaction writes get its revision
+                long revision = response.getHeader().getRevision();
+                members.put(network + "/" + ws, new MemberSeen(ip, offset, revision));
+                if (raisedTo >= 0) {
+                    hints.put(network, new HintSeen(raisedTo, revision));
+                    joinCache.hint(network, raisedTo, revision);
+                }
+                joinCache.taken(network, offset, revision);
+                LOG.debug("workspace {} joins network {} as {} (candidate {} of {})", ws, network, ip, i + 1,
+                        free.size());
+                return ip;
+            }
+            List<TxnResponse> nested = response.getTxnResponses();
+            response = nested.isEmpty() ? null : nested.get(0);
+        }
+        return null;
+    }
+
+    /** The deepest level of a {@link #firstFreeTxn} that failed throughout: its else branch's responses. */
+    private static TxnResponse innermost(TxnResponse response) {
+        while (!response.getTxnResponses().isEmpty()) {
+            response = response.getTxnResponses().get(0);
+        }
+        return response;
+    }
+
+    /**
+     * Starts the watch that feeds the join cache, from {@code from}, unless it runs already; returns whether it
+     * covers every change after {@code from - 1} (a read at that revision may prime the cache).
+     */
+    private boolean ensureCacheWatch(long from) {
+        EtcdWatch running = cacheWatch;
+        if (running == null) {
+            synchronized (watches) {
+                if (cacheWatch == null && !closed.get()) {
+                    EtcdWatch watch = new EtcdWatch(this, new EtcdWatch.Feed<String>("", (rest, put, kv, previous) -> {
+                        joinCache.event(rest, put, kv);
+                        return List.of();
+                    }, "resync", resync -> joinCache.clear()), from, watches::remove);
+                    watches.add(watch);
+                    watch.start();
+                    cacheWatchFrom = from;
+                    cacheWatch = watch;
+                }
+                running = cacheWatch;
+            }
+        }
+        return running != null && cacheWatchFrom <= from;
     }
 
     /**
@@ -531,6 +623,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                 return null; // the network, the member, the address or the hint changed meanwhile: read again
             }
             members.put(network + "/" + ws, new MemberSeen(requested, offset, response.getHeader().getRevision()));
+            joinCache.taken(network, offset, response.getHeader().getRevision());
             LOG.debug("workspace {} joins network {} with the requested address {}", ws, network, requested);
             return requested;
         });
@@ -549,21 +642,22 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
     /**
      * Returns one transaction that takes the first of {@code free} still free when etcd applies it: a chain of
      * nested transactions, each guarded by the network, the member's absence, one candidate's absence and
-     * {@code guards}, the next tried in the else branch of the one before. Concurrent joiners that read the same
+     * {@code guards}, the next tried in the else branch of the one before, {@code otherwise} in the last one's.
+     * Concurrent joiners that read the same
      * free hosts then line up on them inside etcd instead of all but one losing and reading again. The response
      * of level {@code i} (the top one, or the only nested one of level {@code i - 1}) says whether candidate
      * {@code i} was taken.
      */
     private Txn firstFreeTxn(String network, String ws, NetworkRecord record, KeyValue networkKv, List<Long> free,
-            List<Cmp> guards, List<Op> extra) {
-        Op.TxnOp next = null;
+            List<Cmp> guards, List<Op> extra, Op[] otherwise) {
+        Op[] next = otherwise;
         for (int i = free.size() - 1; i >= 1; i--) {
-            next = Op.txn(joinCompares(network, ws, networkKv, free.get(i), guards),
-                    joinPuts(network, ws, record, free.get(i), extra), next == null ? new Op[0] : new Op[] {next});
+            next = new Op[] {Op.txn(joinCompares(network, ws, networkKv, free.get(i), guards),
+                    joinPuts(network, ws, record, free.get(i), extra), next)};
         }
         Txn txn = kv.txn().If(joinCompares(network, ws, networkKv, free.get(0), guards))
                 .Then(joinPuts(network, ws, record, free.get(0), extra));
-        return next == null ? txn : txn.Else(next);
+        return next.length == 0 ? txn : txn.Else(next);
     }
 
     private Cmp[] joinCompares(String network, String ws, KeyValue networkKv, long offset, List<Cmp> guards) {
@@ -686,8 +780,9 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
                                 Op.get(key(COMMIT), GetOption.DEFAULT)));
                 if (fast.isSucceeded()) {
                     members.remove(member);
-                    hints.put(network, new HintSeen(Math.min(known.offset(), hintSeen.value()),
-                            fast.getHeader().getRevision()));
+                    long lowered = Math.min(known.offset(), hintSeen.value());
+                    hints.put(network, new HintSeen(lowered, fast.getHeader().getRevision()));
+                    joinCache.freed(network, known.offset(), lowered, fast.getHeader().getRevision());
                     return Boolean.TRUE;
                 }
                 seen = fast.getGetResponses();
@@ -727,6 +822,7 @@ public final class EtcdNetworkRegistry implements NetworkRegistry, AutoCloseable
             }
             members.remove(member);
             hints.put(network, new HintSeen(Math.min(offset, hint), committed.getHeader().getRevision()));
+            joinCache.freed(network, offset, Math.min(offset, hint), committed.getHeader().getRevision());
             return Boolean.TRUE;
         });
     }
